@@ -1,0 +1,257 @@
+// Package apitype holds the JSON bodies of rcq's REST API, shared by the
+// server (internal/api) and the client (internal/client). Field names are
+// stable: fields are added, never renamed. docs/api.md documents each.
+package apitype
+
+import (
+	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// ErrorBody is every error response: {"error": "human message", "code": "machine_code"}.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// Health is GET /health.
+type Health struct {
+	Status  string `json:"status"` // "healthy" or "unhealthy"
+	Message string `json:"message"`
+	Version string `json:"version"`
+}
+
+// RegisterRequest is POST /api/auth/register.
+type RegisterRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	GroupID  int64  `json:"group_id"`
+}
+
+// RegisterResponse answers a registration.
+type RegisterResponse struct {
+	Message string `json:"message"`
+	UserID  int64  `json:"user_id"`
+}
+
+// LoginRequest is POST /api/auth/login.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// UserInfo is the caller as the token sees them.
+type UserInfo struct {
+	ID       int64  `json:"id"`
+	Email    string `json:"email"`
+	GroupID  int64  `json:"group_id"`
+	IsAdmin  bool   `json:"is_admin"`
+	UnixUser string `json:"unix_user,omitempty"`
+}
+
+// LoginResponse carries the token.
+type LoginResponse struct {
+	Message   string    `json:"message"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      UserInfo  `json:"user"`
+}
+
+// PasswordRequest is POST /api/auth/password.
+type PasswordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+// Message is a response that only says what happened.
+type Message struct {
+	Message string `json:"message"`
+}
+
+// Dependency is one entry of SubmitRequest.Dependencies.
+type Dependency struct {
+	Type  string `json:"type"` // afterok, afterany, afternotok
+	JobID int64  `json:"job_id"`
+}
+
+// SubmitRequest is POST /api/jobs. Optional fields left out take the defaults.
+type SubmitRequest struct {
+	Script         string            `json:"script"`
+	Name           string            `json:"name,omitempty"`
+	Args           []string          `json:"args,omitempty"`
+	WorkingDir     string            `json:"working_dir,omitempty"`
+	Env            map[string]string `json:"env,omitempty"`
+	CPUCores       *int              `json:"cpu_cores,omitempty"`
+	MemoryGB       *int              `json:"memory_gb,omitempty"`
+	GPUCount       *int              `json:"gpu_count,omitempty"`
+	EstimatedHours *float64          `json:"estimated_hours,omitempty"`
+	Priority       *int              `json:"priority,omitempty"`
+	Output         string            `json:"output,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	Dependencies   []Dependency      `json:"dependencies,omitempty"`
+	Hold           bool              `json:"hold,omitempty"`
+}
+
+// SubmitResponse answers a submit. Test-only submits (POST /api/jobs?test_only=true)
+// carry no id and fill ExpectedStart.
+type SubmitResponse struct {
+	Message       string     `json:"message"`
+	JobID         int64      `json:"job_id,omitempty"`
+	Status        string     `json:"status"`
+	ExpectedStart *time.Time `json:"expected_start,omitempty"`
+}
+
+// BatchSubmitRequest is POST /api/jobs/batch: up to 10,000 specs, all or nothing.
+type BatchSubmitRequest struct {
+	Jobs []SubmitRequest `json:"jobs"`
+}
+
+// BatchSubmitResponse answers a batch submit, ids in request order.
+type BatchSubmitResponse struct {
+	Message string  `json:"message"`
+	JobIDs  []int64 `json:"job_ids"`
+	Count   int     `json:"count"`
+}
+
+// Job is a job as GET /api/jobs/{id} shows it.
+type Job struct {
+	ID             int64                `json:"id"`
+	UserID         int64                `json:"user_id"`
+	User           string               `json:"user"`
+	GroupID        int64                `json:"group_id"`
+	Name           string               `json:"name"`
+	Script         string               `json:"script"`
+	Args           []string             `json:"args"`
+	WorkingDir     string               `json:"working_dir"`
+	CPUCores       int                  `json:"cpu_cores"`
+	MemoryGB       int                  `json:"memory_gb"`
+	GPUCount       int                  `json:"gpu_count"`
+	EstimatedHours float64              `json:"estimated_hours"`
+	Priority       int                  `json:"priority"`
+	Status         string               `json:"status"`
+	Reason         string               `json:"reason"`
+	ReasonDetail   string               `json:"reason_detail,omitempty"`
+	Hold           string               `json:"hold,omitempty"`
+	Dependencies   []Dependency         `json:"dependencies"`
+	SubmittedAt    time.Time            `json:"submitted_at"`
+	StartedAt      *time.Time           `json:"started_at"`
+	CompletedAt    *time.Time           `json:"completed_at"`
+	WorkerID       *int64               `json:"worker_id"`
+	Worker         string               `json:"worker,omitempty"`
+	GPUIndices     []int                `json:"gpu_indices"`
+	ExitCode       *int                 `json:"exit_code"`
+	Signal         string               `json:"signal,omitempty"`
+	Output         string               `json:"output"`
+	Error          string               `json:"error"`
+	CPUSeconds     float64              `json:"cpu_seconds"`
+	PeakMemoryKB   int64                `json:"peak_memory_kb"`
+	Rank           int                  `json:"rank,omitempty"`
+	Computed       *rcq.PriorityFactors `json:"computed_priority,omitempty"`
+	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
+}
+
+// JobList is GET /api/jobs.
+type JobList struct {
+	Jobs  []Job `json:"jobs"`
+	Count int   `json:"count"`
+}
+
+// JobAction answers cancel, hold, release and signal.
+type JobAction struct {
+	Message string `json:"message"`
+	JobID   int64  `json:"job_id"`
+	Status  string `json:"status,omitempty"`
+}
+
+// SignalRequest is POST /api/jobs/{id}/signal.
+type SignalRequest struct {
+	Signal string `json:"signal"` // a name (USR1, SIGUSR1) or a number
+}
+
+// QueueJob is one row of GET /api/queue. Other users' jobs carry only id,
+// user, group, status and size; the caller's own (or an admin's view) carry all.
+type QueueJob struct {
+	ID             int64                `json:"id"`
+	User           string               `json:"user"`
+	GroupID        int64                `json:"group_id"`
+	Status         string               `json:"status"`
+	CPUCores       int                  `json:"cpu_cores"`
+	MemoryGB       int                  `json:"memory_gb"`
+	GPUCount       int                  `json:"gpu_count"`
+	Own            bool                 `json:"own"`
+	Name           string               `json:"name,omitempty"`
+	Priority       int                  `json:"priority,omitempty"`
+	Computed       *rcq.PriorityFactors `json:"computed_priority,omitempty"`
+	Rank           int                  `json:"rank,omitempty"`
+	Reason         string               `json:"reason,omitempty"`
+	ReasonDetail   string               `json:"reason_detail,omitempty"`
+	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
+	SubmittedAt    *time.Time           `json:"submitted_at,omitempty"`
+	StartedAt      *time.Time           `json:"started_at,omitempty"`
+	EstimatedHours float64              `json:"estimated_hours,omitempty"`
+	Worker         string               `json:"worker,omitempty"`
+	GPUIndices     []int                `json:"gpu_indices,omitempty"`
+}
+
+// Queue is GET /api/queue: pending jobs in the scheduler's order, then running ones.
+type Queue struct {
+	Jobs  []QueueJob `json:"jobs"`
+	Count int        `json:"count"`
+	// Now is the server's clock, so clients compute elapsed times consistently.
+	Now time.Time `json:"now"`
+}
+
+// Group is an admin view of a group.
+type Group struct {
+	ID       int64   `json:"id"`
+	Name     string  `json:"name"`
+	CPUQuota float64 `json:"cpu_quota"`
+	Priority int     `json:"priority"`
+}
+
+// GroupRequest creates (name required) or updates a group (fields left out stay).
+type GroupRequest struct {
+	Name     string   `json:"name,omitempty"`
+	CPUQuota *float64 `json:"cpu_quota,omitempty"`
+	Priority *int     `json:"priority,omitempty"`
+}
+
+// User is an admin view of an account.
+type User struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	GroupID   int64     `json:"group_id"`
+	IsAdmin   bool      `json:"is_admin"`
+	UnixUser  string    `json:"unix_user"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserUpdate changes an account; fields left out stay.
+type UserUpdate struct {
+	IsAdmin  *bool   `json:"is_admin,omitempty"`
+	GroupID  *int64  `json:"group_id,omitempty"`
+	UnixUser *string `json:"unix_user,omitempty"`
+}
+
+// Worker is an admin view of a worker, with what its running jobs use.
+type Worker struct {
+	ID            int64     `json:"id"`
+	Name          string    `json:"name"`
+	Node          string    `json:"node"`
+	CPUCores      int       `json:"cpu_cores"`
+	MemoryGB      int       `json:"memory_gb"`
+	GPUCount      int       `json:"gpu_count"`
+	Status        string    `json:"status"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+}
+
+// WorkerRequest creates (name and sizes required) or updates a worker.
+type WorkerRequest struct {
+	Name     string `json:"name,omitempty"`
+	Node     string `json:"node,omitempty"`
+	CPUCores *int   `json:"cpu_cores,omitempty"`
+	MemoryGB *int   `json:"memory_gb,omitempty"`
+	GPUCount *int   `json:"gpu_count,omitempty"`
+	Status   string `json:"status,omitempty"`
+}

@@ -1,0 +1,176 @@
+package rcq
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+type (
+	JobID    int64
+	UserID   int64
+	GroupID  int64
+	WorkerID int64
+)
+
+// Hold says who holds a pending job back. A held job is never started.
+type Hold string
+
+const (
+	HoldNone  Hold = ""
+	HoldUser  Hold = "user"
+	HoldAdmin Hold = "admin"
+)
+
+// Reasons a pending job waits, or a finished job ended as it did, in Slurm's
+// words where one fits. docs/scheduling.md and docs/jobs.md explain each.
+const (
+	ReasonPriority                 = "Priority"
+	ReasonResources                = "Resources"
+	ReasonDependency               = "Dependency"
+	ReasonDependencyNeverSatisfied = "DependencyNeverSatisfied"
+	ReasonHeldUser                 = "JobHeldUser"
+	ReasonHeldAdmin                = "JobHeldAdmin"
+	ReasonConcurrencyLimit         = "ConcurrencyLimit"
+	ReasonWorkerDrained            = "WorkerDrained"
+	ReasonNone                     = "None"
+	ReasonCancelledByUser          = "CancelledByUser"
+	ReasonNonZeroExit              = "NonZeroExitCode"
+	ReasonTimeLimit                = "TimeLimit"
+	ReasonOutOfMemory              = "OutOfMemory"
+	ReasonWorkerLost               = "WorkerLost"
+	ReasonLaunchFailed             = "LaunchFailed"
+)
+
+// DependencyType is how a job depends on another (sbatch --dependency).
+type DependencyType string
+
+const (
+	AfterOK    DependencyType = "afterok"    // the other job completed with exit 0
+	AfterAny   DependencyType = "afterany"   // the other job ended, however
+	AfterNotOK DependencyType = "afternotok" // the other job ended other than completed
+)
+
+// Dependency is one condition of a job on another.
+type Dependency struct {
+	Type  DependencyType `json:"type"`
+	JobID JobID          `json:"job_id"`
+}
+
+func (d Dependency) String() string { return fmt.Sprintf("%s:%d", d.Type, d.JobID) }
+
+// Satisfied reports whether d is met by a job in state s, and whether it can
+// still be met at all (false: DependencyNeverSatisfied).
+func (d Dependency) Satisfied(s JobState) (met, possible bool) {
+	if !s.Terminal() {
+		return false, true
+	}
+	switch d.Type {
+	case AfterOK:
+		return s == JobCompleted, s == JobCompleted
+	case AfterNotOK:
+		return s != JobCompleted, s != JobCompleted
+	default:
+		return true, true
+	}
+}
+
+// ParseDependencies reads sbatch's form: "afterok:1:2,afterany:3". Comma and
+// '?' are not distinguished: every listed condition must hold (AND).
+func ParseDependencies(s string) ([]Dependency, error) {
+	var deps []Dependency
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		fields := strings.Split(part, ":")
+		typ := DependencyType(strings.ToLower(fields[0]))
+		if typ != AfterOK && typ != AfterAny && typ != AfterNotOK || len(fields) < 2 {
+			return nil, Invalid("dependency", "%q: use afterok:ID[:ID...], afterany:ID or afternotok:ID, comma-separated", part)
+		}
+		for _, f := range fields[1:] {
+			var id int64
+			if _, err := fmt.Sscan(f, &id); err != nil || id <= 0 || fmt.Sprint(id) != f {
+				return nil, Invalid("dependency", "%q: %q is not a job id", part, f)
+			}
+			deps = append(deps, Dependency{Type: typ, JobID: JobID(id)})
+		}
+	}
+	return deps, nil
+}
+
+// Job is a job as stored: what was asked for, and what became of it.
+type Job struct {
+	ID             JobID
+	UserID         UserID
+	UserEmail      string
+	GroupID        GroupID
+	Name           string
+	Script         string
+	Args           []string
+	WorkingDir     string
+	Env            []string // KEY=value, as captured at submit
+	Resources      Resources
+	EstimatedHours float64 // also the time limit
+	Priority       int     // 1-10, as submitted
+	State          JobState
+	Reason         string
+	Hold           Hold
+	Dependencies   []Dependency
+	Output         string // output path pattern (%j %x %u %%), "" for the default
+	Error          string // error path pattern, "" for "into the output file"
+	SubmittedAt    time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time // set when the job's processes are gone
+	ExitCode       *int
+	Signal         string // the signal that ended it, if one did
+	WorkerID       *WorkerID
+	WorkerName     string
+	GPUIndices     []int
+	CPUSeconds     float64 // user+sys of the whole job
+	PeakMemoryKB   int64
+}
+
+// TimeLimit is the job's wall-clock limit.
+func (j *Job) TimeLimit() time.Duration {
+	return time.Duration(j.EstimatedHours * float64(time.Hour))
+}
+
+// ExpectedEnd is when the job reaches its time limit, for backfill.
+func (j *Job) ExpectedEnd() time.Time {
+	if j.StartedAt == nil {
+		return time.Time{}
+	}
+	return j.StartedAt.Add(j.TimeLimit())
+}
+
+// JobFilter selects jobs for listing. Zero fields select everything.
+type JobFilter struct {
+	UserID      UserID // 0: any user (the API sets it for non-admins)
+	States      []JobState
+	Name        string
+	IDs         []JobID
+	Since       time.Time // submitted at or after
+	Limit       int
+	NewestFirst bool
+}
+
+// Start is one decision of the scheduler: run a job on a worker with these GPUs.
+type Start struct {
+	JobID      JobID
+	WorkerID   WorkerID
+	GPUIndices []int
+}
+
+// Outcome is how a job's processes ended, as the executor saw it.
+type Outcome struct {
+	JobID        JobID
+	State        JobState // completed, failed, timeout (or cancelled when cancelled)
+	Reason       string
+	ExitCode     *int
+	Signal       string
+	EndedAt      time.Time
+	CPUSeconds   float64
+	PeakMemoryKB int64
+}

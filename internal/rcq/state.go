@@ -1,0 +1,81 @@
+package rcq
+
+import "strings"
+
+// JobState is where a job is in its life. The values are stored in the
+// database and sent over the wire; they never change.
+type JobState string
+
+const (
+	JobPending   JobState = "pending"
+	JobRunning   JobState = "running"
+	JobCompleted JobState = "completed"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+	JobTimeout   JobState = "timeout"
+)
+
+// JobStates lists every state in life order.
+var JobStates = []JobState{JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout}
+
+// transitions lists the allowed moves. A terminal state goes nowhere.
+var transitions = map[JobState][]JobState{
+	JobPending: {JobRunning, JobCancelled, JobFailed},
+	JobRunning: {JobCompleted, JobFailed, JobCancelled, JobTimeout},
+}
+
+// CanBecome reports whether a job in state s may move to next.
+func (s JobState) CanBecome(next JobState) bool {
+	for _, t := range transitions[s] {
+		if t == next {
+			return true
+		}
+	}
+	return false
+}
+
+// Terminal reports whether s is an end state.
+func (s JobState) Terminal() bool {
+	return s == JobCompleted || s == JobFailed || s == JobCancelled || s == JobTimeout
+}
+
+// Valid reports whether s is one of the known states.
+func (s JobState) Valid() bool {
+	for _, k := range JobStates {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Short is Slurm's compact state code (squeue %t).
+func (s JobState) Short() string {
+	switch s {
+	case JobPending:
+		return "PD"
+	case JobRunning:
+		return "R"
+	case JobCompleted:
+		return "CD"
+	case JobFailed:
+		return "F"
+	case JobCancelled:
+		return "CA"
+	case JobTimeout:
+		return "TO"
+	}
+	return "??"
+}
+
+// ParseJobState accepts a long name (pending, RUNNING) or a Slurm code (PD, R,
+// CD, F, CA, TO), in any case.
+func ParseJobState(s string) (JobState, error) {
+	l := strings.ToLower(strings.TrimSpace(s))
+	for _, k := range JobStates {
+		if l == string(k) || l == strings.ToLower(k.Short()) {
+			return k, nil
+		}
+	}
+	return "", Invalid("state", "%q is not a job state: use pending, running, completed, failed, cancelled, timeout (or PD, R, CD, F, CA, TO)", s)
+}

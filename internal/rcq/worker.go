@@ -1,0 +1,47 @@
+package rcq
+
+import "time"
+
+// WorkerState says whether a worker takes new jobs.
+type WorkerState string
+
+const (
+	WorkerOnline  WorkerState = "online"  // takes new jobs
+	WorkerDrained WorkerState = "drained" // finishes its jobs, takes no new ones
+	WorkerOffline WorkerState = "offline" // its node stopped heartbeating
+)
+
+// Valid reports whether s is a known worker state.
+func (s WorkerState) Valid() bool {
+	return s == WorkerOnline || s == WorkerDrained || s == WorkerOffline
+}
+
+// Worker is a place jobs run: a machine, or a slice of one standing in for a
+// machine. Node names the rcqd process whose executor runs its jobs.
+type Worker struct {
+	ID            WorkerID
+	Name          string
+	Node          string
+	Capacity      Resources
+	State         WorkerState
+	LastHeartbeat time.Time
+}
+
+// Group is a research group: the unit of fair share.
+type Group struct {
+	ID       GroupID
+	Name     string
+	CPUQuota float64 // CPU-hours per fair-share window (30 days by default)
+	Priority int     // 1-10, added to each job's priority
+}
+
+// User is an account.
+type User struct {
+	ID           UserID
+	Email        string
+	GroupID      GroupID
+	IsAdmin      bool
+	UnixUser     string // who the job runs as when rcqd is root; "" for no mapping
+	TokenVersion int    // bumped on logout and password change: older tokens stop working
+	CreatedAt    time.Time
+}
