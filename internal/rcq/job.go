@@ -105,6 +105,7 @@ type Job struct {
 	ID             JobID
 	UserID         UserID
 	UserEmail      string
+	UnixUser       string // the owner's mapped Unix account, for the executor
 	GroupID        GroupID
 	Name           string
 	Script         string
