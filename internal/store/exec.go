@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// NodeJobs returns the jobs holding resources on workers of node: started and
+// not yet completed (running, or cancelled while their processes live on).
+func (s *Store) NodeJobs(ctx context.Context, node string) ([]rcq.Job, error) {
+	rows, _ := s.pool.Query(ctx, jobSelect+`
+		WHERE w.node = $1 AND j.started_at IS NOT NULL AND j.completed_at IS NULL ORDER BY j.id`, node)
+	js, err := collectJobs(rows)
+	if err != nil {
+		return nil, wrap("node jobs", err)
+	}
+	return js, nil
+}
+
+// FinishJob records how a job's processes ended, with its usage_logs row, in
+// one transaction that notifies the scheduler (capacity is free, dependencies
+// may be met). A running job moves to o.State; a cancelled job stays
+// cancelled and gets its exit code and times. Finishing a job already
+// finished changes nothing.
+func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
+	if !o.State.Terminal() {
+		return fmt.Errorf("finish job %d: %q is not an end state", o.JobID, o.State)
+	}
+	var exit *int32
+	if o.ExitCode != nil {
+		e := int32(*o.ExitCode)
+		exit = &e
+	}
+	var ended *time.Time
+	if !o.EndedAt.IsZero() {
+		ended = &o.EndedAt
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var groupID, userID int64
+		var cpus, gpus int32
+		var hours float64
+		err := tx.QueryRow(ctx, `
+			UPDATE jobs SET
+				status = CASE WHEN status = 'running' THEN $2 ELSE status END,
+				reason = CASE WHEN status = 'running' THEN $3 ELSE reason END,
+				exit_code = $4, signal = $5, cpu_seconds = $6, peak_memory_kb = $7,
+				completed_at = greatest(coalesce($8, now()), started_at)
+			WHERE id = $1 AND started_at IS NOT NULL AND completed_at IS NULL
+			RETURNING group_id, user_id, cpu_cores, gpu_count,
+				extract(epoch FROM completed_at - started_at)::float8 / 3600`,
+			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended,
+		).Scan(&groupID, &userID, &cpus, &gpus, &hours)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already finished: a retry after an uncertain commit lands here
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO usage_logs (group_id, user_id, job_id, cpu_hours, gpu_hours) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (job_id) DO NOTHING`,
+			groupID, userID, o.JobID, float64(cpus)*hours, float64(gpus)*hours); err != nil {
+			return err
+		}
+		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobEnded, JobID: o.JobID})
+	})
+	return wrap(fmt.Sprintf("finish job %d", o.JobID), err)
+}
+
+// GroupUsage returns a group's CPU-hours logged since.
+func (s *Store) GroupUsage(ctx context.Context, id rcq.GroupID, since time.Time) (float64, error) {
+	var h float64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(cpu_hours), 0) FROM usage_logs WHERE group_id = $1 AND logged_at >= $2`, id, since).Scan(&h)
+	return h, wrap("group usage", err)
+}

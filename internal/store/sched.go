@@ -1,0 +1,338 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Snapshot reads one consistent view for a scheduling cycle (REPEATABLE READ):
+// pending jobs, jobs holding resources, workers, groups with their usage over
+// window (each hour of usage decayed by its age when halfLife > 0), and the
+// state of every job a pending job depends on. Now is the database's clock.
+func (s *Store) Snapshot(ctx context.Context, window, halfLife time.Duration) (*rcq.Snapshot, error) {
+	snap := &rcq.Snapshot{DepStates: map[rcq.JobID]rcq.JobState{}}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&snap.Now); err != nil {
+			return err
+		}
+		if err := s.snapshotPending(ctx, tx, snap); err != nil {
+			return err
+		}
+		if err := s.snapshotRunning(ctx, tx, snap); err != nil {
+			return err
+		}
+		var err error
+		if snap.Workers, err = s.workers(ctx, tx); err != nil {
+			return err
+		}
+		return s.snapshotGroups(ctx, tx, snap, window, halfLife)
+	})
+	if err != nil {
+		return nil, wrap("scheduler snapshot", err)
+	}
+	return snap, nil
+}
+
+func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {
+	rows, err := tx.Query(ctx, `
+		SELECT id, user_id, group_id, cpu_cores, memory_gb, gpu_count, estimated_hours, priority, hold, submitted_at
+		FROM jobs WHERE status = 'pending' ORDER BY submitted_at, id`)
+	if err != nil {
+		return err
+	}
+	index := map[rcq.JobID]int{}
+	var p rcq.PendingJob
+	var cpu, mem, gpu, prio int32
+	var hold string
+	_, err = pgx.ForEachRow(rows, []any{&p.ID, &p.UserID, &p.GroupID, &cpu, &mem, &gpu, &p.EstimatedHours, &prio, &hold, &p.SubmittedAt}, func() error {
+		p.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
+		p.Priority, p.Hold = int(prio), rcq.Hold(hold)
+		index[p.ID] = len(snap.Pending)
+		snap.Pending = append(snap.Pending, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, `
+		SELECT d.job_id, d.type, d.depends_on, o.status
+		FROM job_dependencies d
+		JOIN jobs p ON p.id = d.job_id AND p.status = 'pending'
+		JOIN jobs o ON o.id = d.depends_on`)
+	if err != nil {
+		return err
+	}
+	var id, on rcq.JobID
+	var typ, st string
+	_, err = pgx.ForEachRow(rows, []any{&id, &typ, &on, &st}, func() error {
+		if i, ok := index[id]; ok {
+			snap.Pending[i].Dependencies = append(snap.Pending[i].Dependencies, rcq.Dependency{Type: rcq.DependencyType(typ), JobID: on})
+			snap.DepStates[on] = rcq.JobState(st)
+		}
+		return nil
+	})
+	return err
+}
+
+func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {
+	rows, err := tx.Query(ctx, `
+		SELECT id, group_id, worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices, started_at, estimated_hours
+		FROM jobs WHERE started_at IS NOT NULL AND completed_at IS NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	var r rcq.RunningJob
+	var cpu, mem, gpu int32
+	var gpus []int32
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.GroupID, &r.WorkerID, &cpu, &mem, &gpu, &gpus, &r.StartedAt, &r.EstimatedHours}, func() error {
+		r.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
+		r.GPUIndices = make([]int, len(gpus))
+		for i, g := range gpus {
+			r.GPUIndices[i] = int(g)
+		}
+		snap.Running = append(snap.Running, r)
+		return nil
+	})
+	return err
+}
+
+func (s *Store) snapshotGroups(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot, window, halfLife time.Duration) error {
+	rows, err := tx.Query(ctx, `
+		SELECT g.id, g.name, g.cpu_quota, g.priority,
+			coalesce(sum(u.cpu_hours * CASE WHEN $2 > 0
+				THEN power(0.5, extract(epoch FROM now() - u.logged_at) / $2) ELSE 1 END), 0)
+		FROM groups g
+		LEFT JOIN usage_logs u ON u.group_id = g.id AND u.logged_at > now() - make_interval(secs => $1)
+		GROUP BY g.id ORDER BY g.id`, window.Seconds(), halfLife.Seconds())
+	if err != nil {
+		return err
+	}
+	var g rcq.GroupShare
+	var prio int32
+	_, err = pgx.ForEachRow(rows, []any{&g.ID, &g.Name, &g.CPUQuota, &prio, &g.UsageCPUHours}, func() error {
+		g.Priority = int(prio)
+		snap.Groups = append(snap.Groups, g)
+		return nil
+	})
+	return err
+}
+
+// AcquireLease takes the named lease for holder, or renews it, for ttl timed
+// by the database's clock. held is false while another holder's lease has not
+// expired.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	var got string
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at < now()
+		RETURNING holder`, name, holder, ttl.Seconds()).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("acquire lease", err)
+	}
+	return got == holder, nil
+}
+
+// ReleaseLease gives the lease up so another holder can take it at once.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
+	return wrap("release lease", err)
+}
+
+// ErrLeaseLost is returned when a fenced write finds its lease gone.
+var ErrLeaseLost = &rcq.Error{Kind: rcq.KindConflict, Code: "lease_lost", Msg: "the scheduler lease is held by another rcqd"}
+
+// checkLease fences a transaction: it locks the lease row and fails unless
+// holder still holds it unexpired, so a paused former holder writes nothing.
+func checkLease(ctx context.Context, tx pgx.Tx, name, holder string) error {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT holder = $2 AND expires_at > now() FROM leases WHERE name = $1 FOR UPDATE`, name, holder).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !ok {
+		return ErrLeaseLost
+	}
+	return err
+}
+
+// StartJobs commits a cycle's starts in one transaction fenced by the lease.
+// Each start is a conditional update (the job is still pending and not held);
+// the workers involved are locked and their free capacity and GPU indices
+// re-checked, so a start that no longer fits is skipped, never over-committed.
+// It returns the starts that took effect and notifies the executors.
+func (s *Store) StartJobs(ctx context.Context, lease, holder string, starts []rcq.Start) ([]rcq.Start, error) {
+	if len(starts) == 0 {
+		return nil, nil
+	}
+	var done []rcq.Start
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		done = done[:0]
+		if err := checkLease(ctx, tx, lease, holder); err != nil {
+			return err
+		}
+		free, gpusInUse, err := lockWorkers(ctx, tx, starts)
+		if err != nil {
+			return err
+		}
+		// Resources of the jobs still pending, read under the row locks of the update below.
+		ids := make([]int64, len(starts))
+		for i, st := range starts {
+			ids[i] = int64(st.JobID)
+		}
+		rows, _ := tx.Query(ctx, `
+			SELECT id, cpu_cores, memory_gb, gpu_count FROM jobs
+			WHERE id = ANY($1) AND status = 'pending' AND hold = '' FOR UPDATE`, ids)
+		need := map[rcq.JobID]rcq.Resources{}
+		var id rcq.JobID
+		var cpu, mem, gpu int32
+		if _, err := pgx.ForEachRow(rows, []any{&id, &cpu, &mem, &gpu}, func() error {
+			need[id] = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
+			return nil
+		}); err != nil {
+			return err
+		}
+		var jobIDs, workerIDs []int64
+		var gpuLists []string
+		nodes := map[string]bool{}
+		for _, st := range starts {
+			r, ok := need[st.JobID]
+			w, known := free[st.WorkerID]
+			if !ok || !known || !r.Fits(w.free) || len(st.GPUIndices) != r.GPUs || !gpusFree(st.GPUIndices, gpusInUse[st.WorkerID], w.gpus) {
+				continue
+			}
+			w.free = w.free.Sub(r)
+			free[st.WorkerID] = w
+			gpusInUse[st.WorkerID] = append(gpusInUse[st.WorkerID], st.GPUIndices...)
+			jobIDs = append(jobIDs, int64(st.JobID))
+			workerIDs = append(workerIDs, int64(st.WorkerID))
+			gpuLists = append(gpuLists, intArray(st.GPUIndices))
+			nodes[w.node] = true
+			done = append(done, st)
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE jobs j SET status = 'running', reason = '', worker_id = s.worker_id,
+				gpu_indices = s.gpus::integer[], started_at = now()
+			FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS s(job_id, worker_id, gpus)
+			WHERE j.id = s.job_id AND j.status = 'pending' AND j.hold = ''`, jobIDs, workerIDs, gpuLists); err != nil {
+			return err
+		}
+		for node := range nodes {
+			if err := notify(ctx, tx, rcq.Event{Kind: rcq.EventJobsStarted, Node: node}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("start jobs", err)
+	}
+	return done, nil
+}
+
+type workerFree struct {
+	node string
+	free rcq.Resources
+	gpus int // the worker's GPU count: valid indices are 0..gpus-1
+}
+
+// lockWorkers locks the workers the starts name (in id order, so two
+// transactions never deadlock) and returns what each has free. Only online
+// workers are returned: nothing starts on a drained or offline one.
+func lockWorkers(ctx context.Context, tx pgx.Tx, starts []rcq.Start) (map[rcq.WorkerID]workerFree, map[rcq.WorkerID][]int, error) {
+	var wids []int64
+	for _, st := range starts {
+		wids = append(wids, int64(st.WorkerID))
+	}
+	slices.Sort(wids)
+	wids = slices.Compact(wids)
+	rows, _ := tx.Query(ctx, `
+		SELECT id, node, cpu_cores, memory_gb, gpu_count FROM workers
+		WHERE id = ANY($1) AND status = 'online' ORDER BY id FOR UPDATE`, wids)
+	free := map[rcq.WorkerID]workerFree{}
+	var id rcq.WorkerID
+	var node string
+	var cpu, mem, gpu int32
+	if _, err := pgx.ForEachRow(rows, []any{&id, &node, &cpu, &mem, &gpu}, func() error {
+		free[id] = workerFree{node: node, free: rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}, gpus: int(gpu)}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	rows, _ = tx.Query(ctx, `
+		SELECT worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices FROM jobs
+		WHERE worker_id = ANY($1) AND started_at IS NOT NULL AND completed_at IS NULL`, wids)
+	inUse := map[rcq.WorkerID][]int{}
+	var gpus []int32
+	if _, err := pgx.ForEachRow(rows, []any{&id, &cpu, &mem, &gpu, &gpus}, func() error {
+		if w, ok := free[id]; ok {
+			w.free = w.free.Sub(rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)})
+			free[id] = w
+		}
+		for _, g := range gpus {
+			inUse[id] = append(inUse[id], int(g))
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return free, inUse, nil
+}
+
+func gpusFree(want, inUse []int, count int) bool {
+	for i, g := range want {
+		if g < 0 || g >= count || slices.Contains(inUse, g) || slices.Contains(want[:i], g) {
+			return false
+		}
+	}
+	return true
+}
+
+func intArray(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// CancelJobs ends pending jobs whose dependencies can never be satisfied, as
+// cancelled with reason DependencyNeverSatisfied, fenced by the lease.
+func (s *Store) CancelJobs(ctx context.Context, lease, holder string, cancels []rcq.DependencyCancel) error {
+	if len(cancels) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cancels))
+	for i, c := range cancels {
+		ids[i] = int64(c.JobID)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkLease(ctx, tx, lease, holder); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE jobs SET status = 'cancelled', reason = $2, hold = '', completed_at = now()
+			WHERE id = ANY($1) AND status = 'pending'`, ids, rcq.ReasonDependencyNeverSatisfied)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			// Jobs depending on these may now be unsatisfiable too.
+			return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobEnded})
+		}
+		return nil
+	})
+	return wrap(fmt.Sprintf("cancel %d jobs with unsatisfiable dependencies", len(ids)), err)
+}

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is rcq's state in PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+// Options tune the connection pool.
+type Options struct {
+	MaxConns       int32         // 0: pgxpool's default (max(4, CPUs))
+	ConnectTimeout time.Duration // 0: 5 s; a request never hangs past it while the database is down
+	Logger         *slog.Logger
+}
+
+// Open connects to the database at url. It does not migrate: call Migrate first.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", redact(err))
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "rcqd"
+	// A query stuck behind a lock must not hold a request forever.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{pool: pool, logger: o.Logger}, nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return wrap("ping database", err)
+	}
+	return nil
+}
+
+// SchemaVersion is the newest migration this binary carries.
+func SchemaVersion() int64 {
+	entries, _ := migrations.ReadDir("migrations")
+	var v int64
+	for _, e := range entries {
+		var n int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &n); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}
+
+// ErrSchemaTooNew is returned by Migrate when the database was migrated by a
+// newer rcqd: this binary must not touch it.
+var ErrSchemaTooNew = errors.New("database schema is newer than this rcqd")
+
+// Migrate applies every embedded migration the database lacks, under a
+// PostgreSQL advisory lock so two rcqd starting together migrate once. A
+// database whose schema is newer than this binary is refused, untouched.
+func Migrate(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("database url: %w", redact(err))
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, mustSub(),
+		goose.WithSessionLocker(locker), goose.WithTableName("rcq_schema_migrations"),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if want := SchemaVersion(); current > want {
+		return fmt.Errorf("%w: database is at version %d, this binary knows up to %d: upgrade rcqd", ErrSchemaTooNew, current, want)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// mustSub is the migrations directory as goose wants it: files at its root.
+func mustSub() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
+
+// wrap turns a database error into rcq's vocabulary, keeping the cause for the log.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *rcq.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &rcq.Error{Kind: rcq.KindNotFound, Code: "not_found", Msg: "not found", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &rcq.Error{Kind: rcq.KindUnavailable, Code: "database_unavailable",
+			Msg: "the database did not answer in time; try again", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return &rcq.Error{Kind: rcq.KindConflict, Code: "duplicate", Msg: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
+		case "23503", "23514", "22003", "22P02", "23502":
+			return &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid", Msg: "a value is out of range or refers to something missing", Err: fmt.Errorf("%s: %w", op, err)}
+		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300":
+			return unavailable(op, err)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if pgconn.SafeToRetry(err) || isConnErr(err) {
+		return unavailable(op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func unavailable(op string, err error) error {
+	return &rcq.Error{Kind: rcq.KindUnavailable, Code: "database_unavailable",
+		Msg: "the database is unavailable; try again shortly", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+func isConnErr(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || pgconn.Timeout(err)
+}
+
+// redact drops the URL from a parse error: it may hold a password.
+func redact(err error) error {
+	return errors.New("cannot parse the database URL (check its form: postgres://user:password@host:port/dbname)")
+}
+
+// notify queues an event on rcq_events, delivered when tx commits.
+func notify(ctx context.Context, tx pgx.Tx, ev rcq.Event) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify('rcq_events', $1)`, encodeEvent(ev))
+	return err
+}
+
+// querier is what a pool and a transaction share.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+type userRow struct {
+	ID           int64
+	Email        string
+	PasswordHash string
+	GroupID      int64
+	IsAdmin      bool
+	UnixUser     string
+	TokenVersion int32
+	CreatedAt    time.Time
+}
+
+func (r userRow) user() *rcq.User {
+	return &rcq.User{ID: rcq.UserID(r.ID), Email: r.Email, GroupID: rcq.GroupID(r.GroupID), IsAdmin: r.IsAdmin,
+		UnixUser: r.UnixUser, TokenVersion: int(r.TokenVersion), CreatedAt: r.CreatedAt}
+}
+
+const userCols = `id, email, password_hash, group_id, is_admin, unix_user, token_version, created_at`
+
+// CreateUser adds an account. The email must be unique case-insensitively
+// (Conflict "email_taken") and the group must exist (NotFound "group_not_found").
+func (s *Store) CreateUser(ctx context.Context, u rcq.User, passwordHash string) (rcq.UserID, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)`, u.GroupID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", u.GroupID)
+		}
+		return tx.QueryRow(ctx, `
+			INSERT INTO users (email, password_hash, group_id, is_admin, unix_user)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			u.Email, passwordHash, u.GroupID, u.IsAdmin, u.UnixUser).Scan(&id)
+	})
+	if err != nil {
+		return 0, conflict(wrap("create user", err), "email_taken", "email: %s is already registered", u.Email)
+	}
+	return rcq.UserID(id), nil
+}
+
+// UserByEmail returns an account and its password hash; the email matches
+// case-insensitively.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*rcq.User, string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE lower(email) = lower($1)`, email)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	if err != nil {
+		return nil, "", notFound(wrap("user by email", err), "user_not_found", "no such user")
+	}
+	return r.user(), r.PasswordHash, nil
+}
+
+// UserByID returns an account and its password hash.
+func (s *Store) UserByID(ctx context.Context, id rcq.UserID) (*rcq.User, string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	if err != nil {
+		return nil, "", notFound(wrap("user by id", err), "user_not_found", "user %d does not exist", id)
+	}
+	return r.user(), r.PasswordHash, nil
+}
+
+// Users lists every account by id.
+func (s *Store) Users(ctx context.Context) ([]rcq.User, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[userRow])
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	us := make([]rcq.User, len(rs))
+	for i, r := range rs {
+		us[i] = *r.user()
+	}
+	return us, nil
+}
+
+// UserUpdate changes an account; nil fields stay as they are.
+type UserUpdate struct {
+	IsAdmin  *bool
+	GroupID  *rcq.GroupID
+	UnixUser *string
+}
+
+// UpdateUser applies u. Demoting an admin or moving them bumps their token
+// version, so tokens carrying the old powers stop working at once.
+func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u UserUpdate) (*rcq.User, error) {
+	rows, _ := s.pool.Query(ctx, `
+		UPDATE users SET
+			is_admin = coalesce($2, is_admin),
+			group_id = coalesce($3, group_id),
+			unix_user = coalesce($4, unix_user),
+			token_version = token_version + CASE
+				WHEN coalesce($2, is_admin) <> is_admin OR coalesce($3, group_id) <> group_id THEN 1 ELSE 0 END
+		WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	if err != nil {
+		err = wrap("update user", err)
+		if rcq.KindOf(err) == rcq.KindInvalid {
+			return nil, rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", *u.GroupID)
+		}
+		return nil, notFound(err, "user_not_found", "user %d does not exist", id)
+	}
+	return r.user(), nil
+}
+
+// SetPassword replaces a password hash and invalidates every earlier token.
+func (s *Store) SetPassword(ctx context.Context, id rcq.UserID, hash string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2, token_version = token_version + 1 WHERE id = $1`, id, hash)
+	if err != nil {
+		return wrap("set password", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
+	}
+	return nil
+}
+
+// BumpTokenVersion invalidates every token issued to the user so far (logout).
+func (s *Store) BumpTokenVersion(ctx context.Context, id rcq.UserID) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, id)
+	if err != nil {
+		return wrap("log out", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
+	}
+	return nil
+}
+
+// TokenVersion returns the user's current token version and admin flag, which
+// every authenticated request checks against its token.
+func (s *Store) TokenVersion(ctx context.Context, id rcq.UserID) (version int, isAdmin bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT token_version, is_admin FROM users WHERE id = $1`, id).Scan(&version, &isAdmin)
+	if err != nil {
+		return 0, false, notFound(wrap("token version", err), "user_not_found", "user %d does not exist", id)
+	}
+	return version, isAdmin, nil
+}
+
+// HasUsers reports whether any account exists (bootstrap creates the admin otherwise).
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&ok)
+	return ok, wrap("count users", err)
+}

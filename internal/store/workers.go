@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+type workerRow struct {
+	ID            int64
+	Name          string
+	Node          string
+	CPUCores      int32
+	MemoryGB      int32
+	GPUCount      int32
+	Status        string
+	LastHeartbeat time.Time
+}
+
+func (r workerRow) worker() rcq.Worker {
+	return rcq.Worker{ID: rcq.WorkerID(r.ID), Name: r.Name, Node: r.Node,
+		Capacity: rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
+		State:    rcq.WorkerState(r.Status), LastHeartbeat: r.LastHeartbeat}
+}
+
+const workerCols = `id, name, node, cpu_cores, memory_gb, gpu_count, status, last_heartbeat`
+
+// Workers lists every worker by id.
+func (s *Store) Workers(ctx context.Context) ([]rcq.Worker, error) {
+	return s.workers(ctx, s.pool)
+}
+
+func (s *Store) workers(ctx context.Context, q querier) ([]rcq.Worker, error) {
+	rows, _ := q.Query(ctx, `SELECT `+workerCols+` FROM workers ORDER BY id`)
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[workerRow])
+	if err != nil {
+		return nil, wrap("list workers", err)
+	}
+	ws := make([]rcq.Worker, len(rs))
+	for i, r := range rs {
+		ws[i] = r.worker()
+	}
+	return ws, nil
+}
+
+// WorkerByID returns one worker.
+func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1`, id)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow])
+	if err != nil {
+		return nil, notFound(wrap("worker", err), "worker_not_found", "worker %d does not exist", id)
+	}
+	w := r.worker()
+	return &w, nil
+}
+
+// RegisterWorker creates a worker or, when one of that name exists, updates
+// its node and size and marks it seen. A drained worker stays drained; an
+// offline one comes back online.
+func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (name) DO UPDATE SET
+				node = excluded.node, cpu_cores = excluded.cpu_cores, memory_gb = excluded.memory_gb,
+				gpu_count = excluded.gpu_count, last_heartbeat = now(),
+				status = CASE WHEN workers.status = 'offline' THEN 'online' ELSE workers.status END
+			RETURNING id`,
+			w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs).Scan(&id); err != nil {
+			return err
+		}
+		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
+	})
+	if err != nil {
+		return 0, wrap(fmt.Sprintf("register worker %q", w.Name), err)
+	}
+	return rcq.WorkerID(id), nil
+}
+
+// CreateWorker adds a worker; a taken name is a Conflict.
+func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error) {
+	var r workerRow
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+			INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+workerCols,
+			w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs, w.State)
+		var err error
+		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow]); err != nil {
+			return err
+		}
+		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
+	})
+	if err != nil {
+		return nil, conflict(wrap("create worker", err), "worker_exists", "a worker named %q already exists", w.Name)
+	}
+	out := r.worker()
+	return &out, nil
+}
+
+// WorkerUpdate changes a worker; nil fields stay as they are.
+type WorkerUpdate struct {
+	CPUCores *int
+	MemoryGB *int
+	GPUs     *int
+	State    *rcq.WorkerState
+}
+
+// UpdateWorker applies u. Shrinking a worker below what its running jobs use
+// is allowed (they keep running); the scheduler starts nothing more there
+// until they end.
+func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u WorkerUpdate) (*rcq.Worker, error) {
+	var r workerRow
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+			UPDATE workers SET
+				cpu_cores = coalesce($2, cpu_cores), memory_gb = coalesce($3, memory_gb),
+				gpu_count = coalesce($4, gpu_count), status = coalesce($5, status)
+			WHERE id = $1 RETURNING `+workerCols, id, u.CPUCores, u.MemoryGB, u.GPUs, u.State)
+		var err error
+		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow]); err != nil {
+			return err
+		}
+		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
+	})
+	if err != nil {
+		return nil, notFound(wrap("update worker", err), "worker_not_found", "worker %d does not exist", id)
+	}
+	out := r.worker()
+	return &out, nil
+}
+
+// Heartbeat marks every worker of node as seen now.
+func (s *Store) Heartbeat(ctx context.Context, node string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE workers SET last_heartbeat = now(),
+			status = CASE WHEN status = 'offline' THEN 'online' ELSE status END
+		WHERE node = $1`, node)
+	return wrap("heartbeat", err)
+}
+
+// MarkStaleWorkersOffline sets workers not heard from for longer than after
+// to offline, so the scheduler stops placing jobs on a dead node. It returns
+// how many changed.
+func (s *Store) MarkStaleWorkersOffline(ctx context.Context, after time.Duration) (int, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE workers SET status = 'offline'
+		WHERE status = 'online' AND last_heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
+	if err != nil {
+		return 0, wrap("mark stale workers", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// LargestFit reports whether some worker (online or drained) could ever hold
+// r, and otherwise returns the largest worker for the error message.
+func (s *Store) LargestFit(ctx context.Context, r rcq.Resources) (fits bool, largest *rcq.Worker, err error) {
+	ws, err := s.Workers(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	for i, w := range ws {
+		if w.State == rcq.WorkerOffline {
+			continue
+		}
+		if r.Fits(w.Capacity) {
+			return true, nil, nil
+		}
+		if largest == nil || w.Capacity.CPUCores > largest.Capacity.CPUCores ||
+			w.Capacity.CPUCores == largest.Capacity.CPUCores && w.Capacity.MemoryGB > largest.Capacity.MemoryGB {
+			largest = &ws[i]
+		}
+	}
+	return false, largest, nil
+}
