@@ -1,0 +1,327 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// fakeAPI answers a few routes like rcqd does and records what it was sent.
+type fakeAPI struct {
+	lastAuth   string
+	lastQuery  string
+	lastIdem   string
+	lastSubmit apitype.SubmitRequest
+}
+
+func (f *fakeAPI) handler() http.Handler {
+	mux := http.NewServeMux()
+	writeJSON := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, apitype.Health{Status: "healthy", Version: "test"})
+	})
+	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
+		var req apitype.LoginRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.Password != "right" {
+			writeJSON(w, 401, apitype.ErrorBody{Error: "invalid email or password", Code: "invalid_credentials"})
+			return
+		}
+		writeJSON(w, 200, apitype.LoginResponse{Token: "tok-" + req.Email, User: apitype.UserInfo{ID: 7, Email: req.Email}})
+	})
+	mux.HandleFunc("GET /api/auth/me", func(w http.ResponseWriter, r *http.Request) {
+		f.lastAuth = r.Header.Get("Authorization")
+		if f.lastAuth == "Bearer expired" {
+			writeJSON(w, 401, apitype.ErrorBody{Error: "token expired", Code: "token_expired"})
+			return
+		}
+		writeJSON(w, 200, apitype.UserInfo{ID: 7, Email: "a@b"})
+	})
+	mux.HandleFunc("POST /api/jobs", func(w http.ResponseWriter, r *http.Request) {
+		f.lastQuery = r.URL.RawQuery
+		f.lastIdem = r.Header.Get("Idempotency-Key")
+		_ = json.NewDecoder(r.Body).Decode(&f.lastSubmit)
+		writeJSON(w, 201, apitype.SubmitResponse{Message: "Job submitted successfully", JobID: 42, Status: "pending"})
+	})
+	mux.HandleFunc("GET /api/jobs", func(w http.ResponseWriter, r *http.Request) {
+		f.lastQuery = r.URL.RawQuery
+		writeJSON(w, 200, apitype.JobList{Jobs: []apitype.Job{{ID: 1}}, Count: 1})
+	})
+	mux.HandleFunc("DELETE /api/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		switch r.PathValue("id") {
+		case "5":
+			writeJSON(w, 409, apitype.ErrorBody{Error: "job 5 is already completed", Code: "job_finished"})
+		case "6":
+			writeJSON(w, 200, apitype.JobAction{Message: "cancelled", JobID: 6, Status: "cancelled"})
+		default:
+			writeJSON(w, 404, apitype.ErrorBody{Error: "job not found", Code: "not_found"})
+		}
+	})
+	mux.HandleFunc("GET /api/jobs/{id}/output", func(w http.ResponseWriter, r *http.Request) {
+		f.lastQuery = r.URL.RawQuery
+		_, _ = io.WriteString(w, "hello\n")
+	})
+	mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) {
+		f.lastQuery = r.URL.RawQuery
+		w.WriteHeader(502)
+		_, _ = io.WriteString(w, "<html>bad gateway</html>")
+	})
+	return mux
+}
+
+func newTCP(t *testing.T) (*fakeAPI, string) {
+	f := &fakeAPI{}
+	srv := httptest.NewServer(f.handler())
+	t.Cleanup(srv.Close)
+	return f, srv.URL
+}
+
+func newUnix(t *testing.T) (*fakeAPI, string) {
+	f := &fakeAPI{}
+	sock := filepath.Join(shortTempDir(t), "rcqd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(f.handler())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return f, "unix://" + sock
+}
+
+// shortTempDir keeps socket paths under the 108-byte limit.
+func shortTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "rcqc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestTransports(t *testing.T) {
+	for name, start := range map[string]func(*testing.T) (*fakeAPI, string){"tcp": newTCP, "unix": newUnix} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f, server := start(t)
+			ctx := context.Background()
+			c, err := New(server, WithToken("secret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := c.Health(ctx)
+			if err != nil || h.Status != "healthy" {
+				t.Fatalf("health = %+v, %v", h, err)
+			}
+			if _, err := c.Me(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if f.lastAuth != "Bearer secret" {
+				t.Errorf("Authorization = %q", f.lastAuth)
+			}
+			cpu := 4
+			resp, err := c.Submit(ctx, apitype.SubmitRequest{Script: "#!/bin/sh\n", CPUCores: &cpu}, SubmitOptions{IdempotencyKey: "k1", TestOnly: true})
+			if err != nil || resp.JobID != 42 {
+				t.Fatalf("submit = %+v, %v", resp, err)
+			}
+			if f.lastQuery != "test_only=true" || f.lastIdem != "k1" || *f.lastSubmit.CPUCores != 4 {
+				t.Errorf("submit sent query %q key %q body %+v", f.lastQuery, f.lastIdem, f.lastSubmit)
+			}
+			if _, err := c.Jobs(ctx, JobsQuery{States: []string{"pending", "running"}, Limit: 5, IDs: []int64{1, 2}, Newest: true}); err != nil {
+				t.Fatal(err)
+			}
+			if f.lastQuery != "ids=1%2C2&limit=5&order=newest&status=pending%2Crunning" {
+				t.Errorf("jobs query = %q", f.lastQuery)
+			}
+			rc, err := c.Output(ctx, 3, "stderr", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(b) != "hello\n" || f.lastQuery != "follow=true&stream=stderr" {
+				t.Errorf("output = %q (query %q)", b, f.lastQuery)
+			}
+		})
+	}
+}
+
+func TestErrorsAreRebuilt(t *testing.T) {
+	t.Parallel()
+	_, server := newTCP(t)
+	ctx := context.Background()
+	c, _ := New(server, WithToken("expired"))
+
+	_, err := c.Me(ctx)
+	if !errors.Is(err, &rcq.Error{Kind: rcq.KindUnauthorized, Code: "token_expired"}) || !IsAuthError(err) {
+		t.Errorf("expired token: %v (%#v)", err, err)
+	}
+	_, err = c.Login(ctx, apitype.LoginRequest{Email: "a@b", Password: "wrong"})
+	if !errors.Is(err, rcq.ErrUnauthorized) || rcq.CodeOf(err) != "invalid_credentials" {
+		t.Errorf("bad password: %v", err)
+	}
+	_, err = c.Cancel(ctx, 5)
+	if !errors.Is(err, rcq.ErrConflict) || rcq.CodeOf(err) != "job_finished" || !strings.Contains(err.Error(), "already completed") {
+		t.Errorf("cancel finished: %v", err)
+	}
+	_, err = c.Cancel(ctx, 99)
+	if !errors.Is(err, rcq.ErrNotFound) {
+		t.Errorf("cancel missing: %v", err)
+	}
+	if a, err := c.Cancel(ctx, 6); err != nil || a.Status != "cancelled" {
+		t.Errorf("cancel = %+v, %v", a, err)
+	}
+	// A non-JSON error body still gives a typed error with a short message.
+	_, err = c.Queue(ctx, "")
+	if rcq.KindOf(err) != rcq.KindInternal || strings.Contains(err.Error(), "<html>") {
+		t.Errorf("502: %v", err)
+	}
+}
+
+func TestKindForStatus(t *testing.T) {
+	want := map[int]rcq.Kind{400: rcq.KindInvalid, 401: rcq.KindUnauthorized, 403: rcq.KindForbidden,
+		404: rcq.KindNotFound, 409: rcq.KindConflict, 413: rcq.KindTooLarge, 415: rcq.KindUnsupported,
+		422: rcq.KindUnprocessable, 429: rcq.KindRateLimited, 503: rcq.KindUnavailable, 500: rcq.KindInternal, 418: rcq.KindInternal}
+	for status, kind := range want {
+		if got := KindForStatus(status); got != kind {
+			t.Errorf("KindForStatus(%d) = %v, want %v", status, got, kind)
+		}
+	}
+}
+
+func TestConnError(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(shortTempDir(t), "nobody.sock")
+	c, err := New("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Health(context.Background())
+	var ce *ConnError
+	if !errors.As(err, &ce) || ce.Addr != sock || !ce.Socket {
+		t.Fatalf("err = %#v", err)
+	}
+	if want := "cannot reach rcqd at " + sock + ": is it running? Start it with: rcqd"; err.Error() != want {
+		t.Errorf("message = %q", err.Error())
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("cause lost: %v", ce.Err)
+	}
+
+	// A cancelled context is not a connection error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = c.Health(ctx)
+	if !errors.Is(err, context.Canceled) || errors.As(err, &ce) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestNewRejectsBadServers(t *testing.T) {
+	for _, s := range []string{"ftp://x", "localhost:8080", "unix://relative.sock", "http://"} {
+		if _, err := New(s); !errors.Is(err, rcq.ErrInvalid) {
+			t.Errorf("New(%q) = %v, want invalid", s, err)
+		}
+	}
+	c, err := New("/run/rcq/rcqd.sock")
+	if err != nil || c.Addr() != "/run/rcq/rcqd.sock" {
+		t.Errorf("bare path: %v %v", c, err)
+	}
+}
+
+func TestDefaultSocket(t *testing.T) {
+	home := func() (string, error) { return "/home/ann", nil }
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cases := []struct {
+		euid int
+		env  map[string]string
+		want string
+	}{
+		{0, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0"}, "/run/rcq/rcqd.sock"},
+		{1000, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}, "/run/user/1000/rcq/rcqd.sock"},
+		{1000, map[string]string{"XDG_STATE_HOME": "/s"}, "/s/rcq/rcqd.sock"},
+		{1000, map[string]string{"XDG_RUNTIME_DIR": "relative"}, "/home/ann/.local/state/rcq/rcqd.sock"},
+	}
+	for _, c := range cases {
+		if got := defaultSocket(c.euid, env(c.env), home); got != c.want {
+			t.Errorf("defaultSocket(%d, %v) = %q, want %q", c.euid, c.env, got, c.want)
+		}
+	}
+}
+
+func TestCredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cfg", "rcq", "credentials")
+	if _, err := LoadCredentials(path); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("missing file: %v", err)
+	}
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	want := &Credentials{Server: "unix:///x.sock", Token: "t", Email: "a@b", ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := SaveCredentials(path, want); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{filepath.Dir(path): 0o700, path: 0o600} {
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm() != mode {
+			t.Errorf("%s mode = %v, want %v (%v)", p, st.Mode().Perm(), mode, err)
+		}
+	}
+	got, err := LoadCredentials(path)
+	if err != nil || *got != *want {
+		t.Fatalf("load = %+v, %v", got, err)
+	}
+	if got.Expired(want.ExpiresAt.Add(-time.Second)) || !got.Expired(want.ExpiresAt) {
+		t.Error("Expired is wrong at the boundary")
+	}
+	// No temporary files are left beside it.
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries", len(entries))
+	}
+
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadCredentials(path)
+	var pe *PermissionError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Errorf("group-readable file: %v", err)
+	}
+	if err := RemoveCredentials(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveCredentials(path); err != nil {
+		t.Errorf("second remove: %v", err)
+	}
+}
+
+func TestCredentialsPath(t *testing.T) {
+	home := func() (string, error) { return "/home/ann", nil }
+	p, _ := credentialsPath(func(string) string { return "" }, home)
+	if p != "/home/ann/.config/rcq/credentials" {
+		t.Errorf("default = %q", p)
+	}
+	p, _ = credentialsPath(func(k string) string { return map[string]string{"XDG_CONFIG_HOME": "/c"}[k] }, home)
+	if p != "/c/rcq/credentials" {
+		t.Errorf("XDG = %q", p)
+	}
+}
