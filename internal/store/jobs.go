@@ -401,3 +401,38 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
 	}))
 }
+
+// QueueJobs returns every pending and running job, without the heavy fields
+// (script, args, environment), for the queue view.
+func (s *Store) QueueJobs(ctx context.Context) ([]rcq.Job, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT j.id, j.user_id, u.email, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
+			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
+			coalesce(w.name, ''), j.gpu_indices
+		FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
+		WHERE j.status IN ('pending', 'running') ORDER BY j.id`)
+	if err != nil {
+		return nil, wrap("queue", err)
+	}
+	var js []rcq.Job
+	var j rcq.Job
+	var cpu, mem, gpu, prio int32
+	var status, hold string
+	var gpus []int32
+	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
+		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus}, func() error {
+		j.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
+		j.Priority, j.State, j.Hold = int(prio), rcq.JobState(status), rcq.Hold(hold)
+		j.GPUIndices = make([]int, len(gpus))
+		for i, g := range gpus {
+			j.GPUIndices[i] = int(g)
+		}
+		js = append(js, j)
+		j.StartedAt = nil
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("queue", err)
+	}
+	return js, nil
+}

@@ -85,23 +85,14 @@ func (s *Store) Users(ctx context.Context) ([]rcq.User, error) {
 	return us, nil
 }
 
-// UserUpdate changes an account; nil fields stay as they are.
-type UserUpdate struct {
-	IsAdmin  *bool
-	GroupID  *rcq.GroupID
-	UnixUser *string
-}
-
-// UpdateUser applies u. Demoting an admin or moving them bumps their token
-// version, so tokens carrying the old powers stop working at once.
-func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u UserUpdate) (*rcq.User, error) {
+// UpdateUser applies u. Requests check the account's admin flag and group in
+// the store, not in the token, so a change takes effect at the next request.
+func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) (*rcq.User, error) {
 	rows, _ := s.pool.Query(ctx, `
 		UPDATE users SET
 			is_admin = coalesce($2, is_admin),
 			group_id = coalesce($3, group_id),
-			unix_user = coalesce($4, unix_user),
-			token_version = token_version + CASE
-				WHEN coalesce($2, is_admin) <> is_admin OR coalesce($3, group_id) <> group_id THEN 1 ELSE 0 END
+			unix_user = coalesce($4, unix_user)
 		WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
 	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
 	if err != nil {
@@ -136,16 +127,6 @@ func (s *Store) BumpTokenVersion(ctx context.Context, id rcq.UserID) error {
 		return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
 	}
 	return nil
-}
-
-// TokenVersion returns the user's current token version and admin flag, which
-// every authenticated request checks against its token.
-func (s *Store) TokenVersion(ctx context.Context, id rcq.UserID) (version int, isAdmin bool, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT token_version, is_admin FROM users WHERE id = $1`, id).Scan(&version, &isAdmin)
-	if err != nil {
-		return 0, false, notFound(wrap("token version", err), "user_not_found", "user %d does not exist", id)
-	}
-	return version, isAdmin, nil
 }
 
 // HasUsers reports whether any account exists (bootstrap creates the admin otherwise).

@@ -104,18 +104,10 @@ func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, er
 	return &out, nil
 }
 
-// WorkerUpdate changes a worker; nil fields stay as they are.
-type WorkerUpdate struct {
-	CPUCores *int
-	MemoryGB *int
-	GPUs     *int
-	State    *rcq.WorkerState
-}
-
 // UpdateWorker applies u. Shrinking a worker below what its running jobs use
 // is allowed (they keep running); the scheduler starts nothing more there
 // until they end.
-func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u WorkerUpdate) (*rcq.Worker, error) {
+func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerPatch) (*rcq.Worker, error) {
 	var r workerRow
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `
