@@ -1,0 +1,290 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+func pathID(r *http.Request, what string) (int64, error) {
+	s := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, rcq.Invalid("id", "%q is not a %s id (a positive whole number)", s, what)
+	}
+	return id, nil
+}
+
+func groupJSON(g *rcq.Group) apitype.Group {
+	return apitype.Group{ID: int64(g.ID), Name: g.Name, CPUQuota: g.CPUQuota, Priority: g.Priority}
+}
+
+func checkGroupFields(quota *float64, priority *int) error {
+	if quota != nil && (*quota < 0 || *quota > 1e12) {
+		return rcq.Invalid("cpu_quota", "must be a number of CPU-hours from 0 to 1e12")
+	}
+	if priority != nil && (*priority < 1 || *priority > 10) {
+		return rcq.Invalid("priority", "must be a whole number from 1 to 10")
+	}
+	return nil
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
+	gs, err := s.Store.Groups(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Group, len(gs))
+	for i := range gs {
+		out[i] = groupJSON(&gs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
+	return nil
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
+	var req apitype.GroupRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > 100 {
+		return rcq.Invalid("name", "must be 1 to 100 characters")
+	}
+	if err := checkGroupFields(req.CPUQuota, req.Priority); err != nil {
+		return err
+	}
+	g := rcq.Group{Name: name, CPUQuota: 1000, Priority: 1}
+	if req.CPUQuota != nil {
+		g.CPUQuota = *req.CPUQuota
+	}
+	if req.Priority != nil {
+		g.Priority = *req.Priority
+	}
+	id, err := s.Store.CreateGroup(r.Context(), g)
+	if err != nil {
+		return err
+	}
+	g.ID = id
+	writeJSON(w, http.StatusCreated, groupJSON(&g))
+	return nil
+}
+
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "group")
+	if err != nil {
+		return err
+	}
+	var req apitype.GroupRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Name != "" {
+		return rcq.Invalid("name", "cannot be changed")
+	}
+	if err := checkGroupFields(req.CPUQuota, req.Priority); err != nil {
+		return err
+	}
+	g, err := s.Store.UpdateGroup(r.Context(), rcq.GroupID(id), req.CPUQuota, req.Priority)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, groupJSON(g))
+	return nil
+}
+
+func userJSON(u *rcq.User) apitype.User {
+	return apitype.User{ID: int64(u.ID), Email: u.Email, GroupID: int64(u.GroupID), IsAdmin: u.IsAdmin, UnixUser: u.UnixUser, CreatedAt: u.CreatedAt}
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	us, err := s.Store.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.User, len(us))
+	for i := range us {
+		out[i] = userJSON(&us[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out, "count": len(out)})
+	return nil
+}
+
+// validUnixName accepts what useradd accepts by default, and "" (no mapping).
+func validUnixName(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) > 32 || s == "root" {
+		return false
+	}
+	for i, c := range s {
+		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "user")
+	if err != nil {
+		return err
+	}
+	var req apitype.UserUpdate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	p := rcq.UserPatch{IsAdmin: req.IsAdmin, UnixUser: req.UnixUser}
+	if req.GroupID != nil {
+		if *req.GroupID <= 0 {
+			return rcq.Invalid("group_id", "must be a positive group id")
+		}
+		g := rcq.GroupID(*req.GroupID)
+		p.GroupID = &g
+	}
+	if req.UnixUser != nil && !validUnixName(*req.UnixUser) {
+		return rcq.Invalid("unix_user", "%q: use a Unix login name (lower-case letters, digits, _ - .; not root), or \"\" for none", *req.UnixUser)
+	}
+	u, err := s.Store.UpdateUser(r.Context(), rcq.UserID(id), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userJSON(u))
+	return nil
+}
+
+func workerJSON(wk *rcq.Worker) apitype.Worker {
+	return apitype.Worker{ID: int64(wk.ID), Name: wk.Name, Node: wk.Node, CPUCores: wk.Capacity.CPUCores,
+		MemoryGB: wk.Capacity.MemoryGB, GPUCount: wk.Capacity.GPUs, Status: string(wk.State), LastHeartbeat: wk.LastHeartbeat}
+}
+
+func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.Store.Workers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Worker, len(ws))
+	for i := range ws {
+		out[i] = workerJSON(&ws[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "count": len(out)})
+	return nil
+}
+
+func checkSizes(cpu, mem, gpu *int) error {
+	if cpu != nil && (*cpu < 1 || *cpu > rcq.DefaultLimits.MaxCPUCores) {
+		return rcq.Invalid("cpu_cores", "must be a whole number from 1 to %d", rcq.DefaultLimits.MaxCPUCores)
+	}
+	if mem != nil && (*mem < 0 || *mem > rcq.DefaultLimits.MaxMemoryGB) {
+		return rcq.Invalid("memory_gb", "must be a whole number from 0 to %d", rcq.DefaultLimits.MaxMemoryGB)
+	}
+	if gpu != nil && (*gpu < 0 || *gpu > rcq.DefaultLimits.MaxGPUs) {
+		return rcq.Invalid("gpu_count", "must be a whole number from 0 to %d", rcq.DefaultLimits.MaxGPUs)
+	}
+	return nil
+}
+
+func parseWorkerState(s string) (*rcq.WorkerState, error) {
+	if s == "" {
+		return nil, nil
+	}
+	st := rcq.WorkerState(s)
+	if !st.Valid() {
+		return nil, rcq.Invalid("status", "%q: use online, drained or offline", s)
+	}
+	return &st, nil
+}
+
+func (s *Server) createWorker(w http.ResponseWriter, r *http.Request) error {
+	var req apitype.WorkerRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > 100 {
+		return rcq.Invalid("name", "must be 1 to 100 characters")
+	}
+	if req.CPUCores == nil {
+		return rcq.Invalid("cpu_cores", "is required: a whole number from 1")
+	}
+	if err := checkSizes(req.CPUCores, req.MemoryGB, req.GPUCount); err != nil {
+		return err
+	}
+	st, err := parseWorkerState(req.Status)
+	if err != nil {
+		return err
+	}
+	wk := rcq.Worker{Name: name, Node: req.Node, State: rcq.WorkerOnline, Capacity: rcq.Resources{CPUCores: *req.CPUCores}}
+	if wk.Node == "" {
+		return rcq.Invalid("node", "is required: the node name of the rcqd that runs this worker's jobs")
+	}
+	if req.MemoryGB != nil {
+		wk.Capacity.MemoryGB = *req.MemoryGB
+	}
+	if req.GPUCount != nil {
+		wk.Capacity.GPUs = *req.GPUCount
+	}
+	if st != nil {
+		wk.State = *st
+	}
+	created, err := s.Store.CreateWorker(r.Context(), wk)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, workerJSON(created))
+	return nil
+}
+
+func (s *Server) updateWorker(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "worker")
+	if err != nil {
+		return err
+	}
+	var req apitype.WorkerRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Name != "" || req.Node != "" {
+		return rcq.Invalid("name", "name and node cannot be changed; create a new worker instead")
+	}
+	if err := checkSizes(req.CPUCores, req.MemoryGB, req.GPUCount); err != nil {
+		return err
+	}
+	st, err := parseWorkerState(req.Status)
+	if err != nil {
+		return err
+	}
+	wk, err := s.Store.UpdateWorker(r.Context(), rcq.WorkerID(id), rcq.WorkerPatch{CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount, State: st})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, workerJSON(wk))
+	return nil
+}
+
+func (s *Server) drainWorker(w http.ResponseWriter, r *http.Request) error {
+	return s.setWorkerState(w, r, rcq.WorkerDrained)
+}
+
+func (s *Server) resumeWorker(w http.ResponseWriter, r *http.Request) error {
+	return s.setWorkerState(w, r, rcq.WorkerOnline)
+}
+
+func (s *Server) setWorkerState(w http.ResponseWriter, r *http.Request, st rcq.WorkerState) error {
+	id, err := pathID(r, "worker")
+	if err != nil {
+		return err
+	}
+	wk, err := s.Store.UpdateWorker(r.Context(), rcq.WorkerID(id), rcq.WorkerPatch{State: &st})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, workerJSON(wk))
+	return nil
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// decode reads a JSON body into v strictly: JSON media type (or none),
+// within the route's size limit, no unknown fields, no duplicate keys, no
+// trailing data, and numbers that fit their fields. Errors name the field.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type", "Content-Type must be application/json, not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(mbe.Limit)
+		}
+		return rcq.Errorf(rcq.KindInvalid, "bad_body", "cannot read the request body")
+	}
+	return decodeBytes(body, v)
+}
+
+func decodeBytes(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return rcq.Errorf(rcq.KindInvalid, "empty_body", "the request needs a JSON body")
+	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return rcq.Errorf(rcq.KindInvalid, "trailing_data", "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return rcq.Invalid(field, "expected %s, got a JSON %s", describeType(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &se):
+		return rcq.Errorf(rcq.KindInvalid, "bad_json", "malformed JSON at byte %d: %v", se.Offset, se)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return rcq.Errorf(rcq.KindInvalid, "unknown_field", "unknown field %q", name)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return rcq.Errorf(rcq.KindInvalid, "bad_json", "malformed JSON: unexpected end of input")
+	}
+	return rcq.Errorf(rcq.KindInvalid, "bad_json", "malformed JSON: %v", err)
+}
+
+func describeType(kind string) string {
+	switch kind {
+	case "int", "int32", "int64", "uint", "uint32", "uint64":
+		return "a whole number in range"
+	case "float64", "float32":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "a list"
+	case "map", "struct":
+		return "an object"
+	}
+	return kind
+}
+
+// checkDuplicateKeys refuses an object that names a key twice: encoding/json
+// would silently keep the last, so {"priority":1,"priority":10} could slip a
+// value past a proxy that checked the first.
+func checkDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		key  bool // the next string token in this object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return nil // the real decode reports syntax errors with context
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
+			}
+			top.keys[k] = true
+			top.key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].key = true
+		}
+	}
+}

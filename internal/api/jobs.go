@@ -1,0 +1,389 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+const maxBatch = 10000
+
+// spec turns a submit body into the domain's job specification.
+func spec(req *apitype.SubmitRequest) *rcq.JobSpec {
+	sp := &rcq.JobSpec{
+		Name: req.Name, Script: req.Script, Args: req.Args, WorkingDir: req.WorkingDir,
+		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
+		EstimatedHours: req.EstimatedHours, Priority: req.Priority,
+		Output: req.Output, Error: req.Error, Hold: req.Hold,
+	}
+	for k, v := range req.Env {
+		sp.Env = append(sp.Env, k+"="+v)
+	}
+	slices.Sort(sp.Env)
+	for _, d := range req.Dependencies {
+		sp.Dependencies = append(sp.Dependencies, rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)})
+	}
+	return sp
+}
+
+// newJob validates a submit for the caller and checks some worker could ever
+// hold it.
+func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitRequest) (*rcq.Job, error) {
+	j, err := spec(req).Validate(s.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	j.UserID, j.GroupID = u.ID, u.GroupID
+	if err := s.checkFits(ctx, j.Resources); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func (s *Server) checkFits(ctx context.Context, r rcq.Resources) error {
+	fits, largest, err := s.Store.LargestFit(ctx, r)
+	if err != nil || fits {
+		return err
+	}
+	if largest == nil {
+		return rcq.Errorf(rcq.KindUnprocessable, "no_worker", "no worker is registered that could run a job of %s", r)
+	}
+	return rcq.Errorf(rcq.KindUnprocessable, "too_large_for_any_worker",
+		"no worker can ever hold %s: the largest worker, %s, has %s", r, largest.Name, largest.Capacity)
+}
+
+func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
+	var req apitype.SubmitRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	j, err := s.newJob(r.Context(), caller(r), &req)
+	if err != nil {
+		return err
+	}
+	if ok, _ := strconv.ParseBool(r.URL.Query().Get("test_only")); ok {
+		return s.testOnly(w, r, j)
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return rcq.Invalid("Idempotency-Key", "must be at most 255 characters")
+	}
+	id, replayed, err := s.Store.CreateJob(r.Context(), j, key)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusCreated, apitype.SubmitResponse{Message: "Job submitted successfully", JobID: int64(id), Status: string(rcq.JobPending)})
+	return nil
+}
+
+func (s *Server) testOnly(w http.ResponseWriter, r *http.Request, j *rcq.Job) error {
+	at, err := s.Planner.Preview(r.Context(), rcq.PendingJob{
+		UserID: j.UserID, GroupID: j.GroupID, Resources: j.Resources, EstimatedHours: j.EstimatedHours,
+		Priority: j.Priority, Hold: j.Hold, Dependencies: j.Dependencies, SubmittedAt: s.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	msg := "Job would be accepted; no start time can be estimated yet"
+	if at != nil {
+		msg = "Job would start at " + at.Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, apitype.SubmitResponse{Message: msg, Status: "test_only", ExpectedStart: at})
+	return nil
+}
+
+func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
+	var req apitype.BatchSubmitRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if len(req.Jobs) == 0 || len(req.Jobs) > maxBatch {
+		return rcq.Invalid("jobs", "must hold 1 to %d job specs, got %d", maxBatch, len(req.Jobs))
+	}
+	u := caller(r)
+	js := make([]*rcq.Job, len(req.Jobs))
+	checked := map[rcq.Resources]bool{}
+	for i := range req.Jobs {
+		j, err := spec(&req.Jobs[i]).Validate(s.cfg.Limits)
+		if err != nil {
+			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
+		}
+		j.UserID, j.GroupID = u.ID, u.GroupID
+		if !checked[j.Resources] {
+			if err := s.checkFits(r.Context(), j.Resources); err != nil {
+				return prefixField(err, fmt.Sprintf("jobs[%d]: ", i))
+			}
+			checked[j.Resources] = true
+		}
+		js[i] = j
+	}
+	ids, err := s.Store.CreateJobs(r.Context(), js)
+	if err != nil {
+		return err
+	}
+	out := apitype.BatchSubmitResponse{Message: "Jobs submitted successfully", JobIDs: make([]int64, len(ids)), Count: len(ids)}
+	for i, id := range ids {
+		out.JobIDs[i] = int64(id)
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// prefixField puts where an error happened in front of its message.
+func prefixField(err error, prefix string) error {
+	e := &rcq.Error{Kind: rcq.KindOf(err), Code: rcq.CodeOf(err), Msg: prefix + rcq.MessageOf(err), Err: err}
+	return e
+}
+
+func jobID(r *http.Request) (rcq.JobID, error) {
+	s := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, rcq.Invalid("id", "%q is not a job id (a positive whole number)", s)
+	}
+	return rcq.JobID(id), nil
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.Store.JobByID(r.Context(), id, owner(r))
+	if err != nil {
+		return err
+	}
+	out := jobJSON(j)
+	if j.State == rcq.JobPending && s.Planner != nil {
+		if plan, _, err := s.Planner.Plan(r.Context()); err == nil {
+			for _, p := range plan.Jobs {
+				if p.JobID == j.ID {
+					addPlan(&out, &p)
+					break
+				}
+			}
+		} else {
+			s.Logger.Warn("job view without plan", "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func addPlan(out *apitype.Job, p *rcq.PlannedJob) {
+	pf := p.Priority
+	out.Computed, out.Rank, out.ExpectedStart = &pf, p.Rank, p.ExpectedStart
+	if p.Reason != "" {
+		out.Reason, out.ReasonDetail = p.Reason, p.Detail
+	}
+}
+
+func jobJSON(j *rcq.Job) apitype.Job {
+	out := apitype.Job{
+		ID: int64(j.ID), UserID: int64(j.UserID), User: j.UserEmail, GroupID: int64(j.GroupID), Name: j.Name,
+		Script: j.Script, Args: nonNilStrings(j.Args), WorkingDir: j.WorkingDir,
+		CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
+		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason,
+		Hold: string(j.Hold), Dependencies: []apitype.Dependency{}, SubmittedAt: j.SubmittedAt,
+		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
+		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error,
+		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB,
+	}
+	if out.GPUIndices == nil {
+		out.GPUIndices = []int{}
+	}
+	if j.WorkerID != nil {
+		w := int64(*j.WorkerID)
+		out.WorkerID = &w
+	}
+	for _, d := range j.Dependencies {
+		out.Dependencies = append(out.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
+	}
+	switch {
+	case j.Hold == rcq.HoldUser:
+		out.Reason = rcq.ReasonHeldUser
+	case j.Hold == rcq.HoldAdmin:
+		out.Reason = rcq.ReasonHeldAdmin
+	}
+	return out
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// parseStates reads "pending,running", Slurm codes ("PD,R") or "all".
+func parseStates(v string) ([]rcq.JobState, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []rcq.JobState
+	for _, part := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(part), "all") {
+			return nil, nil
+		}
+		st, err := rcq.ParseJobState(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := rcq.JobFilter{Limit: 50, Name: q.Get("name"), UserID: owner(r)}
+	var err error
+	if f.States, err = parseStates(q.Get("status")); err != nil {
+		return err
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return rcq.Invalid("limit", "must be a whole number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	if v := q.Get("since"); v != "" {
+		if f.Since, err = time.Parse(time.RFC3339, v); err != nil {
+			return rcq.Invalid("since", "must be an RFC 3339 time like 2026-01-02T15:04:05Z")
+		}
+	}
+	if v := q.Get("ids"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+			if err != nil || id <= 0 {
+				return rcq.Invalid("ids", "must be a comma-separated list of job ids")
+			}
+			f.IDs = append(f.IDs, rcq.JobID(id))
+		}
+	}
+	switch q.Get("order") {
+	case "", "oldest":
+	case "newest":
+		f.NewestFirst = true
+	default:
+		return rcq.Invalid("order", "%q: use oldest or newest", q.Get("order"))
+	}
+	if email := q.Get("user"); email != "" {
+		uid, err := s.userFilter(r, email)
+		if err != nil {
+			return err
+		}
+		f.UserID = uid
+	}
+	js, err := s.Store.ListJobs(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js)}
+	for i := range js {
+		out.Jobs[i] = jobJSON(&js[i])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// userFilter resolves ?user=EMAIL: admins may name anyone; others only
+// themselves (naming someone else selects nothing rather than revealing
+// whether the account exists).
+func (s *Server) userFilter(r *http.Request, email string) (rcq.UserID, error) {
+	me := caller(r)
+	if !me.IsAdmin {
+		if strings.EqualFold(email, me.Email) {
+			return me.ID, nil
+		}
+		return -1, nil
+	}
+	u, _, err := s.Store.UserByEmail(r.Context(), email)
+	if rcq.KindOf(err) == rcq.KindNotFound {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.CancelJob(r.Context(), id, owner(r)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Job cancelled successfully", JobID: int64(id), Status: string(rcq.JobCancelled)})
+	return nil
+}
+
+func (s *Server) holdJob(w http.ResponseWriter, r *http.Request) error {
+	return s.setHold(w, r, true)
+}
+
+func (s *Server) releaseJob(w http.ResponseWriter, r *http.Request) error {
+	return s.setHold(w, r, false)
+}
+
+func (s *Server) setHold(w http.ResponseWriter, r *http.Request, hold bool) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	u := caller(r)
+	h, msg := rcq.HoldNone, "Job released"
+	if hold {
+		h, msg = rcq.HoldUser, "Job held"
+		if u.IsAdmin {
+			h = rcq.HoldAdmin
+		}
+	}
+	if err := s.Store.SetHold(r.Context(), id, owner(r), h, u.IsAdmin); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.JobAction{Message: msg, JobID: int64(id), Status: string(rcq.JobPending)})
+	return nil
+}
+
+func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	var req apitype.SignalRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sig, err := rcq.ParseSignal(req.Signal)
+	if err != nil {
+		return err
+	}
+	j, err := s.Store.JobByID(r.Context(), id, owner(r))
+	if err != nil {
+		return err
+	}
+	if j.State != rcq.JobRunning {
+		return rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is %s: only a running job can be signalled", id, j.State)
+	}
+	if err := s.Store.Notify(r.Context(), rcq.Event{Kind: rcq.EventJobSignal, JobID: id, Signal: sig}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Signal " + sig + " sent", JobID: int64(id), Status: string(j.State)})
+	return nil
+}

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/auth"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Policy says who may call a route.
+type Policy int
+
+const (
+	Public Policy = iota + 1 // anyone
+	User                     // any logged-in account
+	Admin                    // admins only; others get 403
+)
+
+func (p Policy) String() string {
+	switch p {
+	case Public:
+		return "public"
+	case User:
+		return "user"
+	case Admin:
+		return "admin"
+	}
+	return "undeclared"
+}
+
+// Route is one entry of the API: a pattern, who may call it, and its handler.
+type Route struct {
+	Method   string
+	Pattern  string
+	Policy   Policy
+	UnixOnly bool  // served only on the Unix socket (pprof)
+	MaxBody  int64 // request body limit; 0 = defaultMaxBody
+	handle   func(w http.ResponseWriter, r *http.Request) error
+}
+
+const (
+	defaultMaxBody = 64 << 10
+	submitMaxBody  = 4 << 20  // a 1 MiB script, JSON-escaped, plus its environment
+	batchMaxBody   = 64 << 20 // up to 10,000 specs
+)
+
+func (s *Server) routes() []Route {
+	rs := []Route{
+		{Method: "GET", Pattern: "/health", Policy: Public, handle: s.health},
+
+		{Method: "POST", Pattern: "/api/auth/register", Policy: Public, handle: s.register},
+		{Method: "POST", Pattern: "/api/auth/login", Policy: Public, handle: s.login},
+		{Method: "POST", Pattern: "/api/auth/logout", Policy: User, handle: s.logout},
+		{Method: "POST", Pattern: "/api/auth/password", Policy: User, handle: s.changePassword},
+		{Method: "GET", Pattern: "/api/auth/me", Policy: User, handle: s.me},
+
+		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitMaxBody, handle: s.submitJob},
+		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
+		{Method: "GET", Pattern: "/api/jobs", Policy: User, handle: s.listJobs},
+		{Method: "GET", Pattern: "/api/jobs/{id}", Policy: User, handle: s.getJob},
+		{Method: "DELETE", Pattern: "/api/jobs/{id}", Policy: User, handle: s.cancelJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/hold", Policy: User, handle: s.holdJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/release", Policy: User, handle: s.releaseJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
+		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
+		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
+
+		{Method: "GET", Pattern: "/api/admin/groups", Policy: Admin, handle: s.listGroups},
+		{Method: "POST", Pattern: "/api/admin/groups", Policy: Admin, handle: s.createGroup},
+		{Method: "PATCH", Pattern: "/api/admin/groups/{id}", Policy: Admin, handle: s.updateGroup},
+		{Method: "GET", Pattern: "/api/admin/users", Policy: Admin, handle: s.listUsers},
+		{Method: "PATCH", Pattern: "/api/admin/users/{id}", Policy: Admin, handle: s.updateUser},
+		{Method: "GET", Pattern: "/api/admin/workers", Policy: Admin, handle: s.listWorkers},
+		{Method: "POST", Pattern: "/api/admin/workers", Policy: Admin, handle: s.createWorker},
+		{Method: "PATCH", Pattern: "/api/admin/workers/{id}", Policy: Admin, handle: s.updateWorker},
+		{Method: "POST", Pattern: "/api/admin/workers/{id}/drain", Policy: Admin, handle: s.drainWorker},
+		{Method: "POST", Pattern: "/api/admin/workers/{id}/resume", Policy: Admin, handle: s.resumeWorker},
+	}
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile", "/debug/pprof/symbol", "/debug/pprof/trace", "/debug/pprof/{profile}"} {
+		h := pprofHandler(p)
+		rs = append(rs, Route{Method: "GET", Pattern: p, Policy: Admin, UnixOnly: true,
+			handle: func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }})
+	}
+	return rs
+}
+
+func pprofHandler(pattern string) http.HandlerFunc {
+	switch pattern {
+	case "/debug/pprof/cmdline":
+		return pprof.Cmdline
+	case "/debug/pprof/profile":
+		return pprof.Profile
+	case "/debug/pprof/symbol":
+		return pprof.Symbol
+	case "/debug/pprof/trace":
+		return pprof.Trace
+	case "/debug/pprof/{profile}":
+		return func(w http.ResponseWriter, r *http.Request) {
+			pprof.Handler(strings.TrimPrefix(r.URL.Path, "/debug/pprof/")).ServeHTTP(w, r)
+		}
+	}
+	return pprof.Index
+}
+
+// guard wraps a route's handler with its policy, its body limit and the
+// error writer.
+func (s *Server) guard(rt Route) http.Handler {
+	limit := rt.MaxBody
+	if limit == 0 {
+		limit = defaultMaxBody
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.UnixOnly && !connInfo(r).Unix {
+			s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
+			return
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, tooLarge(limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if rt.Policy != Public {
+			u, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if rt.Policy == Admin && !u.IsAdmin {
+				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
+				return
+			}
+			r = r.WithContext(withUser(r.Context(), u))
+		}
+		if err := rt.handle(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func tooLarge(limit int64) error {
+	return rcq.Errorf(rcq.KindTooLarge, "body_too_large", "request body is larger than %s", byteSize(limit))
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// authenticate checks the bearer token and reads the account fresh from the
+// store: a token older than the account's last logout or password change is
+// refused, and admin powers and group come from the store, not the token.
+func (s *Server) authenticate(r *http.Request) (*rcq.User, error) {
+	tok, ok := auth.BearerToken(r)
+	if !ok {
+		return nil, rcq.Errorf(rcq.KindUnauthorized, "missing_token", "missing bearer token: run rcq-login")
+	}
+	claims, err := s.Signer.Verify(tok, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := s.Store.UserByID(r.Context(), claims.UserID)
+	if rcq.KindOf(err) == rcq.KindNotFound {
+		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.TokenVersion != claims.Version {
+		return nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
+	}
+	return u, nil
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, u *rcq.User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// caller is the authenticated account of a request behind a User or Admin route.
+func caller(r *http.Request) *rcq.User {
+	u, _ := r.Context().Value(userKey{}).(*rcq.User)
+	return u
+}
+
+// owner is the owner filter for the caller: their own id, or 0 for an admin
+// (who may see every job).
+func owner(r *http.Request) rcq.UserID {
+	u := caller(r)
+	if u.IsAdmin {
+		return 0
+	}
+	return u.ID
+}

@@ -1,0 +1,146 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rcq-project/rcq/internal/auth"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Store is what the API needs from the database. internal/store implements it.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateUser(ctx context.Context, u rcq.User, passwordHash string) (rcq.UserID, error)
+	UserByEmail(ctx context.Context, email string) (*rcq.User, string, error)
+	UserByID(ctx context.Context, id rcq.UserID) (*rcq.User, string, error)
+	Users(ctx context.Context) ([]rcq.User, error)
+	UpdateUser(ctx context.Context, id rcq.UserID, p rcq.UserPatch) (*rcq.User, error)
+	SetPassword(ctx context.Context, id rcq.UserID, hash string) error
+	BumpTokenVersion(ctx context.Context, id rcq.UserID) error
+
+	Groups(ctx context.Context) ([]rcq.Group, error)
+	GroupByID(ctx context.Context, id rcq.GroupID) (*rcq.Group, error)
+	CreateGroup(ctx context.Context, g rcq.Group) (rcq.GroupID, error)
+	UpdateGroup(ctx context.Context, id rcq.GroupID, quota *float64, priority *int) (*rcq.Group, error)
+
+	Workers(ctx context.Context) ([]rcq.Worker, error)
+	CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error)
+	UpdateWorker(ctx context.Context, id rcq.WorkerID, p rcq.WorkerPatch) (*rcq.Worker, error)
+	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
+
+	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
+	CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, error)
+	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
+	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
+	QueueJobs(ctx context.Context) ([]rcq.Job, error)
+	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
+	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
+	Notify(ctx context.Context, ev rcq.Event) error
+}
+
+// Planner is the scheduler's read side: the current plan, and where a job
+// would start.
+type Planner interface {
+	Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error)
+	Preview(ctx context.Context, j rcq.PendingJob) (*time.Time, error)
+}
+
+// Config is the API's slice of rcqd's configuration.
+type Config struct {
+	Version           string
+	Limits            rcq.Limits
+	OpenRegistration  bool
+	UnixUserFromEmail bool // registration maps the account to the email's local part
+	LoginPerMinute    int  // login and register attempts per client address per minute
+	TrustedProxies    []netip.Prefix
+	RunningAsRoot     bool // output streaming then checks the file belongs to the job's user
+}
+
+// Deps are the Server's collaborators.
+type Deps struct {
+	Store     Store
+	Planner   Planner
+	Signer    *auth.Signer
+	Passwords *auth.Passwords
+	// OutputPaths resolves a job's stdout and stderr files (the executor's rule).
+	OutputPaths func(j *rcq.Job) (stdout, stderr string)
+	// UnixUID looks up a Unix account's uid (for output streaming as root).
+	UnixUID func(name string) (int, error)
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	Deps
+	cfg     Config
+	limiter *rateLimiter
+	handler http.Handler
+}
+
+// New builds the router.
+func New(cfg Config, d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if cfg.Limits == (rcq.Limits{}) {
+		cfg.Limits = rcq.DefaultLimits
+	}
+	if cfg.LoginPerMinute <= 0 {
+		cfg.LoginPerMinute = 20
+	}
+	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
+	s.handler = s.router()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists every route with its policy, for tests and docs.
+func (s *Server) Routes() []Route { return s.routes() }
+
+func (s *Server) router() http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(s.Logger))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &rcq.Error{Kind: rcq.KindInvalid, Code: "method_not_allowed", Msg: r.Method + " is not allowed on " + r.URL.Path})
+	})
+	for _, rt := range s.routes() {
+		r.Method(rt.Method, rt.Pattern, s.guard(rt))
+	}
+	return r
+}
+
+// connKey marks how a request arrived (the daemon sets it per connection).
+type connKey struct{}
+
+// ConnInfo is what rcqd knows of a request's connection.
+type ConnInfo struct {
+	Unix bool   // arrived on the Unix socket
+	Peer string // a rate-limit key for Unix peers, e.g. "uid:1000"
+}
+
+// WithConnInfo records how a connection arrived; rcqd calls it from
+// http.Server.ConnContext.
+func WithConnInfo(ctx context.Context, c ConnInfo) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+func connInfo(r *http.Request) ConnInfo {
+	c, _ := r.Context().Value(connKey{}).(ConnInfo)
+	return c
+}
