@@ -66,8 +66,8 @@ func (l *rateLimiter) allow(key string) error {
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return &rateLimitError{
-			err: &rcq.Error{Kind: rcq.KindRateLimited, Code: "rate_limited", Msg: "too many attempts from this address; try again in " + (d.Round(time.Second) + time.Second).String()},
-			wait:  d,
+			err:  &rcq.Error{Kind: rcq.KindRateLimited, Code: "rate_limited", Msg: "too many attempts from this address; try again in " + (d.Round(time.Second) + time.Second).String()},
+			wait: d,
 		}
 	}
 	return nil

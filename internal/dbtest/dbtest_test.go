@@ -120,3 +120,10 @@ func TestParallelTestsGetTheirOwnDatabases(t *testing.T) {
 		t.Errorf("%d databases, want %d", len(seen), n)
 	}
 }
+
+// BenchmarkURL measures handing out a fresh migrated database (CREATE DATABASE ... TEMPLATE).
+func BenchmarkURL(b *testing.B) {
+	for b.Loop() {
+		dbtest.URL(b)
+	}
+}
