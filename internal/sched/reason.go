@@ -1,0 +1,195 @@
+package sched
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Reasons. A pending job that does not start carries one reason, in Slurm's
+// words, and a detail with the numbers behind it:
+//
+//   - Dependency: a job it depends on has not ended as required yet
+//     ("waits for afterok:12 (job 12 is running)").
+//   - DependencyNeverSatisfied: a dependency can no longer be met; the job is
+//     cancelled (Plan.Cancels).
+//   - JobHeldUser, JobHeldAdmin: held; never started until released.
+//   - ConcurrencyLimit: MaxConcurrentJobs jobs already hold resources.
+//   - Resources: nothing free fits it now ("needs 8 cpu_cores; largest free
+//     is 4 on w1"); the top blocked job also names its reservation.
+//   - Priority: it would fit now, but only where the top blocked job's
+//     reservation needs the room: a higher-priority job is ahead.
+//   - WorkerDrained: only drained or offline workers are big enough.
+//
+// A job that starts now has no reason.
+
+// texts builds reason details. Details that depend only on a job's request
+// and the free capacity are cached until the next start changes it, so a
+// queue of 100k similar jobs costs few strings.
+type texts struct {
+	s       *state
+	version int
+	cache   map[textKey]string
+}
+
+type textKey struct {
+	kind    byte
+	r       rcq.Resources
+	version int
+}
+
+func newTexts(s *state) texts { return texts{s: s, cache: make(map[textKey]string)} }
+
+func (x *texts) cached(k textKey, f func() string) string {
+	if v, ok := x.cache[k]; ok {
+		return v
+	}
+	v := f()
+	x.cache[k] = v
+	return v
+}
+
+var dimNames = [...]string{"cpu_cores", "memory_gb", "gpu_count"}
+
+// worst returns the dimension of r that exceeds have the most, relative to r.
+func worst(r, have rcq.Resources) (int, bool) {
+	best, short := -1, 0.0
+	for d := range 3 {
+		need, h := dim(r, d), dim(have, d)
+		if need > h {
+			if s := float64(need-h) / float64(need); best < 0 || s > short {
+				best, short = d, s
+			}
+		}
+	}
+	return best, best >= 0
+}
+
+// short explains why r fits nowhere now.
+func (x *texts) short(r rcq.Resources) string {
+	return x.cached(textKey{'s', r, x.version}, func() string { return x.shortNow(r) })
+}
+
+func (x *texts) shortNow(r rcq.Resources) string {
+	s := x.s
+	largest := s.freeTree.largest()
+	if d, ok := worst(r, largest); ok {
+		if len(s.online) == 0 || dim(largest, d) < 0 {
+			return fmt.Sprintf("needs %d %s; no online worker has any free", dim(r, d), dimNames[d])
+		}
+		w := s.online[s.freeTree.argmax(d)]
+		return fmt.Sprintf("needs %d %s; largest free is %d on %s", dim(r, d), dimNames[d], dim(largest, d), s.workers[w].Name)
+	}
+	return fmt.Sprintf("needs %s together; no online worker has all of it free now", r)
+}
+
+// never explains a job that no online worker is big enough for: WorkerDrained
+// when a drained or offline one is, Resources otherwise.
+func (x *texts) never(r rcq.Resources) (string, string) {
+	s := x.s
+	var names []string
+	for _, i := range s.sorted {
+		if w := s.workers[i]; w.State != rcq.WorkerOnline && r.Fits(w.Capacity) {
+			names = append(names, fmt.Sprintf("%s is %s", w.Name, w.State))
+			if len(names) == 3 {
+				break
+			}
+		}
+	}
+	if len(names) > 0 {
+		return rcq.ReasonWorkerDrained, x.cached(textKey{'d', r, 0}, func() string {
+			return fmt.Sprintf("needs %s; only drained or offline workers are that big (%s)", r, strings.Join(names, ", "))
+		})
+	}
+	return rcq.ReasonResources, x.cached(textKey{'n', r, 0}, func() string {
+		largest := s.capTree.largest()
+		if len(s.online) == 0 {
+			return fmt.Sprintf("needs %s; no worker is online", r)
+		}
+		if d, ok := worst(r, largest); ok {
+			return fmt.Sprintf("needs %d %s; the largest online worker has %d, so it cannot start until a bigger worker joins",
+				dim(r, d), dimNames[d], dim(largest, d))
+		}
+		return fmt.Sprintf("needs %s together; no online worker is that big, so it cannot start until a bigger worker joins", r)
+	})
+}
+
+// limit explains ConcurrencyLimit.
+func (x *texts) limit() string {
+	return x.cached(textKey{kind: 'l'}, func() string {
+		return fmt.Sprintf("%d of %d jobs running (max_concurrent_jobs)", x.s.running, x.s.cfg.MaxConcurrentJobs)
+	})
+}
+
+// reserved explains the top blocked job.
+func (x *texts) reserved(r rcq.Resources, w int, at time.Time) string {
+	return fmt.Sprintf("%s; reserved on %s from %s", x.shortNow(r), x.s.workers[w].Name, clock(at, x.s.snap.Now))
+}
+
+// behind explains Priority.
+func (x *texts) behind(top rcq.JobID) string {
+	return x.cached(textKey{kind: 'p'}, func() string {
+		res := x.s.res
+		return fmt.Sprintf("fits now only where job %d (higher priority) has a reservation (%s from %s)",
+			top, x.s.workers[res.w].Name, clock(x.s.snap.Now.Add(time.Duration(res.t)), x.s.snap.Now))
+	})
+}
+
+// clock formats t for a detail: "14:05" today, "Jan 2 14:05" otherwise, in
+// now's time zone.
+func clock(t, now time.Time) string {
+	t = t.In(now.Location())
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}
+
+// depView answers dependency questions for one snapshot.
+type depView struct {
+	snap    *rcq.Snapshot
+	pending map[rcq.JobID]bool // built only if a dependency is missing from DepStates
+}
+
+func (v *depView) state(id rcq.JobID) (rcq.JobState, bool) {
+	if st, ok := v.snap.DepStates[id]; ok {
+		return st, true
+	}
+	if v.pending == nil {
+		v.pending = make(map[rcq.JobID]bool, len(v.snap.Pending))
+		for _, j := range v.snap.Pending {
+			v.pending[j.ID] = true
+		}
+	}
+	if v.pending[id] {
+		return rcq.JobPending, true
+	}
+	return "", false
+}
+
+// check reports whether every dependency of j is met, whether they can all
+// still be met, and the detail: the first unmet (or impossible) condition.
+func (v *depView) check(j *rcq.PendingJob) (met, possible bool, detail string) {
+	met, possible = true, true
+	for _, d := range j.Dependencies {
+		st, known := v.state(d.JobID)
+		if !known {
+			if met {
+				detail = fmt.Sprintf("waits for %s (job %d is not known yet)", d, d.JobID)
+			}
+			met = false
+			continue
+		}
+		ok, can := d.Satisfied(st)
+		if !can {
+			return false, false, fmt.Sprintf("%s can never be met: job %d ended %s", d, d.JobID, st)
+		}
+		if !ok && met {
+			met = false
+			detail = fmt.Sprintf("waits for %s (job %d is %s)", d, d.JobID, st)
+		}
+	}
+	return met, possible, detail
+}
