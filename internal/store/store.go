@@ -103,6 +103,9 @@ func Migrate(ctx context.Context, url string) error {
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return unavailable("migrate", err)
+	}
 	return migrate(ctx, db)
 }
 
