@@ -1,0 +1,26 @@
+// Package executor runs the jobs the scheduler started on this node, for real.
+//
+// The Executor is a level-triggered reconcile loop: on every wake-up (Notify,
+// or a periodic tick) it reads the jobs of its node from the store and diffs
+// them with what it supervises. A running job it does not know is launched
+// (or adopted after a restart); a cancelled job whose processes are alive is
+// terminated; a job whose processes ended is finished in the store with one
+// call.
+//
+// Each job runs under its own supervisor process: the rcqd binary re-executed
+// in a hidden mode (SuperviseMain). The supervisor holds the job's process
+// group, enforces its time limit, forwards a cancel (SIGTERM, grace, SIGKILL
+// to the group), collects its usage, and writes the exit status into the job's
+// directory <state dir>/jobs/<id>/. Supervisors run in their own sessions and
+// outlive rcqd, so a restarted rcqd adopts live jobs and finishes exited ones
+// with their real results.
+//
+// Files in a job directory (the supervisor protocol):
+//
+//	spec.json    written by the executor before launch: everything the supervisor needs
+//	script       the script text stored at submit
+//	lock         flock(LOCK_EX) held by the live supervisor for its whole life
+//	pid          the supervisor's pid, written (atomically) right after taking the lock
+//	job.pid      the job's process group id and start time, written after the script starts
+//	status.json  the exit status, written atomically (temp + rename) just before the supervisor exits
+package executor

@@ -1,0 +1,110 @@
+package executor
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// secretEnv lists variables that may hold a daemon secret. They are removed
+// from a job's environment even when the submitter's shell had them.
+var secretEnv = []string{
+	"DATABASE_URL", "RCQ_DATABASE_URL", "PGPASSWORD", "PGPASSFILE",
+	"JWT_SECRET", "RCQ_JWT_SECRET", "RCQ_JWT_SECRET_FILE",
+	"RCQ_ADMIN_PASSWORD", "RCQ_ADMIN_PASSWORD_FILE",
+}
+
+// isSecretEnv reports whether the variable k must never reach a job: the
+// names above, and any RCQ_ variable naming a secret, password or database.
+func isSecretEnv(k string) bool {
+	if slices.Contains(secretEnv, k) {
+		return true
+	}
+	if !strings.HasPrefix(k, "RCQ_") {
+		return false
+	}
+	return strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") || strings.Contains(k, "DATABASE")
+}
+
+// jobEnv is the environment of j's script without the start and end times
+// (the supervisor adds those): the captured environment, minus secrets and
+// the variables rcq sets, plus rcq's and Slurm's job variables.
+func jobEnv(j *rcq.Job) []string {
+	id := strconv.FormatInt(int64(j.ID), 10)
+	cpus := strconv.Itoa(j.Resources.CPUCores)
+	gpus := make([]string, len(j.GPUIndices))
+	for i, g := range j.GPUIndices {
+		gpus[i] = strconv.Itoa(g)
+	}
+	gpuList := strings.Join(gpus, ",")
+	limit := strconv.FormatInt(int64(j.TimeLimit().Seconds()), 10)
+	set := [][2]string{
+		{"RCQ_JOB_ID", id},
+		{"RCQ_JOB_NAME", j.Name},
+		{"RCQ_SUBMIT_DIR", j.WorkingDir},
+		{"RCQ_CPUS", cpus},
+		{"RCQ_MEM_GB", strconv.Itoa(j.Resources.MemoryGB)},
+		{"RCQ_GPUS", strconv.Itoa(j.Resources.GPUs)},
+		{"RCQ_WORKER", j.WorkerName},
+		{"RCQ_TIME_LIMIT_SECONDS", limit},
+		{"CUDA_VISIBLE_DEVICES", gpuList},
+		{"SLURM_JOB_ID", id},
+		{"SLURM_JOBID", id},
+		{"SLURM_JOB_NAME", j.Name},
+		{"SLURM_CPUS_PER_TASK", cpus},
+		{"SLURM_CPUS_ON_NODE", cpus},
+		{"SLURM_SUBMIT_DIR", j.WorkingDir},
+		{"SLURM_MEM_PER_NODE", strconv.Itoa(j.Resources.MemoryGB * 1024)},
+		{"SLURM_JOB_GPUS", gpuList},
+		{"SLURM_JOB_NUM_NODES", "1"},
+		{"SLURM_NNODES", "1"},
+		{"SLURM_NTASKS", "1"},
+	}
+	ours := func(k string) bool {
+		if k == "SLURM_JOB_START_TIME" || k == "SLURM_JOB_END_TIME" {
+			return true
+		}
+		for _, kv := range set {
+			if kv[0] == k {
+				return true
+			}
+		}
+		return false
+	}
+	env := make([]string, 0, len(j.Env)+len(set)+2)
+	for _, kv := range j.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || isSecretEnv(k) || ours(k) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	for _, kv := range set {
+		env = append(env, kv[0]+"="+kv[1])
+	}
+	return env
+}
+
+// interpreter returns the command that runs script: its shebang's interpreter
+// and optional argument (as the kernel reads them), or /bin/bash.
+func interpreter(script string) []string {
+	if !strings.HasPrefix(script, "#!") {
+		return []string{"/bin/bash"}
+	}
+	line, _, _ := strings.Cut(script[2:], "\n")
+	line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+	if line == "" {
+		return []string{"/bin/bash"}
+	}
+	i := strings.IndexAny(line, " \t")
+	if i < 0 {
+		return []string{line}
+	}
+	arg := strings.TrimSpace(line[i:])
+	if arg == "" {
+		return []string{line[:i]}
+	}
+	return []string{line[:i], arg}
+}

@@ -1,0 +1,645 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Store is what the executor needs from the database.
+type Store interface {
+	// NodeJobs returns jobs that hold resources on workers of this node: started and not yet
+	// completed (State running, or cancelled while their processes are still alive), with Script,
+	// Args, Env, WorkingDir, Output, Error, UserEmail, UnixUser, WorkerName, GPUIndices, StartedAt filled.
+	NodeJobs(ctx context.Context, node string) ([]rcq.Job, error)
+	// FinishJob records how a job's processes ended, in one transaction with its usage_logs row
+	// (cpu_hours = cpu_cores x wall hours, gpu_hours likewise) and a job_ended notification.
+	// A running job moves to o.State; a cancelled job stays cancelled and gets exit code and times.
+	// Finishing an already-completed job is a no-op (idempotent), not an error.
+	FinishJob(ctx context.Context, o rcq.Outcome) error
+}
+
+// Config configures an Executor.
+type Config struct {
+	Node      string        // this rcqd's node name: it runs the jobs of workers with this Node
+	StateDir  string        // job directories go in <StateDir>/jobs/<id>
+	LogDir    string        // per-job daemon logs <LogDir>/job-<id>.log; default <StateDir>/logs
+	OutputDir string        // default directory of output files; "" for the job's working dir
+	KillGrace time.Duration // SIGTERM to SIGKILL on cancel and time limit; default 30s
+
+	// SupervisorCommand runs a supervisor; the job directory is appended.
+	// Default: this executable with the argument "supervise".
+	SupervisorCommand []string
+	// Tick is how often the loop re-reads the store without a Notify; default 3s.
+	Tick time.Duration
+	// MaxLaunches bounds concurrent launches; default 4 x GOMAXPROCS.
+	MaxLaunches int
+	// PidsMax is pids.max of a job's cgroup; 0 for no limit.
+	PidsMax int
+	// NoCgroups turns cgroup v2 enforcement off even where it is available.
+	NoCgroups bool
+}
+
+// Executor launches, watches, cancels and finishes the jobs of one node.
+type Executor struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	jobsDir string
+	root    bool // rcqd is root: jobs run as their owners' mapped users
+
+	cgroupParent string
+	enforcement  string
+	allowedCPUs  []int
+
+	wake   chan struct{}
+	launch chan struct{} // semaphore
+
+	mu       sync.Mutex
+	jobs     map[rcq.JobID]*tracked
+	done     map[rcq.JobID]time.Time // finished in the store by us, at
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+// tracked is a job this executor supervises.
+type tracked struct {
+	job      rcq.Job
+	dir      string
+	pid      int      // the supervisor's pid; 0 while launching
+	pidfd    *os.File // the supervisor's pidfd, watched through the netpoller
+	cpus     []int
+	termSent bool
+	busy     bool         // a goroutine is launching, inspecting or finishing it
+	outcome  *rcq.Outcome // ended, but the store has not recorded it yet
+}
+
+// New checks the configuration, creates the state directories and detects
+// which limits the machine can enforce.
+func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
+	if cfg.Node == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("executor: node name: %w", err)
+		}
+		cfg.Node = h
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("executor: a state directory is required")
+	}
+	if cfg.LogDir == "" {
+		cfg.LogDir = filepath.Join(cfg.StateDir, "logs")
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = 30 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 3 * time.Second
+	}
+	if cfg.MaxLaunches <= 0 {
+		cfg.MaxLaunches = 4 * runtime.GOMAXPROCS(0)
+	}
+	if len(cfg.SupervisorCommand) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("executor: find rcqd's executable for supervisors: %w", err)
+		}
+		cfg.SupervisorCommand = []string{exe, "supervise"}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Executor{
+		cfg:         cfg,
+		store:       store,
+		log:         logger.With("component", "executor", "node", cfg.Node),
+		jobsDir:     filepath.Join(cfg.StateDir, jobsSubdir),
+		root:        os.Geteuid() == 0,
+		allowedCPUs: allowedCPUs(),
+		wake:        make(chan struct{}, 1),
+		launch:      make(chan struct{}, cfg.MaxLaunches),
+		jobs:        make(map[rcq.JobID]*tracked),
+		done:        make(map[rcq.JobID]time.Time),
+	}
+	for _, d := range []string{e.jobsDir, cfg.LogDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+	}
+	why := "disabled by configuration"
+	if !cfg.NoCgroups {
+		e.cgroupParent, why = detectCgroup()
+	}
+	if e.cgroupParent != "" {
+		e.enforcement = EnforceCgroup + " (" + e.cgroupParent + ": memory.max, cpu.max, pids.max)"
+	} else {
+		e.enforcement = EnforceAffinity + " (no memory limit; cgroup v2 unavailable: " + why + ")"
+	}
+	return e, nil
+}
+
+// Enforcement says how job limits are enforced on this node, for the start-up
+// banner: cgroup v2 (memory, cpu, pids) or CPU affinity only, with the reason.
+func (e *Executor) Enforcement() string { return e.enforcement }
+
+// OutputPaths is OutputPathsIn with this executor's output directory.
+func (e *Executor) OutputPaths(j *rcq.Job) (stdout, stderr string) {
+	return OutputPathsIn(j, e.cfg.OutputDir)
+}
+
+// Notify asks for a reconcile pass soon and never blocks.
+func (e *Executor) Notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx ends: first the jobs a previous rcqd left (adopted,
+// finished or failed as WorkerLost), then on every Notify and tick. It returns
+// when ctx ends, leaving jobs running under their supervisors.
+func (e *Executor) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Tick)
+	defer t.Stop()
+	defer e.shutdown()
+	for {
+		e.runOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// shutdown stops watching supervisors and waits for the executor's goroutines.
+func (e *Executor) shutdown() {
+	e.mu.Lock()
+	e.stopping = true
+	for _, tr := range e.jobs {
+		if tr.pidfd != nil {
+			tr.pidfd.Close() // wakes its watcher
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// passResult says what one reconcile pass did, for tests.
+type passResult struct {
+	Taken, Terminated, Retried int
+	Err                        error
+}
+
+// runOnce diffs the store's jobs of this node with what is supervised.
+func (e *Executor) runOnce(ctx context.Context) passResult {
+	var r passResult
+	began := time.Now()
+	jobs, err := e.store.NodeJobs(ctx, e.cfg.Node)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("read this node's jobs", "err", err)
+		}
+		r.Err = err
+		return r
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
+		return r
+	}
+	listed := make(map[rcq.JobID]bool, len(jobs))
+	for i := range jobs {
+		j := jobs[i]
+		listed[j.ID] = true
+		if _, ok := e.done[j.ID]; ok {
+			continue
+		}
+		tr := e.jobs[j.ID]
+		if tr == nil {
+			tr = &tracked{job: j, dir: filepath.Join(e.jobsDir, strconv.FormatInt(int64(j.ID), 10)), busy: true}
+			e.jobs[j.ID] = tr
+			e.goTake(ctx, tr)
+			r.Taken++
+			continue
+		}
+		tr.job.State = j.State
+		if e.termLocked(tr) {
+			r.Terminated++
+		}
+	}
+	for id, at := range e.done {
+		if !listed[id] && at.Before(began) {
+			delete(e.done, id) // the store no longer lists it: no stale list can revive it
+		}
+	}
+	for _, tr := range e.jobs {
+		if tr.outcome != nil && !tr.busy {
+			tr.busy = true
+			o := *tr.outcome
+			e.wg.Go(func() { e.report(ctx, tr, o) })
+			r.Retried++
+		}
+	}
+	return r
+}
+
+// termLocked sends the cancel (SIGTERM) to a cancelled job's supervisor once.
+func (e *Executor) termLocked(tr *tracked) bool {
+	if tr.job.State != rcq.JobCancelled || tr.termSent || tr.pidfd == nil || tr.outcome != nil {
+		return false
+	}
+	tr.termSent = true
+	err := unix.PidfdSendSignal(int(tr.pidfd.Fd()), unix.SIGTERM, nil, 0)
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		e.log.Warn("cancel job", "job_id", tr.job.ID, "err", err)
+	}
+	e.jobLog(tr.job.ID, "cancel: SIGTERM to supervisor %d (grace %v)", tr.pid, e.cfg.KillGrace)
+	return true
+}
+
+func (e *Executor) goTake(ctx context.Context, tr *tracked) {
+	e.wg.Go(func() { e.take(ctx, tr) })
+}
+
+// take handles a job this executor does not supervise yet: launch it, or, when
+// a previous rcqd left its directory, adopt or finish it.
+func (e *Executor) take(ctx context.Context, tr *tracked) {
+	id := tr.job.ID
+	if _, err := os.Stat(tr.dir); errors.Is(err, os.ErrNotExist) {
+		e.launchOrSkip(ctx, tr)
+		return
+	}
+	locked, pid := supervisorAlive(tr.dir)
+	if locked && pid == 0 {
+		e.drop(tr) // a supervisor is starting: a later pass adopts it
+		return
+	}
+	if locked {
+		fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+		if err == nil {
+			if ok, _ := supervisorAlive(tr.dir); ok { // pid not reused: its holder is alive
+				var sp jobSpec
+				readJSON(filepath.Join(tr.dir, specFile), &sp)
+				e.jobLog(id, "adopted supervisor %d", pid)
+				e.log.Info("adopted job", "job_id", id, "pid", pid)
+				e.watch(ctx, tr, pid, fd, sp.CPUs)
+				return
+			}
+			unix.Close(fd)
+		}
+	}
+	if st, err := readStatus(tr.dir); err == nil {
+		e.report(ctx, tr, st.outcome(id))
+		return
+	}
+	if _, _, err := readPid(filepath.Join(tr.dir, pidFile)); errors.Is(err, os.ErrNotExist) {
+		// A supervisor never ran for it: the script never started.
+		os.RemoveAll(tr.dir)
+		e.launchOrSkip(ctx, tr)
+		return
+	}
+	detail := "its supervisor ended without recording an exit status (killed, or the machine restarted)"
+	e.killLeftovers(tr.dir)
+	e.jobLog(id, "worker lost: %s", detail)
+	e.log.Warn("job lost", "job_id", id, "reason", detail)
+	e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, EndedAt: time.Now()})
+}
+
+// supervisorAlive reports whether a supervisor holds the job directory's lock,
+// and its pid (0 when it has not written it yet). The lock, not the pid, is
+// the proof: a pid can be reused, a lock dies with its holder.
+func supervisorAlive(dir string) (locked bool, pid int) {
+	f, err := os.Open(filepath.Join(dir, lockFile))
+	if err != nil {
+		return false, 0
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		return false, 0
+	}
+	p, _, err := readPid(filepath.Join(dir, pidFile))
+	if err != nil {
+		return true, 0
+	}
+	return true, p
+}
+
+// killLeftovers kills the processes of a job whose supervisor died.
+func (e *Executor) killLeftovers(dir string) {
+	if pgid, start, err := readPid(filepath.Join(dir, jobPidFile)); err == nil {
+		if now, err := procStartTime(pgid); err == nil && now == start {
+			unix.Kill(-pgid, unix.SIGKILL)
+		}
+	}
+	var sp jobSpec
+	if readJSON(filepath.Join(dir, specFile), &sp) == nil && sp.Cgroup != "" {
+		killCgroup(sp.Cgroup)
+	}
+}
+
+func (e *Executor) launchOrSkip(ctx context.Context, tr *tracked) {
+	e.mu.Lock()
+	cancelled := tr.job.State == rcq.JobCancelled
+	e.mu.Unlock()
+	if cancelled {
+		// Cancelled before it was ever launched here: nothing to kill.
+		e.report(ctx, tr, rcq.Outcome{JobID: tr.job.ID, State: rcq.JobCancelled, Reason: rcq.ReasonCancelledByUser, EndedAt: time.Now()})
+		return
+	}
+	select {
+	case e.launch <- struct{}{}:
+	case <-ctx.Done():
+		e.drop(tr)
+		return
+	}
+	defer func() { <-e.launch }()
+	if err := e.start(ctx, tr); err != nil {
+		detail := rcq.MessageOf(err)
+		if rcq.KindOf(err) == rcq.KindInternal {
+			detail = err.Error()
+		}
+		e.jobLog(tr.job.ID, "launch failed: %s", detail)
+		e.log.Warn("launch failed", "job_id", tr.job.ID, "err", err)
+		os.RemoveAll(tr.dir)
+		e.report(ctx, tr, rcq.Outcome{JobID: tr.job.ID, State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, EndedAt: time.Now()})
+	}
+}
+
+// drop forgets a job that was not launched, so a later pass takes it again.
+func (e *Executor) drop(tr *tracked) {
+	e.mu.Lock()
+	delete(e.jobs, tr.job.ID)
+	e.mu.Unlock()
+}
+
+// credentials returns who a job runs as when rcqd is root.
+func credentials(j *rcq.Job) (uid, gid uint32, groups []uint32, err error) {
+	if j.UnixUser == "" {
+		return 0, 0, nil, rcq.Errorf(rcq.KindUnprocessable, "no_unix_user",
+			"account %s has no Unix user mapping; an admin sets it (users.unix_user) before its jobs can run", j.UserEmail)
+	}
+	u, err := user.Lookup(j.UnixUser)
+	if err != nil {
+		return 0, 0, nil, rcq.Errorf(rcq.KindUnprocessable, "no_unix_user",
+			"account %s maps to Unix user %q, which does not exist on this node", j.UserEmail, j.UnixUser)
+	}
+	u64, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	g64, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, nil, fmt.Errorf("user %s: bad uid %q or gid %q", j.UnixUser, u.Uid, u.Gid)
+	}
+	if u64 == 0 {
+		return 0, 0, nil, rcq.Errorf(rcq.KindUnprocessable, "root_user",
+			"account %s maps to Unix user %q with uid 0; rcq never runs jobs as root", j.UserEmail, j.UnixUser)
+	}
+	gids, _ := u.GroupIds()
+	for _, g := range gids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			groups = append(groups, uint32(n))
+		}
+	}
+	return uint32(u64), uint32(g64), groups, nil
+}
+
+// start writes the job directory and starts its supervisor.
+func (e *Executor) start(ctx context.Context, tr *tracked) error {
+	j := &tr.job
+	sp := jobSpec{
+		JobID:       j.ID,
+		Interpreter: interpreter(j.Script),
+		Args:        j.Args,
+		Env:         jobEnv(j),
+		Dir:         j.WorkingDir,
+		TimeLimit:   j.TimeLimit(),
+		Grace:       e.cfg.KillGrace,
+		CPUCores:    j.Resources.CPUCores,
+		MemoryBytes: int64(j.Resources.MemoryGB) << 30,
+		PidsMax:     e.cfg.PidsMax,
+	}
+	if sp.Dir == "" {
+		sp.Dir = "/"
+	}
+	sp.Stdout, sp.Stderr = e.OutputPaths(j)
+	if e.root {
+		uid, gid, groups, err := credentials(j)
+		if err != nil {
+			return err
+		}
+		sp.SetUser, sp.User, sp.UID, sp.GID, sp.Groups = true, j.UnixUser, uid, gid, groups
+	}
+	if e.cgroupParent != "" {
+		sp.Cgroup = filepath.Join(e.cgroupParent, fmt.Sprintf(cgroupNameF, j.ID))
+	}
+	e.mu.Lock()
+	used := map[int]int{}
+	for _, o := range e.jobs {
+		for _, c := range o.cpus {
+			used[c]++
+		}
+	}
+	sp.CPUs = pickCPUs(e.allowedCPUs, used, j.Resources.CPUCores)
+	tr.cpus = sp.CPUs
+	e.mu.Unlock()
+
+	if err := os.Mkdir(tr.dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tr.dir, scriptFile), []byte(j.Script), 0o600); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(tr.dir, specFile), &sp); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(e.jobLogPath(j.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "%s executor: launching job %d for %s on worker %s (cores %d, memory %d GB, gpus %v, limit %v)\n",
+		time.Now().UTC().Format(time.RFC3339Nano), j.ID, j.UserEmail, j.WorkerName,
+		j.Resources.CPUCores, j.Resources.MemoryGB, j.GPUIndices, sp.TimeLimit)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	// The lock is taken here and handed to the supervisor as fd 3 (one open
+	// file description, so one lock): it is held without a gap from before
+	// the fork until the supervisor exits, even if rcqd dies in between.
+	lock, err := os.OpenFile(filepath.Join(tr.dir, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("lock %s: %w", tr.dir, err)
+	}
+	argv := append(append([]string(nil), e.cfg.SupervisorCommand...), tr.dir)
+	pidfd := -1
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"},
+		Files: []uintptr{devnull.Fd(), devnull.Fd(), logf.Fd(), lock.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+	})
+	if err != nil {
+		return fmt.Errorf("start supervisor %s: %w", argv[0], err)
+	}
+	if pidfd < 0 {
+		if pidfd, err = unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+			return fmt.Errorf("pidfd of supervisor %d: %w", pid, err)
+		}
+	}
+	e.log.Debug("launched job", "job_id", j.ID, "pid", pid)
+	e.watch(ctx, tr, pid, pidfd, sp.CPUs)
+	return nil
+}
+
+// watch waits, without holding a thread, for a supervisor to exit, then
+// reports the job's outcome.
+func (e *Executor) watch(ctx context.Context, tr *tracked, pid, pidfd int, cpus []int) {
+	unix.SetNonblock(pidfd, true)
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	e.mu.Lock()
+	tr.pid, tr.pidfd, tr.cpus, tr.busy = pid, f, cpus, false
+	if e.stopping {
+		e.mu.Unlock()
+		f.Close()
+		return
+	}
+	e.termLocked(tr)
+	e.mu.Unlock()
+	e.wg.Go(func() {
+		rc, err := f.SyscallConn()
+		if err == nil {
+			err = rc.Read(func(fd uintptr) bool {
+				p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, _ := unix.Poll(p, 0)
+				return n > 0
+			})
+		}
+		if err != nil {
+			return // closed by shutdown: the next rcqd adopts it
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, unix.WNOHANG, nil) // reap it if it is our child
+		e.mu.Lock()
+		tr.busy = true
+		tr.pidfd = nil
+		e.mu.Unlock()
+		f.Close()
+		o, err := e.readOutcome(tr)
+		if err != nil {
+			e.killLeftovers(tr.dir)
+			e.log.Warn("job lost", "job_id", tr.job.ID, "err", err)
+			e.jobLog(tr.job.ID, "worker lost: supervisor %d exited without an exit status: %v", pid, err)
+		}
+		e.report(ctx, tr, o)
+	})
+}
+
+func (e *Executor) readOutcome(tr *tracked) (rcq.Outcome, error) {
+	st, err := readStatus(tr.dir)
+	if err != nil {
+		return rcq.Outcome{JobID: tr.job.ID, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, EndedAt: time.Now()}, err
+	}
+	return st.outcome(tr.job.ID), nil
+}
+
+// report records a job's outcome in the store; on failure a later pass retries.
+func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
+	id := tr.job.ID
+	err := e.store.FinishJob(ctx, o)
+	e.mu.Lock()
+	if err != nil {
+		tr.outcome, tr.busy = &o, false
+		e.mu.Unlock()
+		if ctx.Err() == nil {
+			e.log.Warn("record job end; will retry", "job_id", id, "err", err)
+		}
+		return
+	}
+	delete(e.jobs, id)
+	e.done[id] = time.Now()
+	e.mu.Unlock()
+	code := "none"
+	if o.ExitCode != nil {
+		code = strconv.Itoa(*o.ExitCode)
+	}
+	e.jobLog(id, "recorded: state %s, reason %s, exit code %s, signal %q", o.State, o.Reason, code, o.Signal)
+	e.log.Info("job ended", "job_id", id, "state", o.State, "reason", o.Reason, "exit_code", code)
+	if err := os.RemoveAll(tr.dir); err != nil {
+		e.log.Warn("remove job directory", "job_id", id, "err", err)
+	}
+}
+
+// Signal delivers sig to every process of a running job of this node (its
+// process group), without ending the job unless the signal does. A job that
+// is being launched gets a moment to start first.
+func (e *Executor) Signal(id rcq.JobID, sig syscall.Signal) error {
+	notRunning := rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is not running on this node", id)
+	for try := 0; ; try++ {
+		e.mu.Lock()
+		tr := e.jobs[id]
+		var dir string
+		launching := tr != nil && tr.outcome == nil && tr.pidfd == nil && tr.busy
+		if tr != nil && tr.outcome == nil {
+			dir = tr.dir
+		}
+		e.mu.Unlock()
+		if dir == "" {
+			return notRunning
+		}
+		pgid, start, err := readPid(filepath.Join(dir, jobPidFile))
+		if err != nil || launching {
+			if try < 100 && (launching || errors.Is(err, os.ErrNotExist)) {
+				time.Sleep(20 * time.Millisecond) // the supervisor is starting the job
+				continue
+			}
+			return notRunning
+		}
+		if now, err := procStartTime(pgid); err != nil || now != start {
+			return notRunning
+		}
+		if err := unix.Kill(-pgid, sig); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return notRunning
+			}
+			return fmt.Errorf("signal job %d: %w", id, err)
+		}
+		e.jobLog(id, "signal %s sent to process group %d", unix.SignalName(sig), pgid)
+		return nil
+	}
+}
+
+func (e *Executor) jobLogPath(id rcq.JobID) string {
+	return filepath.Join(e.cfg.LogDir, fmt.Sprintf("job-%d.log", id))
+}
+
+// jobLog appends a line to the job's daemon log.
+func (e *Executor) jobLog(id rcq.JobID, format string, args ...any) {
+	f, err := os.OpenFile(e.jobLogPath(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, "%s executor: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
+	f.Close()
+}

@@ -1,0 +1,170 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Names of the files in a job directory; doc.go describes the protocol.
+const (
+	specFile    = "spec.json"
+	scriptFile  = "script"
+	lockFile    = "lock"
+	pidFile     = "pid"
+	jobPidFile  = "job.pid"
+	statusFile  = "status.json"
+	jobsSubdir  = "jobs"
+	cgroupNameF = "rcq-job-%d"
+)
+
+// jobSpec is what the executor tells a supervisor about one job.
+type jobSpec struct {
+	JobID       rcq.JobID `json:"job_id"`
+	Interpreter []string  `json:"interpreter"`
+	Args        []string  `json:"args,omitempty"`
+	Env         []string  `json:"env"`
+	Dir         string    `json:"dir"`
+	Stdout      string    `json:"stdout"`
+	Stderr      string    `json:"stderr"` // equal to Stdout: one file for both
+
+	// Credential: when SetUser is true the job runs as UID/GID/Groups and its
+	// output files are opened as that user.
+	SetUser bool     `json:"set_user"`
+	User    string   `json:"user,omitempty"`
+	UID     uint32   `json:"uid"`
+	GID     uint32   `json:"gid"`
+	Groups  []uint32 `json:"groups,omitempty"`
+
+	TimeLimit time.Duration `json:"time_limit"` // 0: none
+	Grace     time.Duration `json:"grace"`
+
+	CPUs        []int  `json:"cpus,omitempty"`   // affinity when no cgroup
+	Cgroup      string `json:"cgroup,omitempty"` // absolute cgroup v2 directory to create
+	CPUCores    int    `json:"cpu_cores"`
+	MemoryBytes int64  `json:"memory_bytes"` // 0: no memory limit
+	PidsMax     int    `json:"pids_max"`
+	LogFile     string `json:"log_file,omitempty"`
+}
+
+// exitStatus is what a supervisor writes when its job's processes are gone.
+type exitStatus struct {
+	State        rcq.JobState `json:"state"`
+	Reason       string       `json:"reason"`
+	Detail       string       `json:"detail,omitempty"`
+	ExitCode     *int         `json:"exit_code,omitempty"`
+	Signal       string       `json:"signal,omitempty"`
+	StartedAt    time.Time    `json:"started_at"`
+	EndedAt      time.Time    `json:"ended_at"`
+	CPUSeconds   float64      `json:"cpu_seconds"`
+	PeakMemoryKB int64        `json:"peak_memory_kb"`
+}
+
+func (s *exitStatus) outcome(id rcq.JobID) rcq.Outcome {
+	return rcq.Outcome{JobID: id, State: s.State, Reason: s.Reason, ExitCode: s.ExitCode,
+		Signal: s.Signal, EndedAt: s.EndedAt, CPUSeconds: s.CPUSeconds, PeakMemoryKB: s.PeakMemoryKB}
+}
+
+// writeFileAtomic writes data to path so that readers see the old file or the
+// whole new one: a temporary file in the same directory, fsync, rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSONAtomic(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, 0o600)
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// readStatus reads a job directory's exit status; os.ErrNotExist when the
+// supervisor has not written it.
+func readStatus(dir string) (*exitStatus, error) {
+	var st exitStatus
+	if err := readJSON(filepath.Join(dir, statusFile), &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// readPid reads a pid file holding "<pid>" or "<pid> <start ticks>".
+func readPid(path string) (pid int, start uint64, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, 0, fmt.Errorf("%s is empty", path)
+	}
+	pid, err = strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return 0, 0, fmt.Errorf("%s: bad pid %q", path, f[0])
+	}
+	if len(f) > 1 {
+		start, _ = strconv.ParseUint(f[1], 10, 64)
+	}
+	return pid, start, nil
+}
+
+// procStartTime returns a process's start time in clock ticks since boot
+// (field 22 of /proc/<pid>/stat), to tell a process from a later one that
+// reused its pid.
+func procStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); start time is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}

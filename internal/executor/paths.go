@@ -1,0 +1,128 @@
+package executor
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// DefaultOutputPattern is where a job's output goes when it names no file,
+// relative to its working directory (or the configured output directory).
+const DefaultOutputPattern = "rcq-%j.out"
+
+// OutputPaths returns the files a job's stdout and stderr go to: its output and
+// error patterns expanded (%j job id, %x job name, %u user, %% a literal %,
+// %Nj the id zero-padded to width N), relative paths taken from the job's
+// working directory. With no output pattern, stdout goes to
+// <working dir>/rcq-<id>.out. With no error pattern, stderr goes into stdout's
+// file and stderr == stdout.
+func OutputPaths(j *rcq.Job) (stdout, stderr string) {
+	return OutputPathsIn(j, "")
+}
+
+// OutputPathsIn is OutputPaths with a configured output directory
+// (OUTPUT_DIRECTORY): when outputDir is set, the default file and relative
+// patterns are placed there instead of in the working directory.
+func OutputPathsIn(j *rcq.Job, outputDir string) (stdout, stderr string) {
+	base := outputDir
+	if base == "" {
+		base = j.WorkingDir
+	}
+	if base == "" {
+		base = "/"
+	}
+	resolve := func(pattern string) string {
+		p := ExpandPattern(pattern, j)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		return filepath.Clean(p)
+	}
+	out := j.Output
+	if out == "" {
+		out = DefaultOutputPattern
+	}
+	stdout = resolve(out)
+	stderr = stdout
+	if j.Error != "" {
+		stderr = resolve(j.Error)
+	}
+	return stdout, stderr
+}
+
+// ExpandPattern replaces the filename patterns of sbatch's -o/-e in p: %j (job
+// id), %x (job name), %u (user), %% (a literal %), with an optional zero-pad
+// width between % and the letter (%4j -> 0042). Unknown patterns are kept as
+// written. Substituted values never contain '/'.
+func ExpandPattern(p string, j *rcq.Job) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		k := i + 1
+		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
+			k++
+		}
+		if k >= len(p) {
+			b.WriteString(p[i:])
+			break
+		}
+		width := 0
+		if k > i+1 {
+			width, _ = strconv.Atoi(p[i+1 : k])
+			width = min(width, 64)
+		}
+		var v string
+		switch p[k] {
+		case '%':
+			if k != i+1 {
+				b.WriteString(p[i : k+1])
+				i = k
+				continue
+			}
+			v = "%"
+		case 'j', 'A':
+			v = strconv.FormatInt(int64(j.ID), 10)
+		case 'x':
+			v = jobName(j)
+		case 'u':
+			v = userName(j)
+		default:
+			b.WriteString(p[i : k+1])
+			i = k
+			continue
+		}
+		v = strings.ReplaceAll(v, "/", "_")
+		for n := len(v); n < width; n++ {
+			b.WriteByte('0')
+		}
+		b.WriteString(v)
+		i = k
+	}
+	return b.String()
+}
+
+func jobName(j *rcq.Job) string {
+	if j.Name != "" {
+		return j.Name
+	}
+	return "job"
+}
+
+// userName is the job owner's name as %u shows it: the mapped Unix user, or
+// the local part of the email.
+func userName(j *rcq.Job) string {
+	if j.UnixUser != "" {
+		return j.UnixUser
+	}
+	local, _, _ := strings.Cut(j.UserEmail, "@")
+	return local
+}

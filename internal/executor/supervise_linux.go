@@ -1,0 +1,391 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// SuperviseMain is the hidden `rcqd supervise <job dir>` mode: it runs one
+// job to its end and writes its exit status into the job directory. It
+// returns the process exit code: 0 when a status was written (whatever the
+// job's result), non-zero when it could not even do that.
+func SuperviseMain(args []string) int {
+	if len(args) != 1 || args[0] == "" {
+		fmt.Fprintln(os.Stderr, "usage: rcqd supervise <job directory>")
+		return 2
+	}
+	// Before anything else: a cancel that arrives early must not kill us.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+
+	s := &supervisor{dir: args[0], log: os.Stderr, sigs: sigs, chld: chld}
+	if err := s.run(); err != nil {
+		s.logf("supervisor error: %v", err)
+		return 1
+	}
+	return 0
+}
+
+type supervisor struct {
+	dir  string
+	log  io.Writer
+	sigs chan os.Signal // cancel
+	chld chan os.Signal // SIGCHLD
+	spec jobSpec
+	lock *os.File // held (flock) until the process exits
+
+	pid      int // the job's main process, also its process group id
+	cgroup   string
+	started  time.Time
+	stdout   *os.File
+	state    rcq.JobState // set when we end the job: cancelled or timeout
+	killAt   time.Time
+	waitStat syscall.WaitStatus
+	rusage   syscall.Rusage
+}
+
+func (s *supervisor) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "%s job supervisor: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
+}
+
+func (s *supervisor) run() error {
+	// fd 3 is the job directory's lock, taken by the executor before the
+	// fork; move it out of the way of the job's descriptors.
+	lfd, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 10)
+	if err != nil {
+		return fmt.Errorf("no lock descriptor (fd 3) from the executor: %w", err)
+	}
+	unix.Close(3)
+	lock := os.NewFile(uintptr(lfd), lockFile)
+	if err := unix.Flock(lfd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("another supervisor holds %s: %w", s.dir, err)
+	}
+	s.lock = lock
+	start, _ := procStartTime(os.Getpid())
+	if err := writeFileAtomic(filepath.Join(s.dir, pidFile), fmt.Appendf(nil, "%d %d\n", os.Getpid(), start), 0o600); err != nil {
+		return err
+	}
+	if err := readJSON(filepath.Join(s.dir, specFile), &s.spec); err != nil {
+		return err
+	}
+	script, err := os.ReadFile(filepath.Join(s.dir, scriptFile))
+	if err != nil {
+		return err
+	}
+	// Orphaned descendants (daemonized, setsid'd) are re-parented to us, so
+	// none escapes the end of the job.
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+	if detail := s.start(script); detail != "" {
+		s.logf("launch failed: %s", detail)
+		if s.stdout != nil {
+			fmt.Fprintf(s.stdout, "rcq: job %d failed to start: %s\n", s.spec.JobID, detail)
+		}
+		now := time.Now()
+		return s.writeStatus(&exitStatus{State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, Detail: detail,
+			StartedAt: now, EndedAt: now})
+	}
+	s.stdout.Close()
+	s.logf("started job %d: pid %d, user %q, cpus %v, cgroup %q", s.spec.JobID, s.pid, s.spec.User, s.spec.CPUs, s.cgroup)
+	s.wait()
+	return s.writeStatus(s.finish())
+}
+
+// start launches the job's script; it returns a one-line reason when it cannot.
+func (s *supervisor) start(script []byte) string {
+	sp := &s.spec
+	if fi, err := os.Stat(sp.Dir); err != nil || !fi.IsDir() {
+		return fmt.Sprintf("working directory %s does not exist or is not a directory", sp.Dir)
+	}
+	stdout, err := openOutput(sp.Stdout, sp.SetUser, sp.UID, sp.GID, sp.Groups)
+	if err != nil {
+		return fmt.Sprintf("cannot open output file %s as user %s: %v", sp.Stdout, s.userName(), pathErr(err))
+	}
+	s.stdout = stdout
+	stderr := stdout
+	if sp.Stderr != sp.Stdout {
+		if stderr, err = openOutput(sp.Stderr, sp.SetUser, sp.UID, sp.GID, sp.Groups); err != nil {
+			return fmt.Sprintf("cannot open error file %s as user %s: %v", sp.Stderr, s.userName(), pathErr(err))
+		}
+		defer stderr.Close()
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err.Error()
+	}
+	defer devnull.Close()
+	// The interpreter reads the script as stored at submit from a memfd:
+	// nothing on disk that the job's user would need to reach.
+	mfd, err := unix.MemfdCreate(fmt.Sprintf("rcq-job-%d", sp.JobID), unix.MFD_CLOEXEC)
+	if err != nil {
+		return fmt.Sprintf("memfd: %v", err)
+	}
+	memfd := os.NewFile(uintptr(mfd), "script")
+	defer memfd.Close()
+	if _, err := memfd.Write(script); err != nil {
+		return fmt.Sprintf("write script: %v", err)
+	}
+	if _, err := memfd.Seek(0, io.SeekStart); err != nil {
+		return fmt.Sprintf("write script: %v", err)
+	}
+
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if sp.SetUser {
+		attr.Credential = &syscall.Credential{Uid: sp.UID, Gid: sp.GID, Groups: sp.Groups}
+	}
+	if sp.Cgroup != "" {
+		fd, err := createCgroup(sp.Cgroup, sp)
+		if err != nil {
+			s.logf("cgroup %s: %v; running without it", sp.Cgroup, err)
+			unix.Rmdir(sp.Cgroup)
+		} else {
+			defer unix.Close(fd)
+			attr.UseCgroupFD, attr.CgroupFD = true, fd
+			s.cgroup = sp.Cgroup
+		}
+	}
+	env := slices.Clip(sp.Env)
+	now := time.Now()
+	env = append(env, "SLURM_JOB_START_TIME="+strconv.FormatInt(now.Unix(), 10))
+	if sp.TimeLimit > 0 {
+		env = append(env, "SLURM_JOB_END_TIME="+strconv.FormatInt(now.Add(sp.TimeLimit).Unix(), 10))
+	}
+	argv := append(append(append([]string(nil), sp.Interpreter...), "/dev/fd/3"), sp.Args...)
+	pa := &syscall.ProcAttr{
+		Dir:   sp.Dir,
+		Env:   env,
+		Files: []uintptr{devnull.Fd(), stdout.Fd(), stderr.Fd(), memfd.Fd()},
+		Sys:   attr,
+	}
+	// CPU affinity is per thread: set it on this locked thread, the one that
+	// forks, so the job inherits it from its first instruction.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if len(sp.CPUs) > 0 && s.cgroup == "" {
+		var set unix.CPUSet
+		for _, c := range sp.CPUs {
+			set.Set(c)
+		}
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			s.logf("cpu affinity %v: %v", sp.CPUs, err)
+		}
+	}
+	pid, err := syscall.ForkExec(argv[0], argv, pa)
+	if err != nil {
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+			return fmt.Sprintf("cannot start %s in %s as user %s: %v", argv[0], sp.Dir, s.userName(), err)
+		}
+		return fmt.Sprintf("cannot start interpreter %s: %v", argv[0], err)
+	}
+	s.pid, s.started = pid, now
+	st, _ := procStartTime(pid)
+	if err := writeFileAtomic(filepath.Join(s.dir, jobPidFile), fmt.Appendf(nil, "%d %d\n", pid, st), 0o600); err != nil {
+		s.logf("%v", err)
+	}
+	return ""
+}
+
+func (s *supervisor) userName() string {
+	if s.spec.User != "" {
+		return s.spec.User
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, syscall.ELOOP) {
+			return errors.New("it is a symbolic link (not followed)")
+		}
+		return pe.Err
+	}
+	return err
+}
+
+// wait runs until the job's main process has exited, ending it on cancel
+// (SIGTERM from the executor) or at its time limit: SIGTERM to the group,
+// then SIGKILL after the grace period.
+func (s *supervisor) wait() {
+	var limit <-chan time.Time
+	if s.spec.TimeLimit > 0 {
+		t := time.NewTimer(s.spec.TimeLimit)
+		defer t.Stop()
+		limit = t.C
+	}
+	var kill <-chan time.Time
+	for {
+		if s.reap() {
+			return
+		}
+		select {
+		case <-s.chld:
+		case sig := <-s.sigs:
+			if s.state == "" {
+				s.state = rcq.JobCancelled
+				s.logf("cancel (%v): SIGTERM to process group %d, SIGKILL in %v", sig, s.pid, s.spec.Grace)
+				kill = s.terminate()
+			}
+		case <-limit:
+			if s.state == "" {
+				s.state = rcq.JobTimeout
+				s.logf("time limit %v reached: SIGTERM to process group %d, SIGKILL in %v", s.spec.TimeLimit, s.pid, s.spec.Grace)
+				kill = s.terminate()
+			}
+		case <-kill:
+			s.logf("grace period over: SIGKILL to process group %d", s.pid)
+			s.killAll()
+		}
+	}
+}
+
+// terminate sends SIGTERM (and SIGCONT, so a stopped job sees it) to the
+// job's process group and returns the timer of the grace period.
+func (s *supervisor) terminate() <-chan time.Time {
+	unix.Kill(-s.pid, unix.SIGTERM)
+	unix.Kill(-s.pid, unix.SIGCONT)
+	return time.After(s.spec.Grace)
+}
+
+// reap collects exited children without blocking. It reports whether the
+// main process has exited. Orphaned descendants re-parented to us are reaped
+// too.
+func (s *supervisor) reap() bool {
+	done := false
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
+		if err == syscall.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return done
+		}
+		if pid == s.pid {
+			s.waitStat, s.rusage, done = ws, ru, true
+			s.killAt = time.Now()
+		}
+	}
+}
+
+// killAll kills everything the job started: its process group, its cgroup,
+// and any descendant that left the group (they are our children, as we are
+// a subreaper, once their parents die).
+func (s *supervisor) killAll() {
+	unix.Kill(-s.pid, unix.SIGKILL)
+	if s.cgroup != "" {
+		os.WriteFile(filepath.Join(s.cgroup, "cgroup.kill"), []byte("1"), 0)
+	}
+}
+
+// cleanup kills and reaps whatever the job left behind after its main
+// process exited, like Slurm does at the end of a job.
+func (s *supervisor) cleanup() {
+	s.killAll()
+	for range 1000 {
+		kids := children()
+		if len(kids) == 0 {
+			return
+		}
+		for _, k := range kids {
+			unix.Kill(k, unix.SIGKILL)
+		}
+		for _, k := range kids {
+			var ws syscall.WaitStatus
+			syscall.Wait4(k, &ws, 0, nil)
+		}
+	}
+}
+
+// children lists this process's child processes.
+func children() []int {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	var pids []int
+	for _, t := range tasks {
+		data, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for f := range strings.FieldsSeq(string(data)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
+}
+
+// finish computes the job's exit status once its main process has exited.
+func (s *supervisor) finish() *exitStatus {
+	s.cleanup()
+	st := &exitStatus{StartedAt: s.started, EndedAt: s.killAt}
+	ws := s.waitStat
+	switch {
+	case ws.Exited():
+		code := ws.ExitStatus()
+		st.ExitCode = &code
+	case ws.Signaled():
+		code := 128 + int(ws.Signal())
+		st.ExitCode = &code
+		st.Signal = unix.SignalName(ws.Signal())
+	}
+	st.CPUSeconds = tv(s.rusage.Utime) + tv(s.rusage.Stime)
+	st.PeakMemoryKB = s.rusage.Maxrss
+	oom := false
+	if s.cgroup != "" {
+		oom = cgroupOOMKilled(s.cgroup)
+		if cpu, peak, ok := cgroupUsage(s.cgroup); ok {
+			st.CPUSeconds = cpu
+			if peak > 0 {
+				st.PeakMemoryKB = peak
+			}
+		}
+		if err := killCgroup(s.cgroup); err != nil {
+			s.logf("%v", err)
+		}
+	}
+	switch {
+	case s.state == rcq.JobCancelled:
+		st.State, st.Reason = rcq.JobCancelled, rcq.ReasonCancelledByUser
+	case s.state == rcq.JobTimeout:
+		st.State, st.Reason = rcq.JobTimeout, rcq.ReasonTimeLimit
+	case oom:
+		st.State, st.Reason = rcq.JobFailed, rcq.ReasonOutOfMemory
+		st.Detail = "the job used more than its memory limit and the kernel killed it"
+	case st.ExitCode != nil && *st.ExitCode == 0:
+		st.State, st.Reason = rcq.JobCompleted, rcq.ReasonNone
+	default:
+		st.State, st.Reason = rcq.JobFailed, rcq.ReasonNonZeroExit
+	}
+	return st
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+func (s *supervisor) writeStatus(st *exitStatus) error {
+	code := "none"
+	if st.ExitCode != nil {
+		code = strconv.Itoa(*st.ExitCode)
+	}
+	s.logf("job %d ended: state %s, reason %s, exit code %s, signal %q, cpu %.3fs, peak memory %d KB",
+		s.spec.JobID, st.State, st.Reason, code, st.Signal, st.CPUSeconds, st.PeakMemoryKB)
+	return writeJSONAtomic(filepath.Join(s.dir, statusFile), st)
+}
