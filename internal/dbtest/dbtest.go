@@ -161,7 +161,7 @@ func createDatabase(ctx context.Context) (*harness, string, error) {
 		return nil, "", h.err
 	}
 	name := fmt.Sprintf("%s%d", h.prefix, seq.Add(1))
-	if _, err := h.admin.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(h.template)+" STRATEGY FILE_COPY"); err != nil {
+	if _, err := h.admin.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(h.template)); err != nil {
 		return nil, "", fmt.Errorf("create database %s from %s: %w", name, h.template, err)
 	}
 	return h, name, nil
