@@ -1,0 +1,269 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks every key and returns the first problem as one line naming
+// the key, its value (never a secret's), where it came from and what is
+// accepted.
+func (c *Config) Validate() error {
+	for i := range keys {
+		k := &keys[i]
+		if k.check == nil {
+			continue
+		}
+		if err := k.check(c, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bad formats a validation error for k.
+func (c *Config) bad(k *Key, format string, args ...any) error {
+	val := ""
+	if !k.Secret {
+		val = " = " + show(deref(k.field(c)))
+	}
+	return fmt.Errorf("%s%s (from %s): %s", k.Name, val, c.Source(k.Name), fmt.Sprintf(format, args...))
+}
+
+func show(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case time.Duration:
+		return fmtDuration(x)
+	case os.FileMode:
+		return fmt.Sprintf("%04o", uint32(x))
+	}
+	return fmt.Sprint(v)
+}
+
+func intBetween(lo, hi int) func(*Config, *Key) error {
+	return func(c *Config, k *Key) error {
+		n := *k.field(c).(*int)
+		if n < lo || n > hi {
+			return c.bad(k, "must be a whole number from %d to %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+func floatBetween(lo, hi float64) func(*Config, *Key) error {
+	return func(c *Config, k *Key) error {
+		f := *k.field(c).(*float64)
+		if f < lo || f > hi {
+			return c.bad(k, "must be a number from %g to %g", lo, hi)
+		}
+		return nil
+	}
+}
+
+func durationBetween(lo, hi time.Duration) func(*Config, *Key) error {
+	return func(c *Config, k *Key) error {
+		d := *k.field(c).(*time.Duration)
+		if d < lo || d > hi {
+			return c.bad(k, "must be a Go duration from %s to %s, such as \"15s\" or \"720h\"", fmtDuration(lo), fmtDuration(hi))
+		}
+		return nil
+	}
+}
+
+// fmtDuration prints d as Go syntax without zero tails: "720h", "1h30m", "15s".
+func fmtDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func checkEnvironment(c *Config, k *Key) error {
+	if c.Environment != "development" && c.Environment != "production" {
+		return c.bad(k, `must be "development" or "production"`)
+	}
+	return nil
+}
+
+// maxSocketPath is the longest Unix socket path every platform accepts
+// (sun_path is 108 bytes on Linux, 104 on the BSDs and macOS, with a NUL).
+const maxSocketPath = 103
+
+func checkSocket(c *Config, k *Key) error {
+	if len(c.Listen.Socket) > maxSocketPath {
+		return c.bad(k, "is %d bytes; a Unix socket path may have at most %d: choose a shorter --socket or RCQ_SOCKET", len(c.Listen.Socket), maxSocketPath)
+	}
+	return nil
+}
+
+func checkSocketMode(c *Config, k *Key) error {
+	if m := c.Listen.SocketMode; m&^0o777 != 0 || m&0o600 != 0o600 {
+		return c.bad(k, `must be permission bits in octal that let the owner read and write, such as "0660" or "0666"`)
+	}
+	return nil
+}
+
+func checkListen(c *Config, k *Key) error {
+	a := c.Listen.Addr
+	if a == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return c.bad(k, `must be host:port, such as "127.0.0.1:8080" or ":8080", or empty to turn TCP off`)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return c.bad(k, "port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+func checkDatabaseURL(c *Config, k *Key) error {
+	s := strings.TrimSpace(c.Database.URL)
+	if s == "" {
+		return nil
+	}
+	const form = "must be a PostgreSQL URL (postgres://user:password@host:5432/db) or a key=value string (host=/run/postgresql dbname=rcq), or empty for a private server"
+	if i := strings.Index(s, "://"); i >= 0 {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return c.bad(k, "%s", form)
+		}
+		return nil
+	}
+	if !strings.Contains(s, "=") {
+		return c.bad(k, "%s", form)
+	}
+	return nil
+}
+
+func checkRunAs(c *Config, k *Key) error {
+	if c.Database.URL == "" && c.root && strings.TrimSpace(c.Database.RunAs) == "" {
+		return c.bad(k, "must name a system user: PostgreSQL refuses to run as root")
+	}
+	if c.Database.RunAs == "root" {
+		return c.bad(k, "must not be root: PostgreSQL refuses to run as root")
+	}
+	return nil
+}
+
+// MinProductionSecret is the shortest JWT secret production accepts, in bytes.
+const MinProductionSecret = 32
+
+func checkJWTSecret(c *Config, k *Key) error {
+	n := len(c.Auth.JWTSecret)
+	if c.Production() && n > 0 && n < MinProductionSecret {
+		return c.bad(k, "is %d bytes; production needs at least %d: generate one with `openssl rand -base64 48`, or unset it to have rcqd generate one in %s",
+			n, MinProductionSecret, c.JWTSecretFile())
+	}
+	return nil
+}
+
+func checkProxies(c *Config, k *Key) error {
+	for _, p := range c.Auth.TrustedProxies {
+		if _, err := netip.ParseAddr(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		return c.bad(k, "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
+	}
+	return nil
+}
+
+func checkFairShareMin(c *Config, k *Key) error {
+	if f := c.Scheduler.FairShareMin; f <= 0 || f > 1 {
+		return c.bad(k, "must be a number above 0 and at most 1")
+	}
+	return nil
+}
+
+func checkFairShareMax(c *Config, k *Key) error {
+	if f := c.Scheduler.FairShareMax; f < 1 || f > 1000 {
+		return c.bad(k, "must be a number from 1 to 1000")
+	}
+	return nil
+}
+
+func checkDefaultHours(c *Config, k *Key) error {
+	j := c.Jobs
+	if j.DefaultEstimatedHours <= 0 || j.DefaultEstimatedHours > j.MaxEstimatedHours {
+		return c.bad(k, "must be above 0 and at most jobs.max_estimated_hours (%g)", j.MaxEstimatedHours)
+	}
+	return nil
+}
+
+// validName is the rule for worker names: what a log line or a table shows
+// without quoting.
+func validName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '/' || r == ',' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkNode(c *Config, k *Key) error {
+	if !validName(c.Node.Name) {
+		return c.bad(k, "must be 1-200 characters without spaces, '/', ',' or control characters")
+	}
+	return nil
+}
+
+func checkWorkers(c *Config, k *Key) error {
+	seen := map[string]bool{c.Node.Name: true}
+	for i, w := range c.Workers {
+		where := fmt.Sprintf("%s[%d] (from %s)", k.Name, i, c.Source(k.Name))
+		switch {
+		case w.Name == "":
+			return fmt.Errorf("%s: has no name: give each worker a name", where)
+		case !validName(w.Name):
+			return fmt.Errorf("%s: name %q must be 1-200 characters without spaces, '/', ',' or control characters", where, w.Name)
+		case seen[w.Name]:
+			return fmt.Errorf("%s: name %q is used twice (node.name counts too): give each worker its own name", where, w.Name)
+		case w.CPUCores < 1 || w.CPUCores > 1<<16:
+			return fmt.Errorf("%s: worker %q: cpu_cores must be a whole number from 1 to %d, got %d", where, w.Name, 1<<16, w.CPUCores)
+		case w.MemoryGB < 0 || w.MemoryGB > 1<<24:
+			return fmt.Errorf("%s: worker %q: memory_gb must be a whole number from 0 to %d, got %d", where, w.Name, 1<<24, w.MemoryGB)
+		case w.GPUCount < 0 || w.GPUCount > 1<<10:
+			return fmt.Errorf("%s: worker %q: gpu_count must be a whole number from 0 to %d, got %d", where, w.Name, 1<<10, w.GPUCount)
+		}
+		seen[w.Name] = true
+	}
+	return nil
+}
+
+func checkLogLevel(c *Config, k *Key) error {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return c.bad(k, "must be debug, info, warn or error")
+}
+
+func checkLogFormat(c *Config, k *Key) error {
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return c.bad(k, "must be text or json")
+	}
+	return nil
+}
