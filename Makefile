@@ -1,0 +1,80 @@
+# rcq: research compute queue. `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/rcq-project/rcq/internal/daemon.Version=$(VERSION)
+COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq
+RUN_ARGS  ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build every binary into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(filter $(COMMANDS),$(notdir $(wildcard cmd/*))))
+
+.PHONY: run
+run: ensure-postgres build ## build, then start rcqd in the foreground on its private PostgreSQL
+	$(BIN)/rcqd $(RUN_ARGS)
+
+.PHONY: ensure-postgres
+ensure-postgres:
+	@scripts/ensure-postgres.sh
+
+.PHONY: test
+test: ensure-postgres ## go vet, then every test with the race detector
+	$(GO) vet ./...
+	$(GO) test -race -timeout 20m ./...
+
+.PHONY: test-faults
+test-faults: ensure-postgres ## the long fault loops and bounded fuzzing (also run by CI)
+	RCQ_FAULTS=1 $(GO) test -race -timeout 25m -run 'Fault' ./...
+	$(GO) test -run '^$$' -fuzz FuzzParseDirectives -fuzztime 20s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime 10s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz FuzzParseMem -fuzztime 10s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz FuzzExpandPattern -fuzztime 10s ./internal/executor
+	$(GO) test -run '^$$' -fuzz FuzzDecodeSubmit -fuzztime 20s ./internal/api
+
+.PHONY: lint
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+.PHONY: bench
+bench: ensure-postgres bench-sched ## every benchmark: the scheduler core, then rcq-bench end to end
+	$(GO) run ./cmd/rcq-bench -json bench-results.json
+
+.PHONY: bench-sched
+bench-sched: ensure-postgres ## scheduler benchmarks: pure core and full cycle against PostgreSQL
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/sched
+
+.PHONY: man
+man: ## regenerate the man pages in man/
+	$(GO) run ./cmd/rcq-gendocs -man man
+
+.PHONY: completions
+completions: ## regenerate the shell completions in completions/
+	$(GO) run ./cmd/rcq-gendocs -completions completions
+
+.PHONY: install
+install: build ## install binaries, man pages, completions and the systemd unit under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(addprefix $(BIN)/,$(notdir $(wildcard $(BIN)/*))) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	-install -m 0644 man/man8/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	-install -m 0644 completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
+	-install -m 0644 completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/site-functions/
+	-install -m 0644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 scripts/rcqd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/rcqd.service
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf $(BIN) bench-results.json dist
