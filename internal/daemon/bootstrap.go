@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/auth"
+	"github.com/rcq-project/rcq/internal/config"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/store"
+)
+
+// AdminEmail is the account bootstrap creates on an empty database.
+const AdminEmail = "admin@localhost"
+
+// booted says what bootstrap did, for the banner.
+type booted struct {
+	adminPasswordFile string // set when the admin account was created now
+	workers           []rcq.Worker
+}
+
+// bootstrap prepares an empty database (group "default", the admin account)
+// and registers this machine and the configured virtual workers.
+func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *auth.Passwords, logger *slog.Logger) (*booted, error) {
+	b := &booted{}
+	if err := st.EnsureDefaultGroup(ctx); err != nil {
+		return nil, err
+	}
+	has, err := st.HasUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		if b.adminPasswordFile, err = createAdmin(ctx, cfg, st, pw); err != nil {
+			return nil, err
+		}
+		logger.Info("created the admin account", "email", AdminEmail, "password_file", b.adminPasswordFile)
+	}
+	local := rcq.Worker{Name: cfg.Node.Name, Node: cfg.Node.Name, Capacity: detect(cfg.Node)}
+	ws := []rcq.Worker{local}
+	for _, w := range cfg.Workers {
+		ws = append(ws, rcq.Worker{Name: w.Name, Node: cfg.Node.Name,
+			Capacity: rcq.Resources{CPUCores: w.CPUCores, MemoryGB: w.MemoryGB, GPUs: w.GPUCount}})
+	}
+	for _, w := range ws {
+		id, err := st.RegisterWorker(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		w.ID = id
+		b.workers = append(b.workers, w)
+	}
+	return b, nil
+}
+
+func createAdmin(ctx context.Context, cfg *config.Config, st *store.Store, pw *auth.Passwords) (string, error) {
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := pw.Hash(password)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(cfg.StateDir, "admin-password")
+	// Write the file first: an account whose password nobody knows is useless.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("admin password file: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", err
+	}
+	if _, err := f.WriteString(password + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if _, err := st.CreateUser(ctx, rcq.User{Email: AdminEmail, GroupID: 1, IsAdmin: true}, hash); err != nil {
+		return "", fmt.Errorf("create the admin account: %w", err)
+	}
+	return path, nil
+}
+
+// detect fills the local machine's size where the configuration leaves it 0.
+func detect(n config.Node) rcq.Resources {
+	r := rcq.Resources{CPUCores: n.CPUCores, MemoryGB: n.MemoryGB, GPUs: n.GPUCount}
+	if r.CPUCores == 0 {
+		r.CPUCores = runtime.NumCPU()
+	}
+	if r.MemoryGB == 0 {
+		r.MemoryGB = memoryGB()
+	}
+	if n.GPUCount == 0 {
+		r.GPUs = gpuCount()
+	}
+	return r
+}
+
+// memoryGB reads MemTotal from /proc/meminfo, in whole GiB (at least 1).
+func memoryGB() int {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			return max(1, int(kb>>20))
+		}
+	}
+	return 1
+}
+
+var nvidiaDevice = regexp.MustCompile(`^nvidia[0-9]+$`)
+
+// gpuCount counts NVIDIA devices in /dev (nvidia0, nvidia1, ...).
+func gpuCount() int {
+	ents, err := os.ReadDir("/dev")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		if nvidiaDevice.MatchString(e.Name()) {
+			n++
+		}
+	}
+	return n
+}

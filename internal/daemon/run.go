@@ -1,0 +1,248 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/api"
+	"github.com/rcq-project/rcq/internal/auth"
+	"github.com/rcq-project/rcq/internal/config"
+	"github.com/rcq-project/rcq/internal/executor"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/sched"
+	"github.com/rcq-project/rcq/internal/store"
+)
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// heartbeatEvery is how often this rcqd marks its workers alive; workers not
+// heard from for staleAfter are marked offline.
+const (
+	heartbeatEvery = 10 * time.Second
+	staleAfter     = 60 * time.Second
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// run is rcqd's life: start everything, serve until ctx ends, stop everything.
+func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.close(logger)
+	st := db.store
+
+	secret := []byte(cfg.Auth.JWTSecret)
+	if len(secret) == 0 {
+		if secret, err = auth.LoadOrCreateSecret(cfg.JWTSecretFile()); err != nil {
+			return fmt.Errorf("jwt secret: %w", err)
+		}
+	}
+	passwords, err := auth.NewPasswords(cfg.Auth.BcryptCost)
+	if err != nil {
+		return err
+	}
+	boot, err := bootstrap(ctx, cfg, st, passwords, logger)
+	if err != nil {
+		return err
+	}
+
+	ex, err := executor.New(executor.Config{
+		Node:      cfg.Node.Name,
+		StateDir:  cfg.StateDir,
+		LogDir:    cfg.Jobs.LogDirectory,
+		OutputDir: cfg.Jobs.OutputDirectory,
+		KillGrace: cfg.KillGrace(),
+	}, st, logger.With("component", "executor"))
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	holder := leaseHolder(cfg.Node.Name)
+	loop := sched.New(st, sched.Config{
+		Interval:          cfg.Interval(),
+		LeaseTTL:          cfg.Scheduler.LeaseTTL,
+		FairShareWindow:   cfg.Scheduler.FairShareWindow,
+		FairShareHalfLife: cfg.Scheduler.FairShareHalfLife,
+		FairShareMin:      cfg.Scheduler.FairShareMin,
+		FairShareMax:      cfg.Scheduler.FairShareMax,
+		WaitBoostPerHour:  cfg.Scheduler.WaitBoostPerHour,
+		WaitBoostCap:      cfg.Scheduler.WaitBoostCap,
+		MaxConcurrentJobs: cfg.Scheduler.MaxConcurrentJobs,
+		OnStarted:         func([]rcq.Start) { ex.Notify() },
+	}, logger.With("component", "sched"), holder)
+
+	proxies, err := parseProxies(cfg.Auth.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	server := api.New(api.Config{
+		Version:           Version,
+		Limits:            cfg.Limits(),
+		OpenRegistration:  cfg.Auth.OpenRegistration,
+		UnixUserFromEmail: cfg.Auth.UnixUserFromEmail,
+		LoginPerMinute:    cfg.Auth.LoginRateLimitPerMinute,
+		TrustedProxies:    proxies,
+		RunningAsRoot:     os.Geteuid() == 0,
+	}, api.Deps{
+		Store:       st,
+		Planner:     loop,
+		Signer:      auth.NewSigner(secret, "rcqd", cfg.JWTExpiry()),
+		Passwords:   passwords,
+		OutputPaths: ex.OutputPaths,
+		UnixUID:     unixUID,
+		Logger:      logger.With("component", "api"),
+	})
+
+	ls, err := listen(cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	goFn := func(name string, fn func(ctx context.Context) error) {
+		wg.Go(func() {
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				logger.Error(name+" stopped", "err", err)
+				cancel()
+			}
+		})
+	}
+	listening := make(chan struct{})
+	var once sync.Once
+	goFn("event listener", func(ctx context.Context) error {
+		return st.Listen(ctx, func(ev rcq.Event) { dispatch(ev, cfg.Node.Name, loop, ex, logger) },
+			func() { once.Do(func() { close(listening) }) })
+	})
+	// Start the loops once events flow, so no wake-up is missed in between.
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		ls.close()
+		wg.Wait()
+		return nil
+	}
+	goFn("scheduler", loop.Run)
+	goFn("executor", ex.Run)
+	goFn("heartbeat", func(ctx context.Context) error { return heartbeat(ctx, st, cfg.Node.Name, logger) })
+	serveErr := ls.serve(server, logger)
+
+	banner(stderr, cfg, db, ls, ex.Enforcement(), boot)
+	logger.Info("rcqd started", "version", Version, "node", cfg.Node.Name)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing requests; running jobs keep running under their supervisors")
+	case err := <-serveErr:
+		logger.Error("listener failed", "err", err)
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer scancel()
+	ls.shutdown(sctx)
+	wg.Wait()
+	if err := st.ReleaseLease(sctx, sched.LeaseName, holder); err != nil {
+		logger.Warn("could not release the scheduler lease; another rcqd takes over when it expires", "err", err)
+	}
+	return nil
+}
+
+// dispatch routes an event to whoever must act on it. Events are wake-ups:
+// the receivers re-read the store.
+func dispatch(ev rcq.Event, node string, loop *sched.Loop, ex *executor.Executor, logger *slog.Logger) {
+	switch ev.Kind {
+	case rcq.EventJobSubmitted, rcq.EventJobEnded:
+		loop.Notify()
+	case rcq.EventWorkerChanged:
+		loop.Notify()
+		ex.Notify()
+	case rcq.EventJobsStarted, rcq.EventJobCancelled:
+		if ev.Node == "" || ev.Node == node {
+			ex.Notify()
+		}
+	case rcq.EventJobSignal:
+		sig, ok := rcq.SignalNumber(ev.Signal)
+		if !ok {
+			return
+		}
+		if err := ex.Signal(ev.JobID, sig); err != nil && !errors.Is(err, rcq.ErrNotFound) {
+			logger.Warn("signal job", "job_id", ev.JobID, "signal", ev.Signal, "err", err)
+		}
+	}
+}
+
+func heartbeat(ctx context.Context, st *store.Store, node string, logger *slog.Logger) error {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := st.Heartbeat(ctx, node); err != nil {
+			logger.Warn("heartbeat", "err", err)
+			continue
+		}
+		if n, err := st.MarkStaleWorkersOffline(ctx, staleAfter); err != nil {
+			logger.Warn("mark stale workers", "err", err)
+		} else if n > 0 {
+			logger.Warn("workers marked offline: their rcqd stopped heartbeating", "count", n)
+		}
+	}
+}
+
+func leaseHolder(node string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return node + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b)
+}
+
+func parseProxies(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("auth.trusted_proxies: %q is not an address or CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func unixUID(name string) (int, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(u.Uid)
+}
