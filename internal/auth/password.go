@@ -101,8 +101,15 @@ func (p *Passwords) Cost() int { return p.cost }
 // Hash is HashPassword at p's cost.
 func (p *Passwords) Hash(pw string) (string, error) { return HashPassword(pw, p.cost) }
 
-// Check is CheckPassword.
-func (p *Passwords) Check(hash, pw string) bool { return CheckPassword(hash, pw) }
+// Check is CheckPassword, except that a hash that is not a bcrypt hash (an
+// account without a password) still costs the time of a comparison.
+func (p *Passwords) Check(hash, pw string) bool {
+	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		p.DummyCheck(pw)
+		return false
+	}
+	return CheckPassword(hash, pw)
+}
 
 // DummyCheck spends the time of one failed CheckPassword at p's cost. Call it
 // when a login names an unknown account, so that it takes as long as a wrong

@@ -109,6 +109,9 @@ func TestPasswords(t *testing.T) {
 	if !p.Check(h, "s3cret-enough") || p.Check(h, "s3cret-enougH") {
 		t.Fatal("Check disagrees with the password")
 	}
+	if p.Check("", "s3cret-enough") || p.Check("$2a$04$short", "s3cret-enough") {
+		t.Fatal("Check accepted a password against a missing or malformed hash")
+	}
 	p.DummyCheck("s3cret-enough")
 	p.DummyCheck(strings.Repeat("x", 100))
 	if p.NeedsRehash(h) {
@@ -121,4 +124,40 @@ func TestPasswords(t *testing.T) {
 	if !p.NeedsRehash(old) || !p.NeedsRehash("garbage") {
 		t.Error("NeedsRehash false for another cost or a non-hash")
 	}
+}
+
+// BenchmarkLogin compares what a failed login costs: a wrong password, an
+// unknown account (DummyCheck), a password over 72 bytes and an account
+// without a hash should all take one bcrypt comparison at the same cost.
+func BenchmarkLogin(b *testing.B) {
+	const cost = 10
+	p, err := NewPasswords(cost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := p.Hash("the right password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("wrong-password", func(b *testing.B) {
+		for b.Loop() {
+			p.Check(h, "the wrong password")
+		}
+	})
+	b.Run("unknown-account", func(b *testing.B) {
+		for b.Loop() {
+			p.DummyCheck("the wrong password")
+		}
+	})
+	b.Run("over-72-bytes", func(b *testing.B) {
+		long := strings.Repeat("x", 100)
+		for b.Loop() {
+			p.Check(h, long)
+		}
+	})
+	b.Run("no-hash", func(b *testing.B) {
+		for b.Loop() {
+			p.Check("", "the wrong password")
+		}
+	})
 }

@@ -143,18 +143,13 @@ func Load(opts LoadOptions) (*Config, error) {
 	c := &Config{root: root, src: map[string]string{}}
 
 	v := viper.New()
-	for _, k := range keys {
-		if k.def != nil {
-			v.SetDefault(k.Name, k.def)
-		}
-	}
 
 	// The configuration file.
 	file, err := findConfigFile(opts, lookup)
 	if err != nil {
 		return nil, err
 	}
-	fileKeys := map[string]bool{}
+	fileKeys, fileNull := map[string]bool{}, map[string]bool{} // keys the file sets, and those it leaves empty ("listen:")
 	if file != "" {
 		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
@@ -164,12 +159,19 @@ func Load(opts LoadOptions) (*Config, error) {
 		if err := checkFileKeys(v, file); err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if v.InConfig(k.Name) {
-				fileKeys[k.Name] = true
+		for _, k := range v.AllKeys() { // the file's keys: no defaults are set yet
+			fileKeys[k] = true
+			if v.Get(k) == nil {
+				fileNull[k] = true
 			}
 		}
 		c.File = file
+	}
+	// Defaults after the file, so the check above saw the file's keys only.
+	for _, k := range keys {
+		if k.def != nil {
+			v.SetDefault(k.Name, k.def)
+		}
 	}
 
 	// The environment, merged over the file.
@@ -218,6 +220,16 @@ func Load(opts LoadOptions) (*Config, error) {
 			}
 		}
 		val := v.Get(k.Name)
+		if fileNull[k.Name] && strings.HasPrefix(c.src[k.Name], "file ") {
+			switch {
+			case k.emptyOK:
+				val = ""
+			case k.Name == "workers":
+				val = []any{}
+			default:
+				return nil, fmt.Errorf("%s (from %s): has no value: give one, or remove the line to use the default (%s)", k.Name, c.src[k.Name], k.Default)
+			}
+		}
 		if val == nil {
 			continue
 		}
@@ -298,21 +310,31 @@ func defaultSearchPaths(lookup func(string) (string, bool)) []string {
 // checkFileKeys refuses keys in the file that rcqd does not know, naming the
 // key the user probably meant.
 func checkFileKeys(v *viper.Viper, file string) error {
-	known := map[string]bool{}
+	known, sections := map[string]bool{}, map[string]bool{}
 	for _, k := range keys {
 		known[k.Name] = true
+		if sec, _, ok := strings.Cut(k.Name, "."); ok {
+			sections[sec] = true
+		}
 	}
 	var unknown []string
 	for _, k := range v.AllKeys() {
-		if !known[k] {
-			unknown = append(unknown, k)
+		if known[k] {
+			continue
 		}
+		if m, ok := v.Get(k).(map[string]any); sections[k] && (v.Get(k) == nil || ok && len(m) == 0) {
+			continue // an empty section ("scheduler:" with its keys commented out)
+		}
+		unknown = append(unknown, k)
 	}
 	if len(unknown) == 0 {
 		return nil
 	}
 	sort.Strings(unknown)
 	u := unknown[0]
+	if sections[u] {
+		return fmt.Errorf("config file %s: %q must be a section: %q on a line of its own, then its keys indented below it", file, u, u+":")
+	}
 	msg := fmt.Sprintf("config file %s: unknown key %q", file, u)
 	last := u[strings.LastIndex(u, ".")+1:]
 	for _, k := range keys {

@@ -466,6 +466,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"worker named like the node", "node:\n  name: head\nworkers:\n  - {name: head, cpu_cores: 1}\n", []string{`"head" is used twice`}},
 		{"worker with an unknown key", "workers:\n  - {name: w1, cpus: 4}\n", []string{`unknown key "cpus"`}},
 		{"workers not a list", "workers: 3\n", []string{"workers", "list"}},
+		{"unknown empty key", "bogus:\n", []string{`unknown key "bogus"`}},
+		{"section given a value", "scheduler: 4\n", []string{`"scheduler" must be a section`}},
+		{"key without a value", "scheduler:\n  interval_seconds:\n", []string{"scheduler.interval_seconds (from file ", "has no value", "default (30)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -483,6 +486,15 @@ func TestConfigFileErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConfigFileEmptyValues(t *testing.T) {
+	// Sections whose keys are all commented out, and empty values where ""
+	// means something, are fine.
+	c := mustLoad(t, setup{file: "scheduler:\n#  interval_seconds: 5\njobs: {}\nlisten:\nworkers:\n", env: env{"MAX_CONCURRENT_JOBS": "4"}})
+	if c.Scheduler.IntervalSeconds != 30 || c.Scheduler.MaxConcurrentJobs != 4 || c.Listen.Addr != "" || len(c.Workers) != 0 {
+		t.Errorf("got interval %d, jobs %d, listen %q, workers %v", c.Scheduler.IntervalSeconds, c.Scheduler.MaxConcurrentJobs, c.Listen.Addr, c.Workers)
 	}
 }
 
