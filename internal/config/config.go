@@ -59,7 +59,7 @@ type Auth struct {
 	OpenRegistration        bool
 	UnixUserFromEmail       bool
 	TrustedProxies          []string // addresses or CIDR prefixes
-	LoginRateLimitPerMinute int      // 0: no limit
+	LoginRateLimitPerMinute int
 }
 
 // Scheduler configures ordering and the scheduling loop.

@@ -372,6 +372,7 @@ func TestInvalidValues(t *testing.T) {
 		{"database url scheme", setup{env: env{"DATABASE_URL": "mysql://root@db/rcq"}}, []string{"database.url (from env DATABASE_URL)", "postgres://"}},
 		{"database url garbage", setup{env: env{"DATABASE_URL": "db.example"}}, []string{"database.url", "key=value"}},
 		{"run as root", setup{root: true, file: "database:\n  run_as: root\n"}, []string{"database.run_as", "must not be root"}},
+		{"login rate limit", setup{env: env{"RCQ_AUTH_LOGIN_RATE_LIMIT_PER_MINUTE": "0"}}, []string{"auth.login_rate_limit_per_minute = 0", "from 1"}},
 		{"bcrypt cost", setup{env: env{"RCQ_AUTH_BCRYPT_COST": "3"}}, []string{"auth.bcrypt_cost = 3", "4 to 31"}},
 		{"bool", setup{env: env{"RCQ_AUTH_OPEN_REGISTRATION": "maybe"}}, []string{"RCQ_AUTH_OPEN_REGISTRATION", "true or false"}},
 		{"float", setup{env: env{"RCQ_SCHEDULER_WAIT_BOOST_CAP": "NaN"}}, []string{"RCQ_SCHEDULER_WAIT_BOOST_CAP", "finite"}},

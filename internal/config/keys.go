@@ -109,8 +109,8 @@ var keys = withEnv([]Key{
 		Help: "addresses or CIDR ranges whose X-Forwarded-For is believed (comma-separated in the environment)",
 		def:  []string{}, field: func(c *Config) any { return &c.Auth.TrustedProxies }, check: checkProxies},
 	{Name: "auth.login_rate_limit_per_minute", Default: "20",
-		Help: "login and register attempts allowed per client address per minute; 0 turns the limit off",
-		def:  20, field: func(c *Config) any { return &c.Auth.LoginRateLimitPerMinute }, check: intBetween(0, 1_000_000)},
+		Help: "login and register attempts allowed per client address per minute",
+		def:  20, field: func(c *Config) any { return &c.Auth.LoginRateLimitPerMinute }, check: intBetween(1, 1_000_000)},
 
 	{Name: "scheduler.interval_seconds", Env: []string{"SCHEDULER_INTERVAL_SECONDS"}, Default: "30",
 		Help: "seconds between periodic scheduling cycles (submits and job ends wake the scheduler at once)",
