@@ -248,21 +248,23 @@ func TestNewRejectsBadServers(t *testing.T) {
 }
 
 func TestDefaultSocket(t *testing.T) {
-	home := func() (string, error) { return "/home/ann", nil }
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	cases := []struct {
-		euid int
+		root bool
 		env  map[string]string
 		want string
 	}{
-		{0, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0"}, "/run/rcq/rcqd.sock"},
-		{1000, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}, "/run/user/1000/rcq/rcqd.sock"},
-		{1000, map[string]string{"XDG_STATE_HOME": "/s"}, "/s/rcq/rcqd.sock"},
-		{1000, map[string]string{"XDG_RUNTIME_DIR": "relative"}, "/home/ann/.local/state/rcq/rcqd.sock"},
+		{true, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0", "HOME": "/root"}, "/run/rcq/rcqd.sock"},
+		{false, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ann"}, "/run/user/1000/rcq/rcqd.sock"},
+		{false, map[string]string{"XDG_STATE_HOME": "/s", "HOME": "/home/ann"}, "/s/rcq/rcqd.sock"},
+		{false, map[string]string{"XDG_RUNTIME_DIR": "relative", "HOME": "/home/ann"}, "/home/ann/.local/state/rcq/rcqd.sock"},
+		{false, map[string]string{"RCQ_STATE_DIR": "/srv/rcq", "HOME": "/home/ann"}, "/srv/rcq/rcqd.sock"},
+		{true, map[string]string{"RCQ_SOCKET": "/tmp/x.sock"}, "/tmp/x.sock"},
+		{false, map[string]string{}, "/run/rcq/rcqd.sock"},
 	}
 	for _, c := range cases {
-		if got := defaultSocket(c.euid, env(c.env), home); got != c.want {
-			t.Errorf("defaultSocket(%d, %v) = %q, want %q", c.euid, c.env, got, c.want)
+		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
+		if got := defaultSocket(lookup, c.root); got != c.want {
+			t.Errorf("defaultSocket(%v, root=%v) = %q, want %q", c.env, c.root, got, c.want)
 		}
 	}
 }

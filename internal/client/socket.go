@@ -3,36 +3,43 @@ package client
 import (
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// DefaultSocket is the Unix socket rcqd listens on and the commands dial when
-// nothing else is configured:
+// DefaultSocket is the Unix socket the commands dial when no server is
+// configured. It is the socket rcqd listens on by default (rcqd computes it
+// with the same rcq.DefaultSocket and rcq.DefaultStateDir):
 //
+//   - $RCQ_SOCKET when set (rcqd's own variable);
 //   - /run/rcq/rcqd.sock when running as root;
-//   - $XDG_RUNTIME_DIR/rcq/rcqd.sock otherwise;
-//   - $XDG_STATE_HOME/rcq/rcqd.sock (~/.local/state/rcq/rcqd.sock) when
-//     XDG_RUNTIME_DIR is unset.
-//
-// rcqd uses the same function so both sides agree.
+//   - $XDG_RUNTIME_DIR/rcq/rcqd.sock;
+//   - <state dir>/rcqd.sock, the state dir being $RCQ_STATE_DIR,
+//     $XDG_STATE_HOME/rcq or ~/.local/state/rcq.
 func DefaultSocket() string {
-	return defaultSocket(os.Geteuid(), os.Getenv, os.UserHomeDir)
+	return defaultSocket(os.LookupEnv, os.Geteuid() == 0)
 }
 
-func defaultSocket(euid int, getenv func(string) string, home func() (string, error)) string {
-	if euid == 0 {
-		return "/run/rcq/rcqd.sock"
+func defaultSocket(lookupEnv func(string) (string, bool), root bool) string {
+	abs := func(name string) string {
+		v, ok := lookupEnv(name)
+		if v = strings.TrimSpace(v); ok && filepath.IsAbs(v) {
+			return filepath.Clean(v)
+		}
+		return ""
 	}
-	if dir := getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
-		return filepath.Join(dir, "rcq", "rcqd.sock")
+	if s := abs("RCQ_SOCKET"); s != "" {
+		return s
 	}
-	if dir := getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
-		return filepath.Join(dir, "rcq", "rcqd.sock")
+	stateDir := abs("RCQ_STATE_DIR")
+	if stateDir == "" {
+		stateDir = rcq.DefaultStateDir(lookupEnv, root)
 	}
-	h, err := home()
-	if err != nil || h == "" {
-		h = os.TempDir()
+	if s := rcq.DefaultSocket(lookupEnv, root, stateDir); s != "" {
+		return s
 	}
-	return filepath.Join(h, ".local", "state", "rcq", "rcqd.sock")
+	return rcq.SystemSocket
 }
 
 // DefaultServer is DefaultSocket as a server address: unix:///path.

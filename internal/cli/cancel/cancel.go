@@ -1,0 +1,266 @@
+// Package cancel is rcq-cancel, scancel's counterpart: it cancels jobs by id
+// or by filter, or sends them a signal.
+package cancel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Options is what the command line gave rcq-cancel.
+type Options struct {
+	F *cli.Factory
+
+	JobIDs      []int64
+	States      []string
+	Names       []string
+	User        string
+	Me          bool
+	Signal      string
+	Interactive bool
+	Quiet       bool
+	JSON        bool
+}
+
+const long = `Cancel jobs, like scancel.
+
+Name jobs by id, or select them with filters (--state, --name, --user,
+--me); with both, only the named jobs that match the filters are cancelled.
+Filters alone select pending and running jobs unless --state says otherwise.
+Another user's job is refused like a missing one (admins may cancel any).
+
+Cancelling a running job sends SIGTERM to all its processes, then SIGKILL.
+-s/--signal sends a signal instead and does not cancel.
+
+rcq-cancel prints nothing when every job was cancelled (exit code 0).
+Otherwise it prints one line per job that was not (not found, already
+finished) and exits with 1; --quiet drops those lines and does not count a
+job that had already finished as a failure.
+
+` + cli.ExitStatusHelp
+
+const example = `  rcq-cancel 42 43
+  rcq-cancel --me --state pending
+  rcq-cancel --name sweep -i
+  rcq-cancel -s USR1 42`
+
+// NewCmd builds rcq-cancel. runF, when not nil, replaces the run.
+func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	var states, names string
+	cmd := &cobra.Command{
+		Use:               "rcq-cancel [flags] [job-id...]",
+		Short:             "Cancel rcq jobs (like scancel)",
+		Long:              long,
+		Example:           example,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: cli.CompleteJobIDs(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := cli.ParseJobIDs(args)
+			if err != nil {
+				return err
+			}
+			opts.JobIDs = ids
+			opts.States, opts.Names = cli.SplitList(states), cli.SplitList(names)
+			if len(ids) == 0 && len(opts.States) == 0 && len(opts.Names) == 0 && opts.User == "" && !opts.Me {
+				return cli.Usagef("no jobs given: name job ids or use --state, --name, --user or --me")
+			}
+			if opts.Me && opts.User != "" {
+				return cli.Usagef("--me and --user together: choose one")
+			}
+			if cmd.Flags().Changed("signal") && strings.TrimSpace(opts.Signal) == "" {
+				return cli.Usagef("--signal: give a signal name or number, e.g. USR1")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return cancelRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&states, "state", "t", "", "only jobs in these `STATES` (comma list: pending, running or PD, R)")
+	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
+	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email; others' jobs need an admin)")
+	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
+	fl.StringVarP(&opts.Signal, "signal", "s", "", "send `SIGNAL` (a name such as USR1 or a number) instead of cancelling")
+	fl.BoolVarP(&opts.Interactive, "interactive", "i", false, "ask before each job")
+	fl.BoolVarP(&opts.Quiet, "quiet", "Q", false, "print nothing about jobs that were not cancelled; an already finished job is not a failure")
+	fl.BoolVar(&opts.JSON, "json", false, "print one result per job as JSON")
+	_ = cmd.RegisterFlagCompletionFunc("state", cli.CompleteStates)
+	_ = cmd.RegisterFlagCompletionFunc("signal", cli.CompleteSignals)
+	_ = cmd.RegisterFlagCompletionFunc("name", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("user", cobra.NoFileCompletions)
+	return cmd
+}
+
+// Result is what happened to one job; --json prints {"results": [...]}.
+type Result struct {
+	JobID  int64  `json:"job_id"`
+	OK     bool   `json:"ok"`
+	Status string `json:"status,omitempty"` // the job's state after the action
+	Error  string `json:"error,omitempty"`
+	Code   string `json:"code,omitempty"`
+}
+
+type target struct {
+	id   int64
+	name string
+	user string
+}
+
+// targets resolves ids and filters into the jobs to act on.
+func targets(ctx context.Context, opts *Options, s *cli.Session) ([]target, []Result, error) {
+	filtered := len(opts.States) > 0 || len(opts.Names) > 0 || opts.User != "" || opts.Me
+	if !filtered {
+		ts := make([]target, len(opts.JobIDs))
+		for i, id := range opts.JobIDs {
+			ts[i] = target{id: id}
+		}
+		return ts, nil, nil
+	}
+	q := client.JobsQuery{States: []string{"pending", "running"}, Limit: 1000, User: opts.User, IDs: opts.JobIDs}
+	if len(opts.States) > 0 {
+		q.States = nil
+		for _, st := range opts.States {
+			state, err := rcq.ParseJobState(st)
+			if err != nil {
+				return nil, nil, cli.Usagef("--state: %s", strings.TrimPrefix(rcq.MessageOf(err), "state: "))
+			}
+			q.States = append(q.States, string(state))
+		}
+	}
+	if opts.Me {
+		me, err := s.Me(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		q.User = me
+	}
+	if len(opts.Names) == 1 {
+		q.Name = opts.Names[0]
+	}
+	list, err := s.Jobs(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]bool{}
+	for _, n := range opts.Names {
+		names[n] = true
+	}
+	found := map[int64]bool{}
+	var ts []target
+	for _, j := range list.Jobs {
+		if len(names) > 0 && !names[j.Name] {
+			continue
+		}
+		found[j.ID] = true
+		ts = append(ts, target{id: j.ID, name: j.Name, user: j.User})
+	}
+	// Named jobs the filters did not select are reported, as scancel does.
+	var misses []Result
+	for _, id := range opts.JobIDs {
+		if !found[id] {
+			misses = append(misses, Result{JobID: id, Error: fmt.Sprintf("job %d not found or does not match the filters", id), Code: "not_found"})
+		}
+	}
+	return ts, misses, nil
+}
+
+func cancelRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	s, err := f.Client()
+	if err != nil {
+		return err
+	}
+	ts, results, err := targets(ctx, opts, s)
+	if err != nil {
+		return err
+	}
+	verb := "Cancel"
+	if opts.Signal != "" {
+		verb = "Signal " + opts.Signal + " to"
+	}
+	for _, t := range ts {
+		if opts.Interactive {
+			desc := fmt.Sprintf("job %d", t.id)
+			if t.name != "" {
+				desc += fmt.Sprintf(" (%s, %s)", t.name, t.user)
+			}
+			answer, err := f.IO.Prompt(fmt.Sprintf("%s %s? [y/n] ", verb, desc))
+			if err != nil {
+				return fmt.Errorf("read answer: %w", err)
+			}
+			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				continue
+			}
+		}
+		var action *apitype.JobAction
+		if opts.Signal != "" {
+			action, err = s.Signal(ctx, t.id, opts.Signal)
+		} else {
+			action, err = s.Cancel(ctx, t.id)
+		}
+		r := Result{JobID: t.id}
+		var conn *client.ConnError
+		switch {
+		case err == nil:
+			r.OK, r.Status = true, action.Status
+		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
+			return err // nothing else will work either
+		case errors.Is(err, rcq.ErrNotFound):
+			r.Error, r.Code = fmt.Sprintf("job %d not found", t.id), rcq.CodeOf(err)
+		default:
+			r.Error, r.Code = jobMessage(t.id, err), rcq.CodeOf(err)
+		}
+		results = append(results, r)
+	}
+	failed := false
+	for _, r := range results {
+		if r.OK {
+			continue
+		}
+		finished := r.Code == "job_finished"
+		if opts.Quiet && finished {
+			continue
+		}
+		failed = true
+		if !opts.Quiet && !opts.JSON {
+			f.Errorf("%s", r.Error)
+		}
+	}
+	if opts.JSON {
+		if results == nil {
+			results = []Result{}
+		}
+		if err := cli.PrintJSON(f.IO.Out, map[string]any{"results": results}); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return &cli.ExitError{Code: cli.ExitFailure}
+	}
+	return nil
+}
+
+// jobMessage is rcqd's message, naming the job if it does not already.
+func jobMessage(id int64, err error) string {
+	msg := rcq.MessageOf(err)
+	if msg == "internal error" {
+		msg = err.Error()
+	}
+	if strings.Contains(msg, fmt.Sprintf("job %d", id)) {
+		return msg
+	}
+	return fmt.Sprintf("job %d: %s", id, msg)
+}
+
+// NewRootCmd is the command of the program: NewCmd without a runF.
+func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }

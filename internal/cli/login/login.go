@@ -1,0 +1,286 @@
+// Package login is rcq-login: it logs in to rcqd (creating the account
+// first with --register) and keeps the token in the credentials file; it
+// also shows the session (--status) and forgets it (--logout).
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Options is what the command line gave rcq-login.
+type Options struct {
+	F *cli.Factory
+
+	Email         string
+	PasswordStdin bool
+	Register      bool
+	Group         int64
+	Status        bool
+	Logout        bool
+	JSON          bool
+}
+
+const long = `Log in to rcqd and keep the token for the other rcq commands.
+
+rcq-login asks for your email and password (the password without echo) and
+stores the token, with the server it belongs to, in
+$XDG_CONFIG_HOME/rcq/credentials (~/.config/rcq/credentials), a file only
+you can read. The other commands use it until it expires; RCQ_TOKEN, when
+set, is used instead of the file.
+
+--register creates the account first (in group 1 unless --group says
+otherwise). --status shows who you are and when the token expires.
+--logout invalidates your tokens on the server and forgets the file.
+
+The server is --server, else RCQ_SERVER, else the local rcqd's socket.
+
+` + cli.ExitStatusHelp
+
+const example = `  rcq-login
+  rcq-login --register --email ann@lab.example --group 2
+  rcq-login --server https://rcq.lab.example:8443
+  printf '%s\n' "$PASSWORD" | rcq-login --email ann@lab.example --password-stdin
+  rcq-login --status
+  rcq-login --logout`
+
+// NewCmd builds rcq-login. runF, when not nil, replaces the run.
+func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:     "rcq-login [flags]",
+		Short:   "Log in to rcq and keep the token",
+		Long:    long,
+		Example: example,
+		Args:    cli.ArgsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n := count(opts.Status, opts.Logout, opts.Register); n > 1 || (opts.Status || opts.Logout) && (opts.Email != "" || opts.PasswordStdin) {
+				return cli.Usagef("--status, --logout and logging in (--register, --email, --password-stdin) do not go together")
+			}
+			if cmd.Flags().Changed("group") && !opts.Register {
+				return cli.Usagef("--group is for --register")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			ctx := cmd.Context()
+			switch {
+			case opts.Status:
+				return statusRun(ctx, opts)
+			case opts.Logout:
+				return logoutRun(ctx, opts)
+			}
+			return loginRun(ctx, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Email, "email", "", "your account's `EMAIL` (asked for when not given)")
+	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	fl.BoolVar(&opts.Register, "register", false, "create the account, then log in")
+	fl.Int64Var(&opts.Group, "group", 1, "`GROUP` id of the new account (with --register)")
+	fl.BoolVar(&opts.Status, "status", false, "show who you are and when the token expires")
+	fl.BoolVar(&opts.Logout, "logout", false, "invalidate your tokens and forget them")
+	fl.BoolVar(&opts.JSON, "json", false, "print the session as JSON (with --status, or after logging in)")
+	_ = cmd.RegisterFlagCompletionFunc("email", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("group", cobra.NoFileCompletions)
+	return cmd
+}
+
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// Session is rcq-login --status --json.
+type Session struct {
+	Server    string    `json:"server"`
+	Email     string    `json:"email"`
+	UserID    int64     `json:"user_id"`
+	GroupID   int64     `json:"group_id"`
+	IsAdmin   bool      `json:"is_admin"`
+	UnixUser  string    `json:"unix_user,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+func loginRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	email := strings.TrimSpace(opts.Email)
+	var password string
+	switch {
+	case opts.PasswordStdin:
+		if email == "" {
+			return cli.Usagef("--password-stdin needs --email")
+		}
+		line, err := f.IO.ReadLine()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = line
+	case !f.IO.IsStdinTTY():
+		return cli.Usagef("no terminal to ask for the password: use --email and --password-stdin")
+	default:
+		if email == "" {
+			line, err := f.IO.Prompt("Email: ")
+			if err != nil {
+				return fmt.Errorf("read email: %w", err)
+			}
+			email = strings.TrimSpace(line)
+		}
+		p, err := f.IO.ReadPassword("Password: ")
+		if err != nil {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = p
+		if opts.Register {
+			again, err := f.IO.ReadPassword("Password again: ")
+			if err != nil {
+				return fmt.Errorf("read password: %w", err)
+			}
+			if again != password {
+				return errors.New("the passwords differ: run rcq-login --register again")
+			}
+		}
+	}
+	if email == "" {
+		return cli.Usagef("no email given")
+	}
+	if password == "" {
+		return cli.Usagef("empty password")
+	}
+	c, err := f.AnonClient()
+	if err != nil {
+		return err
+	}
+	if opts.Register {
+		if _, err := c.Register(ctx, apitype.RegisterRequest{Email: email, Password: password, GroupID: opts.Group}); err != nil {
+			return err
+		}
+		f.Errorf("Registered %s", email)
+	}
+	resp, err := c.Login(ctx, apitype.LoginRequest{Email: email, Password: password})
+	if errors.Is(err, rcq.ErrUnauthorized) {
+		// A refused password is not an expired session.
+		return &cli.ExitError{Code: cli.ExitAuth, Err: fmt.Errorf("log in as %s: %s", email, rcq.MessageOf(err))}
+	}
+	if err != nil {
+		return err
+	}
+	path, err := f.CredentialsPath()
+	if err != nil {
+		return err
+	}
+	creds := &client.Credentials{Server: c.Server(), Token: resp.Token, Email: resp.User.Email, ExpiresAt: resp.ExpiresAt}
+	if creds.Email == "" {
+		creds.Email = email
+	}
+	if err := client.SaveCredentials(path, creds); err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cli.PrintJSON(f.IO.Out, session(creds, &resp.User))
+	}
+	fmt.Fprintf(f.IO.Out, "Logged in to %s as %s%s\n", c.Server(), creds.Email, expiry(creds.ExpiresAt, f.Now()))
+	return nil
+}
+
+func session(creds *client.Credentials, u *apitype.UserInfo) Session {
+	return Session{Server: creds.Server, Email: u.Email, UserID: u.ID, GroupID: u.GroupID, IsAdmin: u.IsAdmin,
+		UnixUser: u.UnixUser, ExpiresAt: creds.ExpiresAt}
+}
+
+func expiry(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("; the token expires %s (in %s)", t.Local().Format("2006-01-02 15:04 MST"), t.Sub(now).Round(time.Minute))
+}
+
+func statusRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	s, err := f.Client()
+	if err != nil {
+		return err
+	}
+	u, err := s.Client.Me(ctx)
+	if err != nil {
+		return err
+	}
+	creds := &client.Credentials{Server: s.Server()}
+	if f.Getenv("RCQ_TOKEN") == "" {
+		if saved, err := f.Credentials(); err == nil {
+			creds = saved
+		}
+	}
+	if opts.JSON {
+		return cli.PrintJSON(f.IO.Out, session(creds, u))
+	}
+	role := ""
+	if u.IsAdmin {
+		role = ", admin"
+	}
+	from := ""
+	if f.Getenv("RCQ_TOKEN") != "" {
+		from = " (token from RCQ_TOKEN)"
+	}
+	fmt.Fprintf(f.IO.Out, "Logged in to %s as %s (user %d, group %d%s)%s%s\n",
+		s.Server(), u.Email, u.ID, u.GroupID, role, from, expiry(creds.ExpiresAt, f.Now()))
+	return nil
+}
+
+func logoutRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	path, err := f.CredentialsPath()
+	if err != nil {
+		return err
+	}
+	creds, err := f.Credentials()
+	if errors.Is(err, client.ErrNoCredentials) {
+		fmt.Fprintln(f.IO.Out, "Not logged in")
+		return nil
+	}
+	var perm *client.PermissionError
+	if err != nil && !errors.As(err, &perm) {
+		return err
+	}
+	if err == nil && !creds.Expired(f.Now()) {
+		s, cerr := f.Client()
+		if cerr == nil {
+			_, cerr = s.Logout(ctx)
+		}
+		var conn *client.ConnError
+		switch {
+		case cerr == nil, errors.Is(cerr, rcq.ErrUnauthorized):
+		case errors.As(cerr, &conn):
+			f.Warnf("%v; the token is forgotten here but stays valid until it expires", cerr)
+		default:
+			return cerr
+		}
+	}
+	if err := client.RemoveCredentials(path); err != nil {
+		return err
+	}
+	if creds != nil {
+		fmt.Fprintf(f.IO.Out, "Logged out of %s\n", creds.Server)
+	} else {
+		fmt.Fprintln(f.IO.Out, "Logged out")
+	}
+	return nil
+}
+
+// NewRootCmd is the command of the program: NewCmd without a runF.
+func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }

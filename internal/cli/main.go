@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of every rcq command.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitUnreachable = 3
+	ExitAuth        = 4
+	ExitInterrupted = 130
+)
+
+// ExitStatusHelp is the exit status section of every command's help and
+// manual page.
+const ExitStatusHelp = `Exit status:
+  0    success
+  1    failure
+  2    usage error (bad option or value)
+  3    rcqd unreachable
+  4    not logged in, or the token expired or was rejected
+  130  interrupted`
+
+// UsageError is a bad option, value or argument: exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef builds a UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// AuthError means the caller has no usable token: exit code 4.
+type AuthError struct{ Msg string }
+
+func (e *AuthError) Error() string { return e.Msg }
+
+// ExitError ends a command with Code; Err, when set, is printed first.
+// Commands that already printed what went wrong return it with a nil Err.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs the command build returns with the process's arguments, streams
+// and signals (SIGINT and SIGTERM cancel the command's context), and returns
+// the exit code. It never calls os.Exit.
+func Main(name string, build func(*Factory) *cobra.Command) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := NewFactory(name, System())
+	return Run(ctx, f, build(f), os.Args[1:])
+}
+
+// Run executes cmd with args and returns the exit code, printing the error,
+// if any, as one line on stderr prefixed with the program's name.
+func Run(ctx context.Context, f *Factory, cmd *cobra.Command, args []string) int {
+	f.Setup(cmd)
+	cmd.SetArgs(args)
+	cmd.SetIn(f.IO.In)
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	c, err := cmd.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code, msg := ExitCode(ctx, err)
+	if msg != "" {
+		fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", f.Name, msg)
+	}
+	if code == ExitUsage && c != nil {
+		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", c.CommandPath())
+	}
+	return code
+}
+
+// ExitCode picks the exit code for err and the one-line message to print
+// ("" for none).
+func ExitCode(ctx context.Context, err error) (int, string) {
+	var (
+		exit  *ExitError
+		usage *UsageError
+		auth  *AuthError
+		conn  *client.ConnError
+	)
+	switch {
+	case errors.As(err, &exit):
+		if exit.Err == nil {
+			return exit.Code, ""
+		}
+		return exit.Code, exit.Err.Error()
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return ExitInterrupted, ""
+	case errors.As(err, &usage):
+		return ExitUsage, usage.Error()
+	case errors.As(err, &conn):
+		return ExitUnreachable, conn.Error()
+	case errors.As(err, &auth):
+		return ExitAuth, auth.Msg
+	case errors.Is(err, rcq.ErrUnauthorized):
+		return ExitAuth, "session expired: run rcq-login"
+	}
+	return ExitFailure, err.Error()
+}
+
+// ArgsUsage wraps one of cobra's argument checks so a wrong number
+// of arguments is a usage error (exit code 2).
+func ArgsUsage(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &UsageError{Err: err}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// PrintJSON writes v as one indented JSON document.
+func PrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// ParseJobID reads one job id; Slurm's "ID.step" and "ID_task" forms are not
+// accepted.
+func ParseJobID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, Usagef("%q is not a job id: use a positive number such as 42", s)
+	}
+	return id, nil
+}
+
+// ParseJobIDs reads job ids given as separate arguments or comma lists.
+func ParseJobIDs(args []string) ([]int64, error) {
+	var ids []int64
+	for _, a := range args {
+		for _, s := range strings.Split(a, ",") {
+			if s == "" {
+				continue
+			}
+			id, err := ParseJobID(s)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// SplitList splits a comma-separated list, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,503 @@
+// Package queue is rcq-queue, squeue's counterpart: the queue in the
+// scheduler's order with the reasons behind waits, finished jobs on request,
+// as a table for people or JSON for programs.
+package queue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Options is what the command line gave rcq-queue.
+type Options struct {
+	F *cli.Factory
+
+	Me       bool
+	Users    []string
+	States   []string
+	Jobs     []string
+	Names    []string
+	Start    bool
+	Long     bool
+	Format   string
+	Sort     string
+	NoHeader bool
+	Iterate  int
+	JSON     bool
+	Limit    int
+}
+
+const long = `Show the queue, like squeue.
+
+Without options rcq-queue shows pending jobs in the order the scheduler
+will start them, then running jobs, as a table:
+
+  JOBID NAME USER GROUP ST TIME CPUS MEM GPUS PRIORITY NODELIST(REASON)
+
+ST is Slurm's state code (PD pending, R running, CD completed, F failed,
+CA cancelled, TO timeout), TIME the time used, and the last column the
+worker of a running job or, in parentheses, why a pending job waits. Other
+users' jobs show only their id, user, group, state and size.
+
+Finished jobs are shown with -t all or -t CD,F,CA,TO (history, newest first,
+at most --limit jobs).
+
+-o/--format takes squeue's codes: %i id, %j name, %u user, %g group,
+%t state code, %T state, %M time used, %l time limit, %S start (actual or
+expected), %C CPUs, %m memory, %b GPUs, %Q priority, %r reason, %R reason
+or worker, and rcq's %E reason detail, %B %F %W priority factors (base,
+fair share, wait boost), %P rank. %.10i right-justifies in 10 characters,
+%10i left-justifies; longer values are cut. -S/--sort takes the same letters,
+comma-separated, each with an optional - for descending (e.g. -S -Q,i).
+
+` + cli.ExitStatusHelp
+
+const example = `  rcq-queue
+  rcq-queue --me -t pending --start
+  rcq-queue -l -j 42,43
+  rcq-queue -t all --limit 20
+  rcq-queue -o "%.8i %.10j %.2t %.10M %R" -S -Q
+  rcq-queue -i 5
+  rcq-queue --json | jq '.jobs[] | select(.state == "pending") | .id'`
+
+// NewCmd builds rcq-queue. runF, when not nil, replaces the run.
+func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	var users, states, jobs, names string
+	cmd := &cobra.Command{
+		Use:     "rcq-queue [flags]",
+		Short:   "Show the rcq queue (like squeue)",
+		Long:    long,
+		Example: example,
+		Args:    cli.ArgsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Users, opts.States, opts.Jobs, opts.Names = cli.SplitList(users), cli.SplitList(states), cli.SplitList(jobs), cli.SplitList(names)
+			if opts.Limit < 1 || opts.Limit > 1000 {
+				return cli.Usagef("--limit %d: use a number from 1 to 1000", opts.Limit)
+			}
+			if opts.Iterate < 0 {
+				return cli.Usagef("--iterate %d: use a number of seconds of at least 1", opts.Iterate)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return queueRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	// -h is --noheader, as in squeue; help is --help only.
+	fl.Bool("help", false, "show this help")
+	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
+	fl.StringVarP(&users, "user", "u", "", "only the jobs of these `USERS` (emails, comma-separated; others' jobs need an admin)")
+	fl.StringVarP(&states, "states", "t", "", "only jobs in these `STATES`: comma list of names or codes (PD,R,CD,F,CA,TO), or all")
+	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated)")
+	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
+	fl.BoolVar(&opts.Start, "start", false, "show pending jobs with their expected start times (from the backfill plan)")
+	fl.BoolVarP(&opts.Long, "long", "l", false, "more columns: time limit, priority factors (base, fair share, wait boost) and the reason's detail")
+	fl.StringVarP(&opts.Format, "format", "o", "", "columns as squeue's `FORMAT`, e.g. \"%.8i %j %t %M %R\"")
+	fl.StringVarP(&opts.Sort, "sort", "S", "", "sort by these format `LETTERS`, e.g. -Q,i (default: the scheduler's order)")
+	fl.BoolVarP(&opts.NoHeader, "noheader", "h", false, "no header line")
+	fl.IntVarP(&opts.Iterate, "iterate", "i", 0, "redraw every `SECONDS` until interrupted")
+	fl.BoolVar(&opts.JSON, "json", false, "print the jobs as JSON")
+	fl.IntVar(&opts.Limit, "limit", 100, "at most `N` finished jobs (1-1000)")
+	_ = cmd.RegisterFlagCompletionFunc("states", cli.CompleteStates)
+	_ = cmd.RegisterFlagCompletionFunc("jobs", cli.CompleteJobIDs(f))
+	for _, name := range []string{"user", "name", "format", "sort", "iterate", "limit"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
+	return cmd
+}
+
+// query is the parsed selection.
+type query struct {
+	history bool // finished jobs wanted: GET /api/jobs
+	states  map[rcq.JobState]bool
+	ids     map[int64]bool
+	idList  []int64
+	names   map[string]bool
+	users   map[string]bool
+	user    string // the one user to ask rcqd for
+}
+
+func parseQuery(opts *Options) (*query, error) {
+	q := &query{states: map[rcq.JobState]bool{}, names: map[string]bool{}, users: map[string]bool{}, ids: map[int64]bool{}}
+	for _, s := range opts.States {
+		if strings.EqualFold(s, "all") {
+			for _, st := range rcq.JobStates {
+				q.states[st] = true
+			}
+			continue
+		}
+		st, err := rcq.ParseJobState(s)
+		if err != nil {
+			return nil, cli.Usagef("--states: %s", strings.TrimPrefix(rcq.MessageOf(err), "state: "))
+		}
+		q.states[st] = true
+	}
+	if len(q.states) == 0 {
+		q.states[rcq.JobPending] = true
+		if !opts.Start {
+			q.states[rcq.JobRunning] = true
+		}
+	}
+	for st := range q.states {
+		if st.Terminal() {
+			q.history = true
+		}
+	}
+	ids, err := cli.ParseJobIDs(opts.Jobs)
+	if err != nil {
+		return nil, cli.Usagef("--jobs: %v", err)
+	}
+	q.idList = ids
+	for _, id := range ids {
+		q.ids[id] = true
+	}
+	for _, n := range opts.Names {
+		q.names[n] = true
+	}
+	for _, u := range opts.Users {
+		q.users[u] = true
+	}
+	if len(opts.Users) == 1 {
+		q.user = opts.Users[0]
+	}
+	return q, nil
+}
+
+func (q *query) keep(r *Row) bool {
+	return q.states[rcq.JobState(r.State)] &&
+		(len(q.ids) == 0 || q.ids[r.ID]) &&
+		(len(q.names) == 0 || q.names[r.Name]) &&
+		(len(q.users) == 0 || q.users[r.User])
+}
+
+// fetch asks rcqd for the rows q selects.
+func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Output, error) {
+	if opts.Me {
+		me, err := s.Me(ctx)
+		if err != nil {
+			return nil, err
+		}
+		q.users = map[string]bool{me: true}
+		q.user = me
+	}
+	out := &Output{Jobs: []Row{}}
+	if !q.history {
+		qu, err := s.Queue(ctx, q.user)
+		if err != nil {
+			return nil, err
+		}
+		out.Now = qu.Now
+		if out.Now.IsZero() {
+			out.Now = opts.F.Now()
+		}
+		for _, j := range qu.Jobs {
+			r := fromQueue(j, out.Now)
+			if q.keep(&r) {
+				out.Jobs = append(out.Jobs, r)
+			}
+		}
+	} else {
+		jq := client.JobsQuery{Limit: opts.Limit, User: q.user, IDs: q.idList, Newest: true}
+		for st := range q.states {
+			jq.States = append(jq.States, string(st))
+		}
+		slices.Sort(jq.States)
+		if len(jq.States) == len(rcq.JobStates) {
+			jq.States = []string{"all"}
+		}
+		if len(q.names) == 1 {
+			jq.Name = opts.Names[0]
+		}
+		list, err := s.Jobs(ctx, jq)
+		if err != nil {
+			return nil, err
+		}
+		out.Now = opts.F.Now()
+		me := s.Email
+		for _, j := range list.Jobs {
+			r := fromJob(j, me, out.Now)
+			if q.keep(&r) {
+				out.Jobs = append(out.Jobs, r)
+			}
+		}
+	}
+	if err := sortRows(out.Jobs, opts.Sort); err != nil {
+		return nil, err
+	}
+	out.Count = len(out.Jobs)
+	return out, nil
+}
+
+func sortRows(rows []Row, spec string) error {
+	keys := cli.SplitList(spec)
+	if len(keys) == 0 {
+		return nil
+	}
+	type key struct {
+		code byte
+		desc bool
+	}
+	var ks []key
+	for _, k := range keys {
+		desc := strings.HasPrefix(k, "-")
+		k = strings.TrimLeft(k, "+-")
+		if len(k) != 1 || (headers[k[0]] == "" && k[0] != 'p') {
+			return cli.Usagef("--sort: %q is not a sort key: use format letters such as i, j, u, t, M, S, C, m, b, Q, each with an optional - for descending", k)
+		}
+		ks = append(ks, key{k[0], desc})
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		for _, k := range ks {
+			c := compare(&a, &b, k.code)
+			if k.desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return nil
+}
+
+// column is one output column: a format letter, or literal text.
+type column struct {
+	code    byte
+	width   int  // 0: natural width
+	right   bool // right-justify (%.Ni)
+	literal string
+}
+
+// ParseFormat reads an squeue -o format: text with %[.][width]letter codes.
+func ParseFormat(s string) ([]column, error) {
+	var cols []column
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			cols = append(cols, column{literal: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			lit.WriteByte(s[i])
+			continue
+		}
+		i++
+		if i < len(s) && s[i] == '%' {
+			lit.WriteByte('%')
+			continue
+		}
+		c := column{}
+		if i < len(s) && s[i] == '.' {
+			c.right = true
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i-start > 3 {
+			return nil, cli.Usagef("--format: width %q is too large", s[start:i])
+		}
+		for _, d := range s[start:i] {
+			c.width = c.width*10 + int(d-'0')
+		}
+		if i >= len(s) {
+			return nil, cli.Usagef("--format: %q ends inside a field: use %%[.][width]letter, e.g. %%.10i", s)
+		}
+		if headers[s[i]] == "" {
+			return nil, cli.Usagef("--format: %%%c is not a field: use %%i %%j %%u %%g %%t %%T %%M %%l %%S %%C %%m %%b %%Q %%r %%R %%E %%B %%F %%W %%P", s[i])
+		}
+		c.code = s[i]
+		flush()
+		cols = append(cols, c)
+	}
+	flush()
+	return cols, nil
+}
+
+func pad(v string, c column) string {
+	if c.width == 0 {
+		return v
+	}
+	r := []rune(v)
+	if len(r) > c.width {
+		return string(r[:c.width])
+	}
+	fill := strings.Repeat(" ", c.width-len(r))
+	if c.right {
+		return fill + v
+	}
+	return v + fill
+}
+
+// renderFormat prints rows as -o asks, squeue's way: no alignment beyond
+// the widths given.
+func renderFormat(w io.Writer, cols []column, rows []Row, header bool) {
+	line := func(cell func(column) string) {
+		var b strings.Builder
+		for _, c := range cols {
+			if c.code == 0 {
+				b.WriteString(c.literal)
+				continue
+			}
+			b.WriteString(pad(cell(c), c))
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	if header {
+		line(func(c column) string { return headers[c.code] })
+	}
+	for i := range rows {
+		line(func(c column) string { return rows[i].value(c.code) })
+	}
+}
+
+// tableCodes are the columns of the default, --long and --start tables.
+func tableCodes(opts *Options) string {
+	switch {
+	case opts.Start:
+		return "ijutSCmbR"
+	case opts.Long:
+		return "ijugtMlCmbQBFWRE"
+	}
+	return "ijugtMCmbQR"
+}
+
+// renderTable prints rows as an aligned table without borders.
+func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
+	codes = strings.ReplaceAll(codes, " ", "")
+	align := make([]tw.Align, len(codes))
+	for i, c := range []byte(codes) {
+		align[i] = tw.AlignRight
+		if c == 'R' || c == 'E' || c == 'j' || c == 'u' {
+			align[i] = tw.AlignLeft
+		}
+	}
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off, ShowHeader: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowTop: tw.Off, ShowBottom: tw.Off, ShowFooterLine: tw.Off},
+			},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithTrimSpace(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignmentConfig(tw.CellAlignment{PerColumn: align}),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: " ", Overwrite: true}),
+	)
+	if header {
+		hs := make([]string, len(codes))
+		for i, c := range []byte(codes) {
+			hs[i] = headers[c]
+		}
+		t.Header(hs)
+	}
+	for i := range rows {
+		cells := make([]string, len(codes))
+		for k, c := range []byte(codes) {
+			cells[k] = rows[i].value(c)
+		}
+		if err := t.Append(cells); err != nil {
+			return fmt.Errorf("table: %w", err)
+		}
+	}
+	if len(rows) == 0 && !header {
+		return nil
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// print writes one snapshot of the queue.
+func print(w io.Writer, opts *Options, out *Output, cols []column) error {
+	switch {
+	case opts.JSON:
+		return cli.PrintJSON(w, out)
+	case cols != nil:
+		renderFormat(w, cols, out.Jobs, !opts.NoHeader)
+		return nil
+	}
+	return renderTable(w, tableCodes(opts), out.Jobs, !opts.NoHeader)
+}
+
+func queueRun(ctx context.Context, opts *Options) error {
+	q, err := parseQuery(opts)
+	if err != nil {
+		return err
+	}
+	var cols []column
+	if opts.Format != "" {
+		if cols, err = ParseFormat(opts.Format); err != nil {
+			return err
+		}
+	}
+	s, err := opts.F.Client()
+	if err != nil {
+		return err
+	}
+	w := opts.F.IO.Out
+	for {
+		out, err := fetch(ctx, opts, s, q)
+		if err != nil {
+			return err
+		}
+		if opts.Iterate == 0 {
+			return print(w, opts, out, cols)
+		}
+		var buf bytes.Buffer
+		if opts.F.IO.IsStdoutTTY() {
+			buf.WriteString("\x1b[H\x1b[2J") // redraw in place
+		}
+		fmt.Fprintln(&buf, opts.F.Now().Format(time.ANSIC))
+		if err := print(&buf, opts, out, cols); err != nil {
+			return err
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		t := time.NewTimer(time.Duration(opts.Iterate) * time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// NewRootCmd is the command of the program: NewCmd without a runF.
+func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }

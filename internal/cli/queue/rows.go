@@ -1,0 +1,247 @@
+package queue
+
+import (
+	"cmp"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Row is one job as rcq-queue shows it, and as --json prints it. Field names
+// are stable: fields are added, never renamed.
+type Row struct {
+	ID             int64                `json:"id"`
+	Name           string               `json:"name"`
+	User           string               `json:"user"`
+	GroupID        int64                `json:"group_id"`
+	State          string               `json:"state"`
+	StateCode      string               `json:"state_code"`
+	Own            bool                 `json:"own"`
+	CPUCores       int                  `json:"cpu_cores"`
+	MemoryGB       int                  `json:"memory_gb"`
+	GPUCount       int                  `json:"gpu_count"`
+	TimeLimitHours float64              `json:"time_limit_hours,omitempty"`
+	ElapsedSeconds int64                `json:"elapsed_seconds"`
+	Priority       int                  `json:"priority,omitempty"`
+	Computed       *rcq.PriorityFactors `json:"computed_priority,omitempty"`
+	Rank           int                  `json:"rank,omitempty"`
+	Reason         string               `json:"reason,omitempty"`
+	ReasonDetail   string               `json:"reason_detail,omitempty"`
+	Worker         string               `json:"worker,omitempty"`
+	GPUIndices     []int                `json:"gpu_indices,omitempty"`
+	SubmittedAt    *time.Time           `json:"submitted_at,omitempty"`
+	StartedAt      *time.Time           `json:"started_at,omitempty"`
+	CompletedAt    *time.Time           `json:"completed_at,omitempty"`
+	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
+	ExitCode       *int                 `json:"exit_code,omitempty"`
+}
+
+// Output is rcq-queue --json.
+type Output struct {
+	Jobs  []Row     `json:"jobs"`
+	Count int       `json:"count"`
+	Now   time.Time `json:"now"`
+}
+
+func elapsed(state rcq.JobState, started, completed *time.Time, now time.Time) int64 {
+	if started == nil {
+		return 0
+	}
+	end := now
+	if state.Terminal() && completed != nil {
+		end = *completed
+	}
+	if end.Before(*started) {
+		return 0
+	}
+	return int64(end.Sub(*started) / time.Second)
+}
+
+// fromQueue converts a row of GET /api/queue.
+func fromQueue(j apitype.QueueJob, now time.Time) Row {
+	st := rcq.JobState(j.Status)
+	return Row{
+		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		Own: j.Own, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
+		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, nil, now),
+		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
+		Worker: j.Worker, GPUIndices: j.GPUIndices, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt,
+		ExpectedStart: j.ExpectedStart,
+	}
+}
+
+// fromJob converts a job of GET /api/jobs.
+func fromJob(j apitype.Job, me string, now time.Time) Row {
+	st := rcq.JobState(j.Status)
+	sub := j.SubmittedAt
+	return Row{
+		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		Own: me == "" || j.User == me, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
+		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, j.CompletedAt, now),
+		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
+		Worker: j.Worker, GPUIndices: j.GPUIndices, SubmittedAt: &sub, StartedAt: j.StartedAt,
+		CompletedAt: j.CompletedAt, ExpectedStart: j.ExpectedStart, ExitCode: j.ExitCode,
+	}
+}
+
+// FormatDuration writes seconds as squeue's TIME: [days-][hours:]minutes:seconds,
+// days and hours only when needed.
+func FormatDuration(sec int64) string {
+	if sec < 0 {
+		sec = 0
+	}
+	d, h, m, s := sec/86400, sec/3600%24, sec/60%60, sec%60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+	case h > 0:
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+const timeLayout = "2006-01-02T15:04:05"
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// field values, by squeue format letter.
+func (r *Row) value(code byte) string {
+	st := rcq.JobState(r.State)
+	switch code {
+	case 'i':
+		return strconv.FormatInt(r.ID, 10)
+	case 'j':
+		return orDash(r.Name)
+	case 'u':
+		return orDash(r.User)
+	case 'g':
+		return strconv.FormatInt(r.GroupID, 10)
+	case 't':
+		return r.StateCode
+	case 'T':
+		return strings.ToUpper(r.State)
+	case 'M':
+		return FormatDuration(r.ElapsedSeconds)
+	case 'l':
+		if r.TimeLimitHours <= 0 {
+			return "N/A"
+		}
+		return FormatDuration(int64(r.TimeLimitHours*3600 + 0.5))
+	case 'S':
+		t := r.StartedAt
+		if st == rcq.JobPending {
+			t = r.ExpectedStart
+		}
+		if t == nil {
+			return "N/A"
+		}
+		return t.Local().Format(timeLayout)
+	case 'C':
+		return strconv.Itoa(r.CPUCores)
+	case 'm':
+		return strconv.Itoa(r.MemoryGB) + "G"
+	case 'b':
+		return strconv.Itoa(r.GPUCount)
+	case 'Q':
+		if r.Computed != nil {
+			return strconv.FormatFloat(r.Computed.Final, 'f', 2, 64)
+		}
+		if r.Priority == 0 {
+			return "-"
+		}
+		return strconv.Itoa(r.Priority)
+	case 'r':
+		if st == rcq.JobRunning {
+			return "None"
+		}
+		return orDash(r.Reason)
+	case 'R':
+		if st == rcq.JobRunning || st.Terminal() && r.Worker != "" {
+			return orDash(r.Worker)
+		}
+		return "(" + orDash(r.Reason) + ")"
+	case 'E':
+		return orDash(r.ReasonDetail)
+	case 'B':
+		return factor(r.Computed, func(p *rcq.PriorityFactors) float64 { return p.Base })
+	case 'F':
+		return factor(r.Computed, func(p *rcq.PriorityFactors) float64 { return p.FairShare })
+	case 'W':
+		return factor(r.Computed, func(p *rcq.PriorityFactors) float64 { return p.WaitBoost })
+	case 'P':
+		if r.Rank == 0 {
+			return "-"
+		}
+		return strconv.Itoa(r.Rank)
+	}
+	return ""
+}
+
+func factor(p *rcq.PriorityFactors, get func(*rcq.PriorityFactors) float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(get(p), 'f', 3, 64)
+}
+
+// headers by format letter.
+var headers = map[byte]string{
+	'i': "JOBID", 'j': "NAME", 'u': "USER", 'g': "GROUP", 't': "ST", 'T': "STATE", 'M': "TIME",
+	'l': "TIME_LIMIT", 'S': "START_TIME", 'C': "CPUS", 'm': "MEM", 'b': "GPUS", 'Q': "PRIORITY",
+	'r': "REASON", 'R': "NODELIST(REASON)", 'E': "DETAIL", 'B': "BASE", 'F': "FAIRSHARE",
+	'W': "WAITBOOST", 'P': "RANK",
+}
+
+// compare orders two rows by one format letter.
+func compare(a, b *Row, code byte) int {
+	switch code {
+	case 'i':
+		return cmp.Compare(a.ID, b.ID)
+	case 'g':
+		return cmp.Compare(a.GroupID, b.GroupID)
+	case 'M':
+		return cmp.Compare(a.ElapsedSeconds, b.ElapsedSeconds)
+	case 'l':
+		return cmp.Compare(a.TimeLimitHours, b.TimeLimitHours)
+	case 'C':
+		return cmp.Compare(a.CPUCores, b.CPUCores)
+	case 'm':
+		return cmp.Compare(a.MemoryGB, b.MemoryGB)
+	case 'b':
+		return cmp.Compare(a.GPUCount, b.GPUCount)
+	case 'Q', 'p':
+		return cmp.Compare(priorityOf(a), priorityOf(b))
+	case 'P':
+		return cmp.Compare(a.Rank, b.Rank)
+	case 't', 'T':
+		return cmp.Compare(stateOrder(a.State), stateOrder(b.State))
+	case 'S':
+		return cmp.Compare(a.value('S'), b.value('S'))
+	}
+	return strings.Compare(a.value(code), b.value(code))
+}
+
+func priorityOf(r *Row) float64 {
+	if r.Computed != nil {
+		return r.Computed.Final
+	}
+	return float64(r.Priority)
+}
+
+func stateOrder(s string) int {
+	for i, st := range rcq.JobStates {
+		if string(st) == s {
+			return i
+		}
+	}
+	return len(rcq.JobStates)
+}

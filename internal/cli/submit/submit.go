@@ -1,0 +1,420 @@
+// Package submit is rcq-submit, sbatch's counterpart: it reads a batch
+// script's #RCQ and #SBATCH directives, RCQ_*/SBATCH_* input variables and
+// command-line options into a job and submits it.
+//
+// The parsers for directives (ParseDirectives, SplitWords), time limits
+// (ParseTime), memory sizes (ParseMem), GPUs (ParseGPUs, ParseGres) and
+// --export (BuildEnv) are exported for the fuzz targets and for other tools.
+package submit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Options is what the command line gave rcq-submit.
+type Options struct {
+	F *cli.Factory
+
+	// Args is the script and its arguments (empty: --wrap or standard input).
+	Args []string
+	// CmdLine holds the options given on the command line, by long name.
+	CmdLine map[string]string
+
+	// PollInterval is the first delay between checks of --wait (it doubles
+	// up to MaxPollInterval). Zero means the defaults.
+	PollInterval, MaxPollInterval time.Duration
+}
+
+const long = `Submit a batch script to rcqd, like sbatch.
+
+The script is a file (its arguments follow it), the command of --wrap, or
+standard input. Options come from, lowest precedence first: the script's
+directives, RCQ_* (and SBATCH_*) input variables, and the command line.
+
+Directives are lines at the top of the script that start with #RCQ or
+#SBATCH in column 0, up to the first line that is not a comment. They take
+the same options as the command line, e.g. "#SBATCH --mem=4G". An #SBATCH
+option rcq does not support is ignored with a warning, so Slurm scripts run
+unchanged; an unknown #RCQ option is an error.
+
+Input variables: RCQ_JOB_NAME, RCQ_CPUS_PER_TASK, RCQ_MEM, RCQ_GPUS,
+RCQ_GRES, RCQ_TIMELIMIT, RCQ_PRIORITY, RCQ_OUTPUT, RCQ_ERROR, RCQ_CHDIR,
+RCQ_EXPORT, RCQ_DEPENDENCY, RCQ_HOLD, RCQ_WAIT, and Slurm's SBATCH_JOB_NAME,
+SBATCH_CPUS_PER_TASK, SBATCH_MEM_PER_NODE, SBATCH_GPUS, SBATCH_GRES,
+SBATCH_TIMELIMIT, SBATCH_OUTPUT, SBATCH_ERROR, SBATCH_EXPORT, SBATCH_HOLD,
+SBATCH_WAIT (an RCQ_ variable wins over its SBATCH_ twin).
+
+On success rcq-submit prints "Submitted batch job ID" (only ID with
+--parsable). With --wait it then waits for the job and exits with the job's
+exit code (1 when a signal ended it, or when it was cancelled or timed out).
+
+` + cli.ExitStatusHelp + `
+  (with --wait: the job's exit code)`
+
+const example = `  # a script with #RCQ or #SBATCH directives
+  rcq-submit job.sh
+  rcq-submit -J train -c 8 --mem 32G -G 1 -t 2-00:00 train.sh --epochs 10
+
+  # a one-line job, waiting for it and keeping its exit code
+  rcq-submit --wrap "python analyse.py" --wait
+
+  # a chain: the second job starts when the first succeeded
+  id=$(rcq-submit --parsable prepare.sh)
+  rcq-submit -d afterok:$id compute.sh
+
+  # a script from standard input; when would it start?
+  echo 'sleep 60' | rcq-submit --test-only -c 4`
+
+// NewCmd builds rcq-submit. runF, when not nil, replaces the run: flag
+// parsing tests stop there and inspect the options.
+func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:     "rcq-submit [flags] [script [args...]]",
+		Short:   "Submit a batch job to rcq (like sbatch)",
+		Long:    long,
+		Example: example,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			opts.CmdLine = map[string]string{}
+			for k, v := range fromFlags(cmd.Flags()) {
+				opts.CmdLine[k] = v.value
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return submitRun(cmd.Context(), opts)
+		},
+	}
+	// Everything after the script belongs to the script.
+	cmd.Flags().SetInterspersed(false)
+	addFlags(cmd.Flags())
+	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
+	_ = cmd.MarkFlagDirname("chdir")
+	for _, name := range []string{"job-name", "cpus-per-task", "mem", "gpus", "gres", "time", "priority", "export", "wrap"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
+	}
+	return cmd
+}
+
+// Plan is a submit ready to send: the request and what to do afterwards.
+type Plan struct {
+	Request  apitype.SubmitRequest
+	Hold     bool
+	Parsable bool
+	Wait     bool
+	TestOnly bool
+	JSON     bool
+}
+
+// Prepare reads the script and every source of options into a Plan, without
+// talking to rcqd. Warnings go through f.Warnf.
+func Prepare(opts *Options) (*Plan, error) {
+	f := opts.F
+	cmdline := settings{}
+	for k, v := range opts.CmdLine {
+		cmdline[k] = setting{value: v, source: "--" + k}
+	}
+	wrap, hasWrap := cmdline.get("wrap")
+	var (
+		script, name string
+		args         []string
+		dirs         []Directive
+	)
+	switch {
+	case hasWrap && len(opts.Args) > 0:
+		return nil, cli.Usagef("--wrap and a script file together: give one or the other")
+	case hasWrap:
+		script = "#!/bin/sh\n" + wrap + "\n"
+		name = "wrap"
+	case len(opts.Args) > 0:
+		b, err := os.ReadFile(opts.Args[0])
+		if err != nil {
+			return nil, fmt.Errorf("read script: %w", err)
+		}
+		script, name, args = string(b), filepath.Base(opts.Args[0]), opts.Args[1:]
+	default:
+		if f.IO.IsStdinTTY() {
+			return nil, cli.Usagef("no script: give a script file, --wrap COMMAND, or a script on standard input")
+		}
+		b, err := io.ReadAll(f.IO.In)
+		if err != nil {
+			return nil, fmt.Errorf("read script from standard input: %w", err)
+		}
+		script, name = string(b), "stdin"
+	}
+	if !hasWrap {
+		var err error
+		if dirs, err = ParseDirectives(script); err != nil {
+			return nil, &cli.UsageError{Err: err}
+		}
+	}
+	fromDirs, err := fromDirectives(dirs, func(msg string) { f.Warnf("%s", msg) })
+	if err != nil {
+		return nil, &cli.UsageError{Err: err}
+	}
+	all := fromDirs.merge(fromEnv(f.Getenv)).merge(cmdline)
+
+	p := &Plan{}
+	if p, err = build(f, all, p); err != nil {
+		return nil, &cli.UsageError{Err: err}
+	}
+	r := &p.Request
+	r.Script, r.Args = script, args
+	if r.Name == "" {
+		r.Name = name
+	}
+	return p, nil
+}
+
+// build turns the merged settings into the request. Errors name the option
+// (and the directive line or variable) and the accepted form.
+func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
+	r := &p.Request
+	var err error
+	for name, dst := range map[string]*bool{"hold": &p.Hold, "parsable": &p.Parsable, "wait": &p.Wait, "test-only": &p.TestOnly, "json": &p.JSON} {
+		if *dst, err = s.boolOf(name); err != nil {
+			return nil, err
+		}
+	}
+	r.Hold = p.Hold
+	if p.JSON && p.Parsable {
+		return nil, fmt.Errorf("--json and --parsable together: choose one output")
+	}
+	if p.TestOnly && p.Wait {
+		return nil, fmt.Errorf("--test-only and --wait together: a test submits nothing to wait for")
+	}
+	if v, ok := s["job-name"]; ok {
+		r.Name = v.value
+	}
+	if v, ok := s["cpus-per-task"]; ok {
+		n, err := strconv.Atoi(v.value)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a number of CPU cores: use a whole number of at least 1", v.source, v.value)
+		}
+		r.CPUCores = &n
+	}
+	if v, ok := s["mem"]; ok {
+		gb, err := ParseMem(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.source, err)
+		}
+		r.MemoryGB = &gb
+	}
+	gpuSetting, ok := s["gpus"]
+	if ok {
+		n, typ, err := ParseGPUs(gpuSetting.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", gpuSetting.source, err)
+		}
+		if typ != "" {
+			f.Warnf("%s: GPU type %q is ignored: rcq gives any free GPU", gpuSetting.source, typ)
+		}
+		r.GPUCount = &n
+	}
+	if v, ok := s["gres"]; ok {
+		n, typ, ignored, err := ParseGres(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.source, err)
+		}
+		for _, g := range ignored {
+			f.Warnf("%s: generic resource %q is not supported by rcq and is ignored", v.source, g)
+		}
+		if r.GPUCount == nil && n > 0 {
+			if typ != "" {
+				f.Warnf("%s: GPU type %q is ignored: rcq gives any free GPU", v.source, typ)
+			}
+			r.GPUCount = &n
+		}
+	}
+	if v, ok := s["time"]; ok {
+		d, err := ParseTime(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.source, err)
+		}
+		h := d.Hours()
+		if d == 0 {
+			// No limit: ask for the most rcq allows; rcqd names its own
+			// maximum if it is lower.
+			h = rcq.DefaultLimits.MaxEstimatedHours
+		}
+		r.EstimatedHours = &h
+	}
+	if v, ok := s["priority"]; ok {
+		n, err := strconv.Atoi(v.value)
+		if err != nil || n < 1 || n > 10 {
+			return nil, fmt.Errorf("%s: %q is not a priority: use a whole number from 1 to 10", v.source, v.value)
+		}
+		r.Priority = &n
+	}
+	if v, ok := s["output"]; ok {
+		r.Output = v.value
+	}
+	if v, ok := s["error"]; ok {
+		r.Error = v.value
+	}
+	cwd, err := f.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("find the current directory: %w", err)
+	}
+	r.WorkingDir = cwd
+	if v, ok := s["chdir"]; ok {
+		if v.value == "" {
+			return nil, fmt.Errorf("%s: give a directory", v.source)
+		}
+		dir := v.value
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cwd, dir)
+		}
+		r.WorkingDir = filepath.Clean(dir)
+	}
+	export, _ := s.get("export")
+	env, err := BuildEnv(export, f.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s["export"].source, err)
+	}
+	r.Env = env
+	if v, ok := s["dependency"]; ok {
+		deps, err := rcq.ParseDependencies(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", v.source, rcq.MessageOf(err))
+		}
+		for _, d := range deps {
+			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
+		}
+	}
+	return p, nil
+}
+
+func submitRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	p, err := Prepare(opts)
+	if err != nil {
+		return err
+	}
+	s, err := f.Client()
+	if err != nil {
+		return err
+	}
+	resp, err := s.Submit(ctx, p.Request, client.SubmitOptions{TestOnly: p.TestOnly})
+	if err != nil {
+		return err
+	}
+	out := f.IO.Out
+	if p.TestOnly {
+		if p.JSON {
+			return cli.PrintJSON(out, resp)
+		}
+		if resp.ExpectedStart != nil {
+			f.Errorf("Job would start at %s", resp.ExpectedStart.Local().Format("2006-01-02T15:04:05"))
+		} else {
+			f.Errorf("Job is valid; rcqd cannot tell yet when it would start")
+		}
+		return nil
+	}
+	switch {
+	case p.JSON && !p.Wait:
+		return cli.PrintJSON(out, resp)
+	case p.JSON:
+	case p.Parsable:
+		fmt.Fprintf(out, "%d\n", resp.JobID)
+	default:
+		fmt.Fprintf(out, "Submitted batch job %d\n", resp.JobID)
+	}
+	if !p.Wait {
+		return nil
+	}
+	job, err := Wait(ctx, s.Client, resp.JobID, opts.PollInterval, opts.MaxPollInterval)
+	if err != nil {
+		return err
+	}
+	if p.JSON {
+		if err := cli.PrintJSON(out, job); err != nil {
+			return err
+		}
+	}
+	code := ExitCodeOf(job)
+	if code != 0 {
+		f.Errorf("%s", describeEnd(job))
+	}
+	return &cli.ExitError{Code: code}
+}
+
+// Wait polls the job until it ends, with a growing delay from first to most.
+func Wait(ctx context.Context, c *client.Client, id int64, first, most time.Duration) (*apitype.Job, error) {
+	if first <= 0 {
+		first = 100 * time.Millisecond
+	}
+	if most <= 0 {
+		most = 2 * time.Second
+	}
+	delay := first
+	for {
+		job, err := c.Job(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rcq.JobState(job.Status).Terminal() {
+			return job, nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, most)
+	}
+}
+
+// ExitCodeOf is the exit code rcq-submit --wait returns for a finished job:
+// the job's own exit code; 1 when a signal ended it, or when it was
+// cancelled or timed out without one.
+func ExitCodeOf(j *apitype.Job) int {
+	if j.Signal != "" {
+		return 1
+	}
+	if j.ExitCode != nil && *j.ExitCode != 0 {
+		return max(1, min(*j.ExitCode, 255))
+	}
+	if rcq.JobState(j.Status) == rcq.JobCompleted {
+		return 0
+	}
+	return 1
+}
+
+func describeEnd(j *apitype.Job) string {
+	switch {
+	case j.Signal != "":
+		return fmt.Sprintf("job %d was killed by signal %s (%s)", j.ID, j.Signal, j.Status)
+	case rcq.JobState(j.Status) == rcq.JobCancelled:
+		return fmt.Sprintf("job %d was cancelled", j.ID)
+	case rcq.JobState(j.Status) == rcq.JobTimeout:
+		return fmt.Sprintf("job %d reached its time limit", j.ID)
+	case j.ExitCode != nil:
+		return fmt.Sprintf("job %d %s with exit code %d", j.ID, j.Status, *j.ExitCode)
+	}
+	msg := fmt.Sprintf("job %d %s", j.ID, j.Status)
+	if j.Reason != "" {
+		msg += " (" + j.Reason + ")"
+	}
+	return msg
+}
+
+
+// NewRootCmd is the command of the program: NewCmd without a runF.
+func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }
