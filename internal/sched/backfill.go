@@ -23,7 +23,6 @@ import (
 // holder is a job holding resources on a worker: running, or starting in this
 // plan.
 type holder struct {
-	w   int   // worker index
 	end int64 // expected end
 	r   rcq.Resources
 }
@@ -47,30 +46,27 @@ func (res *reservation) allows(w int, r rcq.Resources, d int64) (ok, eats bool) 
 	return r.Fits(res.extra), true
 }
 
-// sortHolders orders holders by worker, then expected end.
+// sortHolders orders a worker's holders by expected end.
 func sortHolders(hs []holder) {
-	slices.SortFunc(hs, func(a, b holder) int {
-		return cmp.Or(cmp.Compare(a.w, b.w), cmp.Compare(a.end, b.end))
-	})
+	slices.SortFunc(hs, func(a, b holder) int { return cmp.Compare(a.end, b.end) })
 }
 
 // reserve finds the earliest time r fits on one online worker given the
 // holders' expected ends, and what is left at that time beside r. Ties go to
 // the lowest worker id.
 func (s *state) reserve(r rcq.Resources) (w int, t int64, extra rcq.Resources, ok bool) {
-	hs := slices.Clone(s.holders)
-	sortHolders(hs)
 	best := -1
 	for leaf, wi := range s.online {
 		if !r.Fits(s.workers[wi].Capacity) {
 			continue
 		}
+		hs := s.held[wi]
+		sortHolders(hs)
 		f := s.free[wi]
 		at := int64(0)
-		lo, _ := slices.BinarySearchFunc(hs, wi, func(h holder, w int) int { return cmp.Compare(h.w, w) })
-		for i := lo; !r.Fits(f) && i < len(hs) && hs[i].w == wi; {
+		for i := 0; !r.Fits(f) && i < len(hs); {
 			at = hs[i].end
-			for ; i < len(hs) && hs[i].w == wi && hs[i].end == at; i++ {
+			for ; i < len(hs) && hs[i].end == at; i++ {
 				f = f.Add(hs[i].r)
 			}
 		}
@@ -163,18 +159,17 @@ type estimator struct {
 
 func newEstimator(s *state) *estimator {
 	e := &estimator{prof: make([]profile, len(s.online)), cap: make([]rcq.Resources, len(s.online)), now: s.freeTree}
-	hs := slices.Clone(s.holders)
-	sortHolders(hs)
-	e.events = make([]event, 0, len(hs)+64)
+	e.events = make([]event, 0, s.nheld+64)
 	for leaf, wi := range s.online {
 		e.cap[leaf] = s.workers[wi].Capacity
-		i, _ := slices.BinarySearchFunc(hs, wi, func(h holder, w int) int { return cmp.Compare(h.w, w) })
+		hs := s.held[wi]
+		sortHolders(hs)
 		f := s.free[wi]
-		p := make(profile, 1, 4)
+		p := make(profile, 1, len(hs)+3)
 		p[0] = step{0, f}
-		for i < len(hs) && hs[i].w == wi {
+		for i := 0; i < len(hs); {
 			at := hs[i].end
-			for ; i < len(hs) && hs[i].w == wi && hs[i].end == at; i++ {
+			for ; i < len(hs) && hs[i].end == at; i++ {
 				f = f.Add(hs[i].r)
 			}
 			p = append(p, step{at, f})
@@ -184,9 +179,11 @@ func newEstimator(s *state) *estimator {
 	}
 	slices.SortFunc(e.events, compareEvents)
 	if limit := s.cfg.MaxConcurrentJobs; limit > 0 {
-		ends := make([]int64, len(s.holders))
-		for k, h := range s.holders {
-			ends[k] = h.end
+		ends := make([]int64, 0, s.nheld)
+		for _, hs := range s.held {
+			for _, h := range hs {
+				ends = append(ends, h.end)
+			}
 		}
 		slices.Sort(ends)
 		n := limit - s.running

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -27,15 +28,17 @@ type groupFactor struct {
 }
 
 // groupFactors computes each group's priority and fair-share multiplier once.
-func groupFactors(groups []rcq.GroupShare, cfg *Config) map[rcq.GroupID]groupFactor {
-	m := make(map[rcq.GroupID]groupFactor, len(groups))
-	for _, g := range groups {
-		m[g.ID] = groupFactor{
+func groupFactors(groups []rcq.GroupShare, cfg *Config) ([]groupFactor, map[rcq.GroupID]int) {
+	fs := make([]groupFactor, len(groups))
+	m := make(map[rcq.GroupID]int, len(groups))
+	for i, g := range groups {
+		fs[i] = groupFactor{
 			priority:  g.Priority,
 			fairShare: FairShare(g.CPUQuota, g.UsageCPUHours, cfg.FairShareMin, cfg.FairShareMax),
 		}
+		m[g.ID] = i
 	}
-	return m
+	return fs, m
 }
 
 // Priority computes a pending job's priority factors at now:
@@ -60,19 +63,105 @@ func priority(j *rcq.PendingJob, g groupFactor, now time.Time, cfg *Config) rcq.
 	return p
 }
 
-// candidate is a pending job in the order being built.
+// candidate is a pending job in the order being built, carrying what the
+// main pass needs so that it reads memory in order. Its sort key is three
+// unsigned words compared in turn: the final priority (descending), the
+// submit time and the job id (ascending).
 type candidate struct {
-	final     float64
-	submitted int64 // Unix nanoseconds
-	id        rcq.JobID
-	idx       int32 // index into Snapshot.Pending
+	k1, k2, k3 uint64
+	dur        int64 // planned duration (the time limit)
+	cpu, mem   int32
+	gpus       int32
+	idx        int32 // index into Snapshot.Pending
+	base       int32 // job priority + group priority
+	group      int16 // index into the group factors; -1 if unknown
+	flags      uint8
 }
 
-// order sorts candidates by final priority (highest first), then submit time
-// (oldest first), then job id, so one snapshot always yields one order.
-func order(cs []candidate) {
-	slices.SortFunc(cs, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(b.final, a.final),
-			cmp.Compare(a.submitted, b.submitted), cmp.Compare(a.id, b.id))
-	})
+const (
+	flagDeps uint8 = 1 << iota
+	flagHoldUser
+	flagHoldAdmin
+	flagBig // resources beyond int32: taken from the snapshot
+)
+
+func (c *candidate) resources(snap *rcq.Snapshot) rcq.Resources {
+	if c.flags&flagBig != 0 {
+		return snap.Pending[c.idx].Resources
+	}
+	return rcq.Resources{CPUCores: int(c.cpu), MemoryGB: int(c.mem), GPUs: int(c.gpus)}
+}
+
+func newCandidate(j *rcq.PendingJob, idx int, p rcq.PriorityFactors, group int) candidate {
+	c := candidate{k1: ^sortableFloat(p.Final), k2: uint64(j.SubmittedAt.UnixNano()) ^ 1<<63, k3: uint64(j.ID) ^ 1<<63,
+		dur: duration(j.EstimatedHours), idx: int32(idx), base: int32(p.Base), group: int16(group)}
+	r := j.Resources
+	if r.CPUCores == int(int32(r.CPUCores)) && r.MemoryGB == int(int32(r.MemoryGB)) && r.GPUs == int(int32(r.GPUs)) {
+		c.cpu, c.mem, c.gpus = int32(r.CPUCores), int32(r.MemoryGB), int32(r.GPUs)
+	} else {
+		c.flags |= flagBig
+	}
+	if len(j.Dependencies) > 0 {
+		c.flags |= flagDeps
+	}
+	switch j.Hold {
+	case rcq.HoldNone:
+	case rcq.HoldAdmin:
+		c.flags |= flagHoldAdmin
+	default:
+		c.flags |= flagHoldUser
+	}
+	return c
+}
+
+// sortableFloat maps f to a word whose unsigned order is f's order.
+func sortableFloat(f float64) uint64 {
+	b := math.Float64bits(f)
+	if b>>63 == 1 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+// order returns the candidates sorted by final priority (highest first),
+// then submit time (oldest first), then job id, so one snapshot always yields
+// one order. It sorts words holding the top of the priority key and the
+// index (a fast integer sort), gathers, then settles the rare runs whose
+// truncated keys tie with the full keys.
+func order(cs []candidate) []candidate {
+	const idxBits = 20
+	if len(cs) >= 1<<idxBits {
+		slices.SortFunc(cs, compareCandidates)
+		return cs
+	}
+	keys := make([]uint64, len(cs))
+	for i := range cs {
+		keys[i] = cs[i].k1&^(1<<idxBits-1) | uint64(i)
+	}
+	slices.Sort(keys)
+	out := make([]candidate, len(cs))
+	for i, k := range keys {
+		out[i] = cs[k&(1<<idxBits-1)]
+	}
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && out[j].k1>>idxBits == out[i].k1>>idxBits {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(out[i:j], compareCandidates)
+		}
+		i = j
+	}
+	return out
+}
+
+func compareCandidates(a, b candidate) int {
+	switch {
+	case a.k1 != b.k1:
+		return cmp.Compare(a.k1, b.k1)
+	case a.k2 != b.k2:
+		return cmp.Compare(a.k2, b.k2)
+	}
+	return cmp.Compare(a.k3, b.k3)
 }

@@ -32,6 +32,11 @@ type texts struct {
 	s       *state
 	version int
 	cache   map[textKey]string
+	shorts  memo[string]
+	// shortDims caches "needs N X; largest free is M on W" texts.
+	shortDims  map[uint64]string
+	args       [3]int // argmax per dimension at argVersion-1
+	argVersion int
 }
 
 type textKey struct {
@@ -40,7 +45,9 @@ type textKey struct {
 	version int
 }
 
-func newTexts(s *state) texts { return texts{s: s, cache: make(map[textKey]string)} }
+func newTexts(s *state) texts {
+	return texts{s: s, cache: make(map[textKey]string), shorts: make(memo[string]), shortDims: make(map[uint64]string)}
+}
 
 func (x *texts) cached(k textKey, f func() string) string {
 	if v, ok := x.cache[k]; ok {
@@ -69,7 +76,45 @@ func worst(r, have rcq.Resources) (int, bool) {
 
 // short explains why r fits nowhere now.
 func (x *texts) short(r rcq.Resources) string {
-	return x.cached(textKey{'s', r, x.version}, func() string { return x.shortNow(r) })
+	largest := x.s.freeTree.largest()
+	d, ok := worst(r, largest)
+	if !ok {
+		k, ok := pack(r, 0)
+		if !ok {
+			return x.shortNow(r)
+		}
+		if v, hit := x.shorts.get(k, x.version); hit {
+			return v
+		}
+		v := x.shortNow(r)
+		x.shorts[k] = memoEntry[string]{x.version, v}
+		return v
+	}
+	// The text depends on the short dimension, the need, the largest free
+	// amount and where it is.
+	need, have, leaf := dim(r, d), dim(largest, d), x.argmax(d)
+	if uint64(need) >= 1<<20 || uint64(have) >= 1<<20 || uint64(leaf) >= 1<<20 {
+		return x.shortNow(r)
+	}
+	k := uint64(d) | uint64(need)<<2 | uint64(have)<<22 | uint64(leaf)<<42
+	if v, hit := x.shortDims[k]; hit {
+		return v
+	}
+	v := x.shortNow(r)
+	x.shortDims[k] = v
+	return v
+}
+
+// argmax is resTree.argmax over free-now amounts, cached until the next start.
+func (x *texts) argmax(d int) int {
+	if x.argVersion != x.version+1 {
+		x.args = [3]int{-1, -1, -1}
+		x.argVersion = x.version + 1
+	}
+	if x.args[d] < 0 {
+		x.args[d] = x.s.freeTree.argmax(d)
+	}
+	return x.args[d]
 }
 
 func (x *texts) shortNow(r rcq.Resources) string {
@@ -79,7 +124,7 @@ func (x *texts) shortNow(r rcq.Resources) string {
 		if len(s.online) == 0 || dim(largest, d) < 0 {
 			return fmt.Sprintf("needs %d %s; no online worker has any free", dim(r, d), dimNames[d])
 		}
-		w := s.online[s.freeTree.argmax(d)]
+		w := s.online[x.argmax(d)]
 		return fmt.Sprintf("needs %d %s; largest free is %d on %s", dim(r, d), dimNames[d], dim(largest, d), s.workers[w].Name)
 	}
 	return fmt.Sprintf("needs %s together; no online worker has all of it free now", r)

@@ -40,10 +40,12 @@ type state struct {
 	// freeTree holds free-now amounts of online workers; capTree their
 	// capacities.
 	freeTree, capTree *resTree
-	holders           []holder
+	held              [][]holder // per worker index
+	nheld             int
 	running           int // jobs holding resources, including starts
 	res               *reservation
 	text              texts
+	memo              memo[int32]
 }
 
 func newState(snap *rcq.Snapshot, cfg *Config) *state {
@@ -68,7 +70,20 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 		}
 	}
 	s.gpus = newGPUSet(snap.Workers)
-	s.holders = make([]holder, 0, len(snap.Running)+64)
+	// Holders per worker, in one allocation; a worker's list reallocates
+	// only if this cycle starts jobs on it.
+	counts := make([]int, n)
+	for i := range snap.Running {
+		if w, ok := s.byID[snap.Running[i].WorkerID]; ok {
+			counts[w]++
+		}
+	}
+	flat := make([]holder, 0, len(snap.Running))
+	s.held = make([][]holder, n)
+	for w, c := range counts {
+		s.held[w] = flat[len(flat) : len(flat) : len(flat)+c]
+		flat = flat[:len(flat)+c]
+	}
 	now := snap.Now
 	for i := range snap.Running {
 		rj := &snap.Running[i]
@@ -79,7 +94,8 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 		s.free[w] = s.free[w].Sub(rj.Resources)
 		s.gpus.mark(w, rj.GPUIndices)
 		end := rj.StartedAt.Sub(now) + time.Duration(duration(rj.EstimatedHours))
-		s.holders = append(s.holders, holder{w: w, end: max(int64(end), int64(overdueGrace)), r: rj.Resources})
+		s.held[w] = append(s.held[w], holder{end: max(int64(end), int64(overdueGrace)), r: rj.Resources})
+		s.nheld++
 	}
 	s.running = len(snap.Running)
 	freeVals := make([]rcq.Resources, len(s.online))
@@ -94,6 +110,7 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 	s.freeTree = newResTree(freeVals)
 	s.capTree = newResTree(capVals)
 	s.text = newTexts(s)
+	s.memo = make(memo[int32])
 	return s
 }
 
@@ -111,7 +128,8 @@ func cmpID(a, b rcq.WorkerID) int {
 func (s *state) start(w int, r rcq.Resources, d int64) []int {
 	s.free[w] = s.free[w].Sub(r)
 	s.freeTree.set(s.leaf[w], s.free[w])
-	s.holders = append(s.holders, holder{w: w, end: d, r: r})
+	s.held[w] = append(s.held[w], holder{end: d, r: r})
+	s.nheld++
 	s.running++
 	s.text.version++
 	return s.gpus.take(w, r.GPUs)
@@ -125,38 +143,49 @@ func (s *state) start(w int, r rcq.Resources, d int64) []int {
 func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 	now := snap.Now
 	s := newState(snap, &cfg)
-	gf := groupFactors(snap.Groups, &cfg)
+	gfs, gidx := groupFactors(snap.Groups, &cfg)
+	if len(gfs) > math.MaxInt16 {
+		gfs, gidx = gfs[:0], map[rcq.GroupID]int{} // absurd; treat groups as unknown
+	}
 
 	// Priorities and order.
 	n := len(snap.Pending)
-	prio := make([]rcq.PriorityFactors, n)
 	cs := make([]candidate, n)
+	lastGroup, lastSlot := rcq.GroupID(0), -1
 	for i := range snap.Pending {
 		j := &snap.Pending[i]
-		g, ok := gf[j.GroupID]
-		if !ok {
-			g = groupFactor{fairShare: 1}
+		slot := lastSlot
+		if j.GroupID != lastGroup || i == 0 {
+			var ok bool
+			if slot, ok = gidx[j.GroupID]; !ok {
+				slot = -1
+			}
+			lastGroup, lastSlot = j.GroupID, slot
 		}
-		prio[i] = priority(j, g, now, &cfg)
-		cs[i] = candidate{final: prio[i].Final, submitted: j.SubmittedAt.UnixNano(), id: j.ID, idx: int32(i)}
+		cs[i] = newCandidate(j, i, priority(j, factorOf(gfs, slot), now, &cfg), slot)
 	}
-	order(cs)
+	cs = order(cs)
 
 	plan := rcq.Plan{Jobs: make([]rcq.PlannedJob, n)}
-	times := make([]time.Time, n) // backing store for ExpectedStart
+	var times timeArena
 	waiting := make([]int, 0, min(n, 1024))
 	deps := depView{snap: snap}
 
-	for k, c := range cs {
-		j := &snap.Pending[c.idx]
+	for k := range cs {
+		c := &cs[k]
 		pj := &plan.Jobs[k]
-		pj.JobID, pj.Rank, pj.Priority = j.ID, k+1, prio[c.idx]
+		id := rcq.JobID(c.k3 ^ 1<<63)
+		pj.JobID, pj.Rank = id, k+1
+		pj.Priority = rcq.PriorityFactors{Base: float64(c.base), FairShare: factorOf(gfs, int(c.group)).fairShare,
+			WaitBoost: WaitBoost(now.Sub(time.Unix(0, int64(c.k2^1<<63))), cfg.WaitBoostPerHour, cfg.WaitBoostCap)}
+		pj.Priority.Final = pj.Priority.Base * pj.Priority.FairShare * pj.Priority.WaitBoost
 
-		if len(j.Dependencies) > 0 {
+		if c.flags&flagDeps != 0 {
+			j := &snap.Pending[c.idx]
 			met, possible, detail := deps.check(j)
 			if !possible {
 				pj.Reason, pj.Detail = rcq.ReasonDependencyNeverSatisfied, detail
-				plan.Cancels = append(plan.Cancels, rcq.DependencyCancel{JobID: j.ID, Detail: detail})
+				plan.Cancels = append(plan.Cancels, rcq.DependencyCancel{JobID: id, Detail: detail})
 				continue
 			}
 			if !met {
@@ -164,17 +193,16 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 				continue
 			}
 		}
-		switch j.Hold {
-		case rcq.HoldNone:
-		case rcq.HoldAdmin:
+		switch {
+		case c.flags&flagHoldAdmin != 0:
 			pj.Reason, pj.Detail = rcq.ReasonHeldAdmin, "held by an administrator; an administrator can release it"
 			continue
-		default:
+		case c.flags&flagHoldUser != 0:
 			pj.Reason, pj.Detail = rcq.ReasonHeldUser, "held by its owner; release it to let it run"
 			continue
 		}
 
-		r := j.Resources
+		r := c.resources(snap)
 		if !s.capTree.any(r) {
 			pj.Reason, pj.Detail = s.text.never(r)
 			continue
@@ -184,16 +212,16 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 			waiting = append(waiting, k)
 			continue
 		}
-		d := duration(j.EstimatedHours)
+		d := c.dur
+		fitsFree := false // r fits some online worker's free amount now
 		if r.Fits(s.freeTree.largest()) {
-			sc := scarcest(r, s.total)
 			skip := -1
 			if s.res != nil {
 				if ok, _ := s.res.allows(s.res.w, r, d); !ok {
 					skip = s.leaf[s.res.w]
 				}
 			}
-			if leaf := s.freeTree.bestFit(r, sc, skip); leaf >= 0 {
+			if leaf := s.bestFit(r, skip); leaf >= 0 {
 				w := s.online[leaf]
 				if s.res != nil {
 					if _, eats := s.res.allows(w, r, d); eats {
@@ -201,24 +229,24 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 					}
 				}
 				gpus := s.start(w, r, d)
-				plan.Starts = append(plan.Starts, rcq.Start{JobID: j.ID, WorkerID: s.workers[w].ID, GPUIndices: gpus})
-				times[k] = now
-				pj.ExpectedStart, pj.WorkerID = &times[k], s.workers[w].ID
+				plan.Starts = append(plan.Starts, rcq.Start{JobID: id, WorkerID: s.workers[w].ID, GPUIndices: gpus})
+				pj.ExpectedStart, pj.WorkerID = times.at(now), s.workers[w].ID
 				continue
 			}
+			// Only the reserved worker, skipped above, can hold it now.
+			fitsFree = skip >= 0 && r.Fits(s.free[s.res.w])
 		}
 		// It cannot start now.
 		if s.res == nil {
 			w, t, extra, ok := s.reserve(r)
 			if ok {
 				s.res = &reservation{job: k, w: w, t: t, d: d, r: r, extra: extra}
-				times[k] = now.Add(time.Duration(t))
-				pj.ExpectedStart, pj.WorkerID = &times[k], s.workers[w].ID
-				pj.Reason, pj.Detail = rcq.ReasonResources, s.text.reserved(r, w, times[k])
+				pj.ExpectedStart, pj.WorkerID = times.at(now.Add(time.Duration(t))), s.workers[w].ID
+				pj.Reason, pj.Detail = rcq.ReasonResources, s.text.reserved(r, w, *pj.ExpectedStart)
 				continue
 			}
 		}
-		if s.res != nil && s.freeTree.any(r) {
+		if fitsFree {
 			pj.Reason, pj.Detail = rcq.ReasonPriority, s.text.behind(plan.Jobs[s.res.job].JobID)
 		} else {
 			pj.Reason, pj.Detail = rcq.ReasonResources, s.text.short(r)
@@ -226,13 +254,13 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 		waiting = append(waiting, k)
 	}
 
-	estimate(s, &plan, cs, times, waiting)
+	estimate(s, &plan, cs, &times, waiting)
 	return plan
 }
 
 // estimate gives expected starts to the first EstimateDepth waiting jobs,
 // in order, after the reservation.
-func estimate(s *state, plan *rcq.Plan, cs []candidate, times []time.Time, waiting []int) {
+func estimate(s *state, plan *rcq.Plan, cs []candidate, times *timeArena, waiting []int) {
 	depth := s.cfg.EstimateDepth
 	if depth == 0 {
 		depth = DefaultEstimateDepth
@@ -255,13 +283,77 @@ func estimate(s *state, plan *rcq.Plan, cs []candidate, times []time.Time, waiti
 		if s.res != nil && k == s.res.job {
 			continue
 		}
-		j := &s.snap.Pending[cs[k].idx]
-		t, leaf, ok := e.place(j.Resources, duration(j.EstimatedHours))
+		c := &cs[k]
+		t, leaf, ok := e.place(c.resources(s.snap), c.dur)
 		if !ok {
 			continue
 		}
 		pj := &plan.Jobs[k]
-		times[k] = now.Add(time.Duration(t))
-		pj.ExpectedStart, pj.WorkerID = &times[k], s.workers[s.online[leaf]].ID
+		pj.ExpectedStart, pj.WorkerID = times.at(now.Add(time.Duration(t))), s.workers[s.online[leaf]].ID
 	}
+}
+
+// timeArena hands out *time.Time from chunks, one allocation per 256.
+type timeArena struct{ chunk []time.Time }
+
+func (a *timeArena) at(t time.Time) *time.Time {
+	if len(a.chunk) == cap(a.chunk) {
+		a.chunk = make([]time.Time, 0, 256)
+	}
+	a.chunk = append(a.chunk, t)
+	return &a.chunk[len(a.chunk)-1]
+}
+
+// memo remembers answers that hold until the next start changes the free
+// capacity (version): a long queue asks about the same few shapes again and
+// again. Keys pack a request into a word; requests too large to pack are not
+// memoized.
+type memo[V any] map[uint64]memoEntry[V]
+
+type memoEntry[V any] struct {
+	version int
+	v       V
+}
+
+func (m memo[V]) get(k uint64, version int) (V, bool) {
+	e, ok := m[k]
+	if !ok || e.version != version {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// pack packs r and up to 2 bits of tag into a word.
+func pack(r rcq.Resources, tag uint64) (uint64, bool) {
+	if uint64(r.CPUCores) >= 1<<20 || uint64(r.MemoryGB) >= 1<<22 || uint64(r.GPUs) >= 1<<20 {
+		return 0, false
+	}
+	return uint64(r.CPUCores) | uint64(r.MemoryGB)<<20 | uint64(r.GPUs)<<42 | tag<<62, true
+}
+
+// bestFit is resTree.bestFit for the free-now amounts, memoized.
+func (s *state) bestFit(r rcq.Resources, skip int) int {
+	tag := uint64(0)
+	if skip >= 0 {
+		tag = 1
+	}
+	k, ok := pack(r, tag)
+	if ok {
+		if leaf, hit := s.memo.get(k, s.text.version); hit {
+			return int(leaf)
+		}
+	}
+	leaf := s.freeTree.bestFit(r, scarcest(r, s.total), skip)
+	if ok {
+		s.memo[k] = memoEntry[int32]{s.text.version, int32(leaf)}
+	}
+	return leaf
+}
+
+func factorOf(gfs []groupFactor, slot int) groupFactor {
+	if slot < 0 {
+		return groupFactor{fairShare: 1}
+	}
+	return gfs[slot]
 }
