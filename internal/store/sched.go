@@ -204,10 +204,11 @@ func (s *Store) StartJobs(ctx context.Context, lease, holder string, starts []rc
 		var jobIDs, workerIDs []int64
 		var gpuLists []string
 		nodes := map[string]bool{}
+		started := map[rcq.JobID]bool{}
 		for _, st := range starts {
 			r, ok := need[st.JobID]
 			w, known := free[st.WorkerID]
-			if !ok || !known || !r.Fits(w.free) || len(st.GPUIndices) != r.GPUs || !gpusFree(st.GPUIndices, gpusInUse[st.WorkerID], w.gpus) {
+			if !ok || !known || started[st.JobID] || !r.Fits(w.free) || len(st.GPUIndices) != r.GPUs || !gpusFree(st.GPUIndices, gpusInUse[st.WorkerID], w.gpus) {
 				continue
 			}
 			w.free = w.free.Sub(r)
@@ -216,6 +217,7 @@ func (s *Store) StartJobs(ctx context.Context, lease, holder string, starts []rc
 			jobIDs = append(jobIDs, int64(st.JobID))
 			workerIDs = append(workerIDs, int64(st.WorkerID))
 			gpuLists = append(gpuLists, intArray(st.GPUIndices))
+			started[st.JobID] = true
 			nodes[w.node] = true
 			done = append(done, st)
 		}
