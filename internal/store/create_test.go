@@ -1,0 +1,448 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	first, existed, err := f.st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+	if err != nil || existed {
+		t.Fatalf("first create: %d %v %v", first, existed, err)
+	}
+	again, existed, err := f.st.CreateJob(ctx, f.newJob(f.alice, res(2, 2, 0)), "key-1")
+	if err != nil || !existed || again != first {
+		t.Fatalf("replay: id %d existed %v err %v, want %d true", again, existed, err, first)
+	}
+	if n := f.count(t, `SELECT count(*) FROM jobs`); n != 1 {
+		t.Fatalf("%d jobs after a replay, want 1", n)
+	}
+	// Another user's identical key is independent.
+	bobs, existed, err := f.st.CreateJob(ctx, f.newJob(f.bob, res(1, 1, 0)), "key-1")
+	if err != nil || existed || bobs == first {
+		t.Fatalf("bob with alice's key: id %d existed %v err %v", bobs, existed, err)
+	}
+	if j := f.job(t, bobs); j.UserID != f.bob {
+		t.Errorf("bob's job belongs to %d", j.UserID)
+	}
+	// A key older than 24 hours starts over.
+	f.exec(t, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = $1`, f.alice)
+	fresh, existed, err := f.st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+	if err != nil || existed || fresh == first {
+		t.Fatalf("expired key: id %d existed %v err %v, want a new job", fresh, existed, err)
+	}
+	replay, existed, err := f.st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+	if err != nil || !existed || replay != fresh {
+		t.Fatalf("replay of the renewed key: %d %v %v, want %d", replay, existed, err, fresh)
+	}
+}
+
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	const n = 16
+	ids := make([]rcq.JobID, n)
+	errs := make([]error, n)
+	created := make([]bool, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			var existed bool
+			ids[i], existed, errs[i] = f.st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "same-key")
+			created[i] = !existed
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Fatalf("ids differ: %v", ids)
+		}
+	}
+	if c := len(slices.DeleteFunc(slices.Clone(created), func(b bool) bool { return !b })); c != 1 {
+		t.Errorf("%d requests reported creating the job, want 1", c)
+	}
+	if c := f.count(t, `SELECT count(*) FROM jobs`); c != 1 {
+		t.Errorf("%d jobs stored for one key, want 1", c)
+	}
+}
+
+func TestCreateJobsBatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	var js []*rcq.Job
+	for i := range 50 {
+		j := f.newJob(f.alice, res(1+i%3, 1, 0))
+		js = append(js, j)
+	}
+	ids, err := f.st.CreateJobs(ctx, js)
+	if err != nil || len(ids) != len(js) {
+		t.Fatalf("batch: %d ids, %v", len(ids), err)
+	}
+	for i, id := range ids {
+		j := f.job(t, id)
+		if j.Name != js[i].Name || j.Resources != js[i].Resources || j.State != rcq.JobPending || j.UserID != f.alice {
+			t.Fatalf("ids[%d] = %d is %+v, want job named %s", i, id, j, js[i].Name)
+		}
+		if i > 0 && id <= ids[i-1] {
+			t.Errorf("ids not increasing: %v", ids)
+		}
+	}
+	// A later single submit gets an id after the batch.
+	next := f.submit(t, f.alice, res(1, 1, 0))
+	if next <= ids[len(ids)-1] {
+		t.Errorf("job after the batch got id %d, batch ended at %d", next, ids[len(ids)-1])
+	}
+
+	// All or nothing: a bad dependency in the middle stores nothing.
+	before := f.count(t, `SELECT count(*) FROM jobs`)
+	bad := []*rcq.Job{f.newJob(f.alice, res(1, 1, 0)), f.newJob(f.alice, res(1, 1, 0)), f.newJob(f.alice, res(1, 1, 0))}
+	bad[1].Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: 999999}}
+	if _, err := f.st.CreateJobs(ctx, bad); rcq.KindOf(err) != rcq.KindInvalid {
+		t.Fatalf("batch with a missing dependency: %v, want invalid", err)
+	}
+	// A dependency on another user's job is just as missing.
+	bad[1].Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: f.submit(t, f.bob, res(1, 1, 0))}}
+	before++
+	if _, err := f.st.CreateJobs(ctx, bad); rcq.KindOf(err) != rcq.KindInvalid {
+		t.Fatalf("batch depending on another user's job: %v, want invalid", err)
+	}
+	if after := f.count(t, `SELECT count(*) FROM jobs`); after != before {
+		t.Errorf("failed batches stored %d jobs", after-before)
+	}
+	// A good batch with dependencies stores them.
+	dep := f.newJob(f.alice, res(1, 1, 0))
+	dep.Dependencies = []rcq.Dependency{{Type: rcq.AfterAny, JobID: ids[0]}}
+	got, err := f.st.CreateJobs(ctx, []*rcq.Job{dep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := f.job(t, got[0]); len(j.Dependencies) != 1 || j.Dependencies[0] != (rcq.Dependency{Type: rcq.AfterAny, JobID: ids[0]}) {
+		t.Errorf("batch job's dependencies = %v", j.Dependencies)
+	}
+}
+
+func TestCreateJobDependencies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	a := f.submit(t, f.alice, res(1, 1, 0))
+	j := f.newJob(f.alice, res(1, 1, 0))
+	j.Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: a}, {Type: rcq.AfterNotOK, JobID: a}}
+	id, _, err := f.st.CreateJob(ctx, j, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.job(t, id).Dependencies; len(got) != 2 {
+		t.Errorf("dependencies = %v", got)
+	}
+	j = f.newJob(f.bob, res(1, 1, 0))
+	j.Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: a}}
+	_, _, err = f.st.CreateJob(ctx, j, "")
+	wantKind(t, err, rcq.KindInvalid, "invalid_dependencies")
+	if n := f.count(t, `SELECT count(*) FROM jobs WHERE user_id = $1`, f.bob); n != 0 {
+		t.Errorf("a refused submit stored %d jobs", n)
+	}
+}
+
+func TestListenReceivesCommittedEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	events := make(chan rcq.Event, 64)
+	ready := make(chan struct{}, 1)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- f.st.Listen(ctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} })
+	}()
+	defer func() {
+		cancel()
+		<-stopped
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Listen never became ready")
+	}
+	id := f.submit(t, f.alice, res(1, 1, 0))
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == rcq.EventJobSubmitted && ev.JobID == id {
+				// A cancel of a pending job wakes the scheduler too.
+				if _, err := f.st.CancelJob(ctx, id, 0); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					select {
+					case ev := <-events:
+						if ev.Kind == rcq.EventJobEnded && ev.JobID == id {
+							return
+						}
+					case <-timeout:
+						t.Fatal("no job_ended event after a cancel")
+					}
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no job_submitted event for job %d", id)
+		}
+	}
+}
+
+func TestListenStopsWithContext(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	ready := make(chan struct{}, 1)
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.st.Listen(ctx, func(rcq.Event) {}, func() { ready <- struct{}{} }) }()
+	<-ready
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Listen returned %v after its context ended", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Listen did not return after its context ended")
+	}
+}
+
+// Strings that would break a query built by pasting values into SQL.
+var nasty = []string{`o'brien`, `x'; DROP TABLE jobs; --`, `-- comment`, `$1`, `$tag$ body $tag$`, `\'\\`, `%s %d %v`}
+
+func TestStringsStoredLiterally(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	for i, s := range nasty {
+		email := fmt.Sprintf("u%d.%s@example.org", i, s)
+		uid, err := f.st.CreateUser(ctx, rcq.User{Email: email, GroupID: 1}, s)
+		if err != nil {
+			t.Fatalf("create user %q: %v", email, err)
+		}
+		u, hash, err := f.st.UserByEmail(ctx, email)
+		if err != nil || u.ID != uid || u.Email != email || hash != s {
+			t.Errorf("user %q read back as %+v hash %q err %v", email, u, hash, err)
+		}
+		gid, err := f.st.CreateGroup(ctx, rcq.Group{Name: "g" + s, CPUQuota: 1, Priority: 1})
+		if err != nil {
+			t.Fatalf("create group %q: %v", s, err)
+		}
+		if g, err := f.st.GroupByID(ctx, gid); err != nil || g.Name != "g"+s {
+			t.Errorf("group %q read back as %+v %v", s, g, err)
+		}
+		j := f.newJob(uid, res(1, 1, 0))
+		j.Name, j.Script = s, "#!/bin/sh\necho '"+s+"'\n"+s
+		j.Args, j.Env = []string{s, "{" + s + "}"}, []string{"K=" + s}
+		j.WorkingDir, j.Output = "/tmp/"+s, s
+		id, _, err := f.st.CreateJob(ctx, j, s)
+		if err != nil {
+			t.Fatalf("create job named %q: %v", s, err)
+		}
+		got := f.job(t, id)
+		if got.Name != j.Name || got.Script != j.Script || !slices.Equal(got.Args, j.Args) ||
+			!slices.Equal(got.Env, j.Env) || got.WorkingDir != j.WorkingDir || got.Output != j.Output || got.UserEmail != email {
+			t.Errorf("job with %q read back changed: %+v", s, got)
+		}
+		list, err := f.st.ListJobs(ctx, rcq.JobFilter{Name: s})
+		if err != nil || len(list) != 1 || list[0].ID != id {
+			t.Errorf("ListJobs(name=%q) = %d jobs, %v", s, len(list), err)
+		}
+		if again, existed, err := f.st.CreateJob(ctx, f.newJob(uid, res(1, 1, 0)), s); err != nil || !existed || again != id {
+			t.Errorf("idempotency key %q replay: %d %v %v", s, again, existed, err)
+		}
+	}
+	if n := f.count(t, `SELECT count(*) FROM jobs`); n != len(nasty) {
+		t.Errorf("%d jobs, want %d: a string was interpreted as SQL", n, len(nasty))
+	}
+}
+
+func TestListJobsFilter(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	a1 := f.submit(t, f.alice, res(1, 1, 0))
+	a2 := f.submit(t, f.alice, res(1, 1, 0))
+	b1 := f.submit(t, f.bob, res(1, 1, 0))
+	f.start(t, a2)
+	if _, err := f.st.CancelJob(ctx, a1, 0); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(js []rcq.Job, err error) []rcq.JobID {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []rcq.JobID
+		for _, j := range js {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	cases := []struct {
+		f    rcq.JobFilter
+		want []rcq.JobID
+	}{
+		{rcq.JobFilter{}, []rcq.JobID{a1, a2, b1}},
+		{rcq.JobFilter{UserID: f.alice}, []rcq.JobID{a1, a2}},
+		{rcq.JobFilter{UserID: f.alice, NewestFirst: true}, []rcq.JobID{a2, a1}},
+		{rcq.JobFilter{States: []rcq.JobState{rcq.JobPending, rcq.JobRunning}}, []rcq.JobID{a2, b1}},
+		{rcq.JobFilter{IDs: []rcq.JobID{a1, b1}}, []rcq.JobID{a1, b1}},
+		{rcq.JobFilter{IDs: []rcq.JobID{a1, b1}, UserID: f.bob}, []rcq.JobID{b1}},
+		{rcq.JobFilter{Limit: 2}, []rcq.JobID{a1, a2}},
+		{rcq.JobFilter{Since: time.Now().Add(time.Hour)}, nil},
+		{rcq.JobFilter{UserID: -1}, nil},
+	}
+	for _, c := range cases {
+		if got := ids(f.st.ListJobs(ctx, c.f)); !slices.Equal(got, c.want) {
+			t.Errorf("ListJobs(%+v) = %v, want %v", c.f, got, c.want)
+		}
+	}
+	q, err := f.st.QueueJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(q, nil); !slices.Equal(got, []rcq.JobID{a2, b1}) {
+		t.Errorf("QueueJobs = %v, want pending and running %v", got, []rcq.JobID{a2, b1})
+	}
+	for _, j := range q {
+		if j.ID == a2 && (j.StartedAt == nil || j.WorkerName != "w1") {
+			t.Errorf("running job in queue: started %v worker %q", j.StartedAt, j.WorkerName)
+		}
+		if j.ID == b1 && j.StartedAt != nil {
+			t.Errorf("pending job in queue has started_at %v (leaked from the previous row)", j.StartedAt)
+		}
+	}
+}
+
+func TestUsersAndGroups(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	_, err := f.st.CreateUser(ctx, rcq.User{Email: "ALICE@example.org", GroupID: 1}, "h")
+	wantKind(t, err, rcq.KindConflict, "email_taken")
+	_, err = f.st.CreateUser(ctx, rcq.User{Email: "carol@example.org", GroupID: 77}, "h")
+	wantKind(t, err, rcq.KindNotFound, "group_not_found")
+	if u, _, err := f.st.UserByEmail(ctx, "Alice@Example.org"); err != nil || u.ID != f.alice {
+		t.Errorf("case-insensitive lookup: %+v %v", u, err)
+	}
+	_, _, err = f.st.UserByEmail(ctx, "nobody@example.org")
+	wantKind(t, err, rcq.KindNotFound, "")
+
+	// Token versions: logout and password change each bump it.
+	u, _, _ := f.st.UserByID(ctx, f.alice)
+	if err := f.st.BumpTokenVersion(ctx, f.alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetPassword(ctx, f.alice, "new-hash"); err != nil {
+		t.Fatal(err)
+	}
+	u2, hash, _ := f.st.UserByID(ctx, f.alice)
+	if u2.TokenVersion != u.TokenVersion+2 || hash != "new-hash" {
+		t.Errorf("token version %d -> %d, hash %q", u.TokenVersion, u2.TokenVersion, hash)
+	}
+	wantKind(t, f.st.SetPassword(ctx, 9999, "x"), rcq.KindNotFound, "")
+	wantKind(t, f.st.BumpTokenVersion(ctx, 9999), rcq.KindNotFound, "")
+
+	// Patches.
+	yes := true
+	g := rcq.GroupID(1)
+	if u, err := f.st.UpdateUser(ctx, f.bob, rcq.UserPatch{IsAdmin: &yes}); err != nil || !u.IsAdmin || u.GroupID != 1 {
+		t.Errorf("make bob admin: %+v %v", u, err)
+	}
+	missing := rcq.GroupID(77)
+	_, err = f.st.UpdateUser(ctx, f.bob, rcq.UserPatch{GroupID: &missing})
+	wantKind(t, err, rcq.KindNotFound, "group_not_found")
+	_, err = f.st.UpdateUser(ctx, 9999, rcq.UserPatch{GroupID: &g})
+	wantKind(t, err, rcq.KindNotFound, "user_not_found")
+
+	_, err = f.st.CreateGroup(ctx, rcq.Group{Name: "default", CPUQuota: 1, Priority: 1})
+	wantKind(t, err, rcq.KindConflict, "group_exists")
+	q, p := 5.0, 7
+	if g, err := f.st.UpdateGroup(ctx, 1, &q, &p); err != nil || g.CPUQuota != 5 || g.Priority != 7 {
+		t.Errorf("update group: %+v %v", g, err)
+	}
+	_, err = f.st.UpdateGroup(ctx, 77, &q, nil)
+	wantKind(t, err, rcq.KindNotFound, "group_not_found")
+	bad := 11
+	_, err = f.st.UpdateGroup(ctx, 1, nil, &bad)
+	wantKind(t, err, rcq.KindInvalid, "")
+
+	// EnsureDefaultGroup is idempotent and keeps the identity ahead.
+	if err := f.st.EnsureDefaultGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gs, err := f.st.Groups(ctx); err != nil || len(gs) != 1 {
+		t.Errorf("groups after a second EnsureDefaultGroup: %v %v", gs, err)
+	}
+	if id, err := f.st.CreateGroup(ctx, rcq.Group{Name: "second", CPUQuota: 1, Priority: 1}); err != nil || id != 2 {
+		t.Errorf("group after the default got id %d, %v", id, err)
+	}
+}
+
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	// Registering again updates and keeps the id; a drained worker stays drained.
+	drained := rcq.WorkerDrained
+	if _, err := f.st.UpdateWorker(ctx, f.worker, rcq.WorkerPatch{State: &drained}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.st.RegisterWorker(ctx, rcq.Worker{Name: "w1", Node: "node1", Capacity: res(16, 64, 4)})
+	if err != nil || id != f.worker {
+		t.Fatalf("re-register: %d %v", id, err)
+	}
+	w, _ := f.st.WorkerByID(ctx, id)
+	if w.Capacity != res(16, 64, 4) || w.State != rcq.WorkerDrained {
+		t.Errorf("re-registered worker: %+v", w)
+	}
+	_, err = f.st.CreateWorker(ctx, rcq.Worker{Name: "w1", Node: "n", Capacity: res(1, 1, 0), State: rcq.WorkerOnline})
+	wantKind(t, err, rcq.KindConflict, "worker_exists")
+	_, err = f.st.UpdateWorker(ctx, 4242, rcq.WorkerPatch{State: &drained})
+	wantKind(t, err, rcq.KindNotFound, "worker_not_found")
+
+	// LargestFit skips offline workers and names the largest otherwise.
+	fits, largest, err := f.st.LargestFit(ctx, res(16, 64, 4))
+	if err != nil || !fits {
+		t.Errorf("16/64/4 on a 16/64/4 worker: %v %v %v", fits, largest, err)
+	}
+	fits, largest, err = f.st.LargestFit(ctx, res(17, 1, 0))
+	if err != nil || fits || largest == nil || largest.Name != "w1" {
+		t.Errorf("17 cores: %v %+v %v", fits, largest, err)
+	}
+	f.exec(t, `UPDATE workers SET last_heartbeat = now() - interval '1 hour', status = 'online'`)
+	if n, err := f.st.MarkStaleWorkersOffline(ctx, time.Minute); err != nil || n != 1 {
+		t.Errorf("stale workers marked: %d %v", n, err)
+	}
+	if fits, largest, err := f.st.LargestFit(ctx, res(1, 1, 0)); err != nil || fits || largest != nil {
+		t.Errorf("with only an offline worker: %v %v %v", fits, largest, err)
+	}
+	if err := f.st.Heartbeat(ctx, "node1"); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := f.st.WorkerByID(ctx, id); w.State != rcq.WorkerOnline {
+		t.Errorf("after a heartbeat the worker is %s", w.State)
+	}
+}
