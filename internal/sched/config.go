@@ -51,6 +51,10 @@ type Config struct {
 	// effect, after they are committed. It must return promptly (a
 	// non-blocking wake-up of the executor): it runs on the loop's goroutine.
 	OnStarted func([]rcq.Start)
+
+	// estimateUntil, when set, makes the estimate pass go down to this job
+	// and stop there (Preview).
+	estimateUntil rcq.JobID
 }
 
 // Defaults.

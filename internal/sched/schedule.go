@@ -265,11 +265,14 @@ func estimate(s *state, plan *rcq.Plan, cs []candidate, times *timeArena, waitin
 	if depth == 0 {
 		depth = DefaultEstimateDepth
 	}
-	if depth < 0 {
+	if depth < 0 || s.cfg.estimateUntil != 0 {
 		depth = math.MaxInt
 	}
 	if len(waiting) == 0 || len(s.online) == 0 {
 		return
+	}
+	if id := s.cfg.estimateUntil; id != 0 && !slices.ContainsFunc(waiting, func(k int) bool { return plan.Jobs[k].JobID == id }) {
+		return // the job of interest needs no estimate
 	}
 	e := newEstimator(s)
 	if res := s.res; res != nil {
@@ -290,6 +293,9 @@ func estimate(s *state, plan *rcq.Plan, cs []candidate, times *timeArena, waitin
 		}
 		pj := &plan.Jobs[k]
 		pj.ExpectedStart, pj.WorkerID = times.at(now.Add(time.Duration(t))), s.workers[s.online[leaf]].ID
+		if pj.JobID == s.cfg.estimateUntil {
+			break
+		}
 	}
 }
 

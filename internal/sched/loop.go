@@ -1,0 +1,313 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// Store is what the loop needs of the database; internal/store implements it.
+type Store interface {
+	// Snapshot reads one consistent view (REPEATABLE READ): pending jobs, jobs
+	// holding resources, workers, groups with usage over window (decayed with
+	// halfLife when > 0), dependency states; Now is the database clock.
+	Snapshot(ctx context.Context, window, halfLife time.Duration) (*rcq.Snapshot, error)
+	// AcquireLease takes or renews the named lease for holder for ttl, timed by
+	// the database clock; held=false when another holder's lease has not
+	// expired.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (held bool, err error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// StartJobs commits starts in one transaction that first re-checks that
+	// holder still holds an unexpired lease `name` (else returns an *rcq.Error
+	// with Code "lease_lost" and starts nothing); each start is a conditional
+	// UPDATE (still pending, not held) that also re-checks the worker's free
+	// capacity and GPU indices; it returns the starts that took effect.
+	StartJobs(ctx context.Context, lease, holder string, starts []rcq.Start) ([]rcq.Start, error)
+	// CancelJobs ends pending jobs as cancelled with the given reason and
+	// detail (same lease check).
+	CancelJobs(ctx context.Context, lease, holder string, cancels []rcq.DependencyCancel) error
+}
+
+// LeaseName is the name of the scheduler's lease row.
+const LeaseName = "scheduler"
+
+// CodeLeaseLost is the rcq.Error code of a fenced write whose lease is gone.
+const CodeLeaseLost = "lease_lost"
+
+// Log attribute keys.
+const (
+	logHolder   = "holder"
+	logPending  = "pending"
+	logStarted  = "started"
+	logRejected = "rejected"
+	logCancel   = "cancelled"
+	logTook     = "took"
+)
+
+// CycleResult is what one cycle did.
+type CycleResult struct {
+	Leader    bool        // this process held the lease and planned
+	LeaseLost bool        // the lease was gone at commit: nothing was written
+	Pending   int         // pending jobs in the snapshot
+	Planned   int         // starts in the plan
+	Started   []rcq.Start // starts that took effect
+	Rejected  int         // planned starts the store refused (the job or worker changed)
+	Cancelled int         // jobs cancelled because a dependency can never be met
+	Took      time.Duration
+}
+
+// Loop runs scheduling cycles against a store: on Notify, every
+// Config.Interval, and when it takes the lease. Only the holder of the lease
+// starts jobs; every process can answer Plan and Preview.
+type Loop struct {
+	store  Store
+	cfg    Config
+	log    *slog.Logger
+	holder string
+
+	wake  chan struct{}
+	dirty atomic.Bool // a Notify arrived since the last cycle began
+
+	leader    atomic.Bool
+	renewedAt time.Time // monotonic; touched only by the Run goroutine
+
+	mu   sync.Mutex
+	last *cycle
+}
+
+// cycle is the latest plan of the leader.
+type cycle struct {
+	plan *rcq.Plan
+	snap *rcq.Snapshot
+	at   time.Time // local monotonic time it was computed
+}
+
+// New returns a loop; holder names this process in the lease (unique per
+// rcqd, e.g. hostname:pid:random). Zero Interval, LeaseTTL and
+// FairShareWindow take their defaults.
+func New(store Store, cfg Config, logger *slog.Logger, holder string) *Loop {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.FairShareWindow <= 0 {
+		cfg.FairShareWindow = DefaultFairShareWindow
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Loop{store: store, cfg: cfg, log: logger.With("component", "sched"), holder: holder, wake: make(chan struct{}, 1)}
+}
+
+// Notify asks for a cycle soon and never blocks: wake has capacity 1, so a
+// burst of submits and job ends is served by one cycle.
+func (l *Loop) Notify() {
+	l.dirty.Store(true)
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Leader reports whether this process held the lease at its last check.
+func (l *Loop) Leader() bool { return l.leader.Load() }
+
+// Run runs cycles until ctx ends, then gives the lease up. It returns nil on
+// a clean stop.
+func (l *Loop) Run(ctx context.Context) error {
+	defer l.release(ctx)
+	tick := time.NewTicker(l.cfg.Interval)
+	defer tick.Stop()
+	renew := time.NewTicker(l.cfg.LeaseTTL / 3)
+	defer renew.Stop()
+	l.cycle(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.wake:
+			l.cycle(ctx)
+		case <-tick.C:
+			l.cycle(ctx)
+		case <-renew.C:
+			if l.renew(ctx) {
+				l.Notify() // newly the leader: plan at once
+			}
+		}
+	}
+}
+
+// cycle runs one cycle, logs it, and asks for another when this one changed
+// something the plan depended on (cancelled jobs may unblock or doom their
+// dependents; refused starts leave room for others).
+func (l *Loop) cycle(ctx context.Context) {
+	res, err := l.runOnce(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		l.log.Error("scheduling cycle failed", "err", err)
+	case res.LeaseLost:
+		l.log.Warn("scheduler lease lost at commit; another rcqd schedules", logHolder, l.holder)
+	case res.Leader && (len(res.Started) > 0 || res.Cancelled > 0 || res.Rejected > 0):
+		l.log.Debug("scheduling cycle", logPending, res.Pending, logStarted, len(res.Started),
+			logRejected, res.Rejected, logCancel, res.Cancelled, logTook, res.Took)
+	}
+	if err == nil && (res.Cancelled > 0 || res.Rejected > 0 && len(res.Started) > 0) {
+		l.Notify()
+	}
+}
+
+// renew takes or renews the lease and reports whether this process just
+// became the leader.
+func (l *Loop) renew(ctx context.Context) bool {
+	was := l.leader.Load()
+	held, err := l.store.AcquireLease(ctx, LeaseName, l.holder, l.cfg.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Error("renew scheduler lease", "err", err)
+		}
+		held = false // the commit fence protects us; try again next time
+	}
+	if held {
+		l.renewedAt = time.Now()
+	}
+	l.leader.Store(held)
+	switch {
+	case held && !was:
+		l.log.Info("took the scheduler lease", logHolder, l.holder)
+	case !held && was:
+		l.log.Warn("lost the scheduler lease", logHolder, l.holder)
+	}
+	return held && !was
+}
+
+// release gives the lease up so another rcqd takes over at once.
+func (l *Loop) release(ctx context.Context) {
+	if !l.leader.Swap(false) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.store.ReleaseLease(ctx, LeaseName, l.holder); err != nil {
+		l.log.Warn("release scheduler lease", "err", err)
+	}
+}
+
+// runOnce runs one cycle: make sure of the lease, snapshot, plan, cancel the
+// jobs whose dependencies can never be met, commit the starts, tell the
+// executor. A follower returns at once with Leader false.
+func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
+	begun := time.Now()
+	l.dirty.Store(false)
+	if !l.leader.Load() || time.Since(l.renewedAt) >= l.cfg.LeaseTTL/3 {
+		l.renew(ctx)
+	}
+	if !l.leader.Load() {
+		return CycleResult{}, nil
+	}
+	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
+	if err != nil {
+		return CycleResult{Leader: true}, err
+	}
+	plan := Schedule(snap, l.cfg)
+	res := CycleResult{Leader: true, Pending: len(snap.Pending), Planned: len(plan.Starts)}
+	defer func() { res.Took = time.Since(begun) }()
+
+	if len(plan.Cancels) > 0 {
+		if err := l.store.CancelJobs(ctx, LeaseName, l.holder, plan.Cancels); err != nil {
+			return l.commitFailed(res, fmt.Errorf("cancel jobs with unsatisfiable dependencies: %w", err))
+		}
+		res.Cancelled = len(plan.Cancels)
+	}
+	if len(plan.Starts) > 0 {
+		started, err := l.store.StartJobs(ctx, LeaseName, l.holder, plan.Starts)
+		if err != nil {
+			return l.commitFailed(res, fmt.Errorf("start %d jobs: %w", len(plan.Starts), err))
+		}
+		res.Started, res.Rejected = started, len(plan.Starts)-len(started)
+		if len(started) > 0 && l.cfg.OnStarted != nil {
+			l.cfg.OnStarted(started)
+		}
+	}
+	l.mu.Lock()
+	l.last = &cycle{plan: &plan, snap: snap, at: time.Now()}
+	l.mu.Unlock()
+	res.Took = time.Since(begun)
+	return res, nil
+}
+
+// commitFailed turns a lost lease into a result (nothing was written; another
+// process leads) and passes other errors on.
+func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
+	var e *rcq.Error
+	if errors.As(err, &e) && e.Code == CodeLeaseLost {
+		l.leader.Store(false)
+		res.LeaseLost, res.Leader, res.Started = true, false, nil
+		return res, nil
+	}
+	return res, err
+}
+
+// Plan returns the latest cycle's plan and snapshot when this process holds
+// the lease and that plan is current (at most one interval old, and no Notify
+// since it began); otherwise it plans on a fresh snapshot without starting
+// anything, so a follower rcqd still answers /api/queue.
+func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error) {
+	if l.leader.Load() && !l.dirty.Load() {
+		l.mu.Lock()
+		c := l.last
+		l.mu.Unlock()
+		if c != nil && time.Since(c.at) <= l.cfg.Interval {
+			return c.plan, c.snap, nil
+		}
+	}
+	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan := Schedule(snap, l.cfg)
+	return &plan, snap, nil
+}
+
+// PreviewID is the job id Preview gives the hypothetical job when it has
+// none.
+const PreviewID rcq.JobID = -1
+
+// Preview returns when a hypothetical job would be expected to start if it
+// were submitted now (rcq-submit --test-only): it is planned on a fresh
+// snapshot together with the queue, and nothing is stored. nil means no
+// estimate can be made (it is held, waits on a dependency, or no online worker
+// is big enough); the error says why when the job can never run.
+func (l *Loop) Preview(ctx context.Context, job rcq.PendingJob) (*time.Time, error) {
+	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
+	if err != nil {
+		return nil, err
+	}
+	if job.ID == 0 {
+		job.ID = PreviewID
+	}
+	if job.SubmittedAt.IsZero() {
+		job.SubmittedAt = snap.Now
+	}
+	snap.Pending = append(snap.Pending, job)
+	cfg := l.cfg
+	cfg.estimateUntil = job.ID // estimate down to the hypothetical job
+	plan := Schedule(snap, cfg)
+	for _, pj := range plan.Jobs {
+		if pj.JobID != job.ID {
+			continue
+		}
+		if pj.ExpectedStart == nil && (pj.Reason == rcq.ReasonResources || pj.Reason == rcq.ReasonWorkerDrained || pj.Reason == rcq.ReasonDependencyNeverSatisfied) {
+			return nil, rcq.Errorf(rcq.KindUnprocessable, "job_cannot_run", "the job can never start: %s", pj.Detail)
+		}
+		return pj.ExpectedStart, nil
+	}
+	return nil, fmt.Errorf("preview: job %d missing from the plan", job.ID)
+}
