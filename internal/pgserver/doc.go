@@ -25,9 +25,11 @@
 // Start never runs two servers on one data directory. Start calls on one data directory are
 // serialized with a lock file (<DataDir>.lock). If postmaster.pid names a live postmaster of
 // this data directory (rcqd was killed but its server kept running), Start waits until it accepts
-// connections and reuses it. If it names a dead process (or a process that is not this data
-// directory's postmaster), the file is stale: Start removes it and starts a fresh server, which
-// runs the usual crash recovery.
+// connections and reuses it. If it names a dead process, Start starts a fresh server, which
+// removes the stale file itself (after checking that no old server process still holds the
+// cluster's shared memory) and runs the usual crash recovery. If it names a live process that
+// is not this data directory's postmaster (a pid reused after a reboot), Start removes the file
+// first, unless some process still works in the data directory.
 //
 // The server is started in its own session (setsid), so a Ctrl-C in the terminal that runs
 // rcqd does not reach it; [Server.Stop] shuts it down with a fast shutdown.

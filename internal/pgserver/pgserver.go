@@ -154,6 +154,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	s.stopped = true
+	if s.exited == nil {
+		_ = s.proc.Release() // a reused server is not our child: drop its pidfd
+	}
 	if err != nil {
 		return fmt.Errorf("stop PostgreSQL (pid %d): %w", s.pid, err)
 	}
@@ -253,8 +256,8 @@ func (o *Options) serverArgs() []string {
 }
 
 // running returns the server already running on o.DataDir, or nil when there is none. It
-// removes a stale postmaster.pid, and waits for a server that is starting (crash recovery) or
-// stopping.
+// deals with a stale postmaster.pid, and waits for a server that is starting (crash recovery)
+// or stopping.
 func running(ctx context.Context, o Options) (*Server, error) {
 	pidPath := filepath.Join(o.DataDir, "postmaster.pid")
 	for badReads := 0; ; {
@@ -264,7 +267,20 @@ func running(ctx context.Context, o Options) (*Server, error) {
 			return nil, nil
 		case err != nil && badReads < 10:
 			badReads++ // perhaps being written right now: look again
+		case err == nil && processGone(pf.pid):
+			// The server died without cleaning up (kill -9, power loss). Leave the file to
+			// postgres: it removes it after checking, with the shared memory key recorded
+			// there, that no old server process still uses the cluster.
+			o.Logger.Info("found stale postmaster.pid: its server is gone", "path", pidPath, "pid", pf.pid)
+			return nil, nil
 		case err != nil || !isPostmasterOf(pf.pid, o.DataDir):
+			// Unreadable, or its pid now belongs to another program (pid reuse after a
+			// reboot): postgres would refuse to start. Remove it, unless an old server
+			// process still works in the data directory.
+			if users := dataDirUsers(o.DataDir); len(users) > 0 {
+				return nil, fmt.Errorf("old PostgreSQL processes %v still use %s: stop them (kill -QUIT) and start again",
+					users, o.DataDir)
+			}
 			if err := os.Remove(pidPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove stale %s: %w", pidPath, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,16 +302,50 @@ func TestStalePidFile(t *testing.T) {
 		{"dead pid", dead.Process.Pid},
 		{"live pid of another program", alive.Process.Pid},
 	} {
-		stale := strings.Replace(string(content), strconv.Itoa(s.pid), strconv.Itoa(tc.pid), 1)
-		if err := os.WriteFile(filepath.Join(o.DataDir, "postmaster.pid"), []byte(stale), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeStalePidFile(t, o.DataDir, strings.Replace(string(content), strconv.Itoa(s.pid), strconv.Itoa(tc.pid), 1))
 		s2 := startServer(t, o)
 		if s2.Reused() || s2.pid == tc.pid {
 			t.Errorf("%s: Start reused pid %d, want a fresh server", tc.name, tc.pid)
 		}
 		queryString(t, connect(t, s2), "SELECT 1")
 		stopServer(t, s2)
+	}
+
+	if runtime.GOOS != "linux" {
+		return
+	}
+	// A live non-postgres pid, while some process still works in the data directory (an
+	// orphaned backend of a killed server): Start must not start a second server.
+	writeStalePidFile(t, o.DataDir, strings.Replace(string(content), strconv.Itoa(s.pid), strconv.Itoa(alive.Process.Pid), 1))
+	orphan := exec.Command("sleep", "300")
+	orphan.Dir = o.DataDir
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), o)
+	_ = orphan.Process.Kill()
+	_ = orphan.Wait()
+	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(orphan.Process.Pid)) {
+		t.Fatalf("Start while process %d works in the data directory: %v, want a refusal naming it", orphan.Process.Pid, err)
+	}
+	s3 := startServer(t, o) // the orphan is gone: now it starts
+	queryString(t, connect(t, s3), "SELECT 1")
+}
+
+// writeStalePidFile writes dataDir's postmaster.pid as the server's user would have left it.
+func writeStalePidFile(t *testing.T, dataDir, content string) {
+	t.Helper()
+	path := filepath.Join(dataDir, "postmaster.pid")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if err := os.Chown(path, int(st.Uid), int(st.Gid)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -64,3 +64,27 @@ func isPostmasterOf(pid int, dataDir string) bool {
 	}
 	return cwd == want
 }
+
+// dataDirUsers returns the live processes whose working directory is dataDir: the postmaster
+// and backends of a server on it (all of them change into the data directory).
+func dataDirUsers(dataDir string) []int {
+	want, err := filepath.EvalSymlinks(dataDir)
+	if err != nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd"); err == nil && cwd == want && !processGone(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
