@@ -17,10 +17,15 @@
 //
 // Files in a job directory (the supervisor protocol):
 //
-//	spec.json    written by the executor before launch: everything the supervisor needs
-//	script       the script text stored at submit
-//	lock         flock(LOCK_EX) held by the live supervisor for its whole life
-//	pid          the supervisor's pid, written (atomically) right after taking the lock
-//	job.pid      the job's process group id and start time, written after the script starts
-//	status.json  the exit status, written atomically (temp + rename) just before the supervisor exits
+//	spec.json    written by the executor before launch: the script text stored at submit,
+//	             interpreter, args, environment, output paths, user, limits, CPUs, cgroup
+//	(the dir)    flock(LOCK_EX) on the directory itself: taken by the executor before the
+//	             fork, inherited as fd 3 and held by the supervisor for its whole life
+//	pid          "<supervisor pid> <start ticks>\n", written right after startup
+//	job.pid      "<job pid = process group> <start ticks>\n", written once the script started
+//	status.json  the exit status, written atomically (temp + rename) just before the
+//	             supervisor exits: state, reason, detail, exit code, signal, times, CPU, memory
+//
+// A live supervisor is one that holds the lock; the pid file names it. A
+// directory without a pid file never started its script.
 package executor

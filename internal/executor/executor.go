@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -45,7 +44,8 @@ type Config struct {
 	SupervisorCommand []string
 	// Tick is how often the loop re-reads the store without a Notify; default 3s.
 	Tick time.Duration
-	// MaxLaunches bounds concurrent launches; default 4 x GOMAXPROCS.
+	// MaxLaunches bounds concurrent launches; default 32 (a launch mostly
+	// waits on the file system and fork/exec, so more than the cores helps).
 	MaxLaunches int
 	// PidsMax is pids.max of a job's cgroup; 0 for no limit.
 	PidsMax int
@@ -61,6 +61,7 @@ type Executor struct {
 	jobsDir string
 	root    bool // rcqd is root: jobs run as their owners' mapped users
 
+	devnull      *os.File
 	cgroupParent string
 	enforcement  string
 	allowedCPUs  []int
@@ -110,7 +111,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 		cfg.Tick = 3 * time.Second
 	}
 	if cfg.MaxLaunches <= 0 {
-		cfg.MaxLaunches = 4 * runtime.GOMAXPROCS(0)
+		cfg.MaxLaunches = 32
 	}
 	if len(cfg.SupervisorCommand) == 0 {
 		exe, err := os.Executable()
@@ -133,6 +134,10 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 		launch:      make(chan struct{}, cfg.MaxLaunches),
 		jobs:        make(map[rcq.JobID]*tracked),
 		done:        make(map[rcq.JobID]time.Time),
+	}
+	var err error
+	if e.devnull, err = os.Open(os.DevNull); err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
 	}
 	for _, d := range []string{e.jobsDir, cfg.LogDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -324,7 +329,7 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 // and its pid (0 when it has not written it yet). The lock, not the pid, is
 // the proof: a pid can be reused, a lock dies with its holder.
 func supervisorAlive(dir string) (locked bool, pid int) {
-	f, err := os.Open(filepath.Join(dir, lockFile))
+	f, err := os.Open(dir)
 	if err != nil {
 		return false, 0
 	}
@@ -421,6 +426,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	j := &tr.job
 	sp := jobSpec{
 		JobID:       j.ID,
+		Script:      j.Script,
 		Interpreter: interpreter(j.Script),
 		Args:        j.Args,
 		Env:         jobEnv(j),
@@ -459,10 +465,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	if err := os.Mkdir(tr.dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tr.dir, scriptFile), []byte(j.Script), 0o600); err != nil {
-		return err
-	}
-	if err := writeJSONAtomic(filepath.Join(tr.dir, specFile), &sp); err != nil {
+	if err := writeJSONNew(filepath.Join(tr.dir, specFile), &sp); err != nil {
 		return err
 	}
 	logf, err := os.OpenFile(e.jobLogPath(j.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
@@ -473,15 +476,11 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	fmt.Fprintf(logf, "%s executor: launching job %d for %s on worker %s (cores %d, memory %d GB, gpus %v, limit %v)\n",
 		time.Now().UTC().Format(time.RFC3339Nano), j.ID, j.UserEmail, j.WorkerName,
 		j.Resources.CPUCores, j.Resources.MemoryGB, j.GPUIndices, sp.TimeLimit)
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	// The lock is taken here and handed to the supervisor as fd 3 (one open
+	// The lock (flock on the job directory) is taken here and handed to the
+	// supervisor as fd 3 (one open
 	// file description, so one lock): it is held without a gap from before
 	// the fork until the supervisor exits, even if rcqd dies in between.
-	lock, err := os.OpenFile(filepath.Join(tr.dir, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	lock, err := os.Open(tr.dir)
 	if err != nil {
 		return err
 	}
@@ -493,8 +492,8 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	pidfd := -1
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"},
-		Files: []uintptr{devnull.Fd(), devnull.Fd(), logf.Fd(), lock.Fd()},
+		Env:   supervisorEnv,
+		Files: []uintptr{e.devnull.Fd(), e.devnull.Fd(), logf.Fd(), lock.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
 	})
 	if err != nil {
@@ -584,7 +583,6 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 	if o.ExitCode != nil {
 		code = strconv.Itoa(*o.ExitCode)
 	}
-	e.jobLog(id, "recorded: state %s, reason %s, exit code %s, signal %q", o.State, o.Reason, code, o.Signal)
 	e.log.Info("job ended", "job_id", id, "state", o.State, "reason", o.Reason, "exit_code", code)
 	if err := os.RemoveAll(tr.dir); err != nil {
 		e.log.Warn("remove job directory", "job_id", id, "err", err)
@@ -643,3 +641,7 @@ func (e *Executor) jobLog(id rcq.JobID, format string, args ...any) {
 	fmt.Fprintf(f, "%s executor: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
 	f.Close()
 }
+
+// supervisorEnv is a supervisor's whole environment: no daemon secret, and a
+// single-threaded Go runtime (a supervisor mostly waits), which starts faster.
+var supervisorEnv = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", "GOMAXPROCS=1"}

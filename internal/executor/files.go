@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -15,8 +16,6 @@ import (
 // Names of the files in a job directory; doc.go describes the protocol.
 const (
 	specFile    = "spec.json"
-	scriptFile  = "script"
-	lockFile    = "lock"
 	pidFile     = "pid"
 	jobPidFile  = "job.pid"
 	statusFile  = "status.json"
@@ -27,6 +26,7 @@ const (
 // jobSpec is what the executor tells a supervisor about one job.
 type jobSpec struct {
 	JobID       rcq.JobID `json:"job_id"`
+	Script      string    `json:"script"` // the text stored at submit
 	Interpreter []string  `json:"interpreter"`
 	Args        []string  `json:"args,omitempty"`
 	Env         []string  `json:"env"`
@@ -72,7 +72,9 @@ func (s *exitStatus) outcome(id rcq.JobID) rcq.Outcome {
 }
 
 // writeFileAtomic writes data to path so that readers see the old file or the
-// whole new one: a temporary file in the same directory, fsync, rename.
+// whole new one: a temporary file in the same directory, then rename. It does
+// not fsync: the files it writes matter while the machine runs (to a
+// restarted rcqd); after a machine crash the jobs died with it anyway.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -80,11 +82,8 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	name := tmp.Name()
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && perm != 0o600 { // CreateTemp made it 0600
 		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -105,6 +104,24 @@ func writeJSONAtomic(path string, v any) error {
 		return err
 	}
 	return writeFileAtomic(path, data, 0o600)
+}
+
+// writeJSONNew writes v to a new file in place: for files that nobody reads
+// before the writer is done with them (the spec, written before the fork).
+func writeJSONNew(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func readJSON(path string, v any) error {
@@ -128,11 +145,30 @@ func readStatus(dir string) (*exitStatus, error) {
 	return &st, nil
 }
 
-// readPid reads a pid file holding "<pid>" or "<pid> <start ticks>".
+// writePid writes a pid file: "<pid> <start ticks>\n". It is written in
+// place; readPid treats a file without its final newline as not written yet.
+func writePid(path string, pid int) error {
+	start, _ := procStartTime(pid)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d %d\n", pid, start)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readPid reads a pid file written by writePid: os.ErrNotExist when it is
+// missing or not completely written.
 func readPid(path string) (pid int, start uint64, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0, err
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return 0, 0, fmt.Errorf("%s is incomplete: %w", path, os.ErrNotExist)
 	}
 	f := strings.Fields(string(data))
 	if len(f) == 0 {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -99,7 +100,7 @@ func (s *memStore) cancel(id rcq.JobID) {
 }
 
 // wait returns the job once the executor has finished it.
-func (s *memStore) wait(t *testing.T, id rcq.JobID, within time.Duration) rcq.Job {
+func (s *memStore) wait(t testing.TB, id rcq.JobID, within time.Duration) rcq.Job {
 	t.Helper()
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
@@ -134,7 +135,7 @@ type testExec struct {
 }
 
 // startExec runs an Executor over st on stateDir until the test ends (or stop).
-func startExec(t *testing.T, st Store, stateDir string, mod func(*Config)) *testExec {
+func startExec(t testing.TB, st Store, stateDir string, mod func(*Config)) *testExec {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -145,7 +146,11 @@ func startExec(t *testing.T, st Store, stateDir string, mod func(*Config)) *test
 	if mod != nil {
 		mod(&cfg)
 	}
-	e, err := New(cfg, st, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, ok := t.(*testing.B); ok {
+		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	e, err := New(cfg, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +169,7 @@ func (te *testExec) stop() {
 	<-te.done
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -172,7 +177,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // openDir returns a fresh directory any user may write to (jobs run as nobody).
-func openDir(t *testing.T) string {
+func openDir(t testing.TB) string {
 	t.Helper()
 	d := t.TempDir()
 	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {

@@ -66,29 +66,25 @@ func (s *supervisor) logf(format string, args ...any) {
 }
 
 func (s *supervisor) run() error {
-	// fd 3 is the job directory's lock, taken by the executor before the
-	// fork; move it out of the way of the job's descriptors.
+	// fd 3 is the job directory itself, flock'ed by the executor before the
+	// fork (one open file description, so one lock held without a gap until
+	// we exit); move it out of the way of the job's descriptors.
 	lfd, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 10)
 	if err != nil {
 		return fmt.Errorf("no lock descriptor (fd 3) from the executor: %w", err)
 	}
 	unix.Close(3)
-	lock := os.NewFile(uintptr(lfd), lockFile)
+	s.lock = os.NewFile(uintptr(lfd), s.dir)
 	if err := unix.Flock(lfd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("another supervisor holds %s: %w", s.dir, err)
 	}
-	s.lock = lock
-	start, _ := procStartTime(os.Getpid())
-	if err := writeFileAtomic(filepath.Join(s.dir, pidFile), fmt.Appendf(nil, "%d %d\n", os.Getpid(), start), 0o600); err != nil {
+	if err := writePid(filepath.Join(s.dir, pidFile), os.Getpid()); err != nil {
 		return err
 	}
 	if err := readJSON(filepath.Join(s.dir, specFile), &s.spec); err != nil {
 		return err
 	}
-	script, err := os.ReadFile(filepath.Join(s.dir, scriptFile))
-	if err != nil {
-		return err
-	}
+	script := []byte(s.spec.Script)
 	// Orphaned descendants (daemonized, setsid'd) are re-parented to us, so
 	// none escapes the end of the job.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -195,8 +191,7 @@ func (s *supervisor) start(script []byte) string {
 		return fmt.Sprintf("cannot start interpreter %s: %v", argv[0], err)
 	}
 	s.pid, s.started = pid, now
-	st, _ := procStartTime(pid)
-	if err := writeFileAtomic(filepath.Join(s.dir, jobPidFile), fmt.Appendf(nil, "%d %d\n", pid, st), 0o600); err != nil {
+	if err := writePid(filepath.Join(s.dir, jobPidFile), pid); err != nil {
 		s.logf("%v", err)
 	}
 	return ""
