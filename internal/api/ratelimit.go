@@ -75,8 +75,9 @@ func (l *rateLimiter) allow(key string) error {
 
 func (e *rateLimitError) Unwrap() error { return e.err }
 
-// clientKey names the client for rate limiting: the peer's address, or the
-// first X-Forwarded-For hop when the peer is a trusted proxy; for the Unix
+// clientKey names the client for rate limiting: the peer's address, or,
+// when the peer is a trusted proxy, the rightmost X-Forwarded-For hop that is
+// not a trusted proxy; for the Unix
 // socket, the peer's uid as rcqd recorded it.
 func (s *Server) clientKey(r *http.Request) string {
 	if c := connInfo(r); c.Unix {
@@ -90,13 +91,34 @@ func (s *Server) clientKey(r *http.Request) string {
 	if err != nil {
 		return host
 	}
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(addr.Unmap()) {
-			if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-				first, _, _ := strings.Cut(xff, ",")
-				return strings.TrimSpace(first)
-			}
+	if !s.trusted(addr) {
+		return addr.Unmap().String()
+	}
+	// Each proxy appends the address it saw, so only the hops a trusted
+	// proxy wrote can be believed: the client is the rightmost hop that is
+	// not a trusted proxy. Anything to its left the client may have invented.
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return hop
+		}
+		if !s.trusted(a) {
+			return a.Unmap().String()
 		}
 	}
 	return addr.Unmap().String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
