@@ -36,11 +36,11 @@ func TestRestartAdoptsAndFinishes(t *testing.T) {
 		return "echo $$ > " + name + ".started\nwhile [ ! -e go-" + name + " ]; do sleep 0.05; done\n"
 	}
 	jobs := map[rcq.JobID]string{
-		1: "#!/bin/bash\n" + wait("a") + "exit 7\n",                                    // exits while no rcqd runs
-		2: "#!/bin/bash\n" + wait("b") + "exit 0\n",                                    // exits after adoption
+		1: "#!/bin/bash\n" + wait("a") + "exit 7\n",                                   // exits while no rcqd runs
+		2: "#!/bin/bash\n" + wait("b") + "exit 0\n",                                   // exits after adoption
 		3: "#!/bin/bash\nsleep 600 &\necho $! > c.child\necho $$ > c.started\nwait\n", // cancelled after adoption
 		4: "#!/bin/bash\nsleep 600 &\necho $! > d.child\necho $$ > d.started\nwait\n", // its supervisor is killed
-		5: "#!/bin/bash\ntrap '' TERM\necho $$ > e.started\nsleep 600\n",               // time limit after adoption
+		5: "#!/bin/bash\ntrap '' TERM\necho $$ > e.started\nsleep 600\n",              // time limit after adoption
 	}
 	for id, script := range jobs {
 		j := newJob(id, dir, script)
