@@ -77,8 +77,8 @@ func (e *rateLimitError) Unwrap() error { return e.err }
 
 // clientKey names the client for rate limiting: the peer's address, or,
 // when the peer is a trusted proxy, the rightmost X-Forwarded-For hop that is
-// not a trusted proxy; for the Unix
-// socket, the peer's uid as rcqd recorded it.
+// not a trusted proxy; for the Unix socket, the peer's uid as rcqd recorded
+// it.
 func (s *Server) clientKey(r *http.Request) string {
 	if c := connInfo(r); c.Unix {
 		return "unix:" + c.Peer
