@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -90,27 +89,12 @@ type harness struct {
 
 // Main runs the tests of a package that uses dbtest and returns the exit code for os.Exit. It
 // always stops the cluster (if a test started one) and removes its directory, and on a shared
-// server (RCQ_TEST_DATABASE_URL) drops the template it made. SIGINT and SIGTERM clean up too.
+// server (RCQ_TEST_DATABASE_URL) drops the template it made. It installs no signal handler
+// (tests may signal themselves): a test binary killed by a signal, a panic or a timeout takes
+// its server down through the parent-death signal, and leaves its directory to the next sweep.
 func Main(m *testing.M) int {
 	mainRunning.Store(true)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-sigs:
-			if err := teardown(); err != nil {
-				fmt.Fprintln(os.Stderr, "dbtest:", err)
-			}
-			os.Exit(130)
-		case <-done:
-		}
-	}()
-
 	code := m.Run()
-
-	signal.Stop(sigs)
-	close(done)
 	if err := teardown(); err != nil {
 		fmt.Fprintln(os.Stderr, "dbtest:", err)
 		if code == 0 {

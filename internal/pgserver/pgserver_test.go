@@ -405,6 +405,9 @@ func TestReuseAfterParentKilled(t *testing.T) {
 }
 
 func TestStopWithParent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("StopWithParent needs Linux's parent-death signal")
+	}
 	t.Parallel()
 	o := testOptions(filepath.Join(t.TempDir(), "data"))
 	helper, pid := startHelper(t, o.DataDir, true)
