@@ -53,9 +53,18 @@ install_command() {
 	fi
 }
 
+# apt_install installs the server with apt-get, run through "$@" (nothing, or sudo -n).
 apt_install() {
+	local conf=/etc/postgresql-common/createcluster.conf
 	echo "ensure-postgres: installing the PostgreSQL server (apt-get install postgresql)" >&2
 	"$@" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	# rcq runs private clusters of its own: ask the package not to create (and start) the
+	# system-wide "main" cluster. pg_createcluster still makes one on demand.
+	"$@" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-common
+	if [[ -f $conf ]]; then
+		"$@" sed -i -E 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' "$conf" ||
+			echo "ensure-postgres: could not edit $conf; the package may create a main cluster" >&2
+	fi
 	"$@" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
 }
 
