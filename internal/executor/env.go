@@ -12,7 +12,7 @@ import (
 // from a job's environment even when the submitter's shell had them.
 var secretEnv = []string{
 	"DATABASE_URL", "RCQ_DATABASE_URL", "PGPASSWORD", "PGPASSFILE",
-	"JWT_SECRET", "RCQ_JWT_SECRET", "RCQ_JWT_SECRET_FILE",
+	"JWT_SECRET", "RCQ_JWT_SECRET", "RCQ_AUTH_JWT_SECRET", "RCQ_JWT_SECRET_FILE",
 	"RCQ_ADMIN_PASSWORD", "RCQ_ADMIN_PASSWORD_FILE",
 }
 

@@ -126,7 +126,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 	e := &Executor{
 		cfg:         cfg,
 		store:       store,
-		log:         logger.With("component", "executor", "node", cfg.Node),
+		log:         logger.With("node", cfg.Node),
 		jobsDir:     filepath.Join(cfg.StateDir, jobsSubdir),
 		root:        os.Geteuid() == 0,
 		allowedCPUs: allowedCPUs(),
@@ -396,7 +396,7 @@ func (e *Executor) drop(tr *tracked) {
 func credentials(j *rcq.Job) (uid, gid uint32, groups []uint32, err error) {
 	if j.UnixUser == "" {
 		return 0, 0, nil, rcq.Errorf(rcq.KindUnprocessable, "no_unix_user",
-			"account %s has no Unix user mapping; an admin sets it (users.unix_user) before its jobs can run", j.UserEmail)
+			"account %s has no Unix user mapping, and rcqd runs as root so it never runs jobs as itself; an admin sets one with PATCH /api/admin/users/%d {\"unix_user\": \"NAME\"}", j.UserEmail, j.UserID)
 	}
 	u, err := user.Lookup(j.UnixUser)
 	if err != nil {
@@ -591,9 +591,12 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 
 // Signal delivers sig to every process of a running job of this node (its
 // process group), without ending the job unless the signal does. A job that
-// is being launched gets a moment to start first.
+// is being launched gets a moment to start first. A job this executor does
+// not run is rcq.ErrNotFound (it may run on another node); one whose
+// processes have ended is a conflict (job_not_running).
 func (e *Executor) Signal(id rcq.JobID, sig syscall.Signal) error {
-	notRunning := rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is not running on this node", id)
+	notHere := rcq.Errorf(rcq.KindNotFound, "job_not_on_node", "job %d has no processes on this node", id)
+	notRunning := rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is not running: its processes have ended", id)
 	for try := 0; ; try++ {
 		e.mu.Lock()
 		tr := e.jobs[id]
@@ -604,7 +607,7 @@ func (e *Executor) Signal(id rcq.JobID, sig syscall.Signal) error {
 		}
 		e.mu.Unlock()
 		if dir == "" {
-			return notRunning
+			return notHere
 		}
 		pgid, start, err := readPid(filepath.Join(dir, jobPidFile))
 		if err != nil || launching {

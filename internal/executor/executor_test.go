@@ -223,8 +223,8 @@ func TestSignal(t *testing.T) {
 	if out := readFile(t, filepath.Join(dir, "rcq-11.out")); !strings.Contains(out, "got-usr1") {
 		t.Errorf("output %q lacks the trap's line", out)
 	}
-	if err := e.Signal(11, syscall.SIGUSR1); !errors.Is(err, rcq.ErrConflict) {
-		t.Errorf("signal to a finished job: %v, want a conflict", err)
+	if err := e.Signal(11, syscall.SIGUSR1); !errors.Is(err, rcq.ErrNotFound) {
+		t.Errorf("signal to a finished job: %v, want not found", err)
 	}
 }
 

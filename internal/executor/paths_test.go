@@ -72,7 +72,7 @@ func TestInterpreter(t *testing.T) {
 func TestJobEnvStripsSecretsAndOverrides(t *testing.T) {
 	j := &rcq.Job{ID: 5, Name: "n", WorkingDir: "/w", Env: []string{
 		"HOME=/home/a", "RCQ_DATABASE_URL=postgres://u:pw@h/db", "DATABASE_URL=x", "JWT_SECRET=y",
-		"RCQ_JWT_SECRET_FILE=/etc/rcq/jwt", "RCQ_SOME_PASSWORD=z", "PGPASSWORD=p", "RCQ_JOB_ID=999",
+		"RCQ_JWT_SECRET_FILE=/etc/rcq/jwt", "RCQ_AUTH_JWT_SECRET=q", "RCQ_SOME_PASSWORD=z", "PGPASSWORD=p", "RCQ_JOB_ID=999",
 		"CUDA_VISIBLE_DEVICES=0,1,2,3", "RCQ_SERVER=unix:///run/rcq.sock",
 	}, Resources: rcq.Resources{CPUCores: 1}}
 	env := strings.Join(jobEnv(j), "\n") + "\n"
