@@ -61,9 +61,6 @@ func (f *Factory) Setup(cmd *cobra.Command) *cobra.Command {
 // ServerFlag returns the --server value, "" when not given.
 func (f *Factory) ServerFlag() string { return f.server }
 
-// SetServer sets the server as if --server had been given.
-func (f *Factory) SetServer(s string) { f.server = s }
-
 // explicitServer is --server, else RCQ_SERVER.
 func (f *Factory) explicitServer() string {
 	if f.server != "" {

@@ -15,36 +15,35 @@ type option struct {
 	isBool      bool
 	env         []string // input variables, highest precedence first
 	directive   bool     // may appear in #RCQ and #SBATCH lines
-	arg         string   // placeholder in help
-	usage       string
+	usage       string   // a `WORD` in back quotes is the value's placeholder
 }
 
 // options is every rcq-submit option. Order is the order of --help.
 var options = []option{
-	{long: "job-name", short: "J", env: []string{"RCQ_JOB_NAME", "SBATCH_JOB_NAME"}, directive: true, arg: "NAME",
-		usage: "name of the job (default: the script's file name, \"wrap\" or \"stdin\")"},
-	{long: "cpus-per-task", short: "c", env: []string{"RCQ_CPUS_PER_TASK", "SBATCH_CPUS_PER_TASK"}, directive: true, arg: "N",
-		usage: "CPU cores for the job (default 1)"},
-	{long: "mem", env: []string{"RCQ_MEM", "SBATCH_MEM_PER_NODE"}, directive: true, arg: "SIZE",
-		usage: "memory, e.g. 512M, 4G, 1T (no unit: megabytes; rounded up to whole gigabytes; default 1G)"},
-	{long: "gpus", short: "G", env: []string{"RCQ_GPUS", "SBATCH_GPUS"}, directive: true, arg: "N",
-		usage: "GPUs for the job: N or TYPE:N (the type is ignored)"},
-	{long: "gres", env: []string{"RCQ_GRES", "SBATCH_GRES"}, directive: true, arg: "LIST",
-		usage: "generic resources: gpu:N or gpu:TYPE:N (same as --gpus; other resources are ignored with a warning)"},
-	{long: "time", short: "t", env: []string{"RCQ_TIMELIMIT", "SBATCH_TIMELIMIT"}, directive: true, arg: "TIME",
-		usage: "time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (default: rcqd's, 1 hour)"},
-	{long: "priority", env: []string{"RCQ_PRIORITY"}, directive: true, arg: "N",
-		usage: "job priority from 1 (default) to 10"},
-	{long: "output", short: "o", env: []string{"RCQ_OUTPUT", "SBATCH_OUTPUT"}, directive: true, arg: "PATTERN",
-		usage: "file for standard output; %j job id, %x job name, %u user, %% a % (default rcq-%j.out)"},
-	{long: "error", short: "e", env: []string{"RCQ_ERROR", "SBATCH_ERROR"}, directive: true, arg: "PATTERN",
-		usage: "file for standard error, same patterns as --output (default: the output file)"},
-	{long: "chdir", short: "D", env: []string{"RCQ_CHDIR"}, directive: true, arg: "DIR",
-		usage: "directory the job runs in (default: the current directory)"},
-	{long: "export", env: []string{"RCQ_EXPORT", "SBATCH_EXPORT"}, directive: true, arg: "VARS",
-		usage: "environment of the job: ALL (default), NONE, or a list VAR,VAR=value (ALL,VAR=value adds to everything)"},
-	{long: "dependency", short: "d", env: []string{"RCQ_DEPENDENCY"}, directive: true, arg: "LIST",
-		usage: "start only after other jobs: afterok:ID[:ID...], afterany:ID, afternotok:ID, comma-separated"},
+	{long: "job-name", short: "J", env: []string{"RCQ_JOB_NAME", "SBATCH_JOB_NAME"}, directive: true,
+		usage: "`NAME` of the job (default: the script's file name, \"wrap\" or \"stdin\")"},
+	{long: "cpus-per-task", short: "c", env: []string{"RCQ_CPUS_PER_TASK", "SBATCH_CPUS_PER_TASK"}, directive: true,
+		usage: "`N` CPU cores for the job (default 1)"},
+	{long: "mem", env: []string{"RCQ_MEM", "SBATCH_MEM_PER_NODE"}, directive: true,
+		usage: "memory `SIZE`, e.g. 512M, 4G, 1T (no unit: megabytes; rounded up to whole gigabytes; default 1G)"},
+	{long: "gpus", short: "G", env: []string{"RCQ_GPUS", "SBATCH_GPUS"}, directive: true,
+		usage: "`N` GPUs for the job, or TYPE:N (the type is ignored)"},
+	{long: "gres", env: []string{"RCQ_GRES", "SBATCH_GRES"}, directive: true,
+		usage: "generic resources `LIST`: gpu:N or gpu:TYPE:N (same as --gpus; other resources are ignored with a warning)"},
+	{long: "time", short: "t", env: []string{"RCQ_TIMELIMIT", "SBATCH_TIMELIMIT"}, directive: true,
+		usage: "time limit `TIME`: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (default: rcqd's, 1 hour)"},
+	{long: "priority", env: []string{"RCQ_PRIORITY"}, directive: true,
+		usage: "job priority `N` from 1 (default) to 10"},
+	{long: "output", short: "o", env: []string{"RCQ_OUTPUT", "SBATCH_OUTPUT"}, directive: true,
+		usage: "file `PATTERN` for standard output; %j job id, %x job name, %u user, %% a % (default rcq-%j.out)"},
+	{long: "error", short: "e", env: []string{"RCQ_ERROR", "SBATCH_ERROR"}, directive: true,
+		usage: "file `PATTERN` for standard error, same patterns as --output (default: the output file)"},
+	{long: "chdir", short: "D", env: []string{"RCQ_CHDIR"}, directive: true,
+		usage: "`DIR` the job runs in (default: the current directory)"},
+	{long: "export", env: []string{"RCQ_EXPORT", "SBATCH_EXPORT"}, directive: true,
+		usage: "environment `VARS` of the job: ALL (default), NONE, or a list VAR,VAR=value (ALL,VAR=value adds to everything)"},
+	{long: "dependency", short: "d", env: []string{"RCQ_DEPENDENCY"}, directive: true,
+		usage: "start only after other jobs: `LIST` of afterok:ID[:ID...], afterany:ID, afternotok:ID, comma-separated"},
 	{long: "hold", short: "H", isBool: true, env: []string{"RCQ_HOLD", "SBATCH_HOLD"}, directive: true,
 		usage: "submit the job held; it starts only once released"},
 	{long: "parsable", isBool: true, directive: true,
@@ -53,8 +52,8 @@ var options = []option{
 		usage: "wait for the job to end and exit with its exit code"},
 	{long: "test-only", isBool: true, directive: true,
 		usage: "check the job and print when it would start; submit nothing"},
-	{long: "wrap", arg: "COMMAND",
-		usage: "run COMMAND in an sh script instead of a script file"},
+	{long: "wrap",
+		usage: "run `COMMAND` in an sh script instead of a script file"},
 	{long: "json", isBool: true,
 		usage: "print the answer as JSON"},
 }
@@ -118,18 +117,10 @@ func addFlags(fs *pflag.FlagSet) {
 		if o.isBool {
 			fs.BoolP(o.long, o.short, false, o.usage)
 		} else {
-			fs.VarP(&placeholder{name: o.arg}, o.long, o.short, o.usage)
+			fs.StringP(o.long, o.short, "", o.usage)
 		}
 	}
 }
-
-// placeholder is a string flag whose help shows a word such as SIZE instead
-// of "string".
-type placeholder struct{ name, value string }
-
-func (p *placeholder) String() string     { return p.value }
-func (p *placeholder) Set(v string) error { p.value = v; return nil }
-func (p *placeholder) Type() string       { return p.name }
 
 // fromFlags returns the options given on the command line.
 func fromFlags(fs *pflag.FlagSet) settings {

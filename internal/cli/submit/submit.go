@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -290,7 +291,7 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 	if v, ok := s["dependency"]; ok {
 		deps, err := rcq.ParseDependencies(v.value)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s", v.source, rcq.MessageOf(err))
+			return nil, fmt.Errorf("%s: %s", v.source, strings.TrimPrefix(rcq.MessageOf(err), "dependency: "))
 		}
 		for _, d := range deps {
 			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
@@ -414,7 +415,6 @@ func describeEnd(j *apitype.Job) string {
 	}
 	return msg
 }
-
 
 // NewRootCmd is the command of the program: NewCmd without a runF.
 func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }

@@ -155,11 +155,12 @@ func mul(a, b int64) (int64, bool) {
 func ParseGPUs(s string) (n int, typ string, err error) {
 	s = strings.TrimSpace(s)
 	count := s
+	hasType := false
 	if t, c, ok := strings.Cut(s, ":"); ok {
-		typ, count = t, c
+		typ, count, hasType = t, c, true
 	}
 	v, ok := number(count)
-	if !ok || typ != "" && !validType(typ) {
+	if !ok || hasType && !validType(typ) {
 		return 0, "", fmt.Errorf("%q is not a GPU count: use N or TYPE:N (e.g. 2 or a100:2)", s)
 	}
 	return int(v), typ, nil

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rcq-project/rcq/internal/cli/gendocs"
+)
+
+// TestCommittedFilesAreFresh fails when man/ or completions/ differ from
+// what the commands generate now: run `make man completions`.
+func TestCommittedFilesAreFresh(t *testing.T) {
+	files, err := gendocs.Files(Pages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := gendocs.Stale(filepath.Join("..", ".."), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("%s: run make man completions", d)
+	}
+}
+
+func TestGeneratedFiles(t *testing.T) {
+	files, err := gendocs.Files(Pages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel"} {
+		page := string(files["man/man1/"+name+".1"])
+		for _, want := range []string{".TH \"" + strings.ToUpper(name) + "\" \"1\"", ".SH EXAMPLE", "Exit status", `\fB--server\fP`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s.1 lacks %q", name, want)
+			}
+		}
+		for _, p := range []string{"completions/bash/" + name, "completions/zsh/_" + name, "completions/fish/" + name + ".fish", "completions/powershell/" + name + ".ps1"} {
+			if !strings.Contains(string(files[p]), name) {
+				t.Errorf("%s missing or does not name %s", p, name)
+			}
+		}
+	}
+	if !strings.Contains(string(files["man/man1/rcq-submit.1"]), `\fB--dependency\fP`) {
+		t.Error("rcq-submit.1 does not document --dependency")
+	}
+
+	// Write, then Stale finds nothing; a changed or extra file is found.
+	dir := t.TempDir()
+	if err := gendocs.Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, _ := gendocs.Stale(dir, files); len(diffs) != 0 {
+		t.Errorf("fresh output is stale: %v", diffs)
+	}
+	os.WriteFile(filepath.Join(dir, "man/man1/rcq-old.1"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "completions/bash/rcq-submit"), []byte("x"), 0o644)
+	diffs, _ := gendocs.Stale(dir, files)
+	if len(diffs) != 2 || !strings.Contains(diffs[0], "rcq-old.1: no longer generated") || !strings.Contains(diffs[1], "completions/bash/rcq-submit: differs") {
+		t.Errorf("diffs = %q", diffs)
+	}
+	// Write removes what it no longer generates.
+	if err := gendocs.Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "man/man1/rcq-old.1")); !os.IsNotExist(err) {
+		t.Errorf("stale page kept: %v", err)
+	}
+}

@@ -1,0 +1,406 @@
+// Package clitest helps test the rcq commands in-process: an HTTP server that
+// answers like rcqd's API from memory (API), and Factories over test streams
+// and a temporary credentials file. It is for tests only.
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/cobra"
+)
+
+// Now is the fake server's clock and the test Factory's.
+var Now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// User is an account of the fake API.
+type User struct {
+	ID       int64
+	Email    string
+	Password string
+	GroupID  int64
+	Admin    bool
+}
+
+// API answers like rcqd from memory. Jobs move on each GET /api/jobs/{id}
+// of their owner: pending -> running -> completed (or failed with the code of
+// the script's last "exit N" line) unless held.
+type API struct {
+	URL string
+
+	mu       sync.Mutex
+	users    []*User
+	tokens   map[string]*User
+	jobs     []*apitype.Job
+	Submits  []apitype.SubmitRequest // every stored submit, in order
+	TestOnly int                     // how many test-only submits came
+	Signals  []string                // "ID:SIG" of every signal sent
+	Requests []string                // "METHOD /path?query" of every request
+}
+
+// NewAPI starts a fake API on a loopback port, with ann@lab (user 1, group 1),
+// bob@lab (user 2, group 2) and admin@lab (user 3, admin). Passwords are "pw".
+func NewAPI(t testing.TB) *API {
+	a := &API{tokens: map[string]*User{}}
+	a.users = []*User{
+		{ID: 1, Email: "ann@lab", Password: "pw", GroupID: 1},
+		{ID: 2, Email: "bob@lab", Password: "pw", GroupID: 2},
+		{ID: 3, Email: "admin@lab", Password: "pw", GroupID: 1, Admin: true},
+	}
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	a.URL = srv.URL
+	return a
+}
+
+// Token returns a valid token for email.
+func (a *API) Token(email string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, u := range a.users {
+		if u.Email == email {
+			tok := fmt.Sprintf("tok-%s-%d", email, len(a.tokens))
+			a.tokens[tok] = u
+			return tok
+		}
+	}
+	panic("clitest: no user " + email)
+}
+
+// AddJob stores a job as if submitted earlier and returns it.
+func (a *API) AddJob(j apitype.Job) *apitype.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if j.ID == 0 {
+		j.ID = int64(len(a.jobs) + 1)
+	}
+	a.jobs = append(a.jobs, &j)
+	return &j
+}
+
+// Job returns a copy of a stored job.
+func (a *API) Job(id int64) apitype.Job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, j := range a.jobs {
+		if j.ID == id {
+			return *j
+		}
+	}
+	panic(fmt.Sprintf("clitest: no job %d", id))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, format string, args ...any) {
+	writeJSON(w, status, apitype.ErrorBody{Error: fmt.Sprintf(format, args...), Code: code})
+}
+
+var exitLine = regexp.MustCompile(`(?m)^exit (\d+)\s*$`)
+
+func (a *API) handler() http.Handler {
+	mux := http.NewServeMux()
+	auth := func(h func(w http.ResponseWriter, r *http.Request, u *User)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			a.mu.Lock()
+			u := a.tokens[tok]
+			a.mu.Unlock()
+			switch {
+			case tok == "expired":
+				writeErr(w, 401, "token_expired", "token expired")
+			case u == nil:
+				writeErr(w, 401, "invalid_token", "invalid token")
+			default:
+				h(w, r, u)
+			}
+		}
+	}
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, apitype.Health{Status: "healthy", Version: "test"})
+	})
+	mux.HandleFunc("POST /api/auth/register", func(w http.ResponseWriter, r *http.Request) {
+		var req apitype.RegisterRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, u := range a.users {
+			if u.Email == req.Email {
+				writeErr(w, 409, "email_taken", "%s is already registered", req.Email)
+				return
+			}
+		}
+		u := &User{ID: int64(len(a.users) + 1), Email: req.Email, Password: req.Password, GroupID: req.GroupID}
+		a.users = append(a.users, u)
+		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID})
+	})
+	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
+		var req apitype.LoginRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		a.mu.Lock()
+		var found *User
+		for _, u := range a.users {
+			if u.Email == req.Email && u.Password == req.Password {
+				found = u
+			}
+		}
+		a.mu.Unlock()
+		if found == nil {
+			writeErr(w, 401, "invalid_credentials", "invalid email or password")
+			return
+		}
+		tok := a.Token(found.Email)
+		writeJSON(w, 200, apitype.LoginResponse{Message: "Login successful", Token: tok, ExpiresAt: Now.Add(24 * time.Hour),
+			User: apitype.UserInfo{ID: found.ID, Email: found.Email, GroupID: found.GroupID, IsAdmin: found.Admin}})
+	})
+	mux.HandleFunc("POST /api/auth/logout", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.mu.Lock()
+		for tok, v := range a.tokens {
+			if v == u {
+				delete(a.tokens, tok)
+			}
+		}
+		a.mu.Unlock()
+		writeJSON(w, 200, apitype.Message{Message: "Logged out"})
+	}))
+	mux.HandleFunc("GET /api/auth/me", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		writeJSON(w, 200, apitype.UserInfo{ID: u.ID, Email: u.Email, GroupID: u.GroupID, IsAdmin: u.Admin})
+	}))
+	mux.HandleFunc("POST /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		var req apitype.SubmitRequest
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeErr(w, 400, "invalid_json", "bad body: %v", err)
+			return
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if r.URL.Query().Get("test_only") == "true" {
+			a.TestOnly++
+			start := Now.Add(5 * time.Minute)
+			writeJSON(w, 200, apitype.SubmitResponse{Message: "Job would be accepted", Status: "pending", ExpectedStart: &start})
+			return
+		}
+		a.Submits = append(a.Submits, req)
+		j := &apitype.Job{ID: int64(len(a.jobs) + 1), UserID: u.ID, User: u.Email, GroupID: u.GroupID, Name: req.Name,
+			Script: req.Script, Status: "pending", Reason: rcq.ReasonPriority, SubmittedAt: Now, CPUCores: 1, MemoryGB: 1, Priority: 1}
+		if req.Hold {
+			j.Hold, j.Reason = "user", rcq.ReasonHeldUser
+		}
+		a.jobs = append(a.jobs, j)
+		writeJSON(w, 201, apitype.SubmitResponse{Message: "Job submitted successfully", JobID: j.ID, Status: "pending"})
+	}))
+	mux.HandleFunc("GET /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.record(r)
+		q := r.URL.Query()
+		states := map[string]bool{}
+		for _, s := range strings.Split(q.Get("status"), ",") {
+			if s == "all" || s == "" {
+				continue
+			}
+			st, err := rcq.ParseJobState(s)
+			if err != nil {
+				writeErr(w, 400, "invalid_status", "%s", rcq.MessageOf(err))
+				return
+			}
+			states[string(st)] = true
+		}
+		ids := map[int64]bool{}
+		for _, s := range strings.Split(q.Get("ids"), ",") {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+				ids[id] = true
+			}
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		out := apitype.JobList{Jobs: []apitype.Job{}}
+		for _, j := range a.jobs {
+			if !u.Admin && j.UserID != u.ID || q.Get("user") != "" && j.User != q.Get("user") ||
+				len(states) > 0 && !states[j.Status] || len(ids) > 0 && !ids[j.ID] || q.Get("name") != "" && j.Name != q.Get("name") {
+				continue
+			}
+			out.Jobs = append(out.Jobs, *j)
+		}
+		if q.Get("order") == "newest" {
+			slices.Reverse(out.Jobs)
+		}
+		if limit > 0 && len(out.Jobs) > limit {
+			out.Jobs = out.Jobs[:limit]
+		}
+		out.Count = len(out.Jobs)
+		writeJSON(w, 200, out)
+	}))
+	find := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		for _, j := range a.jobs {
+			if j.ID == id && (u.Admin || j.UserID == u.ID) {
+				return j
+			}
+		}
+		writeErr(w, 404, "not_found", "job %s not found", r.PathValue("id"))
+		return nil
+	}
+	mux.HandleFunc("GET /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		j := find(w, r, u)
+		if j == nil {
+			return
+		}
+		// Move the job along, so --wait sees it run and end.
+		switch {
+		case j.Status == "pending" && j.Hold == "":
+			j.Status, j.Reason, j.Worker = "running", "", "node1"
+			started := Now.Add(time.Second)
+			j.StartedAt = &started
+		case j.Status == "running":
+			code := 0
+			if m := exitLine.FindAllStringSubmatch(j.Script, -1); m != nil {
+				code, _ = strconv.Atoi(m[len(m)-1][1])
+			}
+			j.ExitCode = &code
+			j.Status = "completed"
+			if code != 0 {
+				j.Status, j.Reason = "failed", rcq.ReasonNonZeroExit
+			}
+			done := Now.Add(time.Minute)
+			j.CompletedAt = &done
+		}
+		writeJSON(w, 200, j)
+	}))
+	mux.HandleFunc("DELETE /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		j := find(w, r, u)
+		if j == nil {
+			return
+		}
+		if rcq.JobState(j.Status).Terminal() {
+			writeErr(w, 409, "job_finished", "job %d is already %s", j.ID, j.Status)
+			return
+		}
+		j.Status, j.Reason = "cancelled", rcq.ReasonCancelledByUser
+		writeJSON(w, 200, apitype.JobAction{Message: "Job cancelled", JobID: j.ID, Status: j.Status})
+	}))
+	mux.HandleFunc("POST /api/jobs/{id}/signal", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		var req apitype.SignalRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		j := find(w, r, u)
+		if j == nil {
+			return
+		}
+		if j.Status != "running" {
+			writeErr(w, 409, "job_not_running", "job %d is %s, not running", j.ID, j.Status)
+			return
+		}
+		a.Signals = append(a.Signals, fmt.Sprintf("%d:%s", j.ID, req.Signal))
+		writeJSON(w, 200, apitype.JobAction{Message: "Signal sent", JobID: j.ID, Status: j.Status})
+	}))
+	mux.HandleFunc("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.record(r)
+		user := r.URL.Query().Get("user")
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		out := apitype.Queue{Jobs: []apitype.QueueJob{}, Now: Now}
+		for _, pass := range []string{"pending", "running"} {
+			for _, j := range a.jobs {
+				if j.Status != pass || user != "" && j.User != user {
+					continue
+				}
+				own := u.Admin || j.UserID == u.ID
+				qj := apitype.QueueJob{ID: j.ID, User: j.User, GroupID: j.GroupID, Status: j.Status,
+					CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount, Own: own}
+				if own {
+					sub := j.SubmittedAt
+					qj.Name, qj.Priority, qj.Computed, qj.Rank, qj.Reason, qj.ReasonDetail = j.Name, j.Priority, j.Computed, j.Rank, j.Reason, j.ReasonDetail
+					qj.ExpectedStart, qj.SubmittedAt, qj.StartedAt, qj.EstimatedHours, qj.Worker = j.ExpectedStart, &sub, j.StartedAt, j.EstimatedHours, j.Worker
+				}
+				out.Jobs = append(out.Jobs, qj)
+			}
+		}
+		out.Count = len(out.Jobs)
+		writeJSON(w, 200, out)
+	}))
+	return mux
+}
+
+func (a *API) record(r *http.Request) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	line := r.Method + " " + r.URL.Path
+	if r.URL.RawQuery != "" {
+		line += "?" + r.URL.RawQuery
+	}
+	a.Requests = append(a.Requests, line)
+}
+
+// Env is a test Factory's environment.
+type Env struct {
+	F       *cli.Factory
+	Stdin   *bytes.Buffer
+	Stdout  *bytes.Buffer
+	Stderr  *bytes.Buffer
+	Vars    map[string]string // what Getenv sees
+	CredDir string
+}
+
+// NewEnv returns a Factory named name talking to server (RCQ_SERVER), with
+// its credentials file in a temporary directory, the working directory
+// /work/dir, the environment HOME=/home/ann PATH=/bin plus vars, and the
+// clock at Now.
+func NewEnv(t testing.TB, name, server string) *Env {
+	ios, in, out, errOut := cli.Test()
+	e := &Env{Stdin: in, Stdout: out, Stderr: errOut, Vars: map[string]string{"RCQ_SERVER": server}, CredDir: t.TempDir()}
+	f := cli.NewFactory(name, ios)
+	f.Getenv = func(k string) string { return e.Vars[k] }
+	f.Environ = func() []string {
+		env := []string{"HOME=/home/ann", "PATH=/bin"}
+		for k, v := range e.Vars {
+			env = append(env, k+"="+v)
+		}
+		return env
+	}
+	f.Getwd = func() (string, error) { return "/work/dir", nil }
+	f.Now = func() time.Time { return Now }
+	f.CredentialsPath = func() (string, error) { return filepath.Join(e.CredDir, "rcq", "credentials"), nil }
+	e.F = f
+	return e
+}
+
+// Login saves credentials for email as rcq-login would.
+func (e *Env) Login(t testing.TB, a *API, email string) {
+	path, _ := e.F.CredentialsPath()
+	err := client.SaveCredentials(path, &client.Credentials{Server: a.URL, Token: a.Token(email), Email: email, ExpiresAt: Now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Run runs cmd with args as the program would and returns the exit code.
+func (e *Env) Run(cmd *cobra.Command, args ...string) int {
+	return cli.Run(context.Background(), e.F, cmd, args)
+}

@@ -1,0 +1,209 @@
+package queue
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/clitest"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+func at(d time.Duration) *time.Time {
+	t := clitest.Now.Add(d)
+	return &t
+}
+
+func intp(i int) *int { return &i }
+
+// seed stores: ann's running job 1, ann's pending jobs 2 and 3, bob's pending
+// job 4, ann's completed job 5 and failed job 6.
+func seed(api *clitest.API) {
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "train", Status: "running", CPUCores: 8, MemoryGB: 32,
+		GPUCount: 1, Priority: 5, EstimatedHours: 2, StartedAt: at(-(26*time.Hour + 3*time.Minute + 4*time.Second)), Worker: "node1"})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "prep", Status: "pending", CPUCores: 2, MemoryGB: 4,
+		Priority: 3, Reason: rcq.ReasonResources, ReasonDetail: "needs 2 cores; node1 has 0 free until 14:00", Rank: 1,
+		Computed: &rcq.PriorityFactors{Base: 3, FairShare: 0.5, WaitBoost: 1.25, Final: 1.875}, ExpectedStart: at(2 * time.Hour)})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "held", Status: "pending", CPUCores: 1, MemoryGB: 1,
+		Priority: 1, Hold: "user", Reason: rcq.ReasonHeldUser, Rank: 3})
+	api.AddJob(apitype.Job{UserID: 2, User: "bob@lab", GroupID: 2, Name: "secret", Status: "pending", CPUCores: 4, MemoryGB: 8,
+		Priority: 9, Reason: rcq.ReasonPriority, Rank: 2})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "done", Status: "completed", CPUCores: 1, MemoryGB: 1,
+		StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + 90*time.Second), Worker: "node1", ExitCode: intp(0)})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "oops", Status: "failed", CPUCores: 1, MemoryGB: 1,
+		StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + 5*time.Second), Worker: "node1", ExitCode: intp(2), Reason: rcq.ReasonNonZeroExit})
+}
+
+func run(t *testing.T, args ...string) (*clitest.API, *clitest.Env, int) {
+	t.Helper()
+	api := clitest.NewAPI(t)
+	seed(api)
+	e := clitest.NewEnv(t, "rcq-queue", api.URL)
+	e.Login(t, api, "ann@lab")
+	code := e.Run(NewRootCmd(e.F), args...)
+	return api, e, code
+}
+
+func TestDefaultTable(t *testing.T) {
+	_, e, code := run(t)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	want := `JOBID NAME  USER    GROUP ST       TIME CPUS MEM GPUS PRIORITY NODELIST(REASON)
+    2 prep  ann@lab     1 PD       0:00    2  4G    0     1.88 (Resources)
+    3 held  ann@lab     1 PD       0:00    1  1G    0        1 (JobHeldUser)
+    4 -     bob@lab     2 PD       0:00    4  8G    0        - (-)
+    1 train ann@lab     1  R 1-02:03:04    8 32G    1        5 node1
+`
+	if e.Stdout.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+}
+
+func TestNoHeaderAndFilters(t *testing.T) {
+	api, e, code := run(t, "-h", "--me", "-t", "PD", "-n", "prep,held", "-o", "%i %j")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	if e.Stdout.String() != "2 prep\n3 held\n" {
+		t.Errorf("stdout = %q", e.Stdout)
+	}
+	if last := api.Requests[len(api.Requests)-1]; last != "GET /api/queue?user=ann%40lab" {
+		t.Errorf("request = %q", last)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	_, e, code := run(t, "-j", "1,2", "-o", "%.5i|%6j|%4t|%T|%.10M|%l|%C %m %b %Q %r %R %E %P", "-S", "i")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	want := `JOBID|NAME  |ST  |STATE|      TIME|TIME_LIMIT|CPUS MEM GPUS PRIORITY REASON NODELIST(REASON) DETAIL RANK
+    1|train |R   |RUNNING|1-02:03:04|2:00:00|8 32G 1 5 None node1 - -
+    2|prep  |PD  |PENDING|      0:00|N/A|2 4G 0 1.88 Resources (Resources) needs 2 cores; node1 has 0 free until 14:00 1
+`
+	if e.Stdout.String() != want {
+		t.Errorf("format:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+}
+
+func TestFormatWidthTruncates(t *testing.T) {
+	cols, err := ParseFormat("%.3j%%%5i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Row{ID: 42, Name: "training"}
+	var b strings.Builder
+	renderFormat(&b, cols, []Row{r}, false)
+	if b.String() != "tra%42\n" {
+		t.Errorf("got %q", b.String())
+	}
+	for _, bad := range []string{"%", "%.", "%z", "%.10", "%12345i"} {
+		if _, err := ParseFormat(bad); err == nil {
+			t.Errorf("ParseFormat(%q): want an error", bad)
+		}
+	}
+}
+
+func TestHistory(t *testing.T) {
+	api, e, code := run(t, "-t", "CD,failed", "--limit", "5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	want := `JOBID NAME USER    GROUP ST TIME CPUS MEM GPUS PRIORITY NODELIST(REASON)
+    6 oops ann@lab     1  F 0:05    1  1G    0        - node1
+    5 done ann@lab     1 CD 1:30    1  1G    0        - node1
+`
+	if e.Stdout.String() != want {
+		t.Errorf("history:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+	if last := api.Requests[len(api.Requests)-1]; last != "GET /api/jobs?limit=5&order=newest&status=completed%2Cfailed" {
+		t.Errorf("request = %q", last)
+	}
+	// -t all asks for everything.
+	api, e, _ = run(t, "-t", "all", "-o", "%i", "-h")
+	if e.Stdout.String() != "6\n5\n4\n3\n2\n1\n" && e.Stdout.String() != "6\n5\n3\n2\n1\n" {
+		t.Errorf("-t all: %q", e.Stdout)
+	}
+	if last := api.Requests[len(api.Requests)-1]; !strings.Contains(last, "status=all") {
+		t.Errorf("request = %q", last)
+	}
+}
+
+func TestStartAndLong(t *testing.T) {
+	_, e, code := run(t, "--start", "--me")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	start := clitest.Now.Add(2 * time.Hour).Local().Format(timeLayout)
+	want := `JOBID NAME USER    ST          START_TIME CPUS MEM GPUS NODELIST(REASON)
+    2 prep ann@lab PD ` + start + `    2  4G    0 (Resources)
+    3 held ann@lab PD                 N/A    1  1G    0 (JobHeldUser)
+`
+	if e.Stdout.String() != want {
+		t.Errorf("--start:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+	_, e, _ = run(t, "-l", "-j", "2")
+	want = `JOBID NAME USER    GROUP ST TIME TIME_LIMIT CPUS MEM GPUS PRIORITY  BASE FAIRSHARE WAITBOOST NODELIST(REASON) DETAIL
+    2 prep ann@lab     1 PD 0:00        N/A    2  4G    0     1.88 3.000     0.500     1.250 (Resources)      needs 2 cores; node1 has 0 free until 14:00
+`
+	if e.Stdout.String() != want {
+		t.Errorf("-l:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	_, e, code := run(t, "--json", "-S", "-Q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	var out Output
+	if err := json.Unmarshal(e.Stdout.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range out.Jobs {
+		ids = append(ids, r.ID)
+	}
+	// Sorted by priority, highest first: 5 (job 1), 1.875 (job 2), 1 (job 3), 0 (job 4, hidden).
+	if !reflect.DeepEqual(ids, []int64{1, 2, 3, 4}) || out.Count != 4 || !out.Now.Equal(clitest.Now) {
+		t.Errorf("ids %v count %d now %v", ids, out.Count, out.Now)
+	}
+	r := out.Jobs[0]
+	if r.State != "running" || r.StateCode != "R" || r.ElapsedSeconds != 26*3600+3*60+4 || r.Worker != "node1" || !r.Own {
+		t.Errorf("row = %+v", r)
+	}
+	if out.Jobs[3].Own || out.Jobs[3].Name != "" {
+		t.Errorf("another user's job shows %+v", out.Jobs[3])
+	}
+	// Field names are part of the interface.
+	var raw map[string][]map[string]any
+	_ = json.Unmarshal(e.Stdout.Bytes(), &raw)
+	for _, k := range []string{"id", "name", "user", "group_id", "state", "state_code", "own", "cpu_cores", "memory_gb", "gpu_count", "elapsed_seconds", "worker"} {
+		if _, ok := raw["jobs"][0][k]; !ok {
+			t.Errorf("JSON row lacks %q", k)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"-t", "bogus"}, {"-o", "%z"}, {"-S", "zz"}, {"--limit", "0"}, {"-j", "x"}, {"extra"}} {
+		_, e, code := run(t, args...)
+		if code != cli.ExitUsage || !strings.HasPrefix(e.Stderr.String(), "rcq-queue: ") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, e.Stderr)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	cases := map[int64]string{0: "0:00", 59: "0:59", 61: "1:01", 3600: "1:00:00", 86399: "23:59:59", 86400: "1-00:00:00", 90061: "1-01:01:01", -5: "0:00"}
+	for in, want := range cases {
+		if got := FormatDuration(in); got != want {
+			t.Errorf("FormatDuration(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
