@@ -37,7 +37,7 @@ type Config struct {
 	StateDir  string        // job directories go in <StateDir>/jobs/<id>
 	LogDir    string        // per-job daemon logs <LogDir>/job-<id>.log; default <StateDir>/logs
 	OutputDir string        // default directory of output files; "" for the job's working dir
-	KillGrace time.Duration // SIGTERM to SIGKILL on cancel and time limit; default 30s
+	KillGrace time.Duration // SIGTERM to SIGKILL on cancel and time limit; 0: 30s; < 0: none
 
 	// SupervisorCommand runs a supervisor; the job directory is appended.
 	// Default: this executable with the argument "supervise".
@@ -104,8 +104,11 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 	if cfg.LogDir == "" {
 		cfg.LogDir = filepath.Join(cfg.StateDir, "logs")
 	}
-	if cfg.KillGrace <= 0 {
+	switch {
+	case cfg.KillGrace == 0:
 		cfg.KillGrace = 30 * time.Second
+	case cfg.KillGrace < 0:
+		cfg.KillGrace = 0
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = 3 * time.Second
