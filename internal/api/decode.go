@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -114,12 +115,14 @@ func checkDuplicateKeys(body []byte) error {
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
 		}
-		if top != nil && top.obj && top.key {
-			k, _ := tok.(string)
-			if top.keys[k] {
+		if k, ok := tok.(string); ok && top != nil && top.obj && top.key {
+			// encoding/json matches keys to fields case-insensitively, so
+			// "priority" and "Priority" name one field.
+			fk := foldKey(k)
+			if top.keys[fk] {
 				return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
 			}
-			top.keys[k] = true
+			top.keys[fk] = true
 			top.key = false
 			continue
 		}
@@ -137,4 +140,18 @@ func checkDuplicateKeys(body []byte) error {
 			stack[len(stack)-1].key = true
 		}
 	}
+}
+
+// foldKey maps keys that encoding/json treats as one (equal under Unicode
+// simple case folding, as bytes.EqualFold) to one string.
+func foldKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
