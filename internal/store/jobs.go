@@ -232,6 +232,10 @@ func (s *Store) CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, err
 		for i := range js {
 			ids[i] = rcq.JobID(seq[i])
 			if err := checkDependencies(ctx, tx, js[i]); err != nil {
+				var re *rcq.Error
+				if errors.As(err, &re) { // the user must learn which spec is wrong
+					return &rcq.Error{Kind: re.Kind, Code: re.Code, Msg: fmt.Sprintf("jobs[%d].%s", i, re.Msg), Err: err}
+				}
 				return fmt.Errorf("jobs[%d]: %w", i, err)
 			}
 		}
