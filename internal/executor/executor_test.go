@@ -49,7 +49,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"#!/bin/sh\nexit 0\n", rcq.JobCompleted, rcq.ReasonNone, 0, "", true},
 		{"exit 1\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 1, "", true},
-		{"#!/bin/bash\nkill -9 $$\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 137, "SIGKILL", true},
+		{"#!/bin/bash\nkill -9 $$\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 137, "KILL", true},
 		{"#!/bin/sh\nexit 137\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 137, "", true},
 	}
 	for i, c := range cases {
@@ -173,8 +173,8 @@ func TestTimeLimitIgnoringTERM(t *testing.T) {
 	st.add(j)
 	child, _ := strconv.Atoi(waitFile(t, filepath.Join(dir, "child.pid"), 30*time.Second))
 	got := st.wait(t, 5, 60*time.Second)
-	if got.State != rcq.JobTimeout || got.Reason != rcq.ReasonTimeLimit || got.Signal != "SIGKILL" {
-		t.Fatalf("state %s reason %s signal %q, want timeout TimeLimit SIGKILL", got.State, got.Reason, got.Signal)
+	if got.State != rcq.JobTimeout || got.Reason != rcq.ReasonTimeLimit || got.Signal != "KILL" {
+		t.Fatalf("state %s reason %s signal %q, want timeout TimeLimit KILL", got.State, got.Reason, got.Signal)
 	}
 	if !gone(child) {
 		t.Errorf("background process %d survived the time limit", child)
@@ -197,8 +197,8 @@ func TestCancelKillsGrandchild(t *testing.T) {
 		t.Fatalf("state %s", got.State)
 	}
 	o := st.outcomes[9]
-	if o.State != rcq.JobCancelled || o.Reason != rcq.ReasonCancelledByUser || o.Signal != "SIGTERM" {
-		t.Errorf("outcome %+v, want cancelled CancelledByUser SIGTERM", o)
+	if o.State != rcq.JobCancelled || o.Reason != rcq.ReasonCancelledByUser || o.Signal != "TERM" {
+		t.Errorf("outcome %+v, want cancelled CancelledByUser TERM", o)
 	}
 	for _, p := range []int{child, escaped} {
 		if !gone(p) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rcq-project/rcq/internal/dbtest"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -20,7 +21,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "supervise" {
 		os.Exit(SuperviseMain(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(dbtest.Main(m)) // starts PostgreSQL only if a test asks for it
 }
 
 // memStore is an in-memory Store with the semantics the interface documents.

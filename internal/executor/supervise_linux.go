@@ -340,7 +340,7 @@ func (s *supervisor) finish() *exitStatus {
 	case ws.Signaled():
 		code := 128 + int(ws.Signal())
 		st.ExitCode = &code
-		st.Signal = unix.SignalName(ws.Signal())
+		st.Signal = strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG") // KILL, as rcq names signals
 	}
 	st.CPUSeconds = tv(s.rusage.Utime) + tv(s.rusage.Stime)
 	st.PeakMemoryKB = s.rusage.Maxrss
