@@ -267,8 +267,15 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 }
 
 // termLocked sends the cancel (SIGTERM) to a cancelled job's supervisor once.
+// A supervisor that has not written its pid file yet may not have installed
+// its signal handler either (SIGTERM would kill it outright, losing the job's
+// status): the cancel then waits for a later pass.
 func (e *Executor) termLocked(tr *tracked) bool {
 	if tr.job.State != rcq.JobCancelled || tr.termSent || tr.pidfd == nil || tr.outcome != nil {
+		return false
+	}
+	if _, _, err := readPid(filepath.Join(tr.dir, pidFile)); err != nil {
+		e.Notify() // soon, not at the next tick
 		return false
 	}
 	tr.termSent = true

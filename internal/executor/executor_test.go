@@ -153,14 +153,21 @@ func TestOutputPatternsAndErrorFile(t *testing.T) {
 	}
 }
 
-func TestMissingWorkingDirFails(t *testing.T) {
+func TestLaunchFailures(t *testing.T) {
 	t.Parallel()
 	st := newMemStore()
 	startExec(t, st, t.TempDir(), nil)
 	st.add(newJob(3, "/nonexistent/rcq-test", "true\n"))
-	j := st.wait(t, 3, 30*time.Second)
-	if j.State != rcq.JobFailed || j.Reason != rcq.ReasonLaunchFailed {
-		t.Fatalf("state %s reason %s, want failed LaunchFailed", j.State, j.Reason)
+	dir := openDir(t)
+	st.add(newJob(4, dir, "#!/nonexistent/interpreter\ntrue\n"))
+	for _, id := range []rcq.JobID{3, 4} {
+		j := st.wait(t, id, 30*time.Second)
+		if j.State != rcq.JobFailed || j.Reason != rcq.ReasonLaunchFailed {
+			t.Errorf("job %d: state %s reason %s, want failed LaunchFailed", id, j.State, j.Reason)
+		}
+	}
+	if out := readFile(t, filepath.Join(dir, "rcq-4.out")); !strings.Contains(out, "cannot start interpreter /nonexistent/interpreter") {
+		t.Errorf("the output file does not say why job 4 failed: %q", out)
 	}
 }
 
