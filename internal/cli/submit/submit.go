@@ -9,6 +9,8 @@ package submit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -310,7 +312,9 @@ func submitRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.Submit(ctx, p.Request, client.SubmitOptions{TestOnly: p.TestOnly})
+	// A fresh key per invocation: should the request be retried after a lost
+	// answer, rcqd returns the job it already made instead of a second one.
+	resp, err := s.Submit(ctx, p.Request, client.SubmitOptions{TestOnly: p.TestOnly, IdempotencyKey: newKey()})
 	if err != nil {
 		return err
 	}
@@ -352,6 +356,12 @@ func submitRun(ctx context.Context, opts *Options) error {
 		f.Errorf("%s", describeEnd(job))
 	}
 	return &cli.ExitError{Code: code}
+}
+
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "rcq-submit-" + hex.EncodeToString(b[:])
 }
 
 // Wait polls the job until it ends, with a growing delay from first to most.
