@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,8 +117,8 @@ func TestCreateJobsBatch(t *testing.T) {
 	before := f.count(t, `SELECT count(*) FROM jobs`)
 	bad := []*rcq.Job{f.newJob(f.alice, res(1, 1, 0)), f.newJob(f.alice, res(1, 1, 0)), f.newJob(f.alice, res(1, 1, 0))}
 	bad[1].Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: 999999}}
-	if _, err := f.st.CreateJobs(ctx, bad); rcq.KindOf(err) != rcq.KindInvalid {
-		t.Fatalf("batch with a missing dependency: %v, want invalid", err)
+	if _, err := f.st.CreateJobs(ctx, bad); rcq.KindOf(err) != rcq.KindInvalid || !strings.HasPrefix(rcq.MessageOf(err), "jobs[1].") {
+		t.Fatalf("batch with a missing dependency: %v (%q), want invalid naming jobs[1]", err, rcq.MessageOf(err))
 	}
 	// A dependency on another user's job is just as missing.
 	bad[1].Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: f.submit(t, f.bob, res(1, 1, 0))}}
@@ -325,6 +326,20 @@ func TestListJobsFilter(t *testing.T) {
 	}
 	if got := ids(q, nil); !slices.Equal(got, []rcq.JobID{a2, b1}) {
 		t.Errorf("QueueJobs = %v, want pending and running %v", got, []rcq.JobID{a2, b1})
+	}
+	// A second running job: each row keeps its own start time (no aliasing between rows).
+	b2 := f.submit(t, f.bob, res(1, 1, 0))
+	f.exec(t, `UPDATE jobs SET submitted_at = submitted_at - interval '1 hour' WHERE id = $1`, b2)
+	f.start(t, b2)
+	f.exec(t, `UPDATE jobs SET started_at = started_at - interval '1 minute' WHERE id = $1`, a2)
+	q2, err := f.st.QueueJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range q2 {
+		if want := f.job(t, j.ID).StartedAt; (want == nil) != (j.StartedAt == nil) || want != nil && !want.Equal(*j.StartedAt) {
+			t.Errorf("QueueJobs: job %d started_at %v, stored %v", j.ID, j.StartedAt, want)
+		}
 	}
 	for _, j := range q {
 		if j.ID == a2 && (j.StartedAt == nil || j.WorkerName != "w1") {
