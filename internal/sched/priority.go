@@ -125,35 +125,65 @@ func sortableFloat(f float64) uint64 {
 
 // order returns the candidates sorted by final priority (highest first),
 // then submit time (oldest first), then job id, so one snapshot always yields
-// one order. It sorts words holding the top of the priority key and the
-// index (a fast integer sort), gathers, then settles the rare runs whose
-// truncated keys tie with the full keys.
+// one order. It sorts words holding the top bits of a key and an index (a
+// fast integer sort) and gathers, by priority, then within runs of equal
+// priority (common: the wait boost is capped) by submit time; the rare runs
+// still tied are settled with the full keys.
 func order(cs []candidate) []candidate {
-	const idxBits = 20
 	if len(cs) >= 1<<idxBits {
 		slices.SortFunc(cs, compareCandidates)
 		return cs
 	}
-	keys := make([]uint64, len(cs))
-	for i := range cs {
-		keys[i] = cs[i].k1&^(1<<idxBits-1) | uint64(i)
-	}
-	slices.Sort(keys)
 	out := make([]candidate, len(cs))
-	for i, k := range keys {
-		out[i] = cs[k&(1<<idxBits-1)]
-	}
+	keys := make([]uint64, len(cs))
+	sortBy(cs, out, keys, func(c *candidate) uint64 { return c.k1 })
 	for i := 0; i < len(out); {
 		j := i + 1
 		for j < len(out) && out[j].k1>>idxBits == out[i].k1>>idxBits {
 			j++
 		}
-		if j-i > 1 {
-			slices.SortFunc(out[i:j], compareCandidates)
+		run := out[i:j]
+		switch {
+		case j-i > 16 && !slices.ContainsFunc(run, func(c candidate) bool { return c.k1 != run[0].k1 }):
+			// Equal priorities: order by submit time, then settle ties.
+			scratch := cs[i:j] // cs is free now
+			copy(scratch, run)
+			sortBy(scratch, run, keys[i:j], func(c *candidate) uint64 { return c.k2 })
+			settle(run)
+		case j-i > 1:
+			slices.SortFunc(run, compareCandidates)
 		}
 		i = j
 	}
 	return out
+}
+
+const idxBits = 20
+
+// sortBy writes src into dst ordered by the top 64-idxBits bits of key.
+func sortBy(src, dst []candidate, keys []uint64, key func(*candidate) uint64) {
+	for i := range src {
+		keys[i] = key(&src[i])&^(1<<idxBits-1) | uint64(i)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		dst[i] = src[k&(1<<idxBits-1)]
+	}
+}
+
+// settle sorts the runs of cs (of equal priority, ordered by truncated
+// submit times) whose truncated submit times tie, with the full keys.
+func settle(cs []candidate) {
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for j < len(cs) && cs[i].k2>>idxBits == cs[j].k2>>idxBits {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(cs[i:j], compareCandidates)
+		}
+		i = j
+	}
 }
 
 func compareCandidates(a, b candidate) int {

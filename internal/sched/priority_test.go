@@ -128,3 +128,33 @@ func TestTieBreaks(t *testing.T) {
 		}
 	}
 }
+
+// order's fast integer sort gives exactly the full comparison's order, also
+// with long runs of equal priority (capped wait boosts), equal submit times
+// and priorities that differ only in their last bits.
+func TestOrderMatchesFullSort(t *testing.T) {
+	for seed := range uint64(20) {
+		g := newGen(seed)
+		n := 1 + g.rng.IntN(20000)
+		cs := make([]candidate, n)
+		ids := g.rng.Perm(3 * n) // unique, as job ids are
+		for i := range cs {
+			final := float64(1+g.rng.IntN(5)) * 1.5
+			if seed%2 == 1 && g.rng.IntN(4) == 0 {
+				final = math.Nextafter(final, 100) // differs in the last bit
+			}
+			if seed%2 == 1 && g.rng.IntN(10) == 0 {
+				final = g.rng.Float64() * 30
+			}
+			submitted := now.Add(-time.Duration(g.rng.IntN(50)) * time.Microsecond * time.Duration(1+g.rng.IntN(3000)))
+			j := rcq.PendingJob{ID: rcq.JobID(ids[i]), SubmittedAt: submitted}
+			cs[i] = newCandidate(&j, i, rcq.PriorityFactors{Final: final}, -1)
+		}
+		want := slices.Clone(cs)
+		slices.SortFunc(want, compareCandidates)
+		got := order(slices.Clone(cs))
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: order differs from the full sort", seed)
+		}
+	}
+}

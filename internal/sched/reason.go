@@ -32,10 +32,10 @@ type texts struct {
 	s       *state
 	version int
 	cache   map[textKey]string
-	shorts  memo[string]
 	// shortDims caches "needs N X; largest free is M on W" texts.
 	shortDims  map[uint64]string
-	args       [3]int // argmax per dimension at argVersion-1
+	together   map[uint64]string // "needs ... together" by request
+	args       [3]int            // argmax per dimension at argVersion-1
 	argVersion int
 }
 
@@ -46,7 +46,7 @@ type textKey struct {
 }
 
 func newTexts(s *state) texts {
-	return texts{s: s, cache: make(map[textKey]string), shorts: make(memo[string]), shortDims: make(map[uint64]string)}
+	return texts{s: s, cache: make(map[textKey]string), shortDims: make(map[uint64]string), together: make(map[uint64]string)}
 }
 
 func (x *texts) cached(k textKey, f func() string) string {
@@ -78,16 +78,16 @@ func worst(r, have rcq.Resources) (int, bool) {
 func (x *texts) short(r rcq.Resources) string {
 	largest := x.s.freeTree.largest()
 	d, ok := worst(r, largest)
-	if !ok {
-		k, ok := pack(r, 0)
-		if !ok {
+	if !ok { // the text depends on r alone
+		k, packed := pack(r, 0)
+		if !packed {
 			return x.shortNow(r)
 		}
-		if v, hit := x.shorts.get(k, x.version); hit {
+		if v, hit := x.together[k]; hit {
 			return v
 		}
 		v := x.shortNow(r)
-		x.shorts[k] = memoEntry[string]{x.version, v}
+		x.together[k] = v
 		return v
 	}
 	// The text depends on the short dimension, the need, the largest free
@@ -196,6 +196,25 @@ func clock(t, now time.Time) string {
 type depView struct {
 	snap    *rcq.Snapshot
 	pending map[rcq.JobID]bool // built only if a dependency is missing from DepStates
+	waits   map[depText]string // "waits for ..." texts
+}
+
+type depText struct {
+	d  rcq.Dependency
+	st rcq.JobState
+}
+
+func (v *depView) waitText(d rcq.Dependency, st rcq.JobState) string {
+	k := depText{d, st}
+	if t, ok := v.waits[k]; ok {
+		return t
+	}
+	if v.waits == nil {
+		v.waits = make(map[depText]string)
+	}
+	t := fmt.Sprintf("waits for %s (job %d is %s)", d, d.JobID, st)
+	v.waits[k] = t
+	return t
 }
 
 func (v *depView) state(id rcq.JobID) (rcq.JobState, bool) {
@@ -233,7 +252,7 @@ func (v *depView) check(j *rcq.PendingJob) (met, possible bool, detail string) {
 		}
 		if !ok && met {
 			met = false
-			detail = fmt.Sprintf("waits for %s (job %d is %s)", d, d.JobID, st)
+			detail = v.waitText(d, st)
 		}
 	}
 	return met, possible, detail

@@ -46,6 +46,8 @@ type state struct {
 	res               *reservation
 	text              texts
 	memo              memo[int32]
+	fails             [2][]rcq.Resources // by "reserved worker skipped"
+	failVersion       int
 }
 
 func newState(snap *rcq.Snapshot, cfg *Config) *state {
@@ -338,13 +340,23 @@ func pack(r rcq.Resources, tag uint64) (uint64, bool) {
 	return uint64(r.CPUCores) | uint64(r.MemoryGB)<<20 | uint64(r.GPUs)<<42 | tag<<62, true
 }
 
-// bestFit is resTree.bestFit for the free-now amounts, memoized.
+// bestFit is resTree.bestFit for the free-now amounts, memoized: by request
+// shape, and by the requests known to fit nowhere since the last start (a
+// request at least as large as one of them cannot fit either).
 func (s *state) bestFit(r rcq.Resources, skip int) int {
-	tag := uint64(0)
+	tag := 0
 	if skip >= 0 {
 		tag = 1
 	}
-	k, ok := pack(r, tag)
+	if s.failVersion != s.text.version {
+		s.fails[0], s.fails[1], s.failVersion = s.fails[0][:0], s.fails[1][:0], s.text.version
+	}
+	for _, f := range s.fails[tag] {
+		if f.Fits(r) {
+			return -1
+		}
+	}
+	k, ok := pack(r, uint64(tag))
 	if ok {
 		if leaf, hit := s.memo.get(k, s.text.version); hit {
 			return int(leaf)
@@ -354,8 +366,19 @@ func (s *state) bestFit(r rcq.Resources, skip int) int {
 	if ok {
 		s.memo[k] = memoEntry[int32]{s.text.version, int32(leaf)}
 	}
+	if leaf < 0 {
+		// Keep the list short and minimal: drop what r dominates.
+		fs := slices.DeleteFunc(s.fails[tag], func(f rcq.Resources) bool { return r.Fits(f) })
+		if len(fs) < maxFails {
+			fs = append(fs, r)
+		}
+		s.fails[tag] = fs
+	}
 	return leaf
 }
+
+// maxFails bounds the list of requests known to fit nowhere.
+const maxFails = 32
 
 func factorOf(gfs []groupFactor, slot int) groupFactor {
 	if slot < 0 {
