@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,8 +162,23 @@ func startExec(t testing.TB, st Store, stateDir string, mod func(*Config)) *test
 		defer close(te.done)
 		e.Run(ctx)
 	}()
-	t.Cleanup(te.stop)
+	t.Cleanup(func() {
+		te.stop()
+		cancelLeftovers(stateDir)
+	})
 	return te
+}
+
+// cancelLeftovers cancels jobs still running when a test ends (it failed
+// half-way): supervisors outlive their executor by design, so the test must
+// stop them. The supervisor ends its job and exits by itself.
+func cancelLeftovers(stateDir string) {
+	dirs, _ := os.ReadDir(filepath.Join(stateDir, jobsSubdir))
+	for _, d := range dirs {
+		if locked, pid := supervisorAlive(filepath.Join(stateDir, jobsSubdir, d.Name())); locked && pid > 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
 }
 
 func (te *testExec) stop() {
