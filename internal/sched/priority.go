@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -129,14 +130,15 @@ func sortableFloat(f float64) uint64 {
 // fast integer sort) and gathers, by priority, then within runs of equal
 // priority (common: the wait boost is capped) by submit time; the rare runs
 // still tied are settled with the full keys.
-func order(cs []candidate) []candidate {
+func order(cs []candidate, sc *scratch) []candidate {
 	if len(cs) >= 1<<idxBits {
 		slices.SortFunc(cs, compareCandidates)
 		return cs
 	}
-	out := make([]candidate, len(cs))
-	keys := make([]uint64, len(cs))
-	sortBy(cs, out, keys, func(c *candidate) uint64 { return c.k1 })
+	out := grow(&sc.out, len(cs))
+	keys := grow(&sc.keys, len(cs))
+	tmp := grow(&sc.tmp, len(cs))
+	sortBy(cs, out, keys, tmp, func(c *candidate) uint64 { return c.k1 })
 	for i := 0; i < len(out); {
 		j := i + 1
 		for j < len(out) && out[j].k1>>idxBits == out[i].k1>>idxBits {
@@ -148,7 +150,7 @@ func order(cs []candidate) []candidate {
 			// Equal priorities: order by submit time, then settle ties.
 			scratch := cs[i:j] // cs is free now
 			copy(scratch, run)
-			sortBy(scratch, run, keys[i:j], func(c *candidate) uint64 { return c.k2 })
+			sortBy(scratch, run, keys[i:j], tmp[i:j], func(c *candidate) uint64 { return c.k2 })
 			settle(run)
 		case j-i > 1:
 			slices.SortFunc(run, compareCandidates)
@@ -158,14 +160,67 @@ func order(cs []candidate) []candidate {
 	return out
 }
 
+// scratch holds a cycle's large temporary slices; Schedule reuses them
+// across calls through a pool.
+type scratch struct {
+	cs, out   []candidate
+	keys, tmp []uint64
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns (*s)[:n], reallocating when too small.
+func grow[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	return (*s)[:n]
+}
+
+// radixSort sorts keys (LSD, a byte at a time, skipping bytes all keys
+// share), using tmp as scratch.
+func radixSort(keys, tmp []uint64) {
+	if len(keys) < 256 {
+		slices.Sort(keys)
+		return
+	}
+	var counts [8][256]int
+	for _, k := range keys {
+		for b := range 8 {
+			counts[b][byte(k>>(8*b))]++
+		}
+	}
+	src, dst := keys, tmp
+	for b := range 8 {
+		c := &counts[b]
+		if c[byte(src[0]>>(8*b))] == len(src) {
+			continue // every key has this byte
+		}
+		sum := 0
+		for i, n := range c {
+			c[i] = sum
+			sum += n
+		}
+		for _, k := range src {
+			d := byte(k >> (8 * b))
+			dst[c[d]] = k
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+}
+
 const idxBits = 20
 
 // sortBy writes src into dst ordered by the top 64-idxBits bits of key.
-func sortBy(src, dst []candidate, keys []uint64, key func(*candidate) uint64) {
+func sortBy(src, dst []candidate, keys, tmp []uint64, key func(*candidate) uint64) {
 	for i := range src {
 		keys[i] = key(&src[i])&^(1<<idxBits-1) | uint64(i)
 	}
-	slices.Sort(keys)
+	radixSort(keys, tmp)
 	for i, k := range keys {
 		dst[i] = src[k&(1<<idxBits-1)]
 	}

@@ -152,7 +152,7 @@ func TestOrderMatchesFullSort(t *testing.T) {
 		}
 		want := slices.Clone(cs)
 		slices.SortFunc(want, compareCandidates)
-		got := order(slices.Clone(cs))
+		got := order(slices.Clone(cs), new(scratch))
 		if !slices.Equal(got, want) {
 			t.Fatalf("seed %d: order differs from the full sort", seed)
 		}

@@ -152,7 +152,9 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 
 	// Priorities and order.
 	n := len(snap.Pending)
-	cs := make([]candidate, n)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	cs := grow(&sc.cs, n)
 	lastGroup, lastSlot := rcq.GroupID(0), -1
 	for i := range snap.Pending {
 		j := &snap.Pending[i]
@@ -166,7 +168,7 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 		}
 		cs[i] = newCandidate(j, i, priority(j, factorOf(gfs, slot), now, &cfg), slot)
 	}
-	cs = order(cs)
+	cs = order(cs, sc)
 
 	plan := rcq.Plan{Jobs: make([]rcq.PlannedJob, n)}
 	var times timeArena
