@@ -1,18 +1,22 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rcq-project/rcq/internal/api"
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -679,5 +683,80 @@ func TestJobOutputFollow(t *testing.T) {
 	rest, err := io.ReadAll(res.Body)
 	if err != nil || string(rest) != "second\n" {
 		t.Errorf("rest of the followed output %q %v, want %q", rest, err, "second\n")
+	}
+}
+
+// User B reaching for A's jobs through every job route, by id and by
+// neighbouring ids, gets 404 exactly as for a missing job, and A's jobs do
+// not change.
+func TestOwnershipOnEveryJobRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	pending := e.submit(e.aliceT, nil)
+	running := e.submit(e.aliceT, nil)
+	held := e.submit(e.aliceT, map[string]any{"hold": true})
+	e.start(running)
+	stdout, _ := e.api.OutputPaths(e.job(running))
+	writeFile(t, stdout, "alice's secret output\n")
+	before := map[int64]rcq.Job{}
+	for _, id := range []int64{pending, running, held} {
+		before[id] = *e.job(id)
+	}
+	var routes []api.Route
+	for _, rt := range e.api.Routes() {
+		if strings.HasPrefix(rt.Pattern, "/api/jobs/{id}") {
+			routes = append(routes, rt)
+		}
+	}
+	if len(routes) != 6 {
+		t.Fatalf("%d job routes, want 6 (get, cancel, hold, release, signal, output)", len(routes))
+	}
+	for _, rt := range routes {
+		for _, id := range []int64{pending, running, held, held + 1000} {
+			var body any
+			if rt.Pattern == "/api/jobs/{id}/signal" {
+				body = map[string]string{"signal": "KILL"}
+			}
+			path := strings.ReplaceAll(rt.Pattern, "{id}", fmt.Sprint(id))
+			r := e.do(req{method: rt.Method, path: path, token: e.bobT, body: body})
+			want(t, r, http.StatusNotFound, "not_found")
+			if strings.Contains(string(r.body), "secret") {
+				t.Errorf("%s %s leaks output: %s", rt.Method, path, r.body)
+			}
+			if want := fmt.Sprintf("job %d not found", id); r.errBody(t).Error != want {
+				t.Errorf("%s %s as bob: %q, want %q like a missing job", rt.Method, path, r.errBody(t).Error, want)
+			}
+		}
+	}
+	for id, b := range before {
+		a := e.job(id)
+		if a.State != b.State || a.Hold != b.Hold || !a.SubmittedAt.Equal(b.SubmittedAt) || (a.CompletedAt == nil) != (b.CompletedAt == nil) {
+			t.Errorf("job %d changed under bob's requests: %s/%q -> %s/%q", id, b.State, b.Hold, a.State, a.Hold)
+		}
+	}
+	if got := jobIDs(t, e.get(fmt.Sprintf("/api/jobs?ids=%d,%d,%d&status=all", pending, running, held), e.bobT)); len(got) != 0 {
+		t.Errorf("bob lists alice's jobs: %v", got)
+	}
+}
+
+// A body over the limit is refused from its Content-Length, before it is read:
+// the server does not allocate anything like the body's size.
+func TestOversizedBodyIsNotRead(t *testing.T) {
+	e := newEnv(t, nil) // not parallel: it measures this process's allocations
+	body := bytes.Repeat([]byte("x"), 10<<20)
+	r := httptest.NewRequest("POST", "/api/jobs", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+e.aliceT)
+	w := httptest.NewRecorder()
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	e.api.ServeHTTP(w, r)
+	runtime.ReadMemStats(&m1)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 2<<20 {
+		t.Errorf("refusing a 10 MiB body allocated %d bytes", grew)
 	}
 }
