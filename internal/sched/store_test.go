@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -24,7 +25,7 @@ type dbFixture struct {
 	workers []rcq.WorkerID
 }
 
-func openStore(t *testing.T, url string) *store.Store {
+func openStore(t testing.TB, url string) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.Context(), url, store.Options{})
 	if err != nil {
@@ -36,7 +37,11 @@ func openStore(t *testing.T, url string) *store.Store {
 
 // newDB is a fresh database with the default group, a user and n workers of
 // 8 cores, 32 GB and 2 GPUs.
-func newDB(t *testing.T, n int) *dbFixture {
+func newDB(t testing.TB, n int) *dbFixture {
+	return newDBOf(t, n, func(int) rcq.Resources { return res(8, 32, 2) })
+}
+
+func newDBOf(t testing.TB, n int, capacity func(i int) rcq.Resources) *dbFixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &dbFixture{url: dbtest.URL(t)}
@@ -49,7 +54,7 @@ func newDB(t *testing.T, n int) *dbFixture {
 		t.Fatal(err)
 	}
 	for i := range n {
-		id, err := f.st.RegisterWorker(ctx, rcq.Worker{Name: fmt.Sprintf("w%d", i+1), Node: "node1", Capacity: res(8, 32, 2)})
+		id, err := f.st.RegisterWorker(ctx, rcq.Worker{Name: fmt.Sprintf("w%d", i+1), Node: "node1", Capacity: capacity(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,4 +311,53 @@ func TestStoreCancelRacingStart(t *testing.T) {
 		}
 	}
 	checkDB(t, f.st)
+}
+
+// BenchmarkCycle is a full cycle against PostgreSQL: snapshot, plan, commit.
+// The first cycle (not timed) fills workers of 64 cores and 256 GB (one in
+// four with 8 GPUs) from a queue of mixed jobs; the timed cycles are the
+// steady state of a full cluster, as on every event and every interval.
+func BenchmarkCycle(b *testing.B) {
+	for _, jobs := range []int{1_000, 10_000, 100_000} {
+		for _, workers := range []int{10, 100, 1000} {
+			b.Run(fmt.Sprintf("%dkx%d", jobs/1000, workers), func(b *testing.B) {
+				f := newDBOf(b, workers, func(i int) rcq.Resources {
+					if i%4 == 0 {
+						return res(64, 256, 8)
+					}
+					return res(64, 256, 0)
+				})
+				rng := rand.New(rand.NewPCG(uint64(jobs), uint64(workers)))
+				batch := make([]*rcq.Job, 0, 10_000)
+				for i := range jobs {
+					r := res(1+rng.IntN(16), 1+rng.IntN(64), 0)
+					if rng.IntN(10) == 0 {
+						r.GPUs = 1 + rng.IntN(4)
+					}
+					batch = append(batch, &rcq.Job{UserID: f.user, GroupID: 1, Name: "bench", Script: "#!/bin/sh\ntrue\n",
+						Resources: r, EstimatedHours: 0.5 + float64(rng.IntN(48))/2, Priority: 1 + rng.IntN(10)})
+					if len(batch) == cap(batch) || i == jobs-1 {
+						if _, err := f.st.CreateJobs(b.Context(), batch); err != nil {
+							b.Fatal(err)
+						}
+						batch = batch[:0]
+					}
+				}
+				cfg := DefaultConfig()
+				cfg.MaxConcurrentJobs = 0
+				l := New(f.st, cfg, nil, "bench")
+				first, err := l.runOnce(b.Context())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := l.runOnce(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(first.Started)), "running")
+			})
+		}
+	}
 }
