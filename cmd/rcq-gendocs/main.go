@@ -4,8 +4,8 @@
 //	go run ./cmd/rcq-gendocs -root .          # write man/ and completions/
 //	go run ./cmd/rcq-gendocs -root . -check   # exit 1 if they are stale
 //
-// The list of programs is Pages; rcqd joins it when internal/daemon exposes
-// its root command.
+// The list of programs is Pages: the rcq-* commands and rcq in section 1,
+// rcqd (and its subcommands) in section 8.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/cli/gendocs"
 	"github.com/rcq-project/rcq/internal/cli/programs"
+	"github.com/rcq-project/rcq/internal/daemon"
 )
 
 // Pages lists every program documented in man/ and completions/.
@@ -25,6 +26,10 @@ func Pages() []gendocs.Page {
 	}
 	// rcq(1): the umbrella; its subcommands are documented by the pages above.
 	pages = append(pages, gendocs.Page{Cmd: programs.Umbrella.Command(), Section: "1"})
+	// rcqd.8 and a page per subcommand (rcqd-config.8).
+	rcqd := daemon.NewRootCmd()
+	rcqd.DisableAutoGenTag = true
+	pages = append(pages, gendocs.Page{Cmd: rcqd, Section: "8", Tree: true})
 	return pages
 }
 

@@ -61,7 +61,7 @@ func manPages(files map[string][]byte, p Page) error {
 		cmds = nil
 		var walk func(*cobra.Command)
 		walk = func(c *cobra.Command) {
-			if !c.IsAvailableCommand() && c != p.Cmd || c.IsAdditionalHelpTopicCommand() {
+			if c != p.Cmd && (!c.IsAvailableCommand() || c.Name() == "help" || c.Name() == "completion") || c.IsAdditionalHelpTopicCommand() {
 				return
 			}
 			cmds = append(cmds, c)
