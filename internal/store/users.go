@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -96,11 +98,11 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 		WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
 	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
 	if err != nil {
-		err = wrap("update user", err)
-		if rcq.KindOf(err) == rcq.KindInvalid {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23503" && u.GroupID != nil { // foreign key: the group
 			return nil, rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", *u.GroupID)
 		}
-		return nil, notFound(err, "user_not_found", "user %d does not exist", id)
+		return nil, notFound(wrap("update user", err), "user_not_found", "user %d does not exist", id)
 	}
 	return r.user(), nil
 }
