@@ -461,3 +461,28 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("after a heartbeat the worker is %s", w.State)
 	}
 }
+
+// A patch the schema refuses is an invalid-input error, whichever field broke it.
+func TestUpdateUserRefusedByTheSchema(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	long := strings.Repeat("u", 40) // the schema allows 32
+	var err error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Fatalf("UpdateUser with a too-long unix_user panicked: %v", v)
+			}
+		}()
+		_, err = f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{UnixUser: &long})
+	}()
+	wantKind(t, err, rcq.KindInvalid, "")
+	// With a valid group in the same patch, the error still blames the right field.
+	g := rcq.GroupID(1)
+	_, err = f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{GroupID: &g, UnixUser: &long})
+	wantKind(t, err, rcq.KindInvalid, "")
+	if u, _, _ := f.st.UserByID(ctx, f.alice); u.UnixUser != "" {
+		t.Errorf("unix_user = %q after a refused patch", u.UnixUser)
+	}
+}
