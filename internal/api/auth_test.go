@@ -317,7 +317,15 @@ func TestRateLimit(t *testing.T) {
 	want(t, e.post("/api/auth/register", "", map[string]any{"email": "z@example.org", "password": "long enough pw"}), http.StatusTooManyRequests, "rate_limited")
 	// The right password does not get through either while limited...
 	want(t, login(e, "alice@example.org", password), http.StatusTooManyRequests, "rate_limited")
-	// ...but authenticated routes are not login-limited.
+	// Another client address still logs in.
+	other := httptest.NewRequest("POST", "/api/auth/login", strings.NewReader(`{"email":"bob@example.org","password":"`+password+`"}`))
+	other.RemoteAddr = "192.0.2.55:4321"
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, other)
+	if w.Code != http.StatusOK {
+		t.Errorf("login from another address while 127.0.0.1 is limited: %d %s", w.Code, w.Body)
+	}
+	// ...and authenticated routes are not login-limited.
 	want(t, e.get("/api/auth/me", e.aliceT), http.StatusOK, "")
 	// After a minute the bucket is full again.
 	mu.Lock()

@@ -760,3 +760,27 @@ func TestOversizedBodyIsNotRead(t *testing.T) {
 		t.Errorf("refusing a 10 MiB body allocated %d bytes", grew)
 	}
 }
+
+// Strings with SQL's special characters travel through the API unchanged.
+func TestSQLCharactersRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	email := "o'brien--$1$tag$@example.org"
+	want(t, e.post("/api/auth/register", "", map[string]any{"email": email, "password": "it's -- $1 $tag$"}), http.StatusCreated, "")
+	r := login(e, email, "it's -- $1 $tag$")
+	want(t, r, http.StatusOK, "")
+	tok := decodeTo[apitype.LoginResponse](t, r).Token
+	name := `x'); DROP TABLE jobs; -- $1 $tag$`
+	script := "#!/bin/sh\necho '$1' \"$tag$\" -- it's\n"
+	id := e.submit(tok, map[string]any{"name": name, "script": script, "args": []string{"'", "--", "$1"}, "env": map[string]string{"Q": "$tag$'"}})
+	j := decodeTo[apitype.Job](t, e.get(fmt.Sprintf("/api/jobs/%d", id), tok))
+	if j.Name != name || j.Script != script || j.User != email || !slices.Equal(j.Args, []string{"'", "--", "$1"}) {
+		t.Errorf("job read back changed: name %q script %q user %q args %q", j.Name, j.Script, j.User, j.Args)
+	}
+	if got := jobIDs(t, e.get("/api/jobs?name="+url.QueryEscape(name), tok)); !slices.Equal(got, []int64{id}) {
+		t.Errorf("list by name = %v", got)
+	}
+	if e.jobCount() != 1 {
+		t.Errorf("%d jobs", e.jobCount())
+	}
+}
