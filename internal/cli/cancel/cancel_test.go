@@ -119,3 +119,36 @@ func TestSignalAndInteractive(t *testing.T) {
 		t.Errorf("prompt: %q", e.Stderr)
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	_, e := setup(t, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "__complete", ""); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	// The caller's pending and running jobs, not finished ones nor others'.
+	if got := e.Stdout.String(); got != "1\ta (pending)\n2\tb (running)\n:4\n" {
+		t.Errorf("job ids: %q", got)
+	}
+	e.Stdout.Reset()
+	e.Run(NewRootCmd(e.F), "__complete", "1", "")
+	if got := e.Stdout.String(); got != "2\tb (running)\n:4\n" {
+		t.Errorf("after 1: %q", got)
+	}
+	e.Stdout.Reset()
+	e.Run(NewRootCmd(e.F), "__complete", "--state", "PD,")
+	if got := e.Stdout.String(); !strings.Contains(got, "PD,running\tR\n") || !strings.HasSuffix(got, ":6\n") {
+		t.Errorf("states: %q", got)
+	}
+	e.Stdout.Reset()
+	e.Run(NewRootCmd(e.F), "__complete", "-s", "")
+	if got := e.Stdout.String(); !strings.HasPrefix(got, "TERM\nKILL\n") {
+		t.Errorf("signals: %q", got)
+	}
+	// Without rcqd, completion offers nothing and prints no error.
+	e = clitest.NewEnv(t, "rcq-cancel", "unix:///nowhere/rcqd.sock")
+	e.Vars["RCQ_TOKEN"] = "x"
+	e.Run(NewRootCmd(e.F), "__complete", "")
+	if got := e.Stdout.String(); got != ":4\n" {
+		t.Errorf("no rcqd: %q", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -229,10 +230,31 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 		}
 		out.Now = opts.F.Now()
 		me := s.Email
+		pending := false
 		for _, j := range list.Jobs {
 			r := fromJob(j, me, out.Now)
 			if q.keep(&r) {
 				out.Jobs = append(out.Jobs, r)
+				pending = pending || r.State == string(rcq.JobPending)
+			}
+		}
+		if pending {
+			// The scheduler's word on pending jobs (reason, rank, expected
+			// start) is in the queue view.
+			qu, err := s.Queue(ctx, q.user)
+			if err != nil {
+				return nil, err
+			}
+			byID := map[int64]*apitype.QueueJob{}
+			for i := range qu.Jobs {
+				byID[qu.Jobs[i].ID] = &qu.Jobs[i]
+			}
+			for i := range out.Jobs {
+				r := &out.Jobs[i]
+				if qj := byID[r.ID]; qj != nil && r.State == string(rcq.JobPending) && qj.Own {
+					r.Reason, r.ReasonDetail, r.Rank = qj.Reason, qj.ReasonDetail, qj.Rank
+					r.Computed, r.ExpectedStart = qj.Computed, qj.ExpectedStart
+				}
 			}
 		}
 	}
@@ -442,8 +464,11 @@ func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 	return nil
 }
 
-// print writes one snapshot of the queue.
-func print(w io.Writer, opts *Options, out *Output, cols []column) error {
+// iterateUnit is what one --iterate step is; tests shorten it.
+var iterateUnit = time.Second
+
+// printOutput writes one snapshot of the queue.
+func printOutput(w io.Writer, opts *Options, out *Output, cols []column) error {
 	switch {
 	case opts.JSON:
 		return cli.PrintJSON(w, out)
@@ -476,20 +501,20 @@ func queueRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 		if opts.Iterate == 0 {
-			return print(w, opts, out, cols)
+			return printOutput(w, opts, out, cols)
 		}
 		var buf bytes.Buffer
 		if opts.F.IO.IsStdoutTTY() {
 			buf.WriteString("\x1b[H\x1b[2J") // redraw in place
 		}
 		fmt.Fprintln(&buf, opts.F.Now().Format(time.ANSIC))
-		if err := print(&buf, opts, out, cols); err != nil {
+		if err := printOutput(&buf, opts, out, cols); err != nil {
 			return err
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
-		t := time.NewTimer(time.Duration(opts.Iterate) * time.Second)
+		t := time.NewTimer(time.Duration(opts.Iterate) * iterateUnit)
 		select {
 		case <-ctx.Done():
 			t.Stop()

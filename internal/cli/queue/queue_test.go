@@ -1,8 +1,11 @@
 package queue
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,13 +127,13 @@ func TestHistory(t *testing.T) {
 	if last := api.Requests[len(api.Requests)-1]; last != "GET /api/jobs?limit=5&order=newest&status=completed%2Cfailed" {
 		t.Errorf("request = %q", last)
 	}
-	// -t all asks for everything.
-	api, e, _ = run(t, "-t", "all", "-o", "%i", "-h")
-	if e.Stdout.String() != "6\n5\n4\n3\n2\n1\n" && e.Stdout.String() != "6\n5\n3\n2\n1\n" {
+	// -t all asks for everything; pending jobs get the scheduler's reasons.
+	api, e, _ = run(t, "-t", "all", "-o", "%i %t %r", "-h")
+	if e.Stdout.String() != "6 F NonZeroExitCode\n5 CD -\n3 PD JobHeldUser\n2 PD Resources\n1 R None\n" {
 		t.Errorf("-t all: %q", e.Stdout)
 	}
-	if last := api.Requests[len(api.Requests)-1]; !strings.Contains(last, "status=all") {
-		t.Errorf("request = %q", last)
+	if !slices.Contains(api.Requests, "GET /api/jobs?limit=100&order=newest&status=all") {
+		t.Errorf("requests = %q", api.Requests)
 	}
 }
 
@@ -205,5 +208,43 @@ func TestFormatDuration(t *testing.T) {
 		if got := FormatDuration(in); got != want {
 			t.Errorf("FormatDuration(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// cancelAfter cancels a context at the nth write.
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+	buf    bytes.Buffer
+}
+
+func (w *cancelAfter) Write(p []byte) (int, error) {
+	if w.n--; w.n == 0 {
+		w.cancel()
+	}
+	return w.buf.Write(p)
+}
+
+func TestIterate(t *testing.T) {
+	iterateUnit = time.Millisecond
+	api := clitest.NewAPI(t)
+	seed(api)
+	e := clitest.NewEnv(t, "rcq-queue", api.URL)
+	e.Login(t, api, "ann@lab")
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &cancelAfter{n: 3, cancel: cancel}
+	e.F.IO.Out = w
+	e.F.IO.SetTTY(false, true, false)
+	code := cli.Run(ctx, e.F, NewRootCmd(e.F), []string{"-i", "1", "--me", "-o", "%i", "-t", "R"})
+	if code != cli.ExitInterrupted {
+		t.Errorf("exit %d, want 130 (%s)", code, e.Stderr)
+	}
+	// Each snapshot redraws the terminal, with the time on top.
+	snap := "\x1b[H\x1b[2J" + clitest.Now.Format(time.ANSIC) + "\nJOBID\n1\n"
+	if got := w.buf.String(); got != snap+snap+snap {
+		t.Errorf("output %q", got)
+	}
+	if e.Stderr.Len() != 0 {
+		t.Errorf("stderr %q", e.Stderr)
 	}
 }
