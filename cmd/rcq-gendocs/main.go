@@ -1,8 +1,10 @@
 // Command rcq-gendocs writes the manual pages and shell completion scripts
 // of the rcq programs:
 //
-//	go run ./cmd/rcq-gendocs -root .          # write man/ and completions/
-//	go run ./cmd/rcq-gendocs -root . -check   # exit 1 if they are stale
+//	go run ./cmd/rcq-gendocs -root .            # write man/ and completions/
+//	go run ./cmd/rcq-gendocs -man man           # only the manual pages, into man/
+//	go run ./cmd/rcq-gendocs -completions comp  # only the completion scripts
+//	go run ./cmd/rcq-gendocs -root . -check     # exit 1 if they are stale
 //
 // The list of programs is Pages: the rcq-* commands and rcq in section 1,
 // rcqd (and its subcommands) in section 8.
@@ -12,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rcq-project/rcq/internal/cli/gendocs"
 	"github.com/rcq-project/rcq/internal/cli/programs"
@@ -35,18 +38,18 @@ func Pages() []gendocs.Page {
 
 func main() {
 	root := flag.String("root", ".", "repository root: man/ and completions/ are written under it")
-	check := flag.Bool("check", false, "write nothing; exit 1 and list the files that are stale")
+	manDir := flag.String("man", "", "write only the manual pages, into `DIR` (DIR/man1, DIR/man8)")
+	complDir := flag.String("completions", "", "write only the completion scripts, into `DIR` (DIR/bash, DIR/zsh...)")
+	check := flag.Bool("check", false, "write nothing; exit 1 and list the files under -root that are stale")
 	flag.Parse()
 	files, err := gendocs.Files(Pages())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rcq-gendocs:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	if *check {
 		diffs, err := gendocs.Stale(*root, files)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "rcq-gendocs:", err)
-			os.Exit(1)
+			fail(err)
 		}
 		for _, d := range diffs {
 			fmt.Fprintln(os.Stderr, "rcq-gendocs:", d)
@@ -57,8 +60,29 @@ func main() {
 		}
 		return
 	}
-	if err := gendocs.Write(*root, files); err != nil {
-		fmt.Fprintln(os.Stderr, "rcq-gendocs:", err)
-		os.Exit(1)
+	if *manDir == "" && *complDir == "" {
+		if err := gendocs.Write(*root, files); err != nil {
+			fail(err)
+		}
+		return
 	}
+	for prefix, dir := range map[string]string{"man/": *manDir, "completions/": *complDir} {
+		if dir == "" {
+			continue
+		}
+		part := map[string][]byte{}
+		for name, b := range files {
+			if rest, ok := strings.CutPrefix(name, prefix); ok {
+				part[rest] = b
+			}
+		}
+		if err := gendocs.Write(dir, part); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "rcq-gendocs:", err)
+	os.Exit(1)
 }
