@@ -748,3 +748,120 @@ func TestTwoSchedulersNeverStartAJobTwice(t *testing.T) {
 		t.Errorf("%d workers over-committed", n)
 	}
 }
+
+// Cancels fired while a scheduler starts jobs and an executor ends them: every
+// job ends in exactly one terminal state, with its processes' end recorded
+// once, and repeated cancels change nothing.
+func TestCancelsWhileJobsStartAndEnd(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	f.takeLease(t)
+	const n = 60
+	var ids []rcq.JobID
+	for range n {
+		ids = append(ids, f.submit(t, f.alice, res(1, 1, 0)))
+	}
+	var wg sync.WaitGroup
+	cancelsDone := make(chan struct{})
+	startsDone := make(chan struct{})
+	fail := func(format string, args ...any) { t.Errorf(format, args...) }
+
+	// Cancellers: each job in the first two thirds is cancelled twice, from two goroutines.
+	var cw sync.WaitGroup
+	for c := range 4 {
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			for i, id := range ids[:2*n/3] {
+				if i%2 != c%2 {
+					continue
+				}
+				if _, err := f.st.CancelJob(ctx, id, f.alice); err != nil && rcq.CodeOf(err) != "job_finished" {
+					fail("cancel %d: %v", id, err)
+				}
+			}
+		}()
+	}
+	wg.Add(3)
+	go func() { defer wg.Done(); cw.Wait(); close(cancelsDone) }()
+	// Scheduler: starts what is pending and fits, until nothing is pending and cancels are over.
+	go func() {
+		defer wg.Done()
+		defer close(startsDone)
+		for {
+			snap, err := f.st.Snapshot(ctx, time.Hour, 0)
+			if err != nil {
+				fail("snapshot: %v", err)
+				return
+			}
+			free := 8 - len(snap.Running)
+			var starts []rcq.Start
+			for _, p := range snap.Pending {
+				if len(starts) < free {
+					starts = append(starts, rcq.Start{JobID: p.ID, WorkerID: f.worker})
+				}
+			}
+			if len(snap.Pending) == 0 {
+				select {
+				case <-cancelsDone:
+					return
+				default:
+				}
+			}
+			if _, err := f.st.StartJobs(ctx, lease, holder, starts); err != nil {
+				fail("start: %v", err)
+				return
+			}
+		}
+	}()
+	// Executor: ends whatever holds resources, until the scheduler is done and nothing runs.
+	go func() {
+		defer wg.Done()
+		for {
+			js, err := f.st.NodeJobs(ctx, "node1")
+			if err != nil {
+				fail("node jobs: %v", err)
+				return
+			}
+			if len(js) == 0 {
+				select {
+				case <-startsDone:
+					if js, _ := f.st.NodeJobs(ctx, "node1"); len(js) == 0 {
+						return
+					}
+				default:
+				}
+			}
+			for _, j := range js {
+				exit := int(j.ID % 2)
+				st := rcq.JobCompleted
+				if exit != 0 {
+					st = rcq.JobFailed
+				}
+				if err := f.st.FinishJob(ctx, rcq.Outcome{JobID: j.ID, State: st, ExitCode: &exit}); err != nil {
+					fail("finish %d: %v", j.ID, err)
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// Every job is terminal and its end recorded; usage once per job that ran.
+	if c := f.count(t, `SELECT count(*) FROM jobs WHERE status IN ('pending', 'running') OR completed_at IS NULL`); c != 0 {
+		t.Errorf("%d jobs not ended", c)
+	}
+	if c := f.count(t, `SELECT count(*) FROM jobs j WHERE (started_at IS NOT NULL) <> EXISTS (SELECT 1 FROM usage_logs u WHERE u.job_id = j.id)`); c != 0 {
+		t.Errorf("%d jobs whose usage row does not match whether they ran", c)
+	}
+	if c := f.count(t, `SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed') AND (started_at IS NULL OR exit_code IS NULL)`); c != 0 {
+		t.Errorf("%d jobs completed or failed without having run", c)
+	}
+	for _, id := range ids[2*n/3:] {
+		if j := f.job(t, id); j.State == rcq.JobCancelled {
+			t.Errorf("job %d was never cancelled but is cancelled", id)
+		}
+	}
+}
