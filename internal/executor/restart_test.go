@@ -68,6 +68,13 @@ func TestRestartAdoptsAndFinishes(t *testing.T) {
 	syscall.Wait4(supPid, &ws, 0, nil) // the test process is its parent here
 	dChild, _ := strconv.Atoi(waitFile(t, filepath.Join(dir, "d.child"), time.Second))
 	st.add(newJob(6, dir, "#!/bin/sh\nexit 0\n"))
+	// Job 7 was started before the machine booted (its directory is gone
+	// with a tmpfs run directory): it cannot have survived the reboot.
+	st.add(newJob(7, dir, "#!/bin/sh\ntouch ran-7\n"))
+	st.mu.Lock()
+	before := bootTime().Add(-time.Minute)
+	st.jobs[7].StartedAt = &before
+	st.mu.Unlock()
 
 	second := startExec(t, st, state, nil)
 
@@ -82,6 +89,10 @@ func TestRestartAdoptsAndFinishes(t *testing.T) {
 	check(4, rcq.JobFailed, rcq.ReasonWorkerLost, nil)
 	waitGone(t, dChild, "job 4's process, after its supervisor was lost")
 	check(6, rcq.JobCompleted, rcq.ReasonNone, 0)
+	check(7, rcq.JobFailed, rcq.ReasonWorkerLost, nil)
+	if _, err := os.Stat(filepath.Join(dir, "ran-7")); err == nil {
+		t.Error("a job started before the machine booted was launched again")
+	}
 
 	os.WriteFile(filepath.Join(dir, "go-b"), nil, 0o644)
 	check(2, rcq.JobCompleted, rcq.ReasonNone, 0)
@@ -93,7 +104,7 @@ func TestRestartAdoptsAndFinishes(t *testing.T) {
 	waitGone(t, cChild, "job 3's process, after the cancel")
 	check(5, rcq.JobTimeout, rcq.ReasonTimeLimit, 128+int(syscall.SIGKILL))
 
-	for id := range rcq.JobID(7) {
+	for id := range rcq.JobID(8) {
 		if id > 0 && st.finishCount(id) != 1 {
 			t.Errorf("job %d finished %d times, want once", id, st.finishCount(id))
 		}
