@@ -2,7 +2,9 @@ package executor
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,4 +117,62 @@ func TestOutputPathsCannotReachRootFiles(t *testing.T) {
 	if !strings.Contains(out, "cannot open error file") || !strings.Contains(out, "permission denied") {
 		t.Errorf("the job's output does not say why it failed: %q", out)
 	}
+}
+
+// TestSupplementaryGroups: a job runs with its user's uid, primary group and
+// every supplementary group, as `id` shows them for that user.
+func TestSupplementaryGroups(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	name := userWithSupplementaryGroups()
+	if name == "" {
+		t.Skip("no user on this machine belongs to a supplementary group")
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gids, err := u.GroupIds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, dir := newMemStore(), openDir(t)
+	startExec(t, st, t.TempDir(), nil)
+	j := newJob(1, dir, "#!/bin/sh\nid -u\nid -g\nid -G\n")
+	j.UnixUser = name
+	st.add(j)
+	if got := st.wait(t, 1, 30*time.Second); got.State != rcq.JobCompleted {
+		t.Fatalf("state %s reason %s", got.State, got.Reason)
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(dir, "rcq-1.out"))), "\n")
+	if len(lines) != 3 || lines[0] != u.Uid || lines[1] != u.Gid {
+		t.Fatalf("job as %s printed %q, want uid %s gid %s", name, lines, u.Uid, u.Gid)
+	}
+	have := strings.Fields(lines[2])
+	slices.Sort(have)
+	slices.Sort(gids)
+	if !slices.Equal(have, gids) {
+		t.Errorf("job as %s has groups %v, want %v", name, have, gids)
+	}
+}
+
+// userWithSupplementaryGroups finds a non-root user listed as a member of a
+// group in /etc/group.
+func userWithSupplementaryGroups() string {
+	data, err := os.ReadFile("/etc/group")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 4 || f[3] == "" {
+			continue
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if u, err := user.Lookup(m); err == nil && u.Uid != "0" {
+				return m
+			}
+		}
+	}
+	return ""
 }
