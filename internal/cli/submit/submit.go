@@ -159,6 +159,9 @@ func Prepare(opts *Options) (*Plan, error) {
 		}
 		script, name = string(b), "stdin"
 	}
+	if strings.TrimSpace(script) == "" || hasWrap && strings.TrimSpace(wrap) == "" {
+		return nil, cli.Usagef("the script is empty: nothing to run")
+	}
 	if !hasWrap {
 		var err error
 		if dirs, err = ParseDirectives(script); err != nil {

@@ -155,6 +155,8 @@ func TestBadValuesSendNothing(t *testing.T) {
 		{[]string{"--wrap", "x", script}, "--wrap and a script file together"},
 		{[]string{script}, "#RCQ (line 2): unknown option --bogus"},
 		{[]string{"--parsable", "--json", "--wrap", "x"}, "--json and --parsable together"},
+		{[]string{}, "the script is empty"},
+		{[]string{"--wrap", " "}, "the script is empty"},
 	}
 	for _, c := range cases {
 		e := clitest.NewEnv(t, "rcq-submit", api.URL)

@@ -68,8 +68,11 @@ func ParseTime(s string) (time.Duration, error) {
 }
 
 // number reads 1-9 decimal digits.
-func number(s string) (int64, bool) {
-	if s == "" || len(s) > 9 {
+func number(s string) (int64, bool) { return digits(s, 9) }
+
+// digits reads 1 to most decimal digits (most <= 18, so no overflow).
+func digits(s string, most int) (int64, bool) {
+	if s == "" || len(s) > most {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -103,7 +106,7 @@ func ParseMem(s string) (int, error) {
 	if len(num) > 18 {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
-	n, ok := number18(num)
+	n, ok := digits(num, 18)
 	if !ok {
 		return 0, bad
 	}
@@ -128,19 +131,6 @@ func ParseMem(s string) (int, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return int((kib + (1<<20 - 1)) / (1 << 20)), nil
-}
-
-func number18(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }
 
 func mul(a, b int64) (int64, bool) {
