@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode"
 
@@ -38,7 +39,7 @@ func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return rcq.Errorf(rcq.KindInvalid, "empty_body", "the request needs a JSON body")
 	}
-	if err := checkDuplicateKeys(body); err != nil {
+	if err := checkDuplicateKeys(body, v); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -93,14 +94,19 @@ func describeType(kind string) string {
 
 // checkDuplicateKeys refuses an object that names a key twice: encoding/json
 // would silently keep the last, so {"priority":1,"priority":10} could slip a
-// value past a proxy that checked the first.
-func checkDuplicateKeys(body []byte) error {
+// value past a proxy that checked the first. v is what the body decodes into:
+// an object bound for a struct names a field case-insensitively, as
+// encoding/json matches it ("priority" and "Priority" are one field), while
+// an object bound for a map keeps its keys exact (env A and a are two).
+func checkDuplicateKeys(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	type frame struct {
 		obj  bool
 		keys map[string]bool
-		key  bool // the next string token in this object is a key
+		key  bool         // the next string token in this object is a key
+		typ  reflect.Type // what this object or array decodes into; nil if unknown
+		val  reflect.Type // what the value of the last key decodes into
 	}
 	var stack []*frame
 	for {
@@ -116,22 +122,30 @@ func checkDuplicateKeys(body []byte) error {
 			top = stack[len(stack)-1]
 		}
 		if k, ok := tok.(string); ok && top != nil && top.obj && top.key {
-			// encoding/json matches keys to fields case-insensitively, so
-			// "priority" and "Priority" name one field.
-			fk := foldKey(k)
+			fk := k
+			if top.typ != nil && top.typ.Kind() == reflect.Struct {
+				fk = foldKey(k)
+			}
 			if top.keys[fk] {
 				return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
 			}
 			top.keys[fk] = true
 			top.key = false
+			top.val = memberType(top.typ, k)
 			continue
 		}
 		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, key: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, &frame{})
+		case json.Delim('{'), json.Delim('['):
+			var t reflect.Type
+			switch {
+			case top == nil:
+				t = reflect.TypeOf(v)
+			case top.obj:
+				t = top.val
+			default:
+				t = elemType(top.typ)
+			}
+			stack = append(stack, &frame{obj: tok == json.Delim('{'), keys: map[string]bool{}, key: true, typ: deref(t)})
 			continue
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
@@ -140,6 +154,58 @@ func checkDuplicateKeys(body []byte) error {
 			stack[len(stack)-1].key = true
 		}
 	}
+}
+
+func deref(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+func elemType(t reflect.Type) reflect.Type {
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		return t.Elem()
+	}
+	return nil
+}
+
+// memberType is the type the value of key k decodes into inside t: a
+// struct's field (matched as encoding/json matches it) or a map's element.
+func memberType(t reflect.Type, k string) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem()
+	case reflect.Struct:
+		var fold reflect.Type
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				if f.Anonymous {
+					if ft := memberType(deref(f.Type), k); ft != nil {
+						return ft
+					}
+					continue
+				}
+				name = f.Name
+			}
+			if name == k {
+				return f.Type
+			}
+			if fold == nil && foldKey(name) == foldKey(k) {
+				fold = f.Type
+			}
+		}
+		return fold
+	}
+	return nil
 }
 
 // foldKey maps keys that encoding/json treats as one (equal under Unicode
