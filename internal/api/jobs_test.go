@@ -36,6 +36,12 @@ func TestSubmitDefaults(t *testing.T) {
 		t.Errorf("stored job = %+v", j)
 	}
 
+	// Environment variable names are case-sensitive: A and a are two variables, not a duplicate key.
+	caseEnv := e.submit(e.aliceT, map[string]any{"env": map[string]string{"PATH_X": "1", "path_x": "2"}})
+	if env := e.job(caseEnv).Env; !slices.Equal(env, []string{"PATH_X=1", "path_x=2"}) {
+		t.Errorf("env = %q", env)
+	}
+
 	// Every optional field is stored.
 	dep := e.submit(e.aliceT, nil)
 	id := e.submit(e.aliceT, map[string]any{"name": "full", "args": []string{"a", "b c"}, "working_dir": "/tmp",
@@ -189,6 +195,8 @@ func TestSubmitBatch(t *testing.T) {
 			t.Errorf("job_ids[%d] = %d is %q of %d", i, id, j.Name, j.UserID)
 		}
 	}
+	// Map keys in a batch spec stay case-sensitive.
+	want(t, e.post("/api/jobs/batch", e.aliceT, `{"jobs":[{"script":"a","env":{"X":"1","x":"2"}}]}`), http.StatusCreated, "")
 	before := e.jobCount()
 	for _, c := range []struct {
 		name    string
@@ -201,6 +209,7 @@ func TestSubmitBatch(t *testing.T) {
 		{"too large for any worker", `[{"script":"a"},{"script":"b","cpu_cores":64}]`, 422, "jobs[1]"},
 		{"unknown field", `[{"script":"a","user_id":2}]`, 400, "user_id"},
 		{"empty", `[]`, 400, "jobs"},
+		{"duplicate key in a spec", `[{"script":"a"},{"script":"b","Priority":2,"priority":3}]`, 400, "duplicate key"},
 	} {
 		r := e.post("/api/jobs/batch", e.aliceT, `{"jobs":`+c.jobs+`}`)
 		if r.status != c.status || !strings.Contains(r.errBody(t).Error, c.mention) {
