@@ -142,12 +142,13 @@ func keyOf(f, r rcq.Resources, d int) fitKey {
 }
 
 // bestFit returns the leaf with the best fit for r (d its scarcest
-// dimension), skipping leaf skip; -1 when r fits no other leaf. Subtrees
-// whose lower bound on the key is no better than the best found are pruned,
-// so on a cluster of identical workers the search is logarithmic.
+// dimension), skipping leaf skip; -1 when r fits no other leaf. The search
+// visits the child with the better lower bound on the key first and prunes
+// subtrees whose bound cannot beat the best found (ties go to the lower leaf
+// index), so on a cluster of identical workers it is logarithmic.
 func (t *resTree) bestFit(r rcq.Resources, d, skip int) int {
 	s := fitSearch{t: t, r: r, d: d, skip: skip, best: -1}
-	s.visit(1)
+	s.visit(1, 0, t.size)
 	return s.best
 }
 
@@ -159,30 +160,53 @@ type fitSearch struct {
 	key     fitKey
 }
 
-func (s *fitSearch) visit(n int) {
+// bound is a lower bound on the key of any leaf below n that fits r: such a
+// leaf has at least max(min, need) of every dimension.
+func (s *fitSearch) bound(n int) fitKey {
+	return keyOf(maxRes(s.t.mn[n], s.r), s.r, s.d)
+}
+
+// hopeless reports whether the leaves [lo, lo+width) below n, whose keys are
+// at least lb, cannot beat the best found.
+func (s *fitSearch) hopeless(lb fitKey, lo int) bool {
+	if s.best < 0 {
+		return false
+	}
+	if lo > s.best {
+		return !lb.less(s.key) // an equal key loses on index
+	}
+	return s.key.less(lb)
+}
+
+func (s *fitSearch) visit(n, lo, width int) {
 	t := s.t
 	if !s.r.Fits(t.mx[n]) {
 		return
 	}
 	if n >= t.size {
-		i := n - t.size
-		if i == s.skip {
+		if lo == s.skip {
 			return
 		}
-		if k := keyOf(t.mx[n], s.r, s.d); s.best < 0 || k.less(s.key) {
-			s.best, s.key = i, k
+		k := keyOf(t.mx[n], s.r, s.d)
+		if s.best < 0 || k.less(s.key) || k == s.key && lo < s.best {
+			s.best, s.key = lo, k
 		}
 		return
 	}
-	if s.best >= 0 {
-		// A fitting leaf below has at least max(min, need) of every dimension.
-		lb := keyOf(maxRes(t.mn[n], s.r), s.r, s.d)
-		if !lb.less(s.key) {
-			return // leaves to the right lose ties on index
-		}
+	half := width / 2
+	l, r := 2*n, 2*n+1
+	lbl, lbr := s.bound(l), s.bound(r)
+	first, second := l, r
+	flo, slo, fb, sb := lo, lo+half, lbl, lbr
+	if lbr.less(lbl) {
+		first, second, flo, slo, fb, sb = r, l, lo+half, lo, lbr, lbl
 	}
-	s.visit(2 * n)
-	s.visit(2*n + 1)
+	if !s.hopeless(fb, flo) {
+		s.visit(first, flo, half)
+	}
+	if !s.hopeless(sb, slo) {
+		s.visit(second, slo, half)
+	}
 }
 
 // scarcest returns the dimension of r that asks the largest share of total

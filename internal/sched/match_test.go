@@ -168,3 +168,47 @@ func TestMaxConcurrentJobs(t *testing.T) {
 		t.Errorf("MaxConcurrentJobs 0 started %d of 4", len(p.Starts))
 	}
 }
+
+// The tree's pruned search finds exactly the brute-force best fit.
+func TestBestFitMatchesBruteForce(t *testing.T) {
+	for seed := range uint64(200) {
+		g := newGen(seed)
+		n := 1 + g.rng.IntN(70)
+		vals := make([]rcq.Resources, n)
+		for i := range vals {
+			vals[i] = res(g.rng.IntN(9), g.rng.IntN(9), g.rng.IntN(3))
+			if g.rng.IntN(3) == 0 && i > 0 {
+				vals[i] = vals[g.rng.IntN(i)] // ties
+			}
+		}
+		tree := newResTree(vals)
+		total := rcq.Resources{}
+		for _, v := range vals {
+			total = total.Add(v)
+		}
+		for range 50 {
+			r := res(g.rng.IntN(6), g.rng.IntN(6), g.rng.IntN(2))
+			skip := -1
+			if g.rng.IntN(2) == 0 {
+				skip = g.rng.IntN(n)
+			}
+			d := scarcest(r, total)
+			want := -1
+			for i, v := range vals {
+				if i == skip || !r.Fits(v) {
+					continue
+				}
+				if want < 0 || keyOf(v, r, d).less(keyOf(vals[want], r, d)) {
+					want = i
+				}
+			}
+			if got := tree.bestFit(r, d, skip); got != want {
+				t.Fatalf("seed %d: bestFit(%v, skip %d) = %d, brute force %d", seed, r, skip, got, want)
+			}
+			// Updates keep the tree right.
+			i := g.rng.IntN(n)
+			vals[i] = res(g.rng.IntN(9), g.rng.IntN(9), g.rng.IntN(3))
+			tree.set(i, vals[i])
+		}
+	}
+}

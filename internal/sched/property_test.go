@@ -170,6 +170,31 @@ func checkPlan(t *testing.T, snap *rcq.Snapshot, p rcq.Plan) {
 			t.Errorf("worker %d over-committed: %v used of %v", w, u, workers[w].Capacity)
 		}
 	}
+	// Resources means nothing free fits: after all the starts (which only
+	// take capacity), such a job fits no online worker; a Priority job fits
+	// only the reserved worker.
+	reserved := rcq.WorkerID(0)
+	for _, pj := range p.Jobs {
+		if pj.Reason == rcq.ReasonResources && pj.ExpectedStart != nil && reserved == 0 {
+			reserved = pj.WorkerID
+		}
+	}
+	for _, pj := range p.Jobs {
+		if pj.Reason != rcq.ReasonResources && pj.Reason != rcq.ReasonPriority {
+			continue
+		}
+		r := jobs[pj.JobID].Resources
+		for _, w := range snap.Workers {
+			if w.State != rcq.WorkerOnline || pj.Reason == rcq.ReasonPriority && w.ID == reserved {
+				continue
+			}
+			free := w.Capacity.Sub(used[w.ID])
+			free.GPUs = min(free.GPUs, w.Capacity.GPUs-len(gpus[w.ID]))
+			if r.Fits(free) {
+				t.Errorf("job %d waits with %q (%s) but fits worker %d (free %v)", pj.JobID, pj.Reason, pj.Detail, w.ID, free)
+			}
+		}
+	}
 	for _, c := range p.Cancels {
 		if started[c.JobID] {
 			t.Errorf("job %d both started and cancelled", c.JobID)

@@ -199,13 +199,15 @@ type depView struct {
 	waits   map[depText]string // "waits for ..." texts
 }
 
+// depText keys a "waits for" text: a job's state is one per snapshot, so the
+// dependency (type and job) is enough.
 type depText struct {
-	d  rcq.Dependency
-	st rcq.JobState
+	id  rcq.JobID
+	typ rcq.DependencyType
 }
 
 func (v *depView) waitText(d rcq.Dependency, st rcq.JobState) string {
-	k := depText{d, st}
+	k := depText{d.JobID, d.Type}
 	if t, ok := v.waits[k]; ok {
 		return t
 	}

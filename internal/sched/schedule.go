@@ -46,8 +46,7 @@ type state struct {
 	res               *reservation
 	text              texts
 	memo              memo[int32]
-	fails             [2][]rcq.Resources // by "reserved worker skipped"
-	failVersion       int
+	fails             [2]failTable // requests that fit nowhere; [1]: with the reserved worker skipped
 }
 
 func newState(snap *rcq.Snapshot, cfg *Config) *state {
@@ -113,6 +112,8 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 	s.capTree = newResTree(capVals)
 	s.text = newTexts(s)
 	s.memo = make(memo[int32])
+	largestCap := s.capTree.largest()
+	s.fails = [2]failTable{newFailTable(largestCap), newFailTable(largestCap)}
 	return s
 }
 
@@ -342,21 +343,18 @@ func pack(r rcq.Resources, tag uint64) (uint64, bool) {
 	return uint64(r.CPUCores) | uint64(r.MemoryGB)<<20 | uint64(r.GPUs)<<42 | tag<<62, true
 }
 
-// bestFit is resTree.bestFit for the free-now amounts, memoized: by request
-// shape, and by the requests known to fit nowhere since the last start (a
-// request at least as large as one of them cannot fit either).
+// bestFit is resTree.bestFit for the free-now amounts, memoized. Within a
+// cycle free capacity only shrinks (starts) and the reservation only
+// tightens, so a request that fits nowhere keeps fitting nowhere, and so does
+// any request at least as large: those are remembered in a failure table.
+// Successes are remembered by request shape until the next start.
 func (s *state) bestFit(r rcq.Resources, skip int) int {
 	tag := 0
 	if skip >= 0 {
 		tag = 1
 	}
-	if s.failVersion != s.text.version {
-		s.fails[0], s.fails[1], s.failVersion = s.fails[0][:0], s.fails[1][:0], s.text.version
-	}
-	for _, f := range s.fails[tag] {
-		if f.Fits(r) {
-			return -1
-		}
+	if s.fails[tag].covers(r) || tag == 1 && s.fails[0].covers(r) {
+		return -1
 	}
 	k, ok := pack(r, uint64(tag))
 	if ok {
@@ -369,18 +367,52 @@ func (s *state) bestFit(r rcq.Resources, skip int) int {
 		s.memo[k] = memoEntry[int32]{s.text.version, int32(leaf)}
 	}
 	if leaf < 0 {
-		// Keep the list short and minimal: drop what r dominates.
-		fs := slices.DeleteFunc(s.fails[tag], func(f rcq.Resources) bool { return r.Fits(f) })
-		if len(fs) < maxFails {
-			fs = append(fs, r)
-		}
-		s.fails[tag] = fs
+		s.fails[tag].add(r)
 	}
 	return leaf
 }
 
-// maxFails bounds the list of requests known to fit nowhere.
-const maxFails = 32
+// failTable remembers requests that fit nowhere: minMem[g][c] is the least
+// memory of a remembered failure with at most g GPUs and c cores, so a
+// request fails if it asks at least that much memory. Requests beyond the
+// table (more cores or GPUs than any online worker has) are not remembered.
+type failTable struct {
+	cpus, gpus int // table bounds (inclusive)
+	minMem     []int
+}
+
+func newFailTable(largest rcq.Resources) failTable {
+	t := failTable{cpus: max(largest.CPUCores, 0), gpus: max(largest.GPUs, 0)}
+	if (t.cpus+1)*(t.gpus+1) > 1<<16 {
+		return failTable{cpus: -1, gpus: -1}
+	}
+	t.minMem = make([]int, (t.cpus+1)*(t.gpus+1))
+	for i := range t.minMem {
+		t.minMem[i] = math.MaxInt
+	}
+	return t
+}
+
+func (t *failTable) covers(r rcq.Resources) bool {
+	if r.CPUCores < 0 || r.GPUs < 0 || r.CPUCores > t.cpus || r.GPUs > t.gpus {
+		return false
+	}
+	return r.MemoryGB >= t.minMem[r.GPUs*(t.cpus+1)+r.CPUCores]
+}
+
+func (t *failTable) add(r rcq.Resources) {
+	if r.CPUCores < 0 || r.GPUs < 0 || r.CPUCores > t.cpus || r.GPUs > t.gpus {
+		return
+	}
+	for g := r.GPUs; g <= t.gpus; g++ {
+		row := t.minMem[g*(t.cpus+1):]
+		for c := r.CPUCores; c <= t.cpus; c++ {
+			if r.MemoryGB < row[c] {
+				row[c] = r.MemoryGB
+			}
+		}
+	}
+}
 
 func factorOf(gfs []groupFactor, slot int) groupFactor {
 	if slot < 0 {
