@@ -51,6 +51,9 @@ func TestExitCodes(t *testing.T) {
 		{"exit 1\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 1, "", true},
 		{"#!/bin/bash\nkill -9 $$\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 137, "KILL", true},
 		{"#!/bin/sh\nexit 137\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 137, "", true},
+		// Signals reach the job with their default actions (none ignored).
+		{"#!/bin/bash\nkill -PIPE $$\necho survived\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 141, "PIPE", true},
+		{"#!/bin/bash\nkill -HUP $$\necho survived\n", rcq.JobFailed, rcq.ReasonNonZeroExit, 129, "HUP", true},
 	}
 	for i, c := range cases {
 		st.add(newJob(rcq.JobID(i+1), dir, c.script))

@@ -33,7 +33,12 @@ func SuperviseMain(args []string) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	chld := make(chan os.Signal, 1)
 	signal.Notify(chld, syscall.SIGCHLD)
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	// Signals we do not act on are caught and dropped, never ignored: an
+	// ignored signal stays ignored in the job (a job with SIGPIPE ignored
+	// breaks pipelines), while a caught one is reset to its default at exec.
+	// This also undoes SIG_IGN inherited from whoever started rcqd (nohup).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 
 	s := &supervisor{dir: args[0], log: os.Stderr, sigs: sigs, chld: chld}
 	if err := s.run(); err != nil {
