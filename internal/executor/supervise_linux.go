@@ -189,6 +189,17 @@ func (s *supervisor) start(script []byte) string {
 		}
 	}
 	pid, err := syscall.ForkExec(argv[0], argv, pa)
+	if err != nil && attr.UseCgroupFD && (errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG)) {
+		// A kernel before 5.7 has no clone3(CLONE_INTO_CGROUP): start the
+		// job, then move it (it may run a few instructions outside).
+		attr.UseCgroupFD = false
+		if pid, err = syscall.ForkExec(argv[0], argv, pa); err == nil {
+			procs := filepath.Join(s.cgroup, "cgroup.procs")
+			if werr := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); werr != nil {
+				s.logf("move job into %s: %v", procs, werr)
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return fmt.Sprintf("cannot start %s in %s as user %s: %v", argv[0], sp.Dir, s.userName(), err)
