@@ -289,7 +289,14 @@ func (e *Executor) termLocked(tr *tracked) bool {
 		return false
 	}
 	tr.termSent = true
-	err := unix.PidfdSendSignal(int(tr.pidfd.Fd()), unix.SIGTERM, nil, 0)
+	// Through the pidfd, so a reused pid can never get it; Control, not Fd,
+	// keeps the descriptor non-blocking for its watcher.
+	var err error
+	if rc, cerr := tr.pidfd.SyscallConn(); cerr != nil {
+		err = cerr
+	} else if cerr := rc.Control(func(fd uintptr) { err = unix.PidfdSendSignal(int(fd), unix.SIGTERM, nil, 0) }); cerr != nil {
+		err = cerr
+	}
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		e.log.Warn("cancel job", "job_id", tr.job.ID, "err", err)
 	}
