@@ -282,3 +282,70 @@ func (g *gpuSet) take(w, n int) []int {
 	}
 	return slices.Clip(idx)
 }
+
+// buckets index the online workers by their free amount of one dimension:
+// byVal[v] holds the leaves with v free (negative amounts in bucket 0). Best
+// fit on that dimension scans buckets upward from the need: the first bucket
+// with a fitting leaf holds the least leftover, and the full key (then the
+// leaf index) picks among its leaves.
+type buckets struct {
+	byVal [][]int32
+	pos   []int32 // leaf -> index in its bucket
+	at    []int32 // leaf -> its bucket
+}
+
+// maxBuckets bounds the values a dimension may take for buckets to be used.
+const maxBuckets = 1 << 16
+
+func newBuckets(free []rcq.Resources, d, largest int) *buckets {
+	if largest >= maxBuckets {
+		return nil
+	}
+	b := &buckets{byVal: make([][]int32, max(largest, 0)+1), pos: make([]int32, len(free)), at: make([]int32, len(free))}
+	for leaf, f := range free {
+		b.put(int32(leaf), dim(f, d))
+	}
+	return b
+}
+
+func (b *buckets) put(leaf int32, v int) {
+	v = min(max(v, 0), len(b.byVal)-1)
+	b.at[leaf], b.pos[leaf] = int32(v), int32(len(b.byVal[v]))
+	b.byVal[v] = append(b.byVal[v], leaf)
+}
+
+// move files leaf under its new amount v.
+func (b *buckets) move(leaf int32, v int) {
+	old := b.byVal[b.at[leaf]]
+	i := b.pos[leaf]
+	last := old[len(old)-1]
+	old[i], b.pos[last] = last, i
+	b.byVal[b.at[leaf]] = old[:len(old)-1]
+	b.put(leaf, v)
+}
+
+// bestFit is resTree.bestFit for r whose scarcest dimension is the buckets'
+// dimension d; free gives a leaf's free amount.
+func (b *buckets) bestFit(r rcq.Resources, d, skip int, free func(leaf int) rcq.Resources) int {
+	best := -1
+	var bestKey fitKey
+	for v := max(dim(r, d), 0); v < len(b.byVal); v++ {
+		for _, l := range b.byVal[v] {
+			leaf := int(l)
+			if leaf == skip {
+				continue
+			}
+			f := free(leaf)
+			if !r.Fits(f) {
+				continue
+			}
+			if k := keyOf(f, r, d); best < 0 || k.less(bestKey) || k == bestKey && leaf < best {
+				best, bestKey = leaf, k
+			}
+		}
+		if best >= 0 {
+			return best
+		}
+	}
+	return -1
+}

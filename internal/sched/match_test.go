@@ -182,6 +182,10 @@ func TestBestFitMatchesBruteForce(t *testing.T) {
 			}
 		}
 		tree := newResTree(vals)
+		var bs [3]*buckets
+		for d := range bs {
+			bs[d] = newBuckets(vals, d, 8)
+		}
 		total := rcq.Resources{}
 		for _, v := range vals {
 			total = total.Add(v)
@@ -203,12 +207,18 @@ func TestBestFitMatchesBruteForce(t *testing.T) {
 				}
 			}
 			if got := tree.bestFit(r, d, skip); got != want {
-				t.Fatalf("seed %d: bestFit(%v, skip %d) = %d, brute force %d", seed, r, skip, got, want)
+				t.Fatalf("seed %d: tree bestFit(%v, skip %d) = %d, brute force %d", seed, r, skip, got, want)
 			}
-			// Updates keep the tree right.
+			if got := bs[d].bestFit(r, d, skip, func(leaf int) rcq.Resources { return vals[leaf] }); got != want {
+				t.Fatalf("seed %d: buckets bestFit(%v, skip %d) = %d, brute force %d", seed, r, skip, got, want)
+			}
+			// Updates keep both right.
 			i := g.rng.IntN(n)
 			vals[i] = res(g.rng.IntN(9), g.rng.IntN(9), g.rng.IntN(3))
 			tree.set(i, vals[i])
+			for d, b := range bs {
+				b.move(int32(i), dim(vals[i], d))
+			}
 		}
 	}
 }

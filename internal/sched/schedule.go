@@ -40,7 +40,8 @@ type state struct {
 	// freeTree holds free-now amounts of online workers; capTree their
 	// capacities.
 	freeTree, capTree *resTree
-	held              [][]holder // per worker index
+	buckets           [3]*buckets // per dimension, for best fit; nil when values are too large
+	held              [][]holder  // per worker index
 	nheld             int
 	running           int // jobs holding resources, including starts
 	res               *reservation
@@ -110,6 +111,9 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 	}
 	s.freeTree = newResTree(freeVals)
 	s.capTree = newResTree(capVals)
+	for d := range s.buckets {
+		s.buckets[d] = newBuckets(freeVals, d, dim(s.capTree.largest(), d))
+	}
 	s.text = newTexts(s)
 	s.memo = make(memo[int32])
 	largestCap := s.capTree.largest()
@@ -131,6 +135,11 @@ func cmpID(a, b rcq.WorkerID) int {
 func (s *state) start(w int, r rcq.Resources, d int64) []int {
 	s.free[w] = s.free[w].Sub(r)
 	s.freeTree.set(s.leaf[w], s.free[w])
+	for d, b := range s.buckets {
+		if b != nil {
+			b.move(int32(s.leaf[w]), dim(s.free[w], d))
+		}
+	}
 	s.held[w] = append(s.held[w], holder{end: d, r: r})
 	s.nheld++
 	s.running++
@@ -362,7 +371,13 @@ func (s *state) bestFit(r rcq.Resources, skip int) int {
 			return int(leaf)
 		}
 	}
-	leaf := s.freeTree.bestFit(r, scarcest(r, s.total), skip)
+	d := scarcest(r, s.total)
+	var leaf int
+	if b := s.buckets[d]; b != nil {
+		leaf = b.bestFit(r, d, skip, s.leafFree)
+	} else {
+		leaf = s.freeTree.bestFit(r, d, skip)
+	}
 	if ok {
 		s.memo[k] = memoEntry[int32]{s.text.version, int32(leaf)}
 	}
@@ -420,3 +435,6 @@ func factorOf(gfs []groupFactor, slot int) groupFactor {
 	}
 	return gfs[slot]
 }
+
+// leafFree is the free-now amount of an online worker by leaf.
+func (s *state) leafFree(leaf int) rcq.Resources { return s.free[s.online[leaf]] }
