@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -64,7 +65,7 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 		s.sorted[i] = i
 	}
 	slices.SortStableFunc(s.sorted, func(a, b int) int {
-		return cmpID(snap.Workers[a].ID, snap.Workers[b].ID)
+		return cmp.Compare(snap.Workers[a].ID, snap.Workers[b].ID)
 	})
 	for _, i := range s.sorted {
 		if snap.Workers[i].State == rcq.WorkerOnline {
@@ -121,23 +122,14 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 	return s
 }
 
-func cmpID(a, b rcq.WorkerID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// start records job j starting now on worker w and returns its GPU indices.
+// start records a job needing r for d starting now on worker w and returns
+// its GPU indices.
 func (s *state) start(w int, r rcq.Resources, d int64) []int {
 	s.free[w] = s.free[w].Sub(r)
 	s.freeTree.set(s.leaf[w], s.free[w])
-	for d, b := range s.buckets {
+	for dm, b := range s.buckets {
 		if b != nil {
-			b.move(int32(s.leaf[w]), dim(s.free[w], d))
+			b.move(int32(s.leaf[w]), dim(s.free[w], dm))
 		}
 	}
 	s.held[w] = append(s.held[w], holder{end: d, r: r})
