@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,7 +207,7 @@ func TestCancelKillsGrandchild(t *testing.T) {
 	if got.State != rcq.JobCancelled {
 		t.Fatalf("state %s", got.State)
 	}
-	o := st.outcomes[9]
+	o := st.outcome(9)
 	if o.State != rcq.JobCancelled || o.Reason != rcq.ReasonCancelledByUser || o.Signal != "TERM" {
 		t.Errorf("outcome %+v, want cancelled CancelledByUser TERM", o)
 	}
@@ -280,5 +281,32 @@ func TestPickCPUs(t *testing.T) {
 	}
 	if got := pickCPUs([]int{0, 1}, nil, 8); fmt.Sprint(got) != "[0 1]" {
 		t.Errorf("pickCPUs over capacity = %v", got)
+	}
+}
+
+// TestCancelRacingLaunch cancels jobs at once after they are started: however
+// the cancel meets the launch, each ends cancelled exactly once, never lost.
+func TestCancelRacingLaunch(t *testing.T) {
+	t.Parallel()
+	st, dir := newMemStore(), openDir(t)
+	e := startExec(t, st, t.TempDir(), nil)
+	const n = 20
+	for i := range rcq.JobID(n) {
+		st.add(newJob(100+i, dir, "#!/bin/sh\nsleep 600\n"))
+		e.Notify()
+		if i%2 == 1 {
+			runtime.Gosched()
+		}
+		st.cancel(100 + i)
+		e.Notify()
+	}
+	for i := range rcq.JobID(n) {
+		j := st.wait(t, 100+i, 60*time.Second)
+		if j.State != rcq.JobCancelled || st.outcome(j.ID).Reason != rcq.ReasonCancelledByUser {
+			t.Errorf("job %d: state %s, outcome %+v; want cancelled by the user", j.ID, j.State, st.outcome(j.ID))
+		}
+		if c := st.finishCount(j.ID); c != 1 {
+			t.Errorf("job %d finished %d times", j.ID, c)
+		}
 	}
 }

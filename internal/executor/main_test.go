@@ -124,6 +124,12 @@ func (s *memStore) wait(t testing.TB, id rcq.JobID, within time.Duration) rcq.Jo
 	}
 }
 
+func (s *memStore) outcome(id rcq.JobID) rcq.Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outcomes[id]
+}
+
 func (s *memStore) finishCount(id rcq.JobID) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
