@@ -195,7 +195,7 @@ func jobJSON(j *rcq.Job) apitype.Job {
 		ID: int64(j.ID), UserID: int64(j.UserID), User: j.UserEmail, GroupID: int64(j.GroupID), Name: j.Name,
 		Script: j.Script, Args: nonNilStrings(j.Args), WorkingDir: j.WorkingDir,
 		CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
-		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason,
+		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 		Hold: string(j.Hold), Dependencies: []apitype.Dependency{}, SubmittedAt: j.SubmittedAt,
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
 		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error,

@@ -117,6 +117,7 @@ type Job struct {
 	Priority       int     // 1-10, as submitted
 	State          JobState
 	Reason         string
+	ReasonDetail   string // the words behind Reason, e.g. why a launch failed
 	Hold           Hold
 	Dependencies   []Dependency
 	Output         string // output path pattern (%j %x %u %%), "" for the default
@@ -169,6 +170,7 @@ type Outcome struct {
 	JobID        JobID
 	State        JobState // completed, failed, timeout (or cancelled when cancelled)
 	Reason       string
+	Detail       string // the words behind Reason, shown to the job's owner
 	ExitCode     *int
 	Signal       string
 	EndedAt      time.Time

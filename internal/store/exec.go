@@ -49,12 +49,13 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 			UPDATE jobs SET
 				status = CASE WHEN status = 'running' THEN $2 ELSE status END,
 				reason = CASE WHEN status = 'running' THEN $3 ELSE reason END,
+				reason_detail = CASE WHEN status = 'running' THEN $9 ELSE reason_detail END,
 				exit_code = $4, signal = $5, cpu_seconds = $6, peak_memory_kb = $7,
 				completed_at = greatest(coalesce($8, now()), started_at)
 			WHERE id = $1 AND started_at IS NOT NULL AND completed_at IS NULL
 			RETURNING group_id, user_id, cpu_cores, gpu_count,
 				extract(epoch FROM completed_at - started_at)::float8 / 3600`,
-			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended,
+			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended, o.Detail,
 		).Scan(&groupID, &userID, &cpus, &gpus, &hours)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // already finished: a retry after an uncertain commit lands here

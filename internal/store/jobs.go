@@ -33,6 +33,7 @@ type jobRow struct {
 	Priority       int32
 	Status         string
 	Reason         string
+	ReasonDetail   string
 	Hold           string
 	OutputPath     string
 	ErrorPath      string
@@ -51,7 +52,7 @@ type jobRow struct {
 
 const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.script, j.args,
 	j.working_dir, j.env, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.priority,
-	j.status, j.reason, j.hold, j.output_path, j.error_path, j.submitted_at, j.started_at,
+	j.status, j.reason, j.reason_detail, j.hold, j.output_path, j.error_path, j.submitted_at, j.started_at,
 	j.completed_at, j.exit_code, j.signal, j.worker_id, w.name, j.gpu_indices, j.cpu_seconds,
 	j.peak_memory_kb,
 	ARRAY(SELECT d.type || ':' || d.depends_on FROM job_dependencies d WHERE d.job_id = j.id ORDER BY d.depends_on, d.type)
@@ -64,7 +65,7 @@ func (r *jobRow) job() rcq.Job {
 		WorkingDir: r.WorkingDir, Env: r.Env,
 		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
 		EstimatedHours: r.EstimatedHours, Priority: int(r.Priority), State: rcq.JobState(r.Status),
-		Reason: r.Reason, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath,
+		Reason: r.Reason, ReasonDetail: r.ReasonDetail, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath,
 		SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, Signal: r.Signal,
 		CPUSeconds: r.CPUSeconds, PeakMemoryKB: r.PeakMemoryKB,
 	}

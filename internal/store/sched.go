@@ -317,16 +317,18 @@ func (s *Store) CancelJobs(ctx context.Context, lease, holder string, cancels []
 		return nil
 	}
 	ids := make([]int64, len(cancels))
+	details := make([]string, len(cancels))
 	for i, c := range cancels {
-		ids[i] = int64(c.JobID)
+		ids[i], details[i] = int64(c.JobID), c.Detail
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := checkLease(ctx, tx, lease, holder); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE jobs SET status = 'cancelled', reason = $2, hold = '', completed_at = now()
-			WHERE id = ANY($1) AND status = 'pending'`, ids, rcq.ReasonDependencyNeverSatisfied)
+			UPDATE jobs j SET status = 'cancelled', reason = $2, reason_detail = c.detail, hold = '', completed_at = now()
+			FROM unnest($1::bigint[], $3::text[]) AS c(id, detail)
+			WHERE j.id = c.id AND j.status = 'pending'`, ids, rcq.ReasonDependencyNeverSatisfied, details)
 		if err != nil {
 			return err
 		}
