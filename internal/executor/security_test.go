@@ -93,6 +93,8 @@ func TestOutputPathsCannotReachRootFiles(t *testing.T) {
 		{3, up, "", filepath.Join(etc, "cron.d-x")},
 		{4, "ok.out", shadow, ""},
 		{5, "ok5.out", link, ""},
+		// The real /etc, only for creating a new file (never an existing one).
+		{6, "/etc/rcq-test-" + strconv.Itoa(os.Getpid()) + "-%j.out", "", "/etc/rcq-test-" + strconv.Itoa(os.Getpid()) + "-6.out"},
 	}
 	for _, c := range cases {
 		j := newJob(c.id, dir, "#!/bin/sh\necho pwned\necho pwned >&2\n")
@@ -107,6 +109,7 @@ func TestOutputPathsCannotReachRootFiles(t *testing.T) {
 		if c.mustNotBe != "" {
 			if _, err := os.Lstat(c.mustNotBe); err == nil {
 				t.Errorf("job %d created %s", c.id, c.mustNotBe)
+				os.Remove(c.mustNotBe)
 			}
 		}
 	}
