@@ -85,3 +85,17 @@ func BenchmarkSchedule(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScheduleIdle is the heaviest cycle: an empty cluster of 1,000
+// workers and 100k queued jobs, no concurrency cap, so thousands start at once.
+func BenchmarkScheduleIdle(b *testing.B) {
+	snap := benchSnapshot(100_000, 1000)
+	snap.Running = nil
+	cfg := unlimited()
+	b.ReportAllocs()
+	var p rcq.Plan
+	for b.Loop() {
+		p = Schedule(snap, cfg)
+	}
+	b.ReportMetric(float64(len(p.Starts)), "starts")
+}
