@@ -127,3 +127,75 @@ func TestEstimates(t *testing.T) {
 		t.Errorf("with depth 2: job 3 expected %v, job 4 expected %v; want a time, then none", p.Jobs[2].ExpectedStart, p.Jobs[3].ExpectedStart)
 	}
 }
+
+// A wide job is not starved by a stream of narrow ones: narrow jobs of lower
+// priority keep arriving and the worker's cores free up one job at a time,
+// but the wide job starts when its reservation said, and narrow jobs still
+// fill the gaps before it.
+func TestWideJobNotStarvedByStream(t *testing.T) {
+	workers := []rcq.Worker{worker(1, res(8, 64, 0))}
+	snap := snapshot(workers, []rcq.RunningJob{
+		running(101, 1, res(2, 1, 0), 0, 1), running(102, 1, res(2, 1, 0), 0, 2),
+		running(103, 1, res(2, 1, 0), 0, 3), running(104, 1, res(2, 1, 0), 0, 4),
+	})
+	wide := pending(1, res(8, 8, 0), 2)
+	wide.Priority = 10
+	snap.Pending = []rcq.PendingJob{wide}
+	cfg := unlimited()
+
+	ends := map[rcq.JobID]time.Time{}
+	for _, r := range snap.Running {
+		ends[r.ID] = r.StartedAt.Add(time.Duration(r.EstimatedHours * float64(time.Hour)))
+	}
+	var reserved *time.Time
+	backfilled := 0
+	nextID := 200
+	for step := 0; step < 200; step++ {
+		p := Schedule(snap, cfg)
+		if reserved == nil {
+			reserved = planned(p, 1).ExpectedStart
+			if reserved == nil || !reserved.Equal(now.Add(4*time.Hour)) {
+				t.Fatalf("wide job reserved at %v, want %v", reserved, now.Add(4*time.Hour))
+			}
+		}
+		next := withStarts(snap, p.Starts)
+		for _, s := range p.Starts {
+			if s.JobID == 1 {
+				if !snap.Now.Equal(*reserved) {
+					t.Fatalf("wide job started at %v, reserved for %v", snap.Now, reserved)
+				}
+				if backfilled == 0 {
+					t.Errorf("no narrow job was backfilled before the wide job")
+				}
+				return
+			}
+			backfilled++
+			ends[s.JobID] = snap.Now.Add(3 * time.Hour)
+		}
+		started := map[rcq.JobID]bool{}
+		for _, s := range p.Starts {
+			started[s.JobID] = true
+		}
+		for _, j := range snap.Pending {
+			if !started[j.ID] {
+				next.Pending = append(next.Pending, j)
+			}
+		}
+		// Every 15 minutes a narrow job (priority 1, 3 hours) arrives; jobs
+		// run to their time limit.
+		next.Now = snap.Now.Add(15 * time.Minute)
+		nextID++
+		narrow := pending(nextID, res(2, 1, 0), 3)
+		narrow.Priority, narrow.SubmittedAt = 1, next.Now
+		next.Pending = append(next.Pending, narrow)
+		kept := next.Running[:0:0]
+		for _, r := range next.Running {
+			if ends[r.ID].After(next.Now) {
+				kept = append(kept, r)
+			}
+		}
+		next.Running = kept
+		snap = next
+	}
+	t.Fatalf("the wide job never started")
+}
