@@ -32,8 +32,9 @@ type texts struct {
 	s       *state
 	version int
 	cache   map[textKey]string
-	// shortDims caches "needs N X; largest free is M on W" texts.
-	shortDims  map[uint64]string
+	// shortDims caches "needs N X; largest free is M on W" texts, direct
+	// mapped: a long queue asks for them once per job.
+	shortDims  *[1024]shortEntry
 	together   map[uint64]string // "needs ... together" by request
 	args       [3]int            // argmax per dimension at argVersion-1
 	argVersion int
@@ -46,7 +47,7 @@ type textKey struct {
 }
 
 func newTexts(s *state) texts {
-	return texts{s: s, cache: make(map[textKey]string), shortDims: make(map[uint64]string), together: make(map[uint64]string)}
+	return texts{s: s, cache: make(map[textKey]string), shortDims: new([1024]shortEntry), together: make(map[uint64]string)}
 }
 
 func (x *texts) cached(k textKey, f func() string) string {
@@ -97,12 +98,19 @@ func (x *texts) short(r rcq.Resources) string {
 		return x.shortNow(r)
 	}
 	k := uint64(d) | uint64(need)<<2 | uint64(have)<<22 | uint64(leaf)<<42
-	if v, hit := x.shortDims[k]; hit {
-		return v
+	e := &x.shortDims[(k*0x9e3779b97f4a7c15)>>54]
+	if e.ok && e.key == k {
+		return e.text
 	}
 	v := x.shortNow(r)
-	x.shortDims[k] = v
+	*e = shortEntry{key: k, text: v, ok: true}
 	return v
+}
+
+type shortEntry struct {
+	key  uint64
+	text string
+	ok   bool
 }
 
 // argmax is resTree.argmax over free-now amounts, cached until the next start.
