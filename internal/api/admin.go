@@ -152,6 +152,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return rcq.Invalid("unix_user", "%q: use a Unix login name (lower-case letters, digits, _ - .; not root), or \"\" for none", *req.UnixUser)
 	}
 	u, err := s.Store.UpdateUser(r.Context(), rcq.UserID(id), p)
+	if rcq.CodeOf(err) == "group_not_found" {
+		return rcq.Errorf(rcq.KindInvalid, "invalid_group_id", "group_id: group %d does not exist", *req.GroupID)
+	}
 	if err != nil {
 		return err
 	}

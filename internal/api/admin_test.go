@@ -164,7 +164,7 @@ func TestAdminUsers(t *testing.T) {
 	want(t, e.get("/api/admin/users", e.aliceT), http.StatusOK, "")
 
 	want(t, patch("/api/admin/users/9999", map[string]any{"is_admin": true}), http.StatusNotFound, "user_not_found")
-	want(t, patch(path, map[string]any{"group_id": 9999}), http.StatusNotFound, "group_not_found")
+	want(t, patch(path, map[string]any{"group_id": 9999}), http.StatusBadRequest, "invalid_group_id")
 	want(t, patch(path, map[string]any{"group_id": 0}), http.StatusBadRequest, "invalid_group_id")
 	want(t, patch(path, map[string]any{"unix_user": "root"}), http.StatusBadRequest, "invalid_unix_user")
 	want(t, patch(path, map[string]any{"unix_user": "Bad Name"}), http.StatusBadRequest, "invalid_unix_user")

@@ -33,6 +33,8 @@ func status(k rcq.Kind) int {
 		return http.StatusTooManyRequests
 	case rcq.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case rcq.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }

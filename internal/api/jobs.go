@@ -18,7 +18,7 @@ import (
 const maxBatch = 10000
 
 // spec turns a submit body into the domain's job specification.
-func spec(req *apitype.SubmitRequest) *rcq.JobSpec {
+func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 	sp := &rcq.JobSpec{
 		Name: req.Name, Script: req.Script, Args: req.Args, WorkingDir: req.WorkingDir,
 		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
@@ -26,19 +26,26 @@ func spec(req *apitype.SubmitRequest) *rcq.JobSpec {
 		Output: req.Output, Error: req.Error, Hold: req.Hold,
 	}
 	for k, v := range req.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, rcq.Invalid("env", "%q is not a variable name: names are non-empty, without '=' or NUL", k)
+		}
 		sp.Env = append(sp.Env, k+"="+v)
 	}
 	slices.Sort(sp.Env)
 	for _, d := range req.Dependencies {
 		sp.Dependencies = append(sp.Dependencies, rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)})
 	}
-	return sp
+	return sp, nil
 }
 
 // newJob validates a submit for the caller and checks some worker could ever
 // hold it.
 func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitRequest) (*rcq.Job, error) {
-	j, err := spec(req).Validate(s.cfg.Limits)
+	sp, err := spec(req)
+	if err != nil {
+		return nil, err
+	}
+	j, err := sp.Validate(s.cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +82,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
-		return rcq.Invalid("Idempotency-Key", "must be at most 255 characters")
+		return &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid_idempotency_key", Msg: "Idempotency-Key: must be at most 255 characters"}
 	}
 	id, replayed, err := s.Store.CreateJob(r.Context(), j, key)
 	if err != nil {
@@ -116,7 +123,11 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	js := make([]*rcq.Job, len(req.Jobs))
 	checked := map[rcq.Resources]bool{}
 	for i := range req.Jobs {
-		j, err := spec(&req.Jobs[i]).Validate(s.cfg.Limits)
+		sp, err := spec(&req.Jobs[i])
+		if err != nil {
+			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
+		}
+		j, err := sp.Validate(s.cfg.Limits)
 		if err != nil {
 			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
 		}
@@ -165,7 +176,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := jobJSON(j)
+	out := s.jobJSON(j)
 	if j.State == rcq.JobPending && s.Planner != nil {
 		if plan, _, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
@@ -190,7 +201,10 @@ func addPlan(out *apitype.Job, p *rcq.PlannedJob) {
 	}
 }
 
-func jobJSON(j *rcq.Job) apitype.Job {
+// jobJSON is a job as the API shows it; output and error are the resolved
+// paths of its files (the patterns as submitted, with %j and the defaults
+// applied).
+func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 	out := apitype.Job{
 		ID: int64(j.ID), UserID: int64(j.UserID), User: j.UserEmail, GroupID: int64(j.GroupID), Name: j.Name,
 		Script: j.Script, Args: nonNilStrings(j.Args), WorkingDir: j.WorkingDir,
@@ -200,6 +214,9 @@ func jobJSON(j *rcq.Job) apitype.Job {
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
 		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error,
 		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB,
+	}
+	if s.OutputPaths != nil {
+		out.Output, out.Error = s.OutputPaths(j)
 	}
 	if out.GPUIndices == nil {
 		out.GPUIndices = []int{}
@@ -239,7 +256,7 @@ func parseStates(v string) ([]rcq.JobState, error) {
 		}
 		st, err := rcq.ParseJobState(part)
 		if err != nil {
-			return nil, err
+			return nil, rcq.Invalid("status", "%q is not a job state: use pending, running, completed, failed, cancelled, timeout (or PD, R, CD, F, CA, TO), comma-separated, or all", part)
 		}
 		out = append(out, st)
 	}
@@ -294,7 +311,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js)}
 	for i := range js {
-		out.Jobs[i] = jobJSON(&js[i])
+		out.Jobs[i] = s.jobJSON(&js[i])
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -78,6 +78,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"priority 0", `{` + s + `,"priority":0}`, "invalid_priority"},
 		{"priority 11", `{` + s + `,"priority":11}`, "invalid_priority"},
 		{"empty script", `{"script":""}`, "invalid_script"},
+		{"env name with =", `{` + s + `,"env":{"A=B":"1"}}`, "invalid_env"},
+		{"env empty name", `{` + s + `,"env":{"":"1"}}`, "invalid_env"},
 		{"blank script", `{"script":"  \n "}`, "invalid_script"},
 		{"no script", `{"cpu_cores":1}`, "invalid_script"},
 		{"NUL in script", `{"script":"echo \u0000"}`, "invalid_script"},
@@ -174,7 +176,7 @@ func TestSubmitIdempotencyKey(t *testing.T) {
 	if decodeTo[apitype.SubmitResponse](t, bobs).JobID == id1 {
 		t.Error("bob's submit with alice's key returned alice's job")
 	}
-	want(t, post(e.aliceT, strings.Repeat("k", 256)), http.StatusBadRequest, "invalid_Idempotency-Key")
+	want(t, post(e.aliceT, strings.Repeat("k", 256)), http.StatusBadRequest, "invalid_idempotency_key")
 	if n := e.jobCount(); n != 2 {
 		t.Errorf("%d jobs, want 2", n)
 	}
@@ -342,7 +344,9 @@ func TestListJobs(t *testing.T) {
 		"?since=yesterday", "?ids=x", "?ids=1,,2", "?ids=-3", "?order=bad", "?order=name"} {
 		want(t, e.get("/api/jobs"+q, e.aliceT), http.StatusBadRequest, "")
 	}
+	want(t, e.get("/api/jobs?status=bogus", e.aliceT), http.StatusBadRequest, "invalid_status")
 	want(t, e.get("/api/jobs", ""), http.StatusUnauthorized, "missing_token")
+	want(t, e.do(req{method: "PUT", path: fmt.Sprintf("/api/jobs/%d", a1), token: e.aliceT}), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
 func TestListJobsDefaultLimit(t *testing.T) {

@@ -66,7 +66,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 		out.Jobs = append(out.Jobs, q)
 	}
 	// Pending first in plan order (jobs newer than the plan after, by id),
-	// then running by start.
+	// then running by id.
 	slices.SortStableFunc(out.Jobs, func(a, b apitype.QueueJob) int {
 		if a.Status != b.Status {
 			if a.Status == string(rcq.JobPending) {

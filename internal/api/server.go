@@ -117,7 +117,7 @@ func (s *Server) router() http.Handler {
 		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &rcq.Error{Kind: rcq.KindInvalid, Code: "method_not_allowed", Msg: r.Method + " is not allowed on " + r.URL.Path})
+		s.writeError(w, r, &rcq.Error{Kind: rcq.KindMethodNotAllowed, Code: "method_not_allowed", Msg: r.Method + " is not allowed on " + r.URL.Path})
 	})
 	for _, rt := range s.routes() {
 		r.Method(rt.Method, rt.Pattern, s.guard(rt))

@@ -213,6 +213,8 @@ func KindForStatus(status int) rcq.Kind {
 		return rcq.KindRateLimited
 	case http.StatusServiceUnavailable:
 		return rcq.KindUnavailable
+	case http.StatusMethodNotAllowed:
+		return rcq.KindMethodNotAllowed
 	}
 	return rcq.KindInternal
 }

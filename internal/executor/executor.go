@@ -317,7 +317,8 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 			// Started before this machine booted: whatever ran died with it.
 			e.jobLog(id, "worker lost: the machine restarted after the job started")
 			e.log.Warn("job lost: the machine restarted", "job_id", id)
-			e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, EndedAt: time.Now()})
+			e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost,
+				Detail: "the machine restarted after the job started", EndedAt: time.Now()})
 			return
 		}
 		e.launchOrSkip(ctx, tr)
@@ -356,7 +357,7 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 	e.killLeftovers(tr.dir)
 	e.jobLog(id, "worker lost: %s", detail)
 	e.log.Warn("job lost", "job_id", id, "reason", detail)
-	e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, EndedAt: time.Now()})
+	e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, Detail: detail, EndedAt: time.Now()})
 }
 
 // supervisorAlive reports whether a supervisor holds the job directory's lock,
@@ -415,7 +416,7 @@ func (e *Executor) launchOrSkip(ctx context.Context, tr *tracked) {
 		e.jobLog(tr.job.ID, "launch failed: %s", detail)
 		e.log.Warn("launch failed", "job_id", tr.job.ID, "err", err)
 		os.RemoveAll(tr.dir)
-		e.report(ctx, tr, rcq.Outcome{JobID: tr.job.ID, State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, EndedAt: time.Now()})
+		e.report(ctx, tr, rcq.Outcome{JobID: tr.job.ID, State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, Detail: detail, EndedAt: time.Now()})
 	}
 }
 

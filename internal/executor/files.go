@@ -67,7 +67,7 @@ type exitStatus struct {
 }
 
 func (s *exitStatus) outcome(id rcq.JobID) rcq.Outcome {
-	return rcq.Outcome{JobID: id, State: s.State, Reason: s.Reason, ExitCode: s.ExitCode,
+	return rcq.Outcome{JobID: id, State: s.State, Reason: s.Reason, Detail: s.Detail, ExitCode: s.ExitCode,
 		Signal: s.Signal, EndedAt: s.EndedAt, CPUSeconds: s.CPUSeconds, PeakMemoryKB: s.PeakMemoryKB}
 }
 

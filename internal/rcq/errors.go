@@ -10,21 +10,23 @@ import (
 type Kind int
 
 const (
-	KindInternal      Kind = iota // a bug or an unexpected failure: 500
-	KindInvalid                   // malformed input: 400
-	KindUnauthorized              // no or bad credentials: 401
-	KindForbidden                 // authenticated but not allowed: 403
-	KindNotFound                  // missing, or not the caller's to see: 404
-	KindConflict                  // valid but not in this state: 409
-	KindTooLarge                  // body too large: 413
-	KindUnsupported               // wrong media type: 415
-	KindUnprocessable             // well-formed but can never be satisfied: 422
-	KindRateLimited               // too many requests: 429
-	KindUnavailable               // a dependency (the database) is down: 503
+	KindInternal         Kind = iota // a bug or an unexpected failure: 500
+	KindInvalid                      // malformed input: 400
+	KindUnauthorized                 // no or bad credentials: 401
+	KindForbidden                    // authenticated but not allowed: 403
+	KindNotFound                     // missing, or not the caller's to see: 404
+	KindConflict                     // valid but not in this state: 409
+	KindTooLarge                     // body too large: 413
+	KindUnsupported                  // wrong media type: 415
+	KindUnprocessable                // well-formed but can never be satisfied: 422
+	KindRateLimited                  // too many requests: 429
+	KindUnavailable                  // a dependency (the database) is down: 503
+	KindMethodNotAllowed             // the route exists, not with this method: 405
 )
 
 var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found",
-	"conflict", "too_large", "unsupported_media_type", "unprocessable", "rate_limited", "unavailable"}
+	"conflict", "too_large", "unsupported_media_type", "unprocessable", "rate_limited", "unavailable",
+	"method_not_allowed"}
 
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
