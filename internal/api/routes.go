@@ -49,6 +49,9 @@ const (
 )
 
 func (s *Server) routes() []Route {
+	// A script may be larger than the default body limit allows once
+	// JSON-escaped: make room for the configured maximum.
+	submitBody := max(int64(submitMaxBody), 2*int64(s.cfg.Limits.MaxScriptBytes)+1<<20)
 	rs := []Route{
 		{Method: "GET", Pattern: "/health", Policy: Public, handle: s.health},
 
@@ -58,7 +61,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/auth/password", Policy: User, handle: s.changePassword},
 		{Method: "GET", Pattern: "/api/auth/me", Policy: User, handle: s.me},
 
-		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitMaxBody, handle: s.submitJob},
+		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
 		{Method: "GET", Pattern: "/api/jobs", Policy: User, handle: s.listJobs},
 		{Method: "GET", Pattern: "/api/jobs/{id}", Policy: User, handle: s.getJob},

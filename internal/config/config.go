@@ -352,7 +352,9 @@ func checkFileKeys(v *viper.Viper, file string) error {
 func envValue(k *Key, lookup func(string) (string, bool)) (name string, val any, ok bool, err error) {
 	for _, name := range k.Env {
 		s, ok := lookup(name)
-		if !ok || (s == "" && !k.emptyOK) {
+		// An empty PORT is unset (shells export empty variables freely);
+		// an empty RCQ_LISTEN turns TCP off.
+		if !ok || (s == "" && (!k.emptyOK || name == "PORT")) {
 			continue
 		}
 		var raw any = s

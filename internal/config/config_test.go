@@ -293,6 +293,7 @@ func TestListenAndPort(t *testing.T) {
 		{"--listen beats PORT", setup{env: env{"PORT": "9000"}, args: []string{"--listen", ":7000"}}, ":7000"},
 		{"empty RCQ_LISTEN turns TCP off", setup{env: env{"RCQ_LISTEN": ""}}, ""},
 		{"empty RCQ_LISTEN beats PORT", setup{env: env{"RCQ_LISTEN": "", "PORT": "9000"}}, ""},
+		{"empty PORT is unset", setup{env: env{"PORT": ""}}, "127.0.0.1:8080"},
 		{"empty --listen turns TCP off", setup{args: []string{"--listen="}, env: env{"RCQ_LISTEN": "127.0.0.1:1"}}, ""},
 		{"empty listen in the file turns TCP off", setup{file: "listen: \"\"\n"}, ""},
 		{"port 0 picks a free port", setup{env: env{"RCQ_LISTEN": "127.0.0.1:0"}}, "127.0.0.1:0"},

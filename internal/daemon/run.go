@@ -76,7 +76,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		StateDir:  cfg.StateDir,
 		LogDir:    cfg.Jobs.LogDirectory,
 		OutputDir: cfg.Jobs.OutputDirectory,
-		KillGrace: cfg.KillGrace(),
+		KillGrace: killGrace(cfg),
 	}, st, logger.With("component", "executor"))
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
@@ -245,4 +245,13 @@ func unixUID(name string) (int, error) {
 		return -1, err
 	}
 	return strconv.Atoi(u.Uid)
+}
+
+// killGrace is the executor's grace period: a configured 0 means SIGKILL right
+// after SIGTERM, which the executor spells as a negative duration.
+func killGrace(cfg *config.Config) time.Duration {
+	if cfg.Jobs.KillGraceSeconds == 0 {
+		return -1
+	}
+	return cfg.KillGrace()
 }
