@@ -2,6 +2,7 @@ package sched
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sort"
 
@@ -153,13 +154,23 @@ type estimator struct {
 	prof   []profile       // per leaf
 	cap    []rcq.Resources // per leaf
 	events []event         // sorted; where a fit can begin after now
-	slots  profile         // free job slots (in CPUCores); nil without a limit
-	now    *resTree        // free now, an upper bound at t=0
+	// growth holds each leaf's event times, sorted.
+	growth [][]int64
+	// scanLimit is how many events earliestWorker tries in time order before
+	// it searches each worker's own events instead (wide jobs).
+	scanLimit int
+	slots     profile  // free job slots (in CPUCores); nil without a limit
+	now       *resTree // free now, an upper bound at t=0
 }
 
 func newEstimator(s *state) *estimator {
 	e := &estimator{prof: make([]profile, len(s.online)), cap: make([]rcq.Resources, len(s.online)), now: s.freeTree}
 	e.events = make([]event, 0, s.nheld+64)
+	e.growth = make([][]int64, len(s.online))
+	e.scanLimit = defaultScanLimit
+	if l := s.cfg.scanLimit; l != 0 {
+		e.scanLimit = max(l, 0)
+	}
 	for leaf, wi := range s.online {
 		e.cap[leaf] = s.workers[wi].Capacity
 		hs := s.held[wi]
@@ -174,6 +185,7 @@ func newEstimator(s *state) *estimator {
 			}
 			p = append(p, step{at, f})
 			e.events = append(e.events, event{at, leaf})
+			e.growth[leaf] = append(e.growth[leaf], at)
 		}
 		e.prof[leaf] = p
 	}
@@ -208,6 +220,9 @@ func (e *estimator) take(leaf int, t, d int64, r rcq.Resources) {
 	i, found := slices.BinarySearchFunc(e.events, ev, compareEvents)
 	if !found {
 		e.events = slices.Insert(e.events, i, ev)
+		g := e.growth[leaf]
+		j, _ := slices.BinarySearch(g, ev.t)
+		e.growth[leaf] = slices.Insert(g, j, ev.t)
 	}
 	if e.slots != nil {
 		e.slots.sub(t, d, oneSlot)
@@ -257,13 +272,56 @@ func (e *estimator) earliestWorker(r rcq.Resources, d, from int64) (int64, int, 
 		}
 	}
 	i := sort.Search(len(e.events), func(i int) bool { return e.events[i].t > from })
-	for ; i < len(e.events); i++ {
+	for n := 0; i < len(e.events) && n < e.scanLimit; i, n = i+1, n+1 {
 		ev := e.events[i]
 		if r.Fits(e.cap[ev.leaf]) && e.prof[ev.leaf].fits(ev.t, d, r) {
 			return ev.t, ev.leaf, true
 		}
 	}
-	return 0, 0, false
+	if i >= len(e.events) {
+		return 0, 0, false
+	}
+	// The job fits none of the first events: it needs room that few workers
+	// will have. Search each worker's own events from there, keeping the
+	// earliest (ties: the lowest leaf), which is what the scan would find.
+	from, best, bestT := e.events[i].t, -1, int64(math.MaxInt64)
+	for leaf, g := range e.growth {
+		if !r.Fits(e.cap[leaf]) {
+			continue
+		}
+		if t, ok := e.prof[leaf].earliestAt(g, from, bestT, d, r); ok {
+			best, bestT = leaf, t
+		}
+	}
+	return bestT, best, best >= 0
+}
+
+// defaultScanLimit: most jobs fit within a few events; a wide job may need
+// thousands.
+const defaultScanLimit = 64
+
+// earliestAt returns the first of times in [from, before) at which r fits for
+// d, walking the profile once.
+func (p profile) earliestAt(times []int64, from, before, d int64, r rcq.Resources) (int64, bool) {
+	k, _ := slices.BinarySearch(times, from)
+	i := 0
+	for ; k < len(times) && times[k] < before; k++ {
+		t := times[k]
+		for i+1 < len(p) && p[i+1].t <= t {
+			i++
+		}
+		ok := true
+		for j := i; j < len(p) && p[j].t < t+d; j++ {
+			if !r.Fits(p[j].free) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 // firstNow returns the first leaf, among those whose free-now amount fits r,

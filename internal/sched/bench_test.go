@@ -99,3 +99,17 @@ func BenchmarkScheduleIdle(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(p.Starts)), "starts")
 }
+
+// BenchmarkScheduleWide is the worst case for expected starts: every queued
+// job needs a whole worker, so each estimate waits for workers to empty.
+func BenchmarkScheduleWide(b *testing.B) {
+	snap := benchSnapshot(100_000, 1000)
+	for i := range snap.Pending {
+		snap.Pending[i].Resources = res(64, 64, 0)
+	}
+	cfg := unlimited()
+	b.ReportAllocs()
+	for b.Loop() {
+		Schedule(snap, cfg)
+	}
+}

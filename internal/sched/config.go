@@ -55,6 +55,8 @@ type Config struct {
 	// estimateUntil, when set, makes the estimate pass go down to this job
 	// and stop there (Preview).
 	estimateUntil rcq.JobID
+	// scanLimit overrides defaultScanLimit in tests (< 0: none).
+	scanLimit int
 }
 
 // Defaults.

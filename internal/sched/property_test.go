@@ -283,6 +283,16 @@ func TestProperty(t *testing.T) {
 			}
 
 			checkReservation(t, snap, cfg, p)
+
+			// The estimator's two searches (events in time order, and each
+			// worker's own events) find the same starts.
+			for _, limit := range []int{-1, 1 << 30} {
+				c := cfg
+				c.scanLimit = limit
+				if q := Schedule(snap, c); !reflect.DeepEqual(normalize(p), normalize(q)) {
+					t.Errorf("estimates differ with scan limit %d", limit)
+				}
+			}
 		})
 	}
 }
