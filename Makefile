@@ -18,6 +18,7 @@ help: ## list the targets
 build: ## build every binary into ./bin
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(filter $(COMMANDS),$(notdir $(wildcard cmd/*))))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/rcq-supervise
 
 .PHONY: run
 run: ensure-postgres build ## build, then start rcqd in the foreground on its private PostgreSQL

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -72,11 +73,12 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	}
 
 	ex, err := executor.New(executor.Config{
-		Node:      cfg.Node.Name,
-		StateDir:  cfg.StateDir,
-		LogDir:    cfg.Jobs.LogDirectory,
-		OutputDir: cfg.Jobs.OutputDirectory,
-		KillGrace: killGrace(cfg),
+		Node:              cfg.Node.Name,
+		StateDir:          cfg.StateDir,
+		LogDir:            cfg.Jobs.LogDirectory,
+		OutputDir:         cfg.Jobs.OutputDirectory,
+		KillGrace:         killGrace(cfg),
+		SupervisorCommand: supervisorCommand(),
 	}, st, logger.With("component", "executor"))
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
@@ -254,4 +256,19 @@ func killGrace(cfg *config.Config) time.Duration {
 		return -1
 	}
 	return cfg.KillGrace()
+}
+
+// supervisorCommand prefers the small rcq-supervise binary installed beside
+// rcqd, which starts several times faster than rcqd itself; without it, the
+// executor re-executes rcqd in its hidden supervise mode.
+func supervisorCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	sup := filepath.Join(filepath.Dir(exe), "rcq-supervise")
+	if fi, err := os.Stat(sup); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return []string{sup}
+	}
+	return nil
 }
