@@ -90,7 +90,8 @@ type cycle struct {
 
 // New returns a loop; holder names this process in the lease (unique per
 // rcqd, e.g. hostname:pid:random). Zero Interval, LeaseTTL and
-// FairShareWindow take their defaults.
+// FairShareWindow take their defaults. logger is used as given: rcqd passes
+// one that already carries component=sched.
 func New(store Store, cfg Config, logger *slog.Logger, holder string) *Loop {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -104,7 +105,7 @@ func New(store Store, cfg Config, logger *slog.Logger, holder string) *Loop {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loop{store: store, cfg: cfg, log: logger.With("component", "sched"), holder: holder, wake: make(chan struct{}, 1)}
+	return &Loop{store: store, cfg: cfg, log: logger, holder: holder, wake: make(chan struct{}, 1)}
 }
 
 // Notify asks for a cycle soon and never blocks: wake has capacity 1, so a
