@@ -171,12 +171,19 @@ func newEstimator(s *state) *estimator {
 	if l := s.cfg.scanLimit; l != 0 {
 		e.scanLimit = max(l, 0)
 	}
+	// Profiles and event lists share two allocations; a leaf's slice
+	// reallocates on its own only when placements outgrow its room.
+	steps := make([]step, 0, s.nheld+3*len(s.online))
+	times := make([]int64, 0, s.nheld+len(s.online))
 	for leaf, wi := range s.online {
 		e.cap[leaf] = s.workers[wi].Capacity
 		hs := s.held[wi]
 		sortHolders(hs)
 		f := s.free[wi]
-		p := make(profile, 1, len(hs)+3)
+		p := profile(steps[len(steps) : len(steps)+1 : len(steps)+len(hs)+3])
+		steps = steps[:len(steps)+len(hs)+3]
+		e.growth[leaf] = times[len(times) : len(times) : len(times)+len(hs)+1]
+		times = times[:len(times)+len(hs)+1]
 		p[0] = step{0, f}
 		for i := 0; i < len(hs); {
 			at := hs[i].end
