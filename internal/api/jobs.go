@@ -88,6 +88,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.Wake()
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -144,6 +145,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.Wake()
 	out := apitype.BatchSubmitResponse{Message: "Jobs submitted successfully", JobIDs: make([]int64, len(ids)), Count: len(ids)}
 	for i, id := range ids {
 		out.JobIDs[i] = int64(id)
@@ -346,6 +348,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Store.CancelJob(r.Context(), id, owner(r)); err != nil {
 		return err
 	}
+	s.Wake()
 	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Job cancelled successfully", JobID: int64(id), Status: string(rcq.JobCancelled)})
 	return nil
 }
@@ -374,6 +377,7 @@ func (s *Server) setHold(w http.ResponseWriter, r *http.Request, hold bool) erro
 	if err := s.Store.SetHold(r.Context(), id, owner(r), h, u.IsAdmin); err != nil {
 		return err
 	}
+	s.Wake()
 	writeJSON(w, http.StatusOK, apitype.JobAction{Message: msg, JobID: int64(id), Status: string(rcq.JobPending)})
 	return nil
 }

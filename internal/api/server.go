@@ -75,6 +75,11 @@ type Deps struct {
 	UnixUID func(name string) (int, error)
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Wake, when set, is called after a change the scheduler must see
+	// (submit, cancel, hold, release). The store's NOTIFY wakes every rcqd
+	// too; this in-process call saves its round trip and makes the next
+	// GET /api/queue plan the change.
+	Wake func()
 }
 
 // Server serves the API.
@@ -92,6 +97,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Wake == nil {
+		d.Wake = func() {}
 	}
 	if cfg.Limits == (rcq.Limits{}) {
 		cfg.Limits = rcq.DefaultLimits

@@ -116,6 +116,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Passwords:   passwords,
 		OutputPaths: ex.OutputPaths,
 		UnixUID:     unixUID,
+		Wake:        loop.Notify,
 		Logger:      logger.With("component", "api"),
 	})
 
