@@ -50,6 +50,9 @@ func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitReq
 		return nil, err
 	}
 	j.UserID, j.GroupID = u.ID, u.GroupID
+	if j.WorkingDir == "" && s.HomeDir != nil {
+		j.WorkingDir = s.HomeDir(u)
+	}
 	if err := s.checkFits(ctx, j.Resources); err != nil {
 		return nil, err
 	}

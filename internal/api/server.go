@@ -73,6 +73,9 @@ type Deps struct {
 	OutputPaths func(j *rcq.Job) (stdout, stderr string)
 	// UnixUID looks up a Unix account's uid (for output streaming as root).
 	UnixUID func(name string) (int, error)
+	// HomeDir is the working directory of a job submitted without one: the
+	// home of the Unix user it will run as ("" when unknown).
+	HomeDir func(u *rcq.User) string
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// Wake, when set, is called after a change the scheduler must see

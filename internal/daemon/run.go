@@ -116,6 +116,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Passwords:   passwords,
 		OutputPaths: ex.OutputPaths,
 		UnixUID:     unixUID,
+		HomeDir:     homeDir,
 		Wake:        loop.Notify,
 		Logger:      logger.With("component", "api"),
 	})
@@ -240,6 +241,23 @@ func parseProxies(ss []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// homeDir is where a job submitted without a working directory runs: the
+// home of its account's Unix user when rcqd is root, else rcqd's own home.
+func homeDir(u *rcq.User) string {
+	if os.Geteuid() != 0 {
+		h, _ := os.UserHomeDir()
+		return h
+	}
+	if u.UnixUser == "" {
+		return ""
+	}
+	pw, err := user.Lookup(u.UnixUser)
+	if err != nil {
+		return ""
+	}
+	return pw.HomeDir
 }
 
 func unixUID(name string) (int, error) {
