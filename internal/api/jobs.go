@@ -49,14 +49,20 @@ func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitReq
 	if err != nil {
 		return nil, err
 	}
-	j.UserID, j.GroupID = u.ID, u.GroupID
-	if j.WorkingDir == "" && s.HomeDir != nil {
-		j.WorkingDir = s.HomeDir(u)
-	}
+	s.own(j, u)
 	if err := s.checkFits(ctx, j.Resources); err != nil {
 		return nil, err
 	}
 	return j, nil
+}
+
+// own makes j the caller's: their account and group, and their home as the
+// working directory when the submit names none.
+func (s *Server) own(j *rcq.Job, u *rcq.User) {
+	j.UserID, j.GroupID = u.ID, u.GroupID
+	if j.WorkingDir == "" && s.HomeDir != nil {
+		j.WorkingDir = s.HomeDir(u)
+	}
 }
 
 func (s *Server) checkFits(ctx context.Context, r rcq.Resources) error {
@@ -135,7 +141,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
 		}
-		j.UserID, j.GroupID = u.ID, u.GroupID
+		s.own(j, u)
 		if !checked[j.Resources] {
 			if err := s.checkFits(r.Context(), j.Resources); err != nil {
 				return prefixField(err, fmt.Sprintf("jobs[%d]: ", i))
