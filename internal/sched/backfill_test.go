@@ -199,3 +199,20 @@ func TestWideJobNotStarvedByStream(t *testing.T) {
 	}
 	t.Fatalf("the wide job never started")
 }
+
+// Running jobs with absurd start times neither overflow nor block the plan.
+func TestOddStartTimes(t *testing.T) {
+	workers := []rcq.Worker{worker(1, res(8, 8, 0))}
+	run := []rcq.RunningJob{
+		{ID: 100, WorkerID: 1, Resources: res(4, 4, 0), StartedAt: now.AddDate(1000, 0, 0), EstimatedHours: 1e9},
+		{ID: 101, WorkerID: 1, Resources: res(4, 4, 0), StartedAt: time.Time{}, EstimatedHours: 1},
+	}
+	p := Schedule(snapshot(workers, run, pending(1, res(8, 8, 0), 1)), unlimited())
+	j := planned(p, 1)
+	if j.ExpectedStart == nil || !j.ExpectedStart.After(now) || j.Reason != rcq.ReasonResources {
+		t.Fatalf("job 1: %+v", j)
+	}
+	if j.ExpectedStart.Before(now.Add(time.Hour)) {
+		t.Errorf("expected %v: the job started in the future still holds its cores for its limit", j.ExpectedStart)
+	}
+}

@@ -96,7 +96,8 @@ func newState(snap *rcq.Snapshot, cfg *Config) *state {
 		}
 		s.free[w] = s.free[w].Sub(rj.Resources)
 		s.gpus.mark(w, rj.GPUIndices)
-		end := rj.StartedAt.Sub(now) + time.Duration(duration(rj.EstimatedHours))
+		since := min(rj.StartedAt.Sub(now), maxHours*time.Hour) // a start in the future: clock skew
+		end := since + time.Duration(duration(rj.EstimatedHours))
 		s.held[w] = append(s.held[w], holder{end: max(int64(end), int64(overdueGrace)), r: rj.Resources})
 		s.nheld++
 	}
