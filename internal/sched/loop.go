@@ -59,7 +59,7 @@ type CycleResult struct {
 	Started   []rcq.Start // starts that took effect
 	Rejected  int         // planned starts the store refused (the job or worker changed)
 	Cancelled int         // jobs cancelled because a dependency can never be met
-	Took      time.Duration
+	Took      time.Duration // wall time of a completed cycle
 }
 
 // Loop runs scheduling cycles against a store: on Notify, every
@@ -219,7 +219,6 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	}
 	plan := Schedule(snap, l.cfg)
 	res := CycleResult{Leader: true, Pending: len(snap.Pending), Planned: len(plan.Starts)}
-	defer func() { res.Took = time.Since(begun) }()
 
 	if len(plan.Cancels) > 0 {
 		if err := l.store.CancelJobs(ctx, LeaseName, l.holder, plan.Cancels); err != nil {
