@@ -52,13 +52,13 @@ const (
 
 // CycleResult is what one cycle did.
 type CycleResult struct {
-	Leader    bool        // this process held the lease and planned
-	LeaseLost bool        // the lease was gone at commit: nothing was written
-	Pending   int         // pending jobs in the snapshot
-	Planned   int         // starts in the plan
-	Started   []rcq.Start // starts that took effect
-	Rejected  int         // planned starts the store refused (the job or worker changed)
-	Cancelled int         // jobs cancelled because a dependency can never be met
+	Leader    bool          // this process held the lease and planned
+	LeaseLost bool          // the lease was gone at commit: nothing was written
+	Pending   int           // pending jobs in the snapshot
+	Planned   int           // starts in the plan
+	Started   []rcq.Start   // starts that took effect
+	Rejected  int           // planned starts the store refused (the job or worker changed)
+	Cancelled int           // jobs cancelled because a dependency can never be met
 	Took      time.Duration // wall time of a completed cycle
 }
 
