@@ -1,0 +1,232 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/client"
+)
+
+const trivialScript = "#!/bin/sh\ntrue\n"
+
+func trivialJob(wd string) apitype.SubmitRequest {
+	return apitype.SubmitRequest{Script: trivialScript, WorkingDir: wd, Name: "bench"}
+}
+
+// submitThroughput is scenario 1 (submits and batch submits with workers
+// drained) and scenario 2 (PostgreSQL's single-row insert rate on the same
+// kind of private server), with the ratios between them.
+func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
+	sz := b.sizes
+	if s1 {
+		for _, tcp := range []bool{false, true} {
+			transport := "unix"
+			if tcp {
+				transport = "tcp"
+			}
+			for _, c := range sz.Clients {
+				b.logf("scenario 1: %d submits over %s, %d clients", sz.Submits, transport, c)
+				err := b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
+					lat, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
+					if err != nil {
+						return err
+					}
+					rate := float64(sz.Submits) / elapsed.Seconds()
+					b.submit[fmt.Sprintf("%s/%d", transport, c)] = rate
+					p := params("jobs", sz.Submits, "clients", c, "workers", "drained")
+					name := "submit " + transport
+					b.add(Result{1, name, p, "jobs/s", rate, "", nil},
+						Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
+						Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	b.logf("scenario 1/2: batch submits and PostgreSQL's insert rate")
+	return b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
+		if s1 {
+			c, err := d.client(false)
+			if err != nil {
+				return err
+			}
+			specs := make([]apitype.SubmitRequest, sz.BatchJobs)
+			for i := range specs {
+				specs[i] = trivialJob(d.WorkDir)
+			}
+			var rates []float64
+			for range sz.Batches {
+				t0 := time.Now()
+				resp, err := c.SubmitBatch(ctx, apitype.BatchSubmitRequest{Jobs: specs})
+				if err != nil {
+					return err
+				}
+				el := time.Since(t0)
+				if resp.Count != len(specs) {
+					return fmt.Errorf("batch: %d jobs stored of %d", resp.Count, len(specs))
+				}
+				rates = append(rates, float64(len(specs))/el.Seconds())
+				d.quiesce(ctx, 20*time.Second) // the scheduler's cycle over the new jobs
+			}
+			b.add(Result{1, "batch submit unix", params("jobs/request", sz.BatchJobs, "requests", sz.Batches, "stat", "median"),
+				"jobs/s", median(rates), "", nil}.goal(true, 20_000))
+		}
+		if !s2 {
+			return nil
+		}
+		for _, c := range sz.Clients {
+			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds)
+			if err != nil {
+				return err
+			}
+			b.pgTPS[c] = tps
+			b.add(Result{2, "PostgreSQL insert", params("clients", c, "seconds", sz.PGSeconds, "tool", tool), "tx/s", tps, "", nil})
+		}
+		if !s1 {
+			return nil
+		}
+		for _, transport := range []string{"unix", "tcp"} {
+			for _, c := range sz.Clients {
+				r := Result{2, "submit/insert " + transport, params("clients", c), "ratio", b.submit[fmt.Sprintf("%s/%d", transport, c)] / b.pgTPS[c], "", nil}
+				if c == 16 {
+					r = r.goal(true, 0.5)
+				}
+				b.add(r)
+			}
+		}
+		return nil
+	})
+}
+
+// submitMany sends n submits from c clients, each with its own connection,
+// and returns each submit's latency and the total time.
+func submitMany(ctx context.Context, d *daemon, tcp bool, c, n int) ([]time.Duration, time.Duration, error) {
+	clients := make([]*client.Client, c)
+	for i := range clients {
+		cl, err := d.client(tcp)
+		if err != nil {
+			return nil, 0, err
+		}
+		clients[i] = cl
+	}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	spec := trivialJob(d.WorkDir)
+	t0 := time.Now()
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				s := time.Now()
+				if _, err := cl.Submit(ctx, spec, client.SubmitOptions{}); err != nil {
+					errs <- err
+					next.Store(int64(n))
+					return
+				}
+				lat[i] = time.Since(s)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	select {
+	case err := <-errs:
+		return nil, 0, err
+	default:
+	}
+	return lat, elapsed, ctx.Err()
+}
+
+var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// pgInsertRate measures single-row INSERT transactions per second on the
+// daemon's private PostgreSQL with c clients: pgbench with a custom script
+// when installed, else a pgx loop.
+func pgInsertRate(ctx context.Context, d *daemon, c, seconds int) (float64, string, error) {
+	conn, err := d.db(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_insert (
+		id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+		script text NOT NULL,
+		created_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return 0, "", err
+	}
+	const insert = `INSERT INTO bench_insert (script) VALUES ('#!/bin/sh\ntrue\n')`
+	if pgbench, err := exec.LookPath("pgbench"); err == nil {
+		script := filepath.Join(d.Dir, "insert.sql")
+		if err := os.WriteFile(script, []byte(insert+";\n"), 0o644); err != nil {
+			return 0, "", err
+		}
+		cmd := exec.CommandContext(ctx, pgbench, "-n", "-f", script, "-c", strconv.Itoa(c), "-j", strconv.Itoa(min(c, 2)),
+			"-T", strconv.Itoa(seconds), "-h", filepath.Join(d.Dir, "pgdata-socket"), "-U", "rcq", "postgres")
+		cmd.Env = append(cleanEnv(), "PGPASSWORD=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return 0, "", fmt.Errorf("pgbench: %w: %s", err, out)
+		}
+		m := tpsRE.FindSubmatch(out)
+		if m == nil {
+			return 0, "", fmt.Errorf("pgbench: no tps in its output: %s", out)
+		}
+		tps, err := strconv.ParseFloat(string(m[1]), 64)
+		return tps, "pgbench", err
+	}
+	// pgx loop: c connections, each inserting one row per transaction.
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	stop := time.Now().Add(time.Duration(seconds) * time.Second)
+	conns := make([]interface{ Close(context.Context) error }, 0, c)
+	t0 := time.Now()
+	for range c {
+		cn, err := d.db(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		conns = append(conns, cn)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				if _, err := cn.Exec(ctx, insert); err != nil {
+					errs <- err
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	for _, cn := range conns {
+		_ = cn.Close(context.Background())
+	}
+	select {
+	case err := <-errs:
+		return 0, "", err
+	default:
+	}
+	return float64(total.Load()) / el.Seconds(), "pgx loop", nil
+}
