@@ -48,8 +48,8 @@ lint: ## go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
 .PHONY: bench
-bench: ensure-postgres bench-sched ## every benchmark: the scheduler core, then rcq-bench end to end
-	$(GO) run ./cmd/rcq-bench -json bench-results.json
+bench: ensure-postgres build bench-sched ## every benchmark: the scheduler core, then rcq-bench end to end
+	$(GO) run ./cmd/rcq-bench -bin $(BIN) -json bench-results.json
 
 .PHONY: bench-sched
 bench-sched: ensure-postgres ## scheduler benchmarks: pure core and full cycle against PostgreSQL
