@@ -59,14 +59,26 @@ func submit(t testing.TB, c *client.Client, req apitype.SubmitRequest) int64 {
 	return r.JobID
 }
 
-// getJob reads a job through the API.
+// getJob reads a job through the API, retrying (bounded) while rcqd
+// answers 503, as a client told "try again shortly" does.
 func getJob(t testing.TB, c *client.Client, id int64) *apitype.Job {
 	t.Helper()
-	j, err := c.Job(ctxT(t, 60*time.Second), id)
+	j, err := readJob(t, c, id)
 	if err != nil {
 		t.Fatalf("job %d: %v", id, err)
 	}
 	return j
+}
+
+func readJob(t testing.TB, c *client.Client, id int64) (*apitype.Job, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := c.Job(ctxT(t, 60*time.Second), id)
+		if err == nil || !errors.Is(err, rcq.ErrUnavailable) || time.Now().After(deadline) {
+			return j, err
+		}
+		time.Sleep(20 * time.Millisecond) // a client's retry delay
+	}
 }
 
 // waitJobs waits until every job is in a terminal state and returns them.
@@ -79,10 +91,7 @@ func waitJobs(t testing.TB, c *client.Client, ids []int64, limit time.Duration) 
 			if _, ok := out[id]; ok {
 				continue
 			}
-			j, err := c.Job(ctxT(t, 30*time.Second), id)
-			if err != nil {
-				t.Fatalf("job %d: %v", id, err)
-			}
+			j := getJob(t, c, id)
 			if rcq.JobState(j.Status).Terminal() {
 				out[id] = j
 			}
@@ -94,7 +103,7 @@ func waitJobs(t testing.TB, c *client.Client, ids []int64, limit time.Duration) 
 			var left []string
 			for _, id := range ids {
 				if _, ok := out[id]; !ok {
-					j, _ := c.Job(ctxT(t, 30*time.Second), id)
+					j, _ := readJob(t, c, id)
 					if j != nil {
 						left = append(left, fmt.Sprintf("%d:%s(%s)", id, j.Status, j.Reason))
 					}
