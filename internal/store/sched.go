@@ -43,27 +43,14 @@ func (s *Store) Snapshot(ctx context.Context, window, halfLife time.Duration) (*
 }
 
 func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {
+	// Dependencies first: most queues have none, and then the pending jobs
+	// need no index by id.
+	type dep struct {
+		job, on int64
+		typ     rcq.DependencyType
+	}
+	var deps []dep
 	rows, err := tx.Query(ctx, `
-		SELECT id, user_id, group_id, cpu_cores, memory_gb, gpu_count, estimated_hours, priority, hold, submitted_at
-		FROM jobs WHERE status = 'pending' ORDER BY submitted_at, id`)
-	if err != nil {
-		return err
-	}
-	index := map[rcq.JobID]int{}
-	var p rcq.PendingJob
-	var cpu, mem, gpu, prio int32
-	var hold string
-	_, err = pgx.ForEachRow(rows, []any{&p.ID, &p.UserID, &p.GroupID, &cpu, &mem, &gpu, &p.EstimatedHours, &prio, &hold, &p.SubmittedAt}, func() error {
-		p.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
-		p.Priority, p.Hold = int(prio), rcq.Hold(hold)
-		index[p.ID] = len(snap.Pending)
-		snap.Pending = append(snap.Pending, p)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	rows, err = tx.Query(ctx, `
 		SELECT d.job_id, d.type, d.depends_on, o.status
 		FROM job_dependencies d
 		JOIN jobs p ON p.id = d.job_id AND p.status = 'pending'
@@ -71,16 +58,56 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	if err != nil {
 		return err
 	}
-	var id, on rcq.JobID
+	var d dep
 	var typ, st string
-	_, err = pgx.ForEachRow(rows, []any{&id, &typ, &on, &st}, func() error {
-		if i, ok := index[id]; ok {
-			snap.Pending[i].Dependencies = append(snap.Pending[i].Dependencies, rcq.Dependency{Type: rcq.DependencyType(typ), JobID: on})
-			snap.DepStates[on] = rcq.JobState(st)
-		}
+	if _, err = pgx.ForEachRow(rows, []any{&d.job, &typ, &d.on, &st}, func() error {
+		d.typ = rcq.DependencyType(typ)
+		deps = append(deps, d)
+		snap.DepStates[rcq.JobID(d.on)] = rcq.JobState(st)
 		return nil
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+
+	// Hold is read as a small number and ids as plain integers: at 100,000
+	// pending jobs every per-row allocation and conversion shows.
+	rows, err = tx.Query(ctx, `
+		SELECT id, user_id, group_id, cpu_cores, memory_gb, gpu_count, estimated_hours, priority,
+			CASE hold WHEN '' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, submitted_at
+		FROM jobs WHERE status = 'pending'`)
+	if err != nil {
+		return err
+	}
+	snap.Pending = make([]rcq.PendingJob, 0, s.pendingHint.Load())
+	var id, user, group int64
+	var cpu, mem, gpu, prio, hold int32
+	var hours float64
+	var submitted time.Time
+	holds := [...]rcq.Hold{rcq.HoldNone, rcq.HoldUser, rcq.HoldAdmin}
+	if _, err = pgx.ForEachRow(rows, []any{&id, &user, &group, &cpu, &mem, &gpu, &hours, &prio, &hold, &submitted}, func() error {
+		snap.Pending = append(snap.Pending, rcq.PendingJob{
+			ID: rcq.JobID(id), UserID: rcq.UserID(user), GroupID: rcq.GroupID(group),
+			Resources:      rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)},
+			EstimatedHours: hours, Priority: int(prio), Hold: holds[hold], SubmittedAt: submitted,
+		})
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.pendingHint.Store(int64(len(snap.Pending)) + int64(len(snap.Pending))/8)
+	if len(deps) == 0 {
+		return nil
+	}
+	index := make(map[rcq.JobID]int, len(snap.Pending))
+	for i := range snap.Pending {
+		index[snap.Pending[i].ID] = i
+	}
+	for _, d := range deps {
+		if i, ok := index[rcq.JobID(d.job)]; ok {
+			snap.Pending[i].Dependencies = append(snap.Pending[i].Dependencies, rcq.Dependency{Type: d.typ, JobID: rcq.JobID(d.on)})
+		}
+	}
+	return nil
 }
 
 func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,9 @@ var migrations embed.FS
 type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	// pendingHint sizes the next snapshot's pending slice: the last count
+	// plus an eighth.
+	pendingHint atomic.Int64
 }
 
 // Options tune the connection pool.
