@@ -57,6 +57,9 @@ type Bench struct {
 	daemons []*daemon
 	results []Result
 	pgTPS   map[int]float64 // scenario 2, by clients
+	// profileDir, when set, receives CPU profiles of rcqd during the
+	// measures that bound a goal (-profile).
+	profileDir string
 	submit  map[string]float64
 }
 
@@ -100,6 +103,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "reduced sizes for a quick check (about a minute); the figures are not issue 6's")
 	only := fs.String("only", "", "comma-separated scenarios to run (1-8; 2 needs 1, 8 runs with 6 and 7); default all")
 	keep := fs.Bool("keep", false, "keep the state directories (logs, databases) for inspection")
+	profileDir := fs.String("profile", "", "write CPU profiles of rcqd during the measures with goals into `DIR`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: rcq-bench [flags]\n\nRuns rcq's end-to-end benchmarks (docs/performance.md) on throwaway rcqd instances\nand prints one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -142,6 +146,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	b := &Bench{bin: binDir, keep: *keep, sizes: fullSizes(), log: stderr, pgTPS: map[int]float64{}, submit: map[string]float64{}}
 	if *quick {
 		b.sizes = quickSizes()
+	}
+	if *profileDir != "" {
+		if err := os.MkdirAll(*profileDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "rcq-bench: %v\n", err)
+			return 1
+		}
+		b.profileDir = *profileDir
 	}
 	defer b.stopAll() // also on panic: no rcqd or PostgreSQL left behind
 

@@ -131,6 +131,11 @@ func (b *Bench) queueView(ctx context.Context, d *daemon, size int) error {
 		}
 		b.add(r)
 	}
+	wait := func() {}
+	if size == b.sizes.QueueSizes[len(b.sizes.QueueSizes)-1] {
+		wait = b.profile(ctx, d, fmt.Sprintf("s6-get-queue-%d", size), 3)
+	}
+	defer wait()
 	var ds []time.Duration
 	for range runs {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://rcq/api/queue", nil)

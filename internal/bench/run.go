@@ -29,6 +29,8 @@ func (b *Bench) submitToStart(ctx context.Context) error {
 			return err
 		}
 		spec := apitype.SubmitRequest{Script: "#!/bin/sh\ndate +%s.%N\n", WorkingDir: d.WorkDir, Name: "latency"}
+		wait := b.profile(ctx, d, "s3-latency", 5)
+		defer wait()
 		seen := map[int64]float64{} // job id -> the job's own timestamp (Unix seconds)
 		var ids []int64
 		for range n {
@@ -163,6 +165,8 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 			specs[i] = trivialJob(d.WorkDir)
 		}
 		t0 := time.Now()
+		wait := b.profile(ctx, d, "s4-end-to-end", 10)
+		defer wait()
 		if _, err := c.SubmitBatch(ctx, apitype.BatchSubmitRequest{Jobs: specs}); err != nil {
 			return err
 		}
@@ -215,6 +219,8 @@ func (b *Bench) commandLine(ctx context.Context) error {
 		loop.Env = d.CLIEnv
 		loop.Dir = d.WorkDir
 		t0 := time.Now()
+		wait := b.profile(ctx, d, "s5-cli", 5)
+		defer wait()
 		if out, err := loop.CombinedOutput(); err != nil {
 			return fmt.Errorf("shell loop: %w: %s", err, out)
 		}

@@ -36,7 +36,12 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 			for _, c := range sz.Clients {
 				b.logf("scenario 1: %d submits over %s, %d clients", sz.Submits, transport, c)
 				err := b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
+					wait := func() {}
+					if c == sz.Clients[len(sz.Clients)-1] {
+						wait = b.profile(ctx, d, fmt.Sprintf("s1-submit-%s-%d", transport, c), 5)
+					}
 					lat, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
+					wait()
 					if err != nil {
 						return err
 					}
