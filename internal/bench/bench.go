@@ -60,7 +60,7 @@ type Bench struct {
 	// profileDir, when set, receives CPU profiles of rcqd during the
 	// measures that bound a goal (-profile).
 	profileDir string
-	submit  map[string]float64
+	submit     map[string]float64
 }
 
 func (b *Bench) add(rs ...Result) {
