@@ -5,7 +5,7 @@ BIN       := bin
 PREFIX    ?= /usr/local
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/rcq-project/rcq/internal/daemon.Version=$(VERSION)
-COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq
+COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-admin rcq
 RUN_ARGS  ?=
 
 .DEFAULT_GOAL := help
@@ -45,7 +45,7 @@ test-faults: ensure-postgres ## the long fault loops and bounded fuzzing (also r
 .PHONY: lint
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: bench
 bench: ensure-postgres build bench-sched ## every benchmark: the scheduler core, then rcq-bench end to end

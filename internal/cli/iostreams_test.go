@@ -6,7 +6,7 @@ import (
 )
 
 func TestReadLineAndPrompt(t *testing.T) {
-	ios, in, _, errOut := Test()
+	ios, in, _, _ := Test()
 	in.WriteString("first\r\nsecond\nlast")
 	for _, want := range []string{"first", "second", "last"} {
 		if got, err := ios.ReadLine(); got != want || err != nil {
@@ -16,7 +16,7 @@ func TestReadLineAndPrompt(t *testing.T) {
 	if _, err := ios.ReadLine(); err != io.EOF {
 		t.Errorf("at the end: %v", err)
 	}
-	ios, in, _, errOut = Test()
+	ios, in, _, errOut := Test()
 	in.WriteString("secret\n")
 	if p, err := ios.ReadPassword("Password: "); p != "secret" || err != nil || errOut.String() != "Password: " {
 		t.Errorf("ReadPassword = %q, %v, prompt %q", p, err, errOut)

@@ -42,15 +42,6 @@ func Keys() []Key {
 	return ks
 }
 
-func keyByName(name string) *Key {
-	for i := range keys {
-		if keys[i].Name == name {
-			return &keys[i]
-		}
-	}
-	return nil
-}
-
 // withEnv fills in each key's RCQ_ name ahead of its aliases.
 func withEnv(ks []Key) []Key {
 	for i := range ks {
