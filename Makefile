@@ -34,13 +34,16 @@ test: ensure-postgres ## go vet, then every test with the race detector
 	$(GO) test -race -timeout 20m ./...
 
 .PHONY: test-faults
-test-faults: ensure-postgres ## the long fault loops and bounded fuzzing (also run by CI)
-	RCQ_FAULTS=1 $(GO) test -race -timeout 25m -run 'Fault' ./...
-	$(GO) test -run '^$$' -fuzz FuzzParseDirectives -fuzztime 20s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz FuzzParseTime -fuzztime 10s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz FuzzParseMem -fuzztime 10s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz FuzzExpandPattern -fuzztime 10s ./internal/executor
-	$(GO) test -run '^$$' -fuzz FuzzDecodeSubmit -fuzztime 20s ./internal/api
+test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_FAULTS=1) and bounded fuzzing (also run by CI)
+	RCQ_FAULTS=1 $(GO) test -race -count=1 -timeout 20m -run '^TestFault' ./internal/faults
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectives$$' -fuzztime 20s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 10s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
+	@if grep -qs '^func FuzzExpandPattern(' internal/executor/*_test.go; then \
+		echo "$(GO) test -run '^\$$' -fuzz '^FuzzExpandPattern\$$' -fuzztime 10s ./internal/executor"; \
+		$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor; \
+	fi
 
 .PHONY: lint
 lint: ## go vet and staticcheck

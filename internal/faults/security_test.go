@@ -90,7 +90,7 @@ func TestFaultNeverRoot(t *testing.T) {
 		email string
 		want  string // in the reason detail
 	}{
-		{"root@x", "root"},        // unix_user_from_email maps root@x to root
+		{"root@x", "root"},         // unix_user_from_email maps root@x to root
 		{"rcqghost@x", "rcqghost"}, // no such Unix user
 	}
 	for _, tc := range cases {
@@ -420,7 +420,7 @@ func TestFaultSecretsNeverLogged(t *testing.T) {
 	run("", "RCQ_SERVER=unix://"+d.sock+".nope rcq-queue") // unreachable
 	// A token that was tampered with, and a bad token.
 	c := d.client(token)
-	_, _ = d.client(token+"x").Me(ctxT(t, 30*time.Second))
+	_, _ = d.client(token + "x").Me(ctxT(t, 30*time.Second))
 	_, _ = d.client(knownJWTSecret).Me(ctxT(t, 30*time.Second))
 	// Password change with a wrong, then the right old password.
 	for _, old := range []string{knownWrongPass, knownUserPass} {
