@@ -25,7 +25,9 @@ import (
 func Pages() []gendocs.Page {
 	var pages []gendocs.Page
 	for _, p := range programs.All() {
-		pages = append(pages, gendocs.Page{Cmd: p.Command(), Section: "1"})
+		// A program with subcommands (rcq-admin) gets a page per subcommand too.
+		c := p.Command()
+		pages = append(pages, gendocs.Page{Cmd: c, Section: "1", Tree: c.HasAvailableSubCommands()})
 	}
 	// rcq(1): the umbrella; its subcommands are documented by the pages above.
 	pages = append(pages, gendocs.Page{Cmd: programs.Umbrella.Command(), Section: "1"})

@@ -30,7 +30,7 @@ func TestGeneratedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel"} {
+	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel", "rcq-admin"} {
 		page := string(files["man/man1/"+name+".1"])
 		for _, want := range []string{".TH \"" + strings.ToUpper(name) + "\" \"1\"", ".SH EXAMPLE", "Exit status", `\fB--server\fP`} {
 			if !strings.Contains(page, want) {
@@ -45,6 +45,10 @@ func TestGeneratedFiles(t *testing.T) {
 	}
 	if !strings.Contains(string(files["man/man1/rcq-submit.1"]), `\fB--dependency\fP`) {
 		t.Error("rcq-submit.1 does not document --dependency")
+	}
+	// rcq-admin's subcommands have their own pages.
+	if page := string(files["man/man1/rcq-admin-worker-drain.1"]); !strings.Contains(page, "rcq-admin worker drain ID|NAME") || !strings.Contains(page, ".SH EXAMPLE") {
+		t.Error("rcq-admin-worker-drain.1 missing or without its synopsis and examples")
 	}
 
 	// Write, then Stale finds nothing; a changed or extra file is found.
