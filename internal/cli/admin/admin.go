@@ -181,6 +181,25 @@ func run(ctx context.Context, opts *Options) error {
 	return fmt.Errorf("unknown action %q", opts.Action)
 }
 
+// printList prints a list as rcqd returned it with --json, else as the table.
+func (o *Options) printList(list any, t *table) error {
+	if o.JSON {
+		return cli.PrintJSON(o.F.IO.Out, list)
+	}
+	return t.render(o.F.IO.Out)
+}
+
+// printResult prints the object a change returned with --json, else one line.
+func (o *Options) printResult(v any, format string, args ...any) error {
+	if o.JSON {
+		return cli.PrintJSON(o.F.IO.Out, v)
+	}
+	if _, err := fmt.Fprintf(o.F.IO.Out, format+"\n", args...); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
 // changed returns a pointer to v when the flag was given, nil otherwise.
 func changed[T any](cmd *cobra.Command, flag string, v T) *T {
 	if !cmd.Flags().Changed(flag) {

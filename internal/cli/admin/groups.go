@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -113,17 +112,11 @@ func groupsRun(ctx context.Context, o *Options, s *cli.Session) error {
 	if err != nil {
 		return err
 	}
-	if o.JSON {
-		if list.Groups == nil {
-			list.Groups = []apitype.Group{}
-		}
-		return cli.PrintJSON(o.F.IO.Out, list)
-	}
 	t := newTable("ID", "NAME", "CPU_QUOTA", "PRIORITY").rightAlign(0, 2, 3)
 	for _, g := range list.Groups {
 		t.add(strconv.FormatInt(g.ID, 10), g.Name, formatQuota(g.CPUQuota), strconv.Itoa(g.Priority))
 	}
-	return t.render(o.F.IO.Out)
+	return o.printList(list, t)
 }
 
 func formatQuota(q float64) string { return strconv.FormatFloat(q, 'f', -1, 64) }
@@ -149,9 +142,5 @@ func groupSetRun(ctx context.Context, o *Options, s *cli.Session) error {
 }
 
 func printGroup(o *Options, verb string, g *apitype.Group) error {
-	if o.JSON {
-		return cli.PrintJSON(o.F.IO.Out, g)
-	}
-	_, err := fmt.Fprintf(o.F.IO.Out, "%s group %d (%s): quota %s CPU-hours, priority %d\n", verb, g.ID, g.Name, formatQuota(g.CPUQuota), g.Priority)
-	return err
+	return o.printResult(g, "%s group %d (%s): quota %s CPU-hours, priority %d", verb, g.ID, g.Name, formatQuota(g.CPUQuota), g.Priority)
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -83,17 +82,11 @@ func usersRun(ctx context.Context, o *Options, s *cli.Session) error {
 	if err != nil {
 		return err
 	}
-	if o.JSON {
-		if list.Users == nil {
-			list.Users = []apitype.User{}
-		}
-		return cli.PrintJSON(o.F.IO.Out, list)
-	}
 	t := newTable("ID", "EMAIL", "GROUP", "ADMIN", "UNIX_USER").rightAlign(0, 2)
 	for _, u := range list.Users {
 		t.add(strconv.FormatInt(u.ID, 10), u.Email, strconv.FormatInt(u.GroupID, 10), yesNo(u.IsAdmin), orDash(u.UnixUser))
 	}
-	return t.render(o.F.IO.Out)
+	return o.printList(list, t)
 }
 
 // userID resolves an id or an email into an account id.
@@ -125,15 +118,11 @@ func userSetRun(ctx context.Context, o *Options, s *cli.Session) error {
 	if err != nil {
 		return err
 	}
-	if o.JSON {
-		return cli.PrintJSON(o.F.IO.Out, u)
-	}
 	unix := u.UnixUser
 	if unix == "" {
 		unix = "none"
 	}
-	_, err = fmt.Fprintf(o.F.IO.Out, "Updated user %d (%s): group %d, admin %s, Unix user %s\n", u.ID, u.Email, u.GroupID, yesNo(u.IsAdmin), unix)
-	return err
+	return o.printResult(u, "Updated user %d (%s): group %d, admin %s, Unix user %s", u.ID, u.Email, u.GroupID, yesNo(u.IsAdmin), unix)
 }
 
 func yesNo(b bool) string {

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -155,12 +154,6 @@ func workersRun(ctx context.Context, o *Options, s *cli.Session) error {
 	if err != nil {
 		return err
 	}
-	if o.JSON {
-		if list.Workers == nil {
-			list.Workers = []apitype.Worker{}
-		}
-		return cli.PrintJSON(o.F.IO.Out, list)
-	}
 	t := newTable("ID", "NAME", "NODE", "CPUS", "MEM", "GPUS", "STATUS", "LAST_HEARTBEAT").rightAlign(0, 3, 4, 5)
 	for _, w := range list.Workers {
 		hb := "-"
@@ -170,7 +163,7 @@ func workersRun(ctx context.Context, o *Options, s *cli.Session) error {
 		t.add(strconv.FormatInt(w.ID, 10), w.Name, w.Node, strconv.Itoa(w.CPUCores), strconv.Itoa(w.MemoryGB)+"G",
 			strconv.Itoa(w.GPUCount), w.Status, hb)
 	}
-	return t.render(o.F.IO.Out)
+	return o.printList(list, t)
 }
 
 // workerID resolves an id or a name into a worker id: a positive number is
@@ -196,23 +189,18 @@ func workerStateRun(ctx context.Context, o *Options, s *cli.Session) error {
 	if err != nil {
 		return err
 	}
-	var w *apitype.Worker
-	var line string
 	if o.Action == ActionWorkerDrain {
-		w, err = s.DrainWorker(ctx, id)
-		line = "Drained worker %d (%s): its running jobs finish, no new job starts there\n"
-	} else {
-		w, err = s.ResumeWorker(ctx, id)
-		line = "Resumed worker %d (%s): it takes new jobs\n"
+		w, err := s.DrainWorker(ctx, id)
+		if err != nil {
+			return err
+		}
+		return o.printResult(w, "Drained worker %d (%s): its running jobs finish, no new job starts there", w.ID, w.Name)
 	}
+	w, err := s.ResumeWorker(ctx, id)
 	if err != nil {
 		return err
 	}
-	if o.JSON {
-		return cli.PrintJSON(o.F.IO.Out, w)
-	}
-	_, err = fmt.Fprintf(o.F.IO.Out, line, w.ID, w.Name)
-	return err
+	return o.printResult(w, "Resumed worker %d (%s): it takes new jobs", w.ID, w.Name)
 }
 
 func workerCreateRun(ctx context.Context, o *Options, s *cli.Session) error {
@@ -236,10 +224,6 @@ func workerSetRun(ctx context.Context, o *Options, s *cli.Session) error {
 }
 
 func printWorker(o *Options, verb string, w *apitype.Worker) error {
-	if o.JSON {
-		return cli.PrintJSON(o.F.IO.Out, w)
-	}
-	_, err := fmt.Fprintf(o.F.IO.Out, "%s worker %d (%s) on node %s: %d CPUs, %dG memory, %d GPUs, %s\n",
+	return o.printResult(w, "%s worker %d (%s) on node %s: %d CPUs, %dG memory, %d GPUs, %s",
 		verb, w.ID, w.Name, w.Node, w.CPUCores, w.MemoryGB, w.GPUCount, w.Status)
-	return err
 }
