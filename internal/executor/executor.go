@@ -431,7 +431,7 @@ func (e *Executor) drop(tr *tracked) {
 func credentials(j *rcq.Job) (uid, gid uint32, groups []uint32, err error) {
 	if j.UnixUser == "" {
 		return 0, 0, nil, rcq.Errorf(rcq.KindUnprocessable, "no_unix_user",
-			"account %s has no Unix user mapping, and rcqd runs as root so it never runs jobs as itself; an admin sets one with PATCH /api/admin/users/%d {\"unix_user\": \"NAME\"}", j.UserEmail, j.UserID)
+			"account %s has no Unix user mapping, and rcqd runs as root so it never runs jobs as itself; an admin maps it with: rcq-admin user set %s --unix-user NAME", j.UserEmail, j.UserEmail)
 	}
 	u, err := user.Lookup(j.UnixUser)
 	if err != nil {
