@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,7 +28,7 @@ import (
 // are adopted), pending jobs keep their ids, priorities and order, no job
 // runs twice, and no process is left behind.
 func TestFaultKillWithRunningAndPending(t *testing.T) {
-	d := newDaemon(t, daemonOptions{cores: 5})
+	d := newDaemon(t, daemonOptions{cores: 5, env: shortLease})
 	d.start()
 	c := d.nobody()
 	work := tempDir(t, "w")
@@ -193,20 +192,26 @@ func TestFaultKillRestartCycles(t *testing.T) {
 	if long() {
 		cycles, jobs = 30, 200
 	}
-	d := newDaemon(t, daemonOptions{cores: 4, gpus: 2})
+	d := newDaemon(t, daemonOptions{cores: 4, gpus: 2, env: shortLease})
 	d.start()
 	c := d.nobody()
 	work := tempDir(t, "w")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 
+	// Jobs arrive in every cycle, so that some are always starting,
+	// running and ending when rcqd dies.
 	var ids []int64
-	for i := range jobs {
-		req := jobSpec(work, fmt.Sprintf("%s\nsleep 0.%d\nexit $((RCQ_JOB_ID %% 3))", markRun(work), rng.IntN(6)))
-		if i%5 == 0 {
-			req.GPUCount = ptr(1)
+	perCycle := (jobs + cycles - 1) / cycles
+	submitSome := func(n int) {
+		for ; n > 0 && len(ids) < jobs; n-- {
+			req := jobSpec(work, fmt.Sprintf("%s\nsleep 0.%d\nexit $((RCQ_JOB_ID %% 3))", markRun(work), rng.IntN(6)))
+			if len(ids)%5 == 0 {
+				req.GPUCount = ptr(1)
+			}
+			ids = append(ids, submit(t, c, req))
 		}
-		ids = append(ids, submit(t, c, req))
 	}
+	submitSome(perCycle)
 	seen := map[int64]apitype.Job{}
 	checkSeen := func() {
 		for _, id := range ids {
@@ -224,6 +229,7 @@ func TestFaultKillRestartCycles(t *testing.T) {
 		}
 	}
 	for cycle := range cycles {
+		submitSome(perCycle)
 		<-time.After(time.Duration(200+rng.IntN(1500)) * time.Millisecond) // a random moment to crash
 		d.kill9()
 		if rng.IntN(2) == 0 {
@@ -232,7 +238,7 @@ func TestFaultKillRestartCycles(t *testing.T) {
 		d.start()
 		checkInvariants(t, d.dbURL, d)
 		checkSeen()
-		t.Logf("cycle %d: %d of %d jobs ended", cycle+1, len(seen), len(ids))
+		t.Logf("cycle %d: %d of %d jobs submitted so far ended", cycle+1, len(seen), len(ids))
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -265,6 +271,11 @@ func TestFaultKillRestartCycles(t *testing.T) {
 	checkNoOrphans(t, d, ids)
 	checkInvariants(t, d.dbURL, d)
 }
+
+// shortLease makes a restarted rcqd schedule soon after a kill -9: the
+// dead process's scheduler lease is not recognised as its own, so the new
+// process waits for it to expire (default 15 s).
+var shortLease = []string{"RCQ_SCHEDULER_LEASE_TTL=2s"}
 
 func eqInt(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 func eqTime(a, b *time.Time) bool {
@@ -459,4 +470,24 @@ func TestFaultCancelStorm(t *testing.T) {
 	checkInvariants(t, d.dbURL, d)
 }
 
-var _ = bufio.NewReader
+
+// After kill -9, the restarted rcqd of the same node should schedule at
+// once: the lease it finds was held by its own dead predecessor (same node
+// name, a pid that no longer runs rcqd). Today it waits for that lease to
+// expire (scheduler.lease_ttl, 15 s by default), so no job starts for up to
+// 15 s after every crash.
+func TestFaultRestartReclaimsOwnLease(t *testing.T) {
+	t.Skip("BUG: after kill -9, a restarted rcqd does not recognise the scheduler lease of its dead predecessor " +
+		"(holder node/pid/random, same node, pid gone) and schedules nothing until scheduler.lease_ttl (15 s) runs out; " +
+		"fix in internal/daemon (or sched): on start, release a lease whose holder names this node and a pid that is not alive")
+	d := newDaemon(t, daemonOptions{})
+	d.start()
+	c := d.nobody()
+	work := tempDir(t, "w")
+	waitJobs(t, c, []int64{submit(t, c, jobSpec(work, "exit 0"))}, time.Minute) // it holds the lease
+	d.kill9()
+	d.start()
+	id := submit(t, c, jobSpec(work, "exit 0"))
+	// Well under the 15 s lease: one scheduling cycle after the start.
+	waitStatus(t, c, id, 5*time.Second, "running", "completed")
+}
