@@ -470,7 +470,6 @@ func TestFaultCancelStorm(t *testing.T) {
 	checkInvariants(t, d.dbURL, d)
 }
 
-
 // After kill -9, the restarted rcqd of the same node should schedule at
 // once: the lease it finds was held by its own dead predecessor (same node
 // name, a pid that no longer runs rcqd). Today it waits for that lease to
