@@ -2,8 +2,7 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/api"
@@ -49,6 +49,11 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
+	unlock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
@@ -83,7 +88,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
-	holder := leaseHolder(cfg.Node.Name)
+	holder := leaseHolder(cfg.Node.Name, cfg.StateDir)
 	loop := sched.New(st, sched.Config{
 		Interval:          cfg.Interval(),
 		LeaseTTL:          cfg.Scheduler.LeaseTTL,
@@ -221,10 +226,31 @@ func heartbeat(ctx context.Context, st *store.Store, node string, logger *slog.L
 	}
 }
 
-func leaseHolder(node string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return node + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b)
+// leaseHolder names this rcqd in the scheduler lease. It is stable across
+// restarts of the same node and state directory, so an rcqd restarted after a
+// crash takes its own lease back at once instead of waiting for it to expire.
+// That is safe because only one rcqd can hold the state directory's lock: the
+// old holder is gone, not merely paused.
+func leaseHolder(node, stateDir string) string {
+	return node + ":" + stateDir
+}
+
+// lockStateDir makes sure one rcqd at a time uses a state directory. The
+// kernel drops the lock when the process dies, however it dies.
+func lockStateDir(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "rcqd.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state directory lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another rcqd is running with the state directory %s: stop it first, or give this one another --state-dir", dir)
+		}
+		return nil, fmt.Errorf("state directory lock: %w", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func parseProxies(ss []string) ([]netip.Prefix, error) {

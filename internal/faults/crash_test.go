@@ -476,9 +476,8 @@ func TestFaultCancelStorm(t *testing.T) {
 // expire (scheduler.lease_ttl, 15 s by default), so no job starts for up to
 // 15 s after every crash.
 func TestFaultRestartReclaimsOwnLease(t *testing.T) {
-	t.Skip("BUG: after kill -9, a restarted rcqd does not recognise the scheduler lease of its dead predecessor " +
-		"(holder node/pid/random, same node, pid gone) and schedules nothing until scheduler.lease_ttl (15 s) runs out; " +
-		"fix in internal/daemon (or sched): on start, release a lease whose holder names this node and a pid that is not alive")
+	// The lease holder is stable per node and state directory
+	// (internal/daemon.leaseHolder), so the restarted rcqd takes it back.
 	d := newDaemon(t, daemonOptions{})
 	d.start()
 	c := d.nobody()
