@@ -36,6 +36,8 @@ type daemon struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error // the process's exit, set before exited closes
+
+	umask000 bool // start rcqd with umask 000
 }
 
 // daemonOptions configure newDaemon.
@@ -138,6 +140,9 @@ func (d *daemon) launch() {
 	defer lf.Close()
 	fmt.Fprintf(lf, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(filepath.Join(suite.bin, "rcqd"), d.args...)
+	if d.umask000 {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$0" "$@"`, filepath.Join(suite.bin, "rcqd")}, d.args...)...)
+	}
 	cmd.Env = d.env
 	cmd.Stdout = lf
 	cmd.Stderr = lf

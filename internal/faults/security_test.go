@@ -48,7 +48,7 @@ func secretDaemon(t *testing.T, extra ...string) *daemon {
 	url := withPassword(freshDatabase(t, sharedCluster(t)), knownDBPassword)
 	env := append([]string{
 		"RCQ_DATABASE_URL=" + url, "DATABASE_URL=" + url,
-		"RCQ_JWT_SECRET=" + knownJWTSecret, "JWT_SECRET=" + knownJWTSecret,
+		"RCQ_JWT_SECRET=" + knownJWTSecret, "JWT_SECRET=" + knownJWTSecret, "RCQ_AUTH_JWT_SECRET=" + knownJWTSecret,
 	}, extra...)
 	d := newDaemon(t, daemonOptions{dbURL: url, env: env})
 	// The URL comes from the environment only.
@@ -475,4 +475,35 @@ func TestFaultSecretsNeverLogged(t *testing.T) {
 	if t.Failed() {
 		t.Logf("commands:\n%s", texts["the commands' output"])
 	}
+}
+
+// The state directory and the secrets rcqd generates in it are private to
+// rcqd's user even when it starts with umask 000: the directory 0700 (or
+// 0701 as root: the private PostgreSQL's user must pass through it to its
+// data directory, but may not list it), the JWT secret and the admin
+// password 0600.
+func TestFaultStateFilesPrivate(t *testing.T) {
+	d := newDaemon(t, daemonOptions{dbURL: "private"})
+	// The private PostgreSQL's first start runs initdb: give it time.
+	d.umask000 = true
+	d.start()
+	for path, want := range map[string]fs.FileMode{
+		d.dir:                                  0o700,
+		filepath.Join(d.dir, "jwt-secret"):     0o600,
+		filepath.Join(d.dir, "admin-password"): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		got := fi.Mode().Perm()
+		if fi.IsDir() && os.Geteuid() == 0 {
+			got &^= 0o001
+		}
+		if got != want {
+			t.Errorf("%s has mode %04o under umask 000, want %04o", path, fi.Mode().Perm(), want)
+		}
+	}
+	d.stop()
 }
