@@ -54,6 +54,9 @@ type daemonOptions struct {
 // supervisors and jobs.
 func newDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts rcqd and PostgreSQL: not in -short")
+	}
 	bin := binaries(t)
 	if o.name == "" {
 		o.name = "n1"

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -506,4 +507,45 @@ func TestFaultStateFilesPrivate(t *testing.T) {
 		}
 	}
 	d.stop()
+}
+
+// Item 15 against a real rcqd (the in-process half is internal/api
+// TestOversizedBodyIsNotRead): 10 MiB of JSON, with a Content-Length and
+// streamed without one, is refused with 413, and rcqd's heap does not grow
+// by the body's size.
+func TestFaultHugeBody(t *testing.T) {
+	d := newDaemon(t, daemonOptions{})
+	d.start()
+	admin := d.admin()
+	c := d.nobody()
+	before := heapInuse(t, admin, d.sock)
+	const size = 10 << 20
+	huge := func() []byte {
+		b := make([]byte, 0, size+64)
+		b = append(b, `{"script":"`...)
+		b = append(b, bytes.Repeat([]byte("a"), size)...)
+		return append(b, `"}`...)
+	}()
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = bytes.NewReader(huge)
+		if chunked {
+			body = io.MultiReader(bytes.NewReader(huge)) // no length known: sent chunked
+		}
+		status, out := rawRequest(t, d.sock, c.Token(), "POST", "/api/jobs", body, nil)
+		if status != 413 {
+			t.Errorf("10 MiB submit (chunked %v): %d %s, want 413", chunked, status, out)
+		}
+	}
+	after := heapInuse(t, admin, d.sock)
+	t.Logf("heap in use: %d KiB before, %d KiB after two 10 MiB bodies", before>>10, after>>10)
+	if after-before > size/2 {
+		t.Errorf("rcqd's heap grew by %d KiB after refusing two 10 MiB bodies", (after-before)>>10)
+	}
+	var n int
+	if err := db(t, d.dbURL).QueryRow(ctxT(t, 10*time.Second), `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d jobs stored from refused bodies", n)
+	}
 }
