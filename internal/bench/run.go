@@ -164,6 +164,7 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 		for i := range specs {
 			specs[i] = trivialJob(d.WorkDir)
 		}
+		c0 := d.cpu()
 		t0 := time.Now()
 		wait := b.profile(ctx, d, "s4-end-to-end", 10)
 		defer wait()
@@ -187,6 +188,7 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		c1 := d.cpu()
 		var last time.Time
 		var done, bad int
 		if err := db.QueryRow(ctx, `SELECT max(completed_at), count(*) FILTER (WHERE status = 'completed' AND exit_code = 0),
@@ -197,9 +199,22 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 			return fmt.Errorf("%d of %d jobs did not complete with exit code 0", bad, sz.E2EJobs)
 		}
 		rate := float64(done) / last.Sub(t0).Seconds()
+		// Where a job's time goes: from start to recorded end (supervisor,
+		// job, reporting), and how many slots were busy on average.
+		var runP50, runP99, busy float64
+		if err := db.QueryRow(ctx, `SELECT
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)) * 1000,
+			percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)) * 1000,
+			sum(extract(epoch FROM completed_at - started_at)) FROM jobs`).Scan(&runP50, &runP99, &busy); err != nil {
+			return err
+		}
 		p := params("jobs", sz.E2EJobs, "cores", sz.E2ECores, "workers", sz.E2ECores/2, "submit", "1 batch")
 		b.add(Result{4, "end-to-end true", p, "jobs/s", rate, "", nil}.goal(true, 500),
 			Result{4, "end-to-end/spawn", p, "ratio", rate / spawn, "", nil}.goal(true, 0.25))
+		b.add(Result{4, "end-to-end started->ended", p, "p50 ms", runP50, "", nil},
+			Result{4, "end-to-end started->ended", p, "p99 ms", runP99, "", nil},
+			Result{4, "end-to-end busy slots", p, "mean of " + strconv.Itoa(sz.E2ECores), busy / last.Sub(t0).Seconds(), "", nil})
+		b.add(cpuResults(4, "end-to-end true", p, c0, c1)...)
 		return nil
 	})
 }
@@ -218,6 +233,7 @@ func (b *Bench) commandLine(ctx context.Context) error {
 			`i=0; while [ $i -lt "$1" ]; do "$0" --wrap true >/dev/null || exit 1; i=$((i+1)); done`, submit, strconv.Itoa(sz.CLIJobs))
 		loop.Env = d.CLIEnv
 		loop.Dir = d.WorkDir
+		c0 := d.cpu()
 		t0 := time.Now()
 		wait := b.profile(ctx, d, "s5-cli", 5)
 		defer wait()
@@ -225,6 +241,7 @@ func (b *Bench) commandLine(ctx context.Context) error {
 			return fmt.Errorf("shell loop: %w: %s", err, out)
 		}
 		rate := float64(sz.CLIJobs) / time.Since(t0).Seconds()
+		c1 := d.cpu()
 		var calls []time.Duration
 		for range sz.CLITimed {
 			cmd := exec.CommandContext(ctx, submit, "--wrap", "true")
@@ -239,6 +256,7 @@ func (b *Bench) commandLine(ctx context.Context) error {
 		b.add(Result{5, "rcq-submit shell loop", params("calls", sz.CLIJobs, "workers", "drained"), "jobs/s", rate, "", nil}.goal(true, 150),
 			Result{5, "rcq-submit one call", params("calls", sz.CLITimed, "stat", "median"), "ms", median(ms(calls)), "", nil}.goal(false, 8),
 			Result{5, "rcq-submit one call", params("calls", sz.CLITimed), "p99 ms", percentile(ms(calls), 99), "", nil})
+		b.add(cpuResults(5, "rcq-submit shell loop", params("calls", sz.CLIJobs), c0, c1)...)
 		return nil
 	})
 }

@@ -40,7 +40,9 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 					if c == sz.Clients[len(sz.Clients)-1] {
 						wait = b.profile(ctx, d, fmt.Sprintf("s1-submit-%s-%d", transport, c), 5)
 					}
+					c0 := d.cpu()
 					lat, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
+					c1 := d.cpu()
 					wait()
 					if err != nil {
 						return err
@@ -52,6 +54,9 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 					b.add(Result{1, name, p, "jobs/s", rate, "", nil},
 						Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
 						Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
+					if c == sz.Clients[len(sz.Clients)-1] {
+						b.add(cpuResults(1, name, p, c0, c1)...)
+					}
 					return nil
 				})
 				if err != nil {
