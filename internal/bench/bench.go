@@ -102,6 +102,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("bin", "bin", "directory holding rcqd, rcq-login, rcq-submit and rcq-queue (make build)")
 	quick := fs.Bool("quick", false, "reduced sizes for a quick check (about a minute); the figures are not issue 6's")
 	only := fs.String("only", "", "comma-separated scenarios to run (1-8; 2 needs 1, 8 runs with 6 and 7); default all")
+	schedBench := fs.Bool("sched", true, "scenario 7 also runs the scheduler's go test benchmarks at 100k jobs x 1000 workers (needs the source tree)")
 	keep := fs.Bool("keep", false, "keep the state directories (logs, databases) for inspection")
 	profileDir := fs.String("profile", "", "write CPU profiles of rcqd during the measures with goals into `DIR`")
 	fs.Usage = func() {
@@ -168,6 +169,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		{[]int{4}, b.endToEnd},
 		{[]int{5}, b.commandLine},
 		{[]int{6, 7, 8}, func(ctx context.Context) error { return b.queueSchedMemory(ctx, want[6], want[7], want[8]) }},
+		{[]int{7}, func(ctx context.Context) error {
+			if !*schedBench {
+				return nil
+			}
+			return b.schedGoBench(ctx)
+		}},
 	} {
 		run := false
 		for _, n := range s.n {

@@ -48,6 +48,13 @@ func (b *Bench) queueSchedMemory(ctx context.Context, s6, s7, s8 bool) error {
 				hr = hr.goal(false, 150)
 			}
 			b.add(hr, Result{8, "rcqd RSS (VmRSS)", p, "MB", float64(rss) / 1024, "", nil})
+			if b.profileDir != "" {
+				path := filepath.Join(b.profileDir, "s8-heap-"+label+".pprof")
+				if err := d.fetch(ctx, "/debug/pprof/heap", path); err != nil {
+					return err
+				}
+				fmt.Fprintf(b.log, "  heap profile of rcqd: %s\n", path)
+			}
 			return nil
 		}
 		if s8 {

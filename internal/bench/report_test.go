@@ -57,3 +57,15 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+func TestParseGoBench(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkSchedule/100kx1000-2        	       3	  31627520 ns/op	      1170 starts	 22044680 B/op	   29900 allocs/op
+BenchmarkCycle/100kx1000-2           	       3	 149993620 ns/op	      7465 running	36493386 B/op	   21279 allocs/op
+PASS
+`)
+	got := parseGoBench(out)
+	if got["BenchmarkSchedule/100kx1000"] != 31627520 || got["BenchmarkCycle/100kx1000"] != 149993620 || len(got) != 2 {
+		t.Errorf("parseGoBench = %v", got)
+	}
+}
