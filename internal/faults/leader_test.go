@@ -40,8 +40,15 @@ func TestFaultTwoDaemonsFailover(t *testing.T) {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", nil
 		}
-		node, _, _ := strings.Cut(holder, "/")
-		return node, err
+		for name := range byName { // holder: "<node>:<state dir>" (or "<node>/...")
+			if strings.HasPrefix(holder, name+":") || strings.HasPrefix(holder, name+"/") {
+				return name, err
+			}
+		}
+		if err == nil {
+			t.Fatalf("lease holder %q names neither rcqd", holder)
+		}
+		return "", err
 	}
 	waitLeader := func(not string, limit time.Duration) (string, time.Duration) {
 		t.Helper()
