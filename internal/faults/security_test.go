@@ -269,18 +269,31 @@ func TestFaultSocket(t *testing.T) {
 		t.Errorf("socket %s: %v %v, want a socket of mode 0666 (the documented default)", d.sock, fi.Mode(), err)
 	}
 
-	// A second rcqd with the same state directory, socket and database.
-	twin := &daemon{t: t, name: d.name, dir: d.dir, sock: d.sock, dbURL: d.dbURL, env: d.env, args: d.args,
-		logf: d.logf + ".twin"}
-	twin.launch()
-	if code := twin.wait(60 * time.Second); code == 0 {
-		t.Errorf("a second rcqd on %s started", d.sock)
-	}
-	if !strings.Contains(twin.log(), "another rcqd is already serving on "+d.sock) {
-		t.Errorf("the second rcqd did not say why it stopped:\n%s", twin.logTail(5))
-	}
-	if _, err := d.client("").Health(ctxT(t, 10*time.Second)); err != nil || !d.running() {
-		t.Errorf("the first rcqd stopped serving after a second one tried its socket: %v", err)
+	// A second rcqd with the same socket: with the same state directory it
+	// is refused by the directory's lock, with another one by the socket.
+	otherState := filepath.Join(filepath.Dir(d.dir), "state2")
+	for _, tc := range []struct{ state, says string }{
+		{d.dir, "another rcqd is running with the state directory " + d.dir},
+		{otherState, "another rcqd is already serving on " + d.sock},
+	} {
+		args := slices.Clone(d.args)
+		args[slices.Index(args, "--state-dir")+1] = tc.state
+		twin := &daemon{t: t, name: d.name, dir: tc.state, sock: d.sock, dbURL: d.dbURL, env: d.env, args: args,
+			logf: filepath.Join(filepath.Dir(d.dir), "twin-"+filepath.Base(tc.state)+".log")}
+		t.Cleanup(twin.cleanup)
+		twin.launch()
+		if code := twin.wait(60 * time.Second); code == 0 {
+			t.Errorf("a second rcqd on %s (state %s) started", d.sock, tc.state)
+		}
+		if !strings.Contains(twin.log(), tc.says) {
+			t.Errorf("the second rcqd (state %s) did not say %q:\n%s", tc.state, tc.says, twin.logTail(5))
+		}
+		if _, err := d.client("").Health(ctxT(t, 10*time.Second)); err != nil || !d.running() {
+			t.Errorf("the first rcqd stopped serving after a second one tried its socket: %v", err)
+		}
+		if _, err := os.Stat(d.sock); err != nil {
+			t.Errorf("the second rcqd removed the first one's socket: %v", err)
+		}
 	}
 
 	// kill -9 leaves the socket file behind; the next start replaces it.
