@@ -503,11 +503,8 @@ func TestFaultRestartReclaimsOwnLease(t *testing.T) {
 // was acknowledged before the read is never shown without a rank (as if
 // the scheduler did not know it).
 func TestFaultQueueRanksEveryPendingJob(t *testing.T) {
-	t.Skip("BUG: internal/sched Loop.Plan serves the previous cycle's plan while the next cycle runs: runOnce clears " +
-		"`dirty` when it begins, but `last` still holds the plan of the cycle before, whose snapshot predates the submit " +
-		"that set `dirty`; so GET /api/queue shows a just-acknowledged job without a rank (14 of 100 reads here) and " +
-		"rcq-queue sorts it first. Fix: count Notify calls, record the count a cycle began with in `cycle`, and use the " +
-		"cached plan only when that count is still current")
+	// Fixed: Loop.Plan serves its cached plan only while no Notify came
+	// after the cycle began (sched.Loop.notified).
 	d := newDaemon(t, daemonOptions{cores: 1})
 	d.start()
 	c := d.nobody()

@@ -71,8 +71,10 @@ type Loop struct {
 	log    *slog.Logger
 	holder string
 
-	wake  chan struct{}
-	dirty atomic.Bool // a Notify arrived since the last cycle began
+	wake chan struct{}
+	// notified counts Notify calls. A cycle records the count it began
+	// with: its plan is current only while no Notify came after.
+	notified atomic.Uint64
 
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
@@ -86,6 +88,7 @@ type cycle struct {
 	plan *rcq.Plan
 	snap *rcq.Snapshot
 	at   time.Time // local monotonic time it was computed
+	gen  uint64    // notified when the cycle began, before its snapshot
 }
 
 // New returns a loop; holder names this process in the lease (unique per
@@ -111,7 +114,7 @@ func New(store Store, cfg Config, logger *slog.Logger, holder string) *Loop {
 // Notify asks for a cycle soon and never blocks: wake has capacity 1, so a
 // burst of submits and job ends is served by one cycle.
 func (l *Loop) Notify() {
-	l.dirty.Store(true)
+	l.notified.Add(1)
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -206,7 +209,7 @@ func (l *Loop) release(ctx context.Context) {
 // executor. A follower returns at once with Leader false.
 func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	begun := time.Now()
-	l.dirty.Store(false)
+	gen := l.notified.Load()
 	if !l.leader.Load() || time.Since(l.renewedAt) >= l.cfg.LeaseTTL/3 {
 		l.renew(ctx)
 	}
@@ -237,7 +240,7 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 		}
 	}
 	l.mu.Lock()
-	l.last = &cycle{plan: &plan, snap: snap, at: time.Now()}
+	l.last = &cycle{plan: &plan, snap: snap, at: time.Now(), gen: gen}
 	l.mu.Unlock()
 	res.Took = time.Since(begun)
 	return res, nil
@@ -257,14 +260,15 @@ func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
 
 // Plan returns the latest cycle's plan and snapshot when this process holds
 // the lease and that plan is current (at most one interval old, and no Notify
-// since it began); otherwise it plans on a fresh snapshot without starting
-// anything, so a follower rcqd still answers /api/queue.
+// since its cycle began, so every change acknowledged before the call is in
+// it); otherwise it plans on a fresh snapshot without starting anything, so
+// a follower rcqd still answers /api/queue.
 func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error) {
-	if l.leader.Load() && !l.dirty.Load() {
+	if l.leader.Load() {
 		l.mu.Lock()
 		c := l.last
 		l.mu.Unlock()
-		if c != nil && time.Since(c.at) <= l.cfg.Interval {
+		if c != nil && c.gen == l.notified.Load() && time.Since(c.at) <= l.cfg.Interval {
 			return c.plan, c.snap, nil
 		}
 	}
