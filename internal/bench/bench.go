@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,6 +196,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	b.stopAll()
+	// One table in scenario order (6 and 8 are measured interleaved).
+	sort.SliceStable(b.results, func(i, j int) bool { return b.results[i].Scenario < b.results[j].Scenario })
 	rep.Results = b.results
 	rep.Seconds = time.Since(start).Seconds()
 	fmt.Fprintln(stdout)

@@ -68,30 +68,36 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 	b.logf("scenario 1/2: batch submits and PostgreSQL's insert rate")
 	return b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
 		if s1 {
-			c, err := d.client(false)
-			if err != nil {
-				return err
-			}
 			specs := make([]apitype.SubmitRequest, sz.BatchJobs)
 			for i := range specs {
 				specs[i] = trivialJob(d.WorkDir)
 			}
-			var rates []float64
-			for range sz.Batches {
-				t0 := time.Now()
-				resp, err := c.SubmitBatch(ctx, apitype.BatchSubmitRequest{Jobs: specs})
+			for _, tcp := range []bool{false, true} {
+				c, err := d.client(tcp)
 				if err != nil {
 					return err
 				}
-				el := time.Since(t0)
-				if resp.Count != len(specs) {
-					return fmt.Errorf("batch: %d jobs stored of %d", resp.Count, len(specs))
+				var rates []float64
+				for range sz.Batches {
+					t0 := time.Now()
+					resp, err := c.SubmitBatch(ctx, apitype.BatchSubmitRequest{Jobs: specs})
+					if err != nil {
+						return err
+					}
+					el := time.Since(t0)
+					if resp.Count != len(specs) {
+						return fmt.Errorf("batch: %d jobs stored of %d", resp.Count, len(specs))
+					}
+					rates = append(rates, float64(len(specs))/el.Seconds())
+					d.quiesce(ctx, 20*time.Second) // the scheduler's cycle over the new jobs
 				}
-				rates = append(rates, float64(len(specs))/el.Seconds())
-				d.quiesce(ctx, 20*time.Second) // the scheduler's cycle over the new jobs
+				name := "batch submit unix"
+				if tcp {
+					name = "batch submit tcp"
+				}
+				b.add(Result{1, name, params("jobs/request", sz.BatchJobs, "requests", sz.Batches, "stat", "median"),
+					"jobs/s", median(rates), "", nil}.goal(true, 20_000))
 			}
-			b.add(Result{1, "batch submit unix", params("jobs/request", sz.BatchJobs, "requests", sz.Batches, "stat", "median"),
-				"jobs/s", median(rates), "", nil}.goal(true, 20_000))
 		}
 		if !s2 {
 			return nil
