@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPercentile(t *testing.T) {
@@ -67,5 +68,18 @@ PASS
 	got := parseGoBench(out)
 	if got["BenchmarkSchedule/100kx1000"] != 31627520 || got["BenchmarkCycle/100kx1000"] != 149993620 || len(got) != 2 {
 		t.Errorf("parseGoBench = %v", got)
+	}
+}
+
+func TestEdgeRates(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	// 2 completions in the first 100 ms, then 2 over the last 400 ms.
+	done := []time.Duration{ms(1000), ms(50), ms(600), ms(100), ms(700), ms(800)}
+	first, last := edgeRates(done, 2)
+	if first != 20 || last != 2/0.3 {
+		t.Errorf("edgeRates = %v, %v; want 20, %v", first, last, 2/0.3)
+	}
+	if f, _ := edgeRates(done, 4); !math.IsNaN(f) {
+		t.Errorf("edgeRates with 2k > n = %v, want NaN", f)
 	}
 }

@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,7 +43,7 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 						wait = b.profile(ctx, d, fmt.Sprintf("s1-submit-%s-%d", transport, c), 5)
 					}
 					c0 := d.cpu()
-					lat, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
+					lat, done, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
 					c1 := d.cpu()
 					wait()
 					if err != nil {
@@ -55,6 +57,10 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 						Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
 						Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
 					if c == sz.Clients[len(sz.Clients)-1] {
+						// Does a submit cost more as the queue grows?
+						first, last := edgeRates(done, sz.Submits/10)
+						b.add(Result{1, name, p, "jobs/s first 10%", first, "", nil},
+							Result{1, name, p, "jobs/s last 10%", last, "", nil})
 						b.add(cpuResults(1, name, p, c0, c1)...)
 					}
 					return nil
@@ -128,16 +134,17 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 
 // submitMany sends n submits from c clients, each with its own connection,
 // and returns each submit's latency and the total time.
-func submitMany(ctx context.Context, d *daemon, tcp bool, c, n int) ([]time.Duration, time.Duration, error) {
+func submitMany(ctx context.Context, d *daemon, tcp bool, c, n int) (lat, done []time.Duration, elapsed time.Duration, err error) {
 	clients := make([]*client.Client, c)
 	for i := range clients {
 		cl, err := d.client(tcp)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		clients[i] = cl
 	}
-	lat := make([]time.Duration, n)
+	lat = make([]time.Duration, n)
+	done = make([]time.Duration, n) // when each submit returned, from the start
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, c)
@@ -159,17 +166,18 @@ func submitMany(ctx context.Context, d *daemon, tcp bool, c, n int) ([]time.Dura
 					return
 				}
 				lat[i] = time.Since(s)
+				done[i] = time.Since(t0)
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	elapsed = time.Since(t0)
 	select {
 	case err := <-errs:
-		return nil, 0, err
+		return nil, nil, 0, err
 	default:
 	}
-	return lat, elapsed, ctx.Err()
+	return lat, done, elapsed, ctx.Err()
 }
 
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
@@ -245,4 +253,17 @@ func pgInsertRate(ctx context.Context, d *daemon, c, seconds int) (float64, stri
 	default:
 	}
 	return float64(total.Load()) / el.Seconds(), "pgx loop", nil
+}
+
+// edgeRates returns the submit rate over the first k and the last k
+// completions, given each completion's time from the start.
+func edgeRates(done []time.Duration, k int) (first, last float64) {
+	d := append([]time.Duration(nil), done...)
+	slices.Sort(d)
+	if k < 1 || 2*k > len(d) {
+		return math.NaN(), math.NaN()
+	}
+	first = float64(k) / d[k-1].Seconds()
+	last = float64(k) / (d[len(d)-1] - d[len(d)-1-k]).Seconds()
+	return first, last
 }
