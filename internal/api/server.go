@@ -88,9 +88,10 @@ type Deps struct {
 // Server serves the API.
 type Server struct {
 	Deps
-	cfg     Config
-	limiter *rateLimiter
-	handler http.Handler
+	cfg        Config
+	limiter    *rateLimiter
+	queueViews *coalescer[*queueView]
+	handler    http.Handler
 }
 
 // New builds the router.
@@ -111,6 +112,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.LoginPerMinute = 20
 	}
 	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
+	s.queueViews = &coalescer[*queueView]{fn: s.readQueue, timeout: 30 * time.Second}
 	s.handler = s.router()
 	return s
 }

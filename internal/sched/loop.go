@@ -79,8 +79,9 @@ type Loop struct {
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
 
-	mu   sync.Mutex
-	last *cycle
+	mu     sync.Mutex
+	last   *cycle
+	cycled chan struct{} // closed and replaced when a cycle stores its plan
 }
 
 // cycle is the latest plan of the leader.
@@ -108,7 +109,7 @@ func New(store Store, cfg Config, logger *slog.Logger, holder string) *Loop {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loop{store: store, cfg: cfg, log: logger, holder: holder, wake: make(chan struct{}, 1)}
+	return &Loop{store: store, cfg: cfg, log: logger, holder: holder, wake: make(chan struct{}, 1), cycled: make(chan struct{})}
 }
 
 // Notify asks for a cycle soon and never blocks: wake has capacity 1, so a
@@ -241,6 +242,8 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	}
 	l.mu.Lock()
 	l.last = &cycle{plan: &plan, snap: snap, at: time.Now(), gen: gen}
+	close(l.cycled)
+	l.cycled = make(chan struct{})
 	l.mu.Unlock()
 	res.Took = time.Since(begun)
 	return res, nil
@@ -263,14 +266,14 @@ func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
 // since its cycle began, so every change acknowledged before the call is in
 // it); otherwise it plans on a fresh snapshot without starting anything, so
 // a follower rcqd still answers /api/queue.
+//
+// When the leader's plan is behind a Notify, the cycle that Notify queued is
+// coming: Plan waits for it (up to planWait) rather than planning the same
+// snapshot a second time, so under a stream of submits queue readers and the
+// scheduler share one plan per cycle.
 func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error) {
-	if l.leader.Load() {
-		l.mu.Lock()
-		c := l.last
-		l.mu.Unlock()
-		if c != nil && c.gen == l.notified.Load() && time.Since(c.at) <= l.cfg.Interval {
-			return c.plan, c.snap, nil
-		}
+	if c := l.currentCycle(ctx); c != nil {
+		return c.plan, c.snap, nil
 	}
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
@@ -278,6 +281,38 @@ func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error) {
 	}
 	plan := Schedule(snap, l.cfg)
 	return &plan, snap, nil
+}
+
+// planWait bounds how long Plan waits for the leader's next cycle before it
+// plans on its own snapshot.
+const planWait = 2 * time.Second
+
+// currentCycle returns the leader's latest cycle once it has seen every
+// Notify made before the call, waiting for the cycle under way or queued;
+// nil for a follower, or when that takes longer than planWait.
+func (l *Loop) currentCycle(ctx context.Context) *cycle {
+	want := l.notified.Load()
+	timeout := time.NewTimer(planWait)
+	defer timeout.Stop()
+	for l.leader.Load() {
+		l.mu.Lock()
+		c, next := l.last, l.cycled
+		l.mu.Unlock()
+		if c != nil && c.gen >= want {
+			if time.Since(c.at) <= l.cfg.Interval {
+				return c
+			}
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return nil
+		case <-timeout.C:
+			return nil
+		}
+	}
+	return nil
 }
 
 // PreviewID is the job id Preview gives the hypothetical job when it has
