@@ -178,12 +178,18 @@ func jobID(r *http.Request) (rcq.JobID, error) {
 	return rcq.JobID(id), nil
 }
 
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+// callerJob is the job the path names, if the caller may see it: another
+// user's job is NotFound, exactly like a missing one.
+func (s *Server) callerJob(r *http.Request) (*rcq.Job, error) {
 	id, err := jobID(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	j, err := s.Store.JobByID(r.Context(), id, owner(r))
+	return s.Store.JobByID(r.Context(), id, owner(r))
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.callerJob(r)
 	if err != nil {
 		return err
 	}

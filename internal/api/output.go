@@ -15,14 +15,11 @@ import (
 const followPoll = 200 * time.Millisecond
 
 func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobID(r)
+	j, err := s.callerJob(r)
 	if err != nil {
 		return err
 	}
-	j, err := s.Store.JobByID(r.Context(), id, owner(r))
-	if err != nil {
-		return err
-	}
+	id := j.ID
 	q := r.URL.Query()
 	follow := q.Get("follow") == "true" || q.Get("follow") == "1"
 	if j.StartedAt == nil {
