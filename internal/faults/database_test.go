@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/pgserver"
@@ -529,3 +531,121 @@ var (
 	_ = json.Marshal
 	_ = filepath.Join
 )
+
+// lockWaiters terminates the backends of database dbName (other than the
+// test's) that wait for a lock, once at least one does, and returns how
+// many it terminated.
+func terminateLockWaiters(t *testing.T, conn *pgx.Conn, dbName string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := conn.QueryRow(ctxT(t, 10*time.Second), `SELECT count(*) FROM (
+			SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock') x`, dbName).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no rcqd connection waited for the test's lock")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the database
+	}
+}
+
+// Item 5, deterministically: rcqd's connection is terminated in the middle
+// of a transaction, while it waits for a lock the test holds: a submit's
+// insert, and a job's end. The submit, retried with its key, exists exactly
+// once; the job's end is recorded anyway, with its real exit code (the
+// executor retries instead of assuming it was written or lost).
+func TestFaultTerminateMidTransaction(t *testing.T) {
+	d := newDaemon(t, daemonOptions{})
+	d.start()
+	c := d.nobody()
+	work := tempDir(t, "w")
+	conn := db(t, d.dbURL)
+	lockConn := db(t, d.dbURL)
+	var dbName string
+	if err := conn.QueryRow(ctxT(t, 10*time.Second), `SELECT current_database()`).Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+
+	// A submit whose insert waits for the test's table lock.
+	tx, err := lockConn.Begin(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctxT(t, 10*time.Second), `LOCK TABLE jobs IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	req := jobSpec(work, markRun(work)+"\nexit 0")
+	const key = "mid-transaction"
+	type result struct {
+		id  int64
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		r, err := c.Submit(context.Background(), req, client.SubmitOptions{IdempotencyKey: key})
+		if err != nil {
+			first <- result{err: err}
+			return
+		}
+		first <- result{id: r.JobID}
+	}()
+	n := terminateLockWaiters(t, conn, dbName)
+	if err := tx.Rollback(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r1 := <-first
+	t.Logf("terminated %d waiting connection(s); the submit answered %v, %v", n, r1.id, r1.err)
+	if r1.err != nil && !errors.Is(r1.err, rcq.ErrUnavailable) {
+		t.Errorf("submit cut mid-transaction: %v, want success or 503", r1.err)
+	}
+	r2, err := c.Submit(ctxT(t, 30*time.Second), req, client.SubmitOptions{IdempotencyKey: key})
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if r1.err == nil && r1.id != r2.JobID {
+		t.Errorf("retry with the same key got job %d, the first answer was job %d", r2.JobID, r1.id)
+	}
+	var jobs int
+	if err := conn.QueryRow(ctxT(t, 10*time.Second), `SELECT count(*) FROM jobs`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 1 {
+		t.Errorf("%d jobs after one submit cut mid-transaction and retried, want 1", jobs)
+	}
+	waitJobs(t, c, []int64{r2.JobID}, time.Minute)
+
+	// A job's end whose update waits for the test's row lock.
+	gate := filepath.Join(work, "go")
+	id := submit(t, c, jobSpec(work, fmt.Sprintf("%s\nwhile [ ! -e %s ]; do sleep 0.05; done\nexit 7", markRun(work), gate)))
+	waitStatus(t, c, id, time.Minute, "running")
+	tx, err = lockConn.Begin(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctxT(t, 10*time.Second), `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n = terminateLockWaiters(t, conn, dbName)
+	if err := tx.Rollback(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("terminated %d connection(s) waiting to record job %d's end", n, id)
+	j := waitJobs(t, c, []int64{id}, time.Minute)[id]
+	if j.Status != "failed" || j.ExitCode == nil || *j.ExitCode != 7 {
+		t.Errorf("job %d ended %s, exit %v (%s %s), want failed with its real exit code 7", id, j.Status, deref(j.ExitCode), j.Reason, j.ReasonDetail)
+	}
+	if runs := runCounts(t, work); runs[id] != 1 || runs[r2.JobID] != 1 {
+		t.Errorf("runs: %v", runs)
+	}
+	checkInvariants(t, d.dbURL, d)
+}
