@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
 )
@@ -105,16 +107,36 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 					"jobs/s", median(rates), "", nil}.goal(true, 20_000))
 			}
 		}
+		if s1 {
+			// The floor under a submit: the lightest authenticated request
+			// (HTTP, JWT check, the user's row), at the largest concurrency.
+			c := sz.Clients[len(sz.Clients)-1]
+			rate, err := meRate(ctx, d, c, sz.Submits)
+			if err != nil {
+				return err
+			}
+			b.add(Result{1, "GET /api/auth/me unix", params("requests", sz.Submits, "clients", c), "req/s", rate, "", nil})
+		}
 		if !s2 {
 			return nil
 		}
 		for _, c := range sz.Clients {
-			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds)
+			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds, false)
 			if err != nil {
 				return err
 			}
 			b.pgTPS[c] = tps
 			b.add(Result{2, "PostgreSQL insert", params("clients", c, "seconds", sz.PGSeconds, "tool", tool), "tx/s", tps, "", nil})
+		}
+		// The same with a NOTIFY in the transaction, as rcqd's submit does:
+		// what the design's submit transaction can reach at best.
+		for _, c := range sz.Clients {
+			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds, true)
+			if err != nil {
+				return err
+			}
+			b.pgNotifyTPS[c] = tps
+			b.add(Result{2, "PostgreSQL insert+notify", params("clients", c, "seconds", sz.PGSeconds, "tool", tool), "tx/s", tps, "", nil})
 		}
 		if !s1 {
 			return nil
@@ -127,6 +149,9 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 				}
 				b.add(r)
 			}
+			c := sz.Clients[len(sz.Clients)-1]
+			b.add(Result{2, "submit/insert+notify " + transport, params("clients", c), "ratio",
+				b.submit[fmt.Sprintf("%s/%d", transport, c)] / b.pgNotifyTPS[c], "", nil})
 		}
 		return nil
 	})
@@ -185,7 +210,7 @@ var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection tim
 // pgInsertRate measures single-row INSERT transactions per second on the
 // daemon's private PostgreSQL with c clients: pgbench with a custom script
 // when installed, else a pgx loop.
-func pgInsertRate(ctx context.Context, d *daemon, c, seconds int) (float64, string, error) {
+func pgInsertRate(ctx context.Context, d *daemon, c, seconds int, withNotify bool) (float64, string, error) {
 	conn, err := d.db(ctx)
 	if err != nil {
 		return 0, "", err
@@ -198,9 +223,16 @@ func pgInsertRate(ctx context.Context, d *daemon, c, seconds int) (float64, stri
 		return 0, "", err
 	}
 	const insert = `INSERT INTO bench_insert (script) VALUES ('#!/bin/sh\ntrue\n')`
+	// rcqd's submit transaction also notifies (store.notify); PostgreSQL
+	// serializes the commits of notifying transactions on one lock.
+	const notify = `SELECT pg_notify('bench_events', '{"kind":"job_submitted"}')`
+	text := insert + ";\n"
+	if withNotify {
+		text = "BEGIN;\n" + insert + ";\n" + notify + ";\nCOMMIT;\n"
+	}
 	if pgbench, err := exec.LookPath("pgbench"); err == nil {
 		script := filepath.Join(d.Dir, "insert.sql")
-		if err := os.WriteFile(script, []byte(insert+";\n"), 0o644); err != nil {
+		if err := os.WriteFile(script, []byte(text), 0o644); err != nil {
 			return 0, "", err
 		}
 		cmd := exec.CommandContext(ctx, pgbench, "-n", "-f", script, "-c", strconv.Itoa(c), "-j", strconv.Itoa(min(c, 2)),
@@ -234,7 +266,19 @@ func pgInsertRate(ctx context.Context, d *daemon, c, seconds int) (float64, stri
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(stop) && ctx.Err() == nil {
-				if _, err := cn.Exec(ctx, insert); err != nil {
+				var err error
+				if withNotify {
+					err = pgx.BeginFunc(ctx, cn, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, insert); err != nil {
+							return err
+						}
+						_, err := tx.Exec(ctx, notify)
+						return err
+					})
+				} else {
+					_, err = cn.Exec(ctx, insert)
+				}
+				if err != nil {
 					errs <- err
 					return
 				}
@@ -266,4 +310,38 @@ func edgeRates(done []time.Duration, k int) (first, last float64) {
 	first = float64(k) / d[k-1].Seconds()
 	last = float64(k) / (d[len(d)-1] - d[len(d)-1-k]).Seconds()
 	return first, last
+}
+
+// meRate sends n GET /api/auth/me from c clients over the Unix socket and
+// returns requests per second.
+func meRate(ctx context.Context, d *daemon, c, n int) (float64, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	t0 := time.Now()
+	for range c {
+		cl, err := d.client(false)
+		if err != nil {
+			return 0, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) && ctx.Err() == nil {
+				if _, err := cl.Me(ctx); err != nil {
+					errs <- err
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	return float64(n) / el.Seconds(), ctx.Err()
 }
