@@ -40,10 +40,7 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 10s ./internal/cli/submit
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
-	@if grep -qs '^func FuzzExpandPattern(' internal/executor/*_test.go; then \
-		echo "$(GO) test -run '^\$$' -fuzz '^FuzzExpandPattern\$$' -fuzztime 10s ./internal/executor"; \
-		$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor; \
-	fi
+	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
 
 .PHONY: lint
 lint: ## go vet and staticcheck
