@@ -58,6 +58,8 @@ type Bench struct {
 	daemons []*daemon
 	results []Result
 	pgTPS   map[int]float64 // scenario 2, by clients
+	// failures are measures that failed without stopping their scenario.
+	failures []string
 	// pgNotifyTPS is scenario 2's insert+notify rate, by clients.
 	pgNotifyTPS map[int]float64
 	// profileDir, when set, receives CPU profiles of rcqd during the
@@ -201,6 +203,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	// One table in scenario order (6 and 8 are measured interleaved).
 	sort.SliceStable(b.results, func(i, j int) bool { return b.results[i].Scenario < b.results[j].Scenario })
 	rep.Results = b.results
+	rep.Failures = append(b.failures, rep.Failures...)
 	rep.Seconds = time.Since(start).Seconds()
 	fmt.Fprintln(stdout)
 	if err := rep.WriteTable(stdout); err != nil {
