@@ -81,7 +81,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprint(w, " (-quick: reduced sizes)")
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var tab strings.Builder
+	tw := tabwriter.NewWriter(&tab, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tmeasure\tparameters\tmetric\tvalue\tgoal\tmet")
 	for _, r := range rep.Results {
 		met := ""
@@ -95,6 +96,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, line := range strings.SplitAfter(tab.String(), "\n") {
+		if line != "" {
+			fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+		}
 	}
 	var met, missed []string
 	for _, r := range rep.Results {
