@@ -311,11 +311,14 @@ func (d *daemon) stop(keep bool) error {
 			waitGone(pid, 10*time.Second)
 		}
 	}
-	// Whatever still names the state directory (job supervisors, a
-	// postgres that ignored SIGQUIT) is ours: kill it by pid.
-	for _, pid := range pidsWith(d.Dir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		waitGone(pid, 5*time.Second)
+	// Whatever still names the state directory or works in it (job
+	// supervisors, jobs, a postgres that ignored SIGQUIT) is ours: kill it
+	// by pid, twice in case a supervisor started a job in between.
+	for range 2 {
+		for _, pid := range pidsWith(d.Dir) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			waitGone(pid, 5*time.Second)
+		}
 	}
 	if !keep {
 		if err := os.RemoveAll(d.Dir); err != nil {
@@ -330,7 +333,10 @@ func cmdlineHas(pid int, s string) bool {
 	return err == nil && bytes.Contains(b, []byte(s))
 }
 
-func pidsWith(s string) []int {
+// pidsWith lists the processes whose command line names dir (rcqd,
+// PostgreSQL, job supervisors) or whose working directory is under it (the
+// jobs, which run in its wd and in sessions of their own).
+func pidsWith(dir string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range ents {
@@ -338,17 +344,24 @@ func pidsWith(s string) []int {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if cmdlineHas(pid, s) {
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if cmdlineHas(pid, dir) || cwd == dir || strings.HasPrefix(cwd, dir+"/") {
 			out = append(out, pid)
 		}
 	}
 	return out
 }
 
+// waitGone waits until pid has exited (a zombie counts: its parent, not
+// rcq-bench, reaps it).
 func waitGone(pid int, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if err := syscall.Kill(pid, 0); err != nil {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if s := string(b); strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z") {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
