@@ -77,6 +77,9 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		return err
 	}
 
+	// The executor and the scheduler wake each other in process: a start
+	// wakes the executor, an end wakes the scheduler.
+	var loop *sched.Loop
 	ex, err := executor.New(executor.Config{
 		Node:              cfg.Node.Name,
 		StateDir:          cfg.StateDir,
@@ -84,12 +87,13 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		OutputDir:         cfg.Jobs.OutputDirectory,
 		KillGrace:         killGrace(cfg),
 		SupervisorCommand: supervisorCommand(),
+		OnEnded:           func(rcq.JobID) { loop.Notify() },
 	}, st, logger.With("component", "executor"))
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
 	holder := leaseHolder(cfg.Node.Name, cfg.StateDir)
-	loop := sched.New(st, sched.Config{
+	loop = sched.New(st, sched.Config{
 		Interval:          cfg.Interval(),
 		LeaseTTL:          cfg.Scheduler.LeaseTTL,
 		FairShareWindow:   cfg.Scheduler.FairShareWindow,

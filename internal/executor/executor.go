@@ -56,6 +56,9 @@ type Config struct {
 	PidsMax int
 	// NoCgroups turns cgroup v2 enforcement off even where it is available.
 	NoCgroups bool
+	// OnEnded, when set, is called after a job's end is recorded (rcqd
+	// wakes its scheduler: capacity is free). It must return promptly.
+	OnEnded func(rcq.JobID)
 }
 
 // Executor launches, watches, cancels and finishes the jobs of one node.
@@ -614,6 +617,9 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 	delete(e.jobs, id)
 	e.done[id] = time.Now()
 	e.mu.Unlock()
+	if e.cfg.OnEnded != nil {
+		e.cfg.OnEnded(id)
+	}
 	code := "none"
 	if o.ExitCode != nil {
 		code = strconv.Itoa(*o.ExitCode)

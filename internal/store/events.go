@@ -79,3 +79,50 @@ func (s *Store) Notify(ctx context.Context, ev rcq.Event) error {
 	}
 	return nil
 }
+
+// announce sends ev to every listener soon after the caller's commit, from
+// one goroutine, coalescing a burst into one NOTIFY per kind (the latest
+// event of each kind is sent; receivers re-read the store anyway).
+//
+// Hot paths (submits, job ends) announce instead of notifying inside their
+// transaction: PostgreSQL serializes the commits of notifying transactions
+// on one lock held across the WAL flush, so a NOTIFY in every submit
+// transaction would cap submits near 5,000/s whatever the hardware
+// (docs/performance.md). The submitting rcqd wakes its own scheduler in
+// process; other rcqd processes hear of it one round trip later. Should rcqd
+// die between the commit and the announcement, they notice at their next
+// periodic cycle.
+func (s *Store) announce(ev rcq.Event) {
+	s.annMu.Lock()
+	if s.annPending == nil {
+		s.annPending = map[rcq.EventKind]rcq.Event{}
+	}
+	s.annPending[ev.Kind] = ev
+	start := !s.annRunning
+	s.annRunning = true
+	s.annMu.Unlock()
+	if start {
+		go s.announceLoop()
+	}
+}
+
+func (s *Store) announceLoop() {
+	for {
+		s.annMu.Lock()
+		pending := s.annPending
+		s.annPending = nil
+		if len(pending) == 0 {
+			s.annRunning = false
+			s.annMu.Unlock()
+			return
+		}
+		s.annMu.Unlock()
+		for _, ev := range pending {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.Notify(ctx, ev); err != nil {
+				s.logger.Warn("announce an event; other rcqd processes see the change at their next cycle", "event", ev.Kind, "err", err)
+			}
+			cancel()
+		}
+	}
+}

@@ -41,7 +41,9 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 	if !o.EndedAt.IsZero() {
 		ended = &o.EndedAt
 	}
+	finished := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		finished = false
 		var groupID, userID int64
 		var cpus, gpus int32
 		var hours float64
@@ -69,8 +71,12 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 			groupID, userID, o.JobID, float64(cpus)*hours, float64(gpus)*hours); err != nil {
 			return err
 		}
-		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobEnded, JobID: o.JobID})
+		finished = true
+		return nil
 	})
+	if finished {
+		s.announce(rcq.Event{Kind: rcq.EventJobEnded, JobID: o.JobID})
+	}
 	return wrap(fmt.Sprintf("finish job %d", o.JobID), err)
 }
 

@@ -152,8 +152,11 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 				return errIdemRace
 			}
 		}
-		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+		return nil
 	})
+	if err == nil && !existed {
+		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+	}
 	if errors.Is(err, errIdemRace) {
 		err = s.pool.QueryRow(ctx, `SELECT job_id FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
 			j.UserID, idemKey).Scan(&id)
@@ -261,11 +264,12 @@ func (s *Store) CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, err
 				return err
 			}
 		}
-		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted})
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("create jobs", err)
 	}
+	s.announce(rcq.Event{Kind: rcq.EventJobSubmitted})
 	return ids, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,10 @@ type Store struct {
 	// pendingHint sizes the next snapshot's pending slice: the last count
 	// plus an eighth.
 	pendingHint atomic.Int64
+
+	annMu      sync.Mutex
+	annPending map[rcq.EventKind]rcq.Event // events to announce, latest per kind
+	annRunning bool                        // announceLoop is running
 }
 
 // Options tune the connection pool.
