@@ -195,7 +195,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := s.jobJSON(j)
 	if j.State == rcq.JobPending && s.Planner != nil {
-		if plan, _, err := s.Planner.Plan(r.Context()); err == nil {
+		if plan, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
 				if p.JobID == j.ID {
 					addPlan(&out, &p)

@@ -36,7 +36,7 @@ func (s *Server) readQueue(ctx context.Context) (*queueView, error) {
 	}
 	v := &queueView{now: s.Now(), jobs: jobs, planned: map[rcq.JobID]*rcq.PlannedJob{}, rendered: map[string][]byte{}}
 	if s.Planner != nil {
-		plan, _, err := s.Planner.Plan(ctx)
+		plan, err := s.Planner.Plan(ctx)
 		if err != nil {
 			return nil, err
 		}

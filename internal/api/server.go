@@ -48,7 +48,7 @@ type Store interface {
 // Planner is the scheduler's read side: the current plan, and where a job
 // would start.
 type Planner interface {
-	Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error)
+	Plan(ctx context.Context) (*rcq.Plan, error)
 	Preview(ctx context.Context, j rcq.PendingJob) (*time.Time, error)
 }
 

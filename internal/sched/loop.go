@@ -87,7 +87,6 @@ type Loop struct {
 // cycle is the latest plan of the leader.
 type cycle struct {
 	plan *rcq.Plan
-	snap *rcq.Snapshot
 	at   time.Time // local monotonic time it was computed
 	gen  uint64    // notified when the cycle began, before its snapshot
 }
@@ -241,7 +240,7 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 		}
 	}
 	l.mu.Lock()
-	l.last = &cycle{plan: &plan, snap: snap, at: time.Now(), gen: gen}
+	l.last = &cycle{plan: &plan, at: time.Now(), gen: gen} // the snapshot is not kept: at 100,000 pending jobs it is ~25 MB
 	close(l.cycled)
 	l.cycled = make(chan struct{})
 	l.mu.Unlock()
@@ -261,7 +260,7 @@ func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
 	return res, err
 }
 
-// Plan returns the latest cycle's plan and snapshot when this process holds
+// Plan returns the latest cycle's plan when this process holds
 // the lease and that plan is current (at most one interval old, and no Notify
 // since its cycle began, so every change acknowledged before the call is in
 // it); otherwise it plans on a fresh snapshot without starting anything, so
@@ -271,16 +270,16 @@ func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
 // coming: Plan waits for it (up to planWait) rather than planning the same
 // snapshot a second time, so under a stream of submits queue readers and the
 // scheduler share one plan per cycle.
-func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, *rcq.Snapshot, error) {
+func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, error) {
 	if c := l.currentCycle(ctx); c != nil {
-		return c.plan, c.snap, nil
+		return c.plan, nil
 	}
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	plan := Schedule(snap, l.cfg)
-	return &plan, snap, nil
+	return &plan, nil
 }
 
 // planWait bounds how long Plan waits for the leader's next cycle before it
