@@ -32,6 +32,10 @@ type Store interface {
 	// CancelJobs ends pending jobs as cancelled with the given reason and
 	// detail (same lease check).
 	CancelJobs(ctx context.Context, lease, holder string, cancels []rcq.DependencyCancel) error
+	// HasRoom reports whether any job could start now: some online worker
+	// has a free CPU core (every job needs one), and fewer than maxRunning
+	// jobs hold resources (0: no cap).
+	HasRoom(ctx context.Context, maxRunning int) (bool, error)
 }
 
 // LeaseName is the name of the scheduler's lease row.
@@ -79,9 +83,10 @@ type Loop struct {
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
 
-	mu     sync.Mutex
-	last   *cycle
-	cycled chan struct{} // closed and replaced when a cycle stores its plan
+	mu      sync.Mutex
+	last    *cycle
+	skipped uint64        // notified when the latest cycle that found no room began
+	cycled  chan struct{} // closed and replaced when a cycle ends (planned or skipped)
 }
 
 // cycle is the latest plan of the leader.
@@ -132,15 +137,15 @@ func (l *Loop) Run(ctx context.Context) error {
 	defer tick.Stop()
 	renew := time.NewTicker(l.cfg.LeaseTTL / 3)
 	defer renew.Stop()
-	l.cycle(ctx)
+	l.cycle(ctx, false)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.wake:
-			l.cycle(ctx)
+			l.cycle(ctx, true)
 		case <-tick.C:
-			l.cycle(ctx)
+			l.cycle(ctx, false)
 		case <-renew.C:
 			if l.renew(ctx) {
 				l.Notify() // newly the leader: plan at once
@@ -152,7 +157,25 @@ func (l *Loop) Run(ctx context.Context) error {
 // cycle runs one cycle, logs it, and asks for another when this one changed
 // something the plan depended on (cancelled jobs may unblock or doom their
 // dependents; refused starts leave room for others).
-func (l *Loop) cycle(ctx context.Context) {
+//
+// A cycle woken by an event first asks the store whether anything could
+// start at all; when nothing can (a full or drained cluster), it skips the
+// snapshot of every pending job, which on a long queue would cost a core
+// under a stream of submits. The periodic cycle always runs in full, so wait
+// boosts, reservations and unsatisfiable dependencies stay fresh.
+func (l *Loop) cycle(ctx context.Context, event bool) {
+	if event && l.leader.Load() && time.Since(l.renewedAt) < l.cfg.LeaseTTL/3 {
+		gen := l.notified.Load()
+		room, err := l.store.HasRoom(ctx, l.cfg.MaxConcurrentJobs)
+		if err == nil && !room {
+			l.mu.Lock()
+			l.skipped = gen
+			close(l.cycled)
+			l.cycled = make(chan struct{})
+			l.mu.Unlock()
+			return
+		}
+	}
 	res, err := l.runOnce(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -284,7 +307,7 @@ func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, error) {
 
 // planWait bounds how long Plan waits for the leader's next cycle before it
 // plans on its own snapshot.
-const planWait = 2 * time.Second
+var planWait = 2 * time.Second // a variable for tests
 
 // currentCycle returns the leader's latest cycle once it has seen every
 // Notify made before the call, waiting for the cycle under way or queued;
@@ -295,13 +318,16 @@ func (l *Loop) currentCycle(ctx context.Context) *cycle {
 	defer timeout.Stop()
 	for l.leader.Load() {
 		l.mu.Lock()
-		c, next := l.last, l.cycled
+		c, skipped, next := l.last, l.skipped, l.cycled
 		l.mu.Unlock()
 		if c != nil && c.gen >= want {
 			if time.Since(c.at) <= l.cfg.Interval {
 				return c
 			}
 			return nil
+		}
+		if skipped >= want && want > 0 {
+			return nil // the scheduler saw the change, found no room and planned nothing: plan on demand
 		}
 		select {
 		case <-next:

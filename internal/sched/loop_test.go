@@ -114,6 +114,29 @@ func (m *memStore) CancelJobs(ctx context.Context, name, holder string, cancels 
 	return nil
 }
 
+func (m *memStore) HasRoom(ctx context.Context, maxRunning int) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if maxRunning > 0 && len(m.running) >= maxRunning {
+		return false, nil
+	}
+	for _, w := range m.workers {
+		if w.State != rcq.WorkerOnline {
+			continue
+		}
+		used := 0
+		for _, r := range m.running {
+			if r.WorkerID == w.ID {
+				used += r.Resources.CPUCores
+			}
+		}
+		if used < w.Capacity.CPUCores {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (m *memStore) runningIDs() []rcq.JobID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -349,5 +372,43 @@ func TestPreview(t *testing.T) {
 	}
 	if n := len(st.runningIDs()); n != 1 || len(st.pending) != 0 {
 		t.Errorf("Preview changed the store")
+	}
+}
+
+// On a full cluster an event cycle skips the snapshot of the pending jobs,
+// and Plan then plans on demand at once instead of waiting for a cycle.
+func TestEventCycleSkipsWithoutRoom(t *testing.T) {
+	st := newMemStore([]rcq.Worker{worker(1, res(4, 32, 0))}, pending(2, res(1, 1, 0), 1))
+	st.running = []rcq.RunningJob{running(1, 1, res(4, 1, 0), time.Minute, 1)}
+	a := New(st, testConfig(), nil, "a")
+	if _, err := a.runOnce(t.Context()); err != nil || !a.Leader() {
+		t.Fatal("a did not lead", err)
+	}
+	n := st.snapshotCount()
+	a.Notify() // a submit
+	a.cycle(t.Context(), true)
+	if got := st.snapshotCount(); got != n {
+		t.Fatalf("an event cycle with no room took %d snapshots", got-n)
+	}
+	defer func(w time.Duration) { planWait = w }(planWait)
+	planWait = time.Hour // were Plan to wait for a cycle, the context below would end it
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	p, err := a.Plan(ctx)
+	if err != nil {
+		t.Fatalf("Plan after a skipped cycle: %v", err)
+	}
+	if len(p.Jobs) != 1 || p.Jobs[0].JobID != 2 || p.Jobs[0].Reason != rcq.ReasonResources {
+		t.Errorf("plan = %+v, want job 2 waiting for resources", p.Jobs)
+	}
+
+	// Room again (the running job ended): the next event cycle runs in full.
+	st.mu.Lock()
+	st.running = nil
+	st.mu.Unlock()
+	a.Notify()
+	a.cycle(t.Context(), true)
+	if got := st.runningIDs(); !slices.Equal(got, []rcq.JobID{2}) {
+		t.Errorf("running = %v after an event cycle with room, want job 2 started", got)
 	}
 }

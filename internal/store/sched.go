@@ -367,3 +367,23 @@ func (s *Store) CancelJobs(ctx context.Context, lease, holder string, cancels []
 	})
 	return wrap(fmt.Sprintf("cancel %d jobs with unsatisfiable dependencies", len(ids)), err)
 }
+
+// HasRoom reports whether any job could start now: some online worker has a
+// free CPU core (every job needs one) and fewer than maxRunning jobs hold
+// resources (0: no cap). The scheduler asks before an event-driven cycle, so
+// a full cluster does not re-read every pending job on every submit.
+func (s *Store) HasRoom(ctx context.Context, maxRunning int) (bool, error) {
+	var room bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT EXISTS (
+			SELECT 1 FROM workers w
+			WHERE w.status = 'online' AND w.cpu_cores > coalesce((
+				SELECT sum(j.cpu_cores) FROM jobs j
+				WHERE j.worker_id = w.id AND j.started_at IS NOT NULL AND j.completed_at IS NULL), 0))
+		AND ($1 = 0 OR (SELECT count(*) FROM jobs WHERE started_at IS NOT NULL AND completed_at IS NULL) < $1)`,
+		maxRunning).Scan(&room)
+	if err != nil {
+		return false, wrap("check for room", err)
+	}
+	return room, nil
+}
