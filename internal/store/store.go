@@ -33,6 +33,13 @@ type Store struct {
 	// plus an eighth.
 	pendingHint atomic.Int64
 
+	// fitWorkers caches the worker list for LargestFit, which every submit
+	// calls while workers change rarely: changes made through this Store
+	// clear it, changes by another rcqd show within fitWorkersTTL.
+	fitMu      sync.Mutex
+	fitWorkers []rcq.Worker
+	fitAt      time.Time
+
 	annMu      sync.Mutex
 	annPending map[rcq.EventKind]rcq.Event // events to announce, latest per kind
 	annRunning bool                        // announceLoop is running

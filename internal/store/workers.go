@@ -77,6 +77,7 @@ func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID,
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
 	})
+	s.forgetWorkers()
 	if err != nil {
 		return 0, wrap(fmt.Sprintf("register worker %q", w.Name), err)
 	}
@@ -97,6 +98,7 @@ func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, er
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
 	})
+	s.forgetWorkers()
 	if err != nil {
 		return nil, conflict(wrap("create worker", err), "worker_exists", "a worker named %q already exists", w.Name)
 	}
@@ -121,6 +123,7 @@ func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerP
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
 	})
+	s.forgetWorkers()
 	if err != nil {
 		return nil, notFound(wrap("update worker", err), "worker_not_found", "worker %d does not exist", id)
 	}
@@ -144,6 +147,7 @@ func (s *Store) MarkStaleWorkersOffline(ctx context.Context, after time.Duration
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE workers SET status = 'offline'
 		WHERE status = 'online' AND last_heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
+	s.forgetWorkers()
 	if err != nil {
 		return 0, wrap("mark stale workers", err)
 	}
@@ -153,7 +157,7 @@ func (s *Store) MarkStaleWorkersOffline(ctx context.Context, after time.Duration
 // LargestFit reports whether some worker (online or drained) could ever hold
 // r, and otherwise returns the largest worker for the error message.
 func (s *Store) LargestFit(ctx context.Context, r rcq.Resources) (fits bool, largest *rcq.Worker, err error) {
-	ws, err := s.Workers(ctx)
+	ws, err := s.workersForFit(ctx)
 	if err != nil {
 		return false, nil, err
 	}
@@ -170,4 +174,32 @@ func (s *Store) LargestFit(ctx context.Context, r rcq.Resources) (fits bool, lar
 		}
 	}
 	return false, largest, nil
+}
+
+// fitWorkersTTL bounds how stale LargestFit's view of workers another rcqd
+// changed may be.
+const fitWorkersTTL = time.Second
+
+func (s *Store) workersForFit(ctx context.Context) ([]rcq.Worker, error) {
+	s.fitMu.Lock()
+	ws, at := s.fitWorkers, s.fitAt
+	s.fitMu.Unlock()
+	if ws != nil && time.Since(at) < fitWorkersTTL {
+		return ws, nil
+	}
+	ws, err := s.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.fitMu.Lock()
+	s.fitWorkers, s.fitAt = ws, time.Now()
+	s.fitMu.Unlock()
+	return ws, nil
+}
+
+// forgetWorkers clears LargestFit's cache after a change to workers.
+func (s *Store) forgetWorkers() {
+	s.fitMu.Lock()
+	s.fitWorkers = nil
+	s.fitMu.Unlock()
 }
