@@ -128,15 +128,19 @@ func MaskURL(s string) string {
 	}
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxxxxx")
+			u.User = url.UserPassword(u.User.Username(), maskStandIn)
 		}
 	}
 	q := u.Query()
 	for name := range q {
 		if strings.EqualFold(name, "password") || strings.EqualFold(name, "sslpassword") {
-			q.Set(name, "xxxxxxxx")
+			q.Set(name, maskStandIn)
 		}
 	}
 	u.RawQuery = q.Encode()
-	return strings.ReplaceAll(u.String(), "xxxxxxxx", Mask)
+	return strings.ReplaceAll(u.String(), maskStandIn, Mask)
 }
+
+// maskStandIn takes a secret's place while the URL is re-encoded (which
+// would escape Mask's characters); Mask replaces it afterwards.
+const maskStandIn = "rcqmaskedsecret"
