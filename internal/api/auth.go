@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -132,11 +133,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
+	u := caller(r)
+	// Guessing the old password with a stolen token is limited per account.
+	if err := s.limiter.allow("user:" + strconv.FormatInt(int64(u.ID), 10)); err != nil {
+		return err
+	}
 	var req apitype.PasswordRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u := caller(r)
 	_, hash, err := s.Store.UserByID(r.Context(), u.ID)
 	if err != nil {
 		return err

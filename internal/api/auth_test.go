@@ -177,7 +177,7 @@ func TestLogin(t *testing.T) {
 
 func TestLogoutAndPasswordChange(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *api.Config, _ *api.Deps) { c.LoginPerMinute = 20 })
 	tok := decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
 	other := decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
 	want(t, e.get("/api/auth/me", tok), http.StatusOK, "")
@@ -204,6 +204,21 @@ func TestLogoutAndPasswordChange(t *testing.T) {
 	want(t, login(e, "alice@example.org", password), http.StatusUnauthorized, "invalid_credentials")
 	want(t, login(e, "alice@example.org", "brand new password"), http.StatusOK, "")
 	want(t, e.post("/api/auth/password", "", map[string]string{"old_password": "a", "new_password": "b"}), http.StatusUnauthorized, "missing_token")
+
+	// Guesses at the old password are rate limited per account.
+	tok = decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", "brand new password")).Token
+	limited := false
+	for range 25 {
+		r := pwReq("a wrong guess", "another new password")
+		if r.status == http.StatusTooManyRequests {
+			limited = r.header.Get("Retry-After") != ""
+			break
+		}
+		want(t, r, http.StatusUnauthorized, "invalid_credentials")
+	}
+	if !limited {
+		t.Error("25 wrong old passwords within a minute were not rate limited (429 with Retry-After)")
+	}
 }
 
 // forge signs claims with method and key, bypassing auth.Signer.
