@@ -90,13 +90,30 @@ func (s *Store) Users(ctx context.Context) ([]rcq.User, error) {
 // UpdateUser applies u. Requests check the account's admin flag and group in
 // the store, not in the token, so a change takes effect at the next request.
 func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) (*rcq.User, error) {
-	rows, _ := s.pool.Query(ctx, `
-		UPDATE users SET
-			is_admin = coalesce($2, is_admin),
-			group_id = coalesce($3, group_id),
-			unix_user = coalesce($4, unix_user)
-		WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	var r userRow
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if u.IsAdmin != nil && !*u.IsAdmin {
+			// Never demote the last admin: nobody could undo it. The admins'
+			// rows are locked so two demotions cannot both see another admin.
+			rows, _ := tx.Query(ctx, `SELECT id FROM users WHERE is_admin ORDER BY id FOR UPDATE`)
+			admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			if len(admins) == 1 && admins[0] == int64(id) {
+				return rcq.Errorf(rcq.KindConflict, "last_admin", "user %d is the last admin: make another account admin first", id)
+			}
+		}
+		rows, _ := tx.Query(ctx, `
+			UPDATE users SET
+				is_admin = coalesce($2, is_admin),
+				group_id = coalesce($3, group_id),
+				unix_user = coalesce($4, unix_user)
+			WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
+		var err error
+		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+		return err
+	})
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23503" && u.GroupID != nil { // foreign key: the group
