@@ -486,3 +486,20 @@ func TestUpdateUserRefusedByTheSchema(t *testing.T) {
 		t.Errorf("unix_user = %q after a refused patch", u.UnixUser)
 	}
 }
+
+func TestUpdateUserKeepsLastAdmin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	no, yes := false, true
+	_, err := f.st.UpdateUser(ctx, f.admin, rcq.UserPatch{IsAdmin: &no})
+	wantKind(t, err, rcq.KindConflict, "last_admin")
+	if _, err := f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{IsAdmin: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.UpdateUser(ctx, f.admin, rcq.UserPatch{IsAdmin: &no}); err != nil {
+		t.Fatalf("demote one of two admins: %v", err)
+	}
+	_, err = f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{IsAdmin: &no})
+	wantKind(t, err, rcq.KindConflict, "last_admin")
+}

@@ -55,20 +55,3 @@ func TestHasRoom(t *testing.T) {
 		t.Error("the only worker is drained: room")
 	}
 }
-
-func TestUpdateUserKeepsLastAdmin(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := ctxT(t)
-	no, yes := false, true
-	_, err := f.st.UpdateUser(ctx, f.admin, rcq.UserPatch{IsAdmin: &no})
-	wantKind(t, err, rcq.KindConflict, "last_admin")
-	if _, err := f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{IsAdmin: &yes}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.st.UpdateUser(ctx, f.admin, rcq.UserPatch{IsAdmin: &no}); err != nil {
-		t.Fatalf("demote one of two admins: %v", err)
-	}
-	_, err = f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{IsAdmin: &no})
-	wantKind(t, err, rcq.KindConflict, "last_admin")
-}
