@@ -79,14 +79,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 func unixName(email string) string {
 	local, _, _ := strings.Cut(email, "@")
 	local = strings.ToLower(local)
-	if len(local) == 0 || len(local) > 32 || local == "root" {
+	if !validUnixName(local) {
 		return ""
-	}
-	for i, c := range local {
-		ok := c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')
-		if !ok {
-			return ""
-		}
 	}
 	return local
 }
