@@ -10,40 +10,11 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// status maps an error's Kind to its HTTP status: the one place that does.
-func status(k rcq.Kind) int {
-	switch k {
-	case rcq.KindInvalid:
-		return http.StatusBadRequest
-	case rcq.KindUnauthorized:
-		return http.StatusUnauthorized
-	case rcq.KindForbidden:
-		return http.StatusForbidden
-	case rcq.KindNotFound:
-		return http.StatusNotFound
-	case rcq.KindConflict:
-		return http.StatusConflict
-	case rcq.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case rcq.KindUnsupported:
-		return http.StatusUnsupportedMediaType
-	case rcq.KindUnprocessable:
-		return http.StatusUnprocessableEntity
-	case rcq.KindRateLimited:
-		return http.StatusTooManyRequests
-	case rcq.KindUnavailable:
-		return http.StatusServiceUnavailable
-	case rcq.KindMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusInternalServerError
-}
-
 // writeError writes err as {"error","code"}. Server-side failures are logged
 // with their cause; the client sees only a safe message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := rcq.KindOf(err)
-	code := status(kind)
+	code := apitype.Status(kind)
 	msg := rcq.MessageOf(err)
 	switch {
 	case code >= 500:

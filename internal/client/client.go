@@ -190,38 +190,9 @@ func pathOnly(p string) string {
 	return path
 }
 
-// KindForStatus maps an HTTP status to the error Kind the API chose it for.
-func KindForStatus(status int) rcq.Kind {
-	switch status {
-	case http.StatusBadRequest:
-		return rcq.KindInvalid
-	case http.StatusUnauthorized:
-		return rcq.KindUnauthorized
-	case http.StatusForbidden:
-		return rcq.KindForbidden
-	case http.StatusNotFound:
-		return rcq.KindNotFound
-	case http.StatusConflict:
-		return rcq.KindConflict
-	case http.StatusRequestEntityTooLarge:
-		return rcq.KindTooLarge
-	case http.StatusUnsupportedMediaType:
-		return rcq.KindUnsupported
-	case http.StatusUnprocessableEntity:
-		return rcq.KindUnprocessable
-	case http.StatusTooManyRequests:
-		return rcq.KindRateLimited
-	case http.StatusServiceUnavailable:
-		return rcq.KindUnavailable
-	case http.StatusMethodNotAllowed:
-		return rcq.KindMethodNotAllowed
-	}
-	return rcq.KindInternal
-}
-
 // decodeError rebuilds an *rcq.Error from an error response.
 func decodeError(resp *http.Response) error {
-	kind := KindForStatus(resp.StatusCode)
+	kind := apitype.KindForStatus(resp.StatusCode)
 	var body apitype.ErrorBody
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(raw, &body); err != nil || body.Error == "" {

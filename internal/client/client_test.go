@@ -196,17 +196,6 @@ func TestErrorsAreRebuilt(t *testing.T) {
 	}
 }
 
-func TestKindForStatus(t *testing.T) {
-	want := map[int]rcq.Kind{400: rcq.KindInvalid, 401: rcq.KindUnauthorized, 403: rcq.KindForbidden,
-		404: rcq.KindNotFound, 409: rcq.KindConflict, 413: rcq.KindTooLarge, 415: rcq.KindUnsupported,
-		422: rcq.KindUnprocessable, 429: rcq.KindRateLimited, 503: rcq.KindUnavailable, 500: rcq.KindInternal, 418: rcq.KindInternal}
-	for status, kind := range want {
-		if got := KindForStatus(status); got != kind {
-			t.Errorf("KindForStatus(%d) = %v, want %v", status, got, kind)
-		}
-	}
-}
-
 func TestConnError(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(shortTempDir(t), "nobody.sock")
