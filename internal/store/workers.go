@@ -62,61 +62,54 @@ func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, e
 // its node and size and marks it seen. A drained worker stays drained; an
 // offline one comes back online.
 func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID, error) {
-	var id int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (name) DO UPDATE SET
-				node = excluded.node, cpu_cores = excluded.cpu_cores, memory_gb = excluded.memory_gb,
-				gpu_count = excluded.gpu_count, last_heartbeat = now(),
-				status = CASE WHEN workers.status = 'offline' THEN 'online' ELSE workers.status END
-			RETURNING id`,
-			w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs).Scan(&id); err != nil {
-			return err
-		}
-		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
-	})
-	s.forgetWorkers()
+	out, err := s.writeWorker(ctx, `
+		INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET
+			node = excluded.node, cpu_cores = excluded.cpu_cores, memory_gb = excluded.memory_gb,
+			gpu_count = excluded.gpu_count, last_heartbeat = now(),
+			status = CASE WHEN workers.status = 'offline' THEN 'online' ELSE workers.status END`,
+		w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs)
 	if err != nil {
 		return 0, wrap(fmt.Sprintf("register worker %q", w.Name), err)
 	}
-	return rcq.WorkerID(id), nil
+	return out.ID, nil
 }
 
 // CreateWorker adds a worker; a taken name is a Conflict.
 func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error) {
-	var r workerRow
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `
-			INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+workerCols,
-			w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs, w.State)
-		var err error
-		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow]); err != nil {
-			return err
-		}
-		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
-	})
-	s.forgetWorkers()
+	out, err := s.writeWorker(ctx, `
+		INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs, w.State)
 	if err != nil {
 		return nil, conflict(wrap("create worker", err), "worker_exists", "a worker named %q already exists", w.Name)
 	}
-	out := r.worker()
-	return &out, nil
+	return out, nil
 }
 
 // UpdateWorker applies u. Shrinking a worker below what its running jobs use
 // is allowed (they keep running); the scheduler starts nothing more there
 // until they end.
 func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerPatch) (*rcq.Worker, error) {
+	out, err := s.writeWorker(ctx, `
+		UPDATE workers SET
+			cpu_cores = coalesce($2, cpu_cores), memory_gb = coalesce($3, memory_gb),
+			gpu_count = coalesce($4, gpu_count), status = coalesce($5, status)
+		WHERE id = $1`, id, u.CPUCores, u.MemoryGB, u.GPUs, u.State)
+	if err != nil {
+		return nil, notFound(wrap("update worker", err), "worker_not_found", "worker %d does not exist", id)
+	}
+	return out, nil
+}
+
+// writeWorker runs one statement that changes one worker and returns the
+// worker as it now is. Every rcqd hears of the change (NOTIFY: schedulers
+// replan, executors re-read) and LargestFit's cache is cleared.
+func (s *Store) writeWorker(ctx context.Context, sql string, args ...any) (*rcq.Worker, error) {
 	var r workerRow
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `
-			UPDATE workers SET
-				cpu_cores = coalesce($2, cpu_cores), memory_gb = coalesce($3, memory_gb),
-				gpu_count = coalesce($4, gpu_count), status = coalesce($5, status)
-			WHERE id = $1 RETURNING `+workerCols, id, u.CPUCores, u.MemoryGB, u.GPUs, u.State)
+		rows, _ := tx.Query(ctx, sql+` RETURNING `+workerCols, args...)
 		var err error
 		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow]); err != nil {
 			return err
@@ -125,10 +118,10 @@ func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerP
 	})
 	s.forgetWorkers()
 	if err != nil {
-		return nil, notFound(wrap("update worker", err), "worker_not_found", "worker %d does not exist", id)
+		return nil, err
 	}
-	out := r.worker()
-	return &out, nil
+	w := r.worker()
+	return &w, nil
 }
 
 // Heartbeat marks every worker of node as seen now.
