@@ -763,3 +763,14 @@ func TestSlogLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyPrefixes(t *testing.T) {
+	a := Auth{TrustedProxies: []string{"10.0.0.0/8", "127.0.0.1", "::1"}}
+	var got []string
+	for _, p := range a.ProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 127.0.0.1/32 ::1/128"; strings.Join(got, " ") != want {
+		t.Errorf("ProxyPrefixes = %v, want %s", got, want)
+	}
+}

@@ -176,15 +176,31 @@ func checkJWTSecret(c *Config, k *Key) error {
 
 func checkProxies(c *Config, k *Key) error {
 	for _, p := range c.Auth.TrustedProxies {
-		if _, err := netip.ParseAddr(p); err == nil {
-			continue
+		if _, ok := proxyPrefix(p); !ok {
+			return c.bad(k, "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
 		}
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
-		}
-		return c.bad(k, "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
 	}
 	return nil
+}
+
+// proxyPrefix reads an address (as a one-address range) or a CIDR range.
+func proxyPrefix(s string) (netip.Prefix, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(s)
+	return p, err == nil
+}
+
+// ProxyPrefixes is TrustedProxies as ranges (Validate has checked each).
+func (a Auth) ProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range a.TrustedProxies {
+		if p, ok := proxyPrefix(s); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func checkFairShareMin(c *Config, k *Key) error {

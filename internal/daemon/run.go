@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -106,17 +105,13 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		OnStarted:         func([]rcq.Start) { ex.Notify() },
 	}, logger.With("component", "sched"), holder)
 
-	proxies, err := parseProxies(cfg.Auth.TrustedProxies)
-	if err != nil {
-		return err
-	}
 	server := api.New(api.Config{
 		Version:           Version,
 		Limits:            cfg.Limits(),
 		OpenRegistration:  cfg.Auth.OpenRegistration,
 		UnixUserFromEmail: cfg.Auth.UnixUserFromEmail,
 		LoginPerMinute:    cfg.Auth.LoginRateLimitPerMinute,
-		TrustedProxies:    proxies,
+		TrustedProxies:    cfg.Auth.ProxyPrefixes(),
 		RunningAsRoot:     os.Geteuid() == 0,
 	}, api.Deps{
 		Store:       st,
@@ -255,22 +250,6 @@ func lockStateDir(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("state directory lock: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-func parseProxies(ss []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ss {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p)
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("auth.trusted_proxies: %q is not an address or CIDR prefix", s)
-		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }
 
 // homeDir is where a job submitted without a working directory runs: the
