@@ -83,6 +83,8 @@ type Loop struct {
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
 
+	planMu sync.Mutex // one on-demand plan at a time
+
 	mu      sync.Mutex
 	last    *cycle
 	skipped uint64        // notified when the latest cycle that found no room began
@@ -263,7 +265,7 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 		}
 	}
 	l.mu.Lock()
-	l.last = &cycle{plan: &plan, at: time.Now(), gen: gen} // the snapshot is not kept: at 100,000 pending jobs it is ~25 MB
+	l.keep(&cycle{plan: &plan, at: time.Now(), gen: gen}) // the snapshot is not kept: at 100,000 pending jobs it is ~25 MB
 	close(l.cycled)
 	l.cycled = make(chan struct{})
 	l.mu.Unlock()
@@ -293,16 +295,45 @@ func (l *Loop) commitFailed(res CycleResult, err error) (CycleResult, error) {
 // coming: Plan waits for it (up to planWait) rather than planning the same
 // snapshot a second time, so under a stream of submits queue readers and the
 // scheduler share one plan per cycle.
+//
+// A plan made on demand by the leader (its latest cycle found no room and
+// planned nothing) is kept like a cycle's, so until the next Notify every
+// reader (rcq-queue, rcq-submit --wait polling its job) shares it; one
+// reader at a time makes it.
 func (l *Loop) Plan(ctx context.Context) (*rcq.Plan, error) {
 	if c := l.currentCycle(ctx); c != nil {
 		return c.plan, nil
+	}
+	l.planMu.Lock()
+	defer l.planMu.Unlock()
+	gen := l.notified.Load()
+	if l.leader.Load() {
+		l.mu.Lock()
+		c := l.last
+		l.mu.Unlock()
+		if c != nil && c.gen >= gen && time.Since(c.at) <= l.cfg.Interval {
+			return c.plan, nil // made by the reader before us
+		}
 	}
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
 		return nil, err
 	}
 	plan := Schedule(snap, l.cfg)
+	if l.leader.Load() {
+		l.mu.Lock()
+		l.keep(&cycle{plan: &plan, at: time.Now(), gen: gen})
+		l.mu.Unlock()
+	}
 	return &plan, nil
+}
+
+// keep makes c the latest plan unless a plan that saw more Notify calls is
+// already kept. l.mu is held.
+func (l *Loop) keep(c *cycle) {
+	if l.last == nil || c.gen >= l.last.gen {
+		l.last = c
+	}
 }
 
 // planWait bounds how long Plan waits for the leader's next cycle before it

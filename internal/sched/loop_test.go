@@ -401,6 +401,10 @@ func TestEventCycleSkipsWithoutRoom(t *testing.T) {
 	if len(p.Jobs) != 1 || p.Jobs[0].JobID != 2 || p.Jobs[0].Reason != rcq.ReasonResources {
 		t.Errorf("plan = %+v, want job 2 waiting for resources", p.Jobs)
 	}
+	// Later readers share that plan until something changes.
+	if _, err := a.Plan(ctx); err != nil || st.snapshotCount() != n+1 {
+		t.Errorf("a second Plan took %d snapshots in all since the skip, want 1 (%v)", st.snapshotCount()-n, err)
+	}
 
 	// Room again (the running job ended): the next event cycle runs in full.
 	st.mu.Lock()
