@@ -234,7 +234,7 @@ type UserUpdate struct {
 	UnixUser *string `json:"unix_user,omitempty"`
 }
 
-// Worker is an admin view of a worker, with what its running jobs use.
+// Worker is an admin view of a worker: its size and state.
 type Worker struct {
 	ID            int64     `json:"id"`
 	Name          string    `json:"name"`
