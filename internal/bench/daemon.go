@@ -197,12 +197,23 @@ func (b *Bench) startDaemon(ctx context.Context, o daemonOpts) (*daemon, error) 
 	return d, nil
 }
 
-// client returns a new API client with its own connection(s); tcp picks the
-// transport.
-func (d *daemon) client(tcp bool) (*client.Client, error) {
-	if tcp {
+// transport is how a bench client reaches rcqd and says who it is.
+type transport string
+
+const (
+	viaUnix transport = "unix"      // the Unix socket, with the admin's bearer token
+	viaPeer transport = "unix peer" // the Unix socket without a token: the kernel's peer credentials say who
+	viaTCP  transport = "tcp"       // TCP, with the admin's bearer token
+)
+
+// client returns a new API client with its own connection(s).
+func (d *daemon) client(t transport) (*client.Client, error) {
+	switch t {
+	case viaTCP:
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 		return client.New("http://"+d.Addr, client.WithToken(d.Token), client.WithHTTPClient(hc))
+	case viaPeer:
+		return client.New("unix://" + d.Sock)
 	}
 	return client.New("unix://"+d.Sock, client.WithToken(d.Token))
 }

@@ -47,7 +47,7 @@ func startSleeper(t *testing.T, b *Bench) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := d.client(false)
+	c, err := d.client(viaUnix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (b *Bench) queueSchedMemory(ctx context.Context, s6, s7, s8 bool) error {
 		if err := d.loginCLI(ctx); err != nil {
 			return err
 		}
-		c, err := d.client(false)
+		c, err := d.client(viaUnix)
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ func (b *Bench) submitToStart(ctx context.Context) error {
 	n := b.sizes.LatencyJobs
 	b.logf("scenario 3: %d jobs one after another on an idle worker", n)
 	return b.with(ctx, daemonOpts{}, func(d *daemon) error {
-		c, err := d.client(false)
+		c, err := d.client(viaUnix)
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (b *Bench) endToEnd(ctx context.Context) error {
 	o := daemonOpts{config: cfg.String(), env: []string{"RCQ_NODE_CPU_CORES=2", "RCQ_NODE_GPU_COUNT=0",
 		"MAX_CONCURRENT_JOBS=" + strconv.Itoa(sz.E2ECores)}}
 	return b.with(ctx, o, func(d *daemon) error {
-		c, err := d.client(false)
+		c, err := d.client(viaUnix)
 		if err != nil {
 			return err
 		}

@@ -33,11 +33,7 @@ func trivialJob(wd string) apitype.SubmitRequest {
 func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 	sz := b.sizes
 	if s1 {
-		for _, tcp := range []bool{false, true} {
-			transport := "unix"
-			if tcp {
-				transport = "tcp"
-			}
+		for _, transport := range []transport{viaUnix, viaTCP} {
 			for _, c := range sz.Clients {
 				b.logf("scenario 1: %d submits over %s, %d clients", sz.Submits, transport, c)
 				err := b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
@@ -46,7 +42,7 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 						wait = b.profile(ctx, d, fmt.Sprintf("s1-submit-%s-%d", transport, c), 5)
 					}
 					c0 := d.cpu()
-					lat, done, elapsed, err := submitMany(ctx, d, tcp, c, sz.Submits)
+					lat, done, elapsed, err := submitMany(ctx, d, transport, c, sz.Submits)
 					c1 := d.cpu()
 					wait()
 					if err != nil {
@@ -55,7 +51,7 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 					rate := float64(sz.Submits) / elapsed.Seconds()
 					b.submit[fmt.Sprintf("%s/%d", transport, c)] = rate
 					p := params("jobs", sz.Submits, "clients", c, "workers", "drained")
-					name := "submit " + transport
+					name := "submit " + string(transport)
 					b.add(Result{1, name, p, "jobs/s", rate, "", nil},
 						Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
 						Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
@@ -81,8 +77,8 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 			for i := range specs {
 				specs[i] = trivialJob(d.WorkDir)
 			}
-			for _, tcp := range []bool{false, true} {
-				c, err := d.client(tcp)
+			for _, t := range []transport{viaUnix, viaTCP} {
+				c, err := d.client(t)
 				if err != nil {
 					return err
 				}
@@ -100,10 +96,7 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 					rates = append(rates, float64(len(specs))/el.Seconds())
 					d.quiesce(ctx, 20*time.Second) // the scheduler's cycle over the new jobs
 				}
-				name := "batch submit unix"
-				if tcp {
-					name = "batch submit tcp"
-				}
+				name := "batch submit " + string(t)
 				b.add(Result{1, name, params("jobs/request", sz.BatchJobs, "requests", sz.Batches, "stat", "median"),
 					"jobs/s", median(rates), "", nil}.goal(true, 20_000))
 			}
@@ -120,6 +113,16 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 			} else {
 				b.add(Result{1, "GET /api/auth/me unix", params("requests", sz.Submits, "clients", c), "req/s", rate, "", nil})
 			}
+		}
+		if s1 {
+			peer, token, err := peerVersusToken(ctx, d, sz.Submits)
+			if err != nil {
+				return fmt.Errorf("scenario 1: peer identity against token: %w", err)
+			}
+			p := params("jobs", sz.Submits, "clients", 1, "order", "interleaved")
+			b.add(Result{1, "submit unix peer", p, "p50 ms", median(ms(peer)), "", nil},
+				Result{1, "submit unix token", p, "p50 ms", median(ms(token)), "", nil},
+				Result{1, "submit peer/token", p, "p50 ratio", median(ms(peer)) / median(ms(token)), "", nil}.goal(false, 1.05))
 		}
 		if !s2 {
 			return nil
@@ -163,10 +166,10 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 
 // submitMany sends n submits from c clients, each with its own connection,
 // and returns each submit's latency and the total time.
-func submitMany(ctx context.Context, d *daemon, tcp bool, c, n int) (lat, done []time.Duration, elapsed time.Duration, err error) {
+func submitMany(ctx context.Context, d *daemon, t transport, c, n int) (lat, done []time.Duration, elapsed time.Duration, err error) {
 	clients := make([]*client.Client, c)
 	for i := range clients {
-		cl, err := d.client(tcp)
+		cl, err := d.client(t)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -316,6 +319,35 @@ func edgeRates(done []time.Duration, k int) (first, last float64) {
 	return first, last
 }
 
+// peerVersusToken sends n submits over the Unix socket identified by the
+// kernel's peer credentials (no token) and n with a bearer token, alternating
+// one of each so that the machine's noise falls on both alike, and returns
+// each kind's latencies.
+func peerVersusToken(ctx context.Context, d *daemon, n int) (peer, token []time.Duration, err error) {
+	pc, err := d.client(viaPeer)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := d.client(viaUnix)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := trivialJob(d.WorkDir)
+	for range n {
+		for _, k := range []struct {
+			c   *client.Client
+			lat *[]time.Duration
+		}{{pc, &peer}, {tc, &token}} {
+			t0 := time.Now()
+			if _, err := k.c.Submit(ctx, spec, client.SubmitOptions{}); err != nil {
+				return nil, nil, err
+			}
+			*k.lat = append(*k.lat, time.Since(t0))
+		}
+	}
+	return peer, token, nil
+}
+
 // meRate sends n GET /api/auth/me from c clients over the Unix socket and
 // returns requests per second.
 func meRate(ctx context.Context, d *daemon, c, n int) (float64, error) {
@@ -324,7 +356,7 @@ func meRate(ctx context.Context, d *daemon, c, n int) (float64, error) {
 	errs := make(chan error, c)
 	t0 := time.Now()
 	for range c {
-		cl, err := d.client(false)
+		cl, err := d.client(viaUnix)
 		if err != nil {
 			return 0, err
 		}
