@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"time"
 
-	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -37,7 +37,8 @@ type Route struct {
 	Method   string
 	Pattern  string
 	Policy   Policy
-	UnixOnly bool  // served only on the Unix socket (pprof)
+	UnixOnly bool  // served only on the Unix socket (pprof, token without password)
+	Stream   bool  // answers for as long as the client follows: no read deadline
 	MaxBody  int64 // request body limit; 0 = defaultMaxBody
 	handle   func(w http.ResponseWriter, r *http.Request) error
 }
@@ -60,6 +61,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/auth/logout", Policy: User, handle: s.logout},
 		{Method: "POST", Pattern: "/api/auth/password", Policy: User, handle: s.changePassword},
 		{Method: "GET", Pattern: "/api/auth/me", Policy: User, handle: s.me},
+		{Method: "POST", Pattern: "/api/auth/token", Policy: User, UnixOnly: true, handle: s.issueToken},
 
 		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
@@ -69,7 +71,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/jobs/{id}/hold", Policy: User, handle: s.holdJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/release", Policy: User, handle: s.releaseJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
-		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
+		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, Stream: true, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
 
 		{Method: "GET", Pattern: "/api/admin/groups", Policy: Admin, handle: s.listGroups},
@@ -126,6 +128,11 @@ func (s *Server) guard(rt Route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if rt.Stream {
+			// The server's ReadTimeout would end a followed stream (and
+			// cancel its context): this route has no body to read.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		}
 		if rt.Policy != Public {
 			u, err := s.authenticate(r)
 			if err != nil {
@@ -136,6 +143,7 @@ func (s *Server) guard(rt Route) http.Handler {
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
 				return
 			}
+			noteCaller(r.Context(), u)
 			r = r.WithContext(withUser(r.Context(), u))
 		}
 		if err := rt.handle(w, r); err != nil {
@@ -153,31 +161,6 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d KiB", n>>10)
-}
-
-// authenticate checks the bearer token and reads the account fresh from the
-// store: a token older than the account's last logout or password change is
-// refused, and admin powers and group come from the store, not the token.
-func (s *Server) authenticate(r *http.Request) (*rcq.User, error) {
-	tok, ok := auth.BearerToken(r)
-	if !ok {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "missing_token", "missing bearer token: run rcq-login")
-	}
-	claims, err := s.Signer.Verify(tok, s.Now())
-	if err != nil {
-		return nil, err
-	}
-	u, _, err := s.Store.UserByID(r.Context(), claims.UserID)
-	if rcq.KindOf(err) == rcq.KindNotFound {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.TokenVersion != claims.Version {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
-	}
-	return u, nil
 }
 
 type userKey struct{}

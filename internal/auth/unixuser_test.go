@@ -2,12 +2,10 @@ package auth_test
 
 import (
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/auth"
@@ -48,9 +46,9 @@ func TestReadUIDMin(t *testing.T) {
 func TestUnixUserCheckRefusesPrivileged(t *testing.T) {
 	ordinary := unixtest.New(t)
 	sudoer := unixtest.New(t)
-	addToGroup(t, sudoer.Name, "sudo", false)
+	sudoer.AddToGroup(t, "sudo", false)
 	admPrimary := unixtest.New(t)
-	addToGroup(t, admPrimary.Name, "adm", true)
+	admPrimary.AddToGroup(t, "adm", true)
 
 	// A stand-in PostgreSQL user: an ordinary account named by database.run_as.
 	pgUser := unixtest.New(t)
@@ -114,29 +112,4 @@ func systemAccount(t *testing.T) string {
 	}
 	t.Skip("no system account (daemon, bin, ...) on this machine")
 	return ""
-}
-
-// addToGroup adds a test user to a system group (its primary group when
-// primary is set). It takes the lock internal/unixtest holds around useradd,
-// since both edit /etc/group.
-func addToGroup(t *testing.T, name, group string, primary bool) {
-	t.Helper()
-	if _, err := user.LookupGroup(group); err != nil {
-		t.Skipf("no group %s on this machine", group)
-	}
-	f, err := os.OpenFile("/run/lock/rcq-unixtest.lock", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-a", "-G", group, name}
-	if primary {
-		args = []string{"-g", group, name}
-	}
-	if out, err := exec.Command("usermod", args...).CombinedOutput(); err != nil {
-		t.Fatalf("usermod %v: %v: %s", args, err, out)
-	}
 }
