@@ -46,7 +46,9 @@ func systemMode(c *api.Config, _ *api.Deps) { c.RunningAsRoot = true }
 
 // personalMode is rcqd running as the Unix user owner.
 func personalMode(owner int) func(*api.Config, *api.Deps) {
-	return func(c *api.Config, _ *api.Deps) { c.RunningAsRoot, c.OwnerUID, c.OpenRegistration = false, owner, false }
+	return func(c *api.Config, _ *api.Deps) {
+		c.RunningAsRoot, c.OwnerUID, c.OpenRegistration = false, owner, false
+	}
 }
 
 func (e *env) mapUnixUser(id rcq.UserID, name string) {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
-	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -38,7 +37,6 @@ type Route struct {
 	Pattern  string
 	Policy   Policy
 	UnixOnly bool  // served only on the Unix socket (pprof, token without password)
-	Stream   bool  // answers for as long as the client follows: no read deadline
 	MaxBody  int64 // request body limit; 0 = defaultMaxBody
 	handle   func(w http.ResponseWriter, r *http.Request) error
 }
@@ -71,7 +69,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/jobs/{id}/hold", Policy: User, handle: s.holdJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/release", Policy: User, handle: s.releaseJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
-		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, Stream: true, handle: s.jobOutput},
+		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
 
 		{Method: "GET", Pattern: "/api/admin/groups", Policy: Admin, handle: s.listGroups},
@@ -128,11 +126,6 @@ func (s *Server) guard(rt Route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if rt.Stream {
-			// The server's ReadTimeout would end a followed stream (and
-			// cancel its context): this route has no body to read.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-		}
 		if rt.Policy != Public {
 			u, err := s.authenticate(r)
 			if err != nil {
