@@ -110,7 +110,10 @@ func createAdmin(ctx context.Context, cfg *config.Config, st *store.Store, pw *a
 func mapOwner(ctx context.Context, st *store.Store, logger *slog.Logger) error {
 	me, err := user.Current()
 	if err != nil {
-		return fmt.Errorf("who runs rcqd: %w", err)
+		// A uid without a login name (some containers): the socket cannot
+		// name its account; tokens over the socket and TCP still work.
+		logger.Warn("rcqd's own uid has no login name: on the socket it needs a token (rcq-login --email)", "err", err)
+		return nil
 	}
 	if _, err := st.UserByUnixUser(ctx, me.Username); err == nil {
 		return nil
