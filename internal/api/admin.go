@@ -115,22 +115,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// validUnixName accepts what useradd accepts by default, and "" (no mapping).
-func validUnixName(s string) bool {
-	if s == "" {
-		return true
-	}
-	if len(s) > 32 || s == "root" {
-		return false
-	}
-	for i, c := range s {
-		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')) {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "user")
 	if err != nil {
@@ -148,8 +132,13 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		g := rcq.GroupID(*req.GroupID)
 		p.GroupID = &g
 	}
-	if req.UnixUser != nil && !validUnixName(*req.UnixUser) {
-		return rcq.Invalid("unix_user", "%q: use a Unix login name (lower-case letters, digits, _ - .; not root), or \"\" for none", *req.UnixUser)
+	if req.UnixUser != nil && *req.UnixUser != "" {
+		// Who the account's jobs run as, and who a socket peer with that
+		// login is: never root, a system account, PostgreSQL's user or a
+		// privileged group's member; never another account's (the store).
+		if err := s.UnixUsers.Check(*req.UnixUser); err != nil {
+			return err
+		}
 	}
 	u, err := s.Store.UpdateUser(r.Context(), rcq.UserID(id), p)
 	if rcq.CodeOf(err) == "group_not_found" {

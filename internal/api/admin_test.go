@@ -148,9 +148,9 @@ func TestAdminUsers(t *testing.T) {
 	gid := decodeTo[apitype.Group](t, e.post("/api/admin/groups", tok, map[string]any{"name": "chem"})).ID
 	path := fmt.Sprintf("/api/admin/users/%d", e.alice)
 	patch := func(p string, body any) resp { return e.do(req{method: "PATCH", path: p, token: tok, body: body}) }
-	r = patch(path, map[string]any{"group_id": gid, "unix_user": "alice"})
+	r = patch(path, map[string]any{"group_id": gid})
 	want(t, r, http.StatusOK, "")
-	if u := decodeTo[apitype.User](t, r); u.GroupID != gid || u.UnixUser != "alice" || u.IsAdmin {
+	if u := decodeTo[apitype.User](t, r); u.GroupID != gid || u.UnixUser != "" || u.IsAdmin {
 		t.Errorf("patched user = %+v", u)
 	}
 	// The new group applies to the next submit at once: the token is not trusted for it.
@@ -289,12 +289,16 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 // pprof is served only on the Unix socket, and only to admins there.
 func TestPprofUnixOnlyAdminOnly(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *api.Config, d *api.Deps) {
+		c.OwnerUID = 1000 // personal mode: only uid 1000 may use the socket
+		d.UnixUsers = fakeUnix{1000: "owner", 1001: "other"}
+	})
+	e.mapUnixUser(e.admin, "owner") // as bootstrap does in personal mode
 	want(t, e.get("/debug/pprof/", e.adminT), http.StatusNotFound, "no_route")
 	want(t, e.get("/debug/pprof/cmdline", e.adminT), http.StatusNotFound, "no_route")
-	serve := func(path, token string) int {
+	serve := func(path string, uid int, token string) int {
 		r := httptest.NewRequest("GET", path, nil)
-		r = r.WithContext(api.WithConnInfo(r.Context(), api.ConnInfo{Unix: true, Peer: "uid:1000"}))
+		r = r.WithContext(api.WithConnInfo(r.Context(), api.ConnInfo{Unix: true, Peer: fmt.Sprintf("uid:%d", uid), UID: uid, HasUID: true}))
 		if token != "" {
 			r.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -302,14 +306,20 @@ func TestPprofUnixOnlyAdminOnly(t *testing.T) {
 		e.api.ServeHTTP(w, r)
 		return w.Code
 	}
-	for path, codes := range map[string][3]int{
-		"/debug/pprof/":          {401, 403, 200},
-		"/debug/pprof/cmdline":   {401, 403, 200},
-		"/debug/pprof/goroutine": {401, 403, 200},
-	} {
-		for i, tok := range []string{"", e.aliceT, e.adminT} {
-			if got := serve(path, tok); got != codes[i] {
-				t.Errorf("GET %s on the socket with token %d: %d, want %d", path, i, got, codes[i])
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/goroutine"} {
+		for _, c := range []struct {
+			who   string
+			uid   int
+			token string
+			want  int
+		}{
+			{"the owner without a token (admin@localhost)", 1000, "", 200},
+			{"the owner with alice's token", 1000, e.aliceT, 403},
+			{"the owner with the admin's token", 1000, e.adminT, 200},
+			{"another uid with the admin's token", 1001, e.adminT, 403},
+		} {
+			if got := serve(path, c.uid, c.token); got != c.want {
+				t.Errorf("GET %s on the socket as %s: %d, want %d", path, c.who, got, c.want)
 			}
 		}
 	}

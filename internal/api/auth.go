@@ -26,15 +26,21 @@ func normalEmail(s string) (string, error) {
 	return local + "@" + strings.ToLower(domain), nil
 }
 
+// register creates an account. Anyone may when registration is open, else
+// only admins. Only an admin chooses the group (others get the default one,
+// and 400 group_requires_admin when they ask for another) and only an
+// admin's registration gets a Unix user (from auth.unix_user_from_email,
+// checked like any mapping): a stranger never picks who their jobs run as.
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
-	if !s.cfg.OpenRegistration {
-		u, err := s.authenticate(r)
-		if err != nil {
-			return rcq.Errorf(rcq.KindForbidden, "registration_closed", "registration is open to admins only: ask an admin to create your account")
-		}
-		if !u.IsAdmin {
-			return rcq.Errorf(rcq.KindForbidden, "registration_closed", "registration is open to admins only: ask an admin to create your account")
-		}
+	// The caller, when known: a token, or a socket peer that has an account
+	// (none is made for a registration).
+	var by *rcq.User
+	if _, hasTok := auth.BearerToken(r); hasTok || connInfo(r).Unix {
+		by, _ = s.identify(r, false)
+	}
+	admin := by != nil && by.IsAdmin
+	if !s.cfg.OpenRegistration && !admin {
+		return rcq.Errorf(rcq.KindForbidden, "registration_closed", "registration is open to admins only: ask an admin to create your account")
 	}
 	if err := s.limiter.allow(s.clientKey(r)); err != nil {
 		return err
@@ -47,27 +53,38 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, domain, _ := strings.Cut(email, "@"); domain == localDomain && !admin {
+		return rcq.Errorf(rcq.KindInvalid, "reserved_email",
+			"email: the domain %s is kept for the accounts of this machine's Unix users, made when they first use the socket", localDomain)
+	}
 	if err := auth.CheckPasswordRules(req.Password); err != nil {
 		return err
 	}
-	if req.GroupID == 0 {
-		req.GroupID = 1
-	}
 	if req.GroupID < 0 {
 		return rcq.Invalid("group_id", "must be a positive group id")
+	}
+	group := rcq.GroupID(req.GroupID)
+	switch {
+	case group == 0:
+		group = rcq.DefaultGroup
+	case group != rcq.DefaultGroup && !admin:
+		return rcq.Errorf(rcq.KindInvalid, "group_requires_admin",
+			"group_id: only an admin may put an account in group %d; new accounts go to group %d (ask an admin to move you)", group, rcq.DefaultGroup)
+	}
+	u := rcq.User{Email: email, GroupID: group}
+	if admin && s.cfg.UnixUserFromEmail {
+		if u.UnixUser, err = s.unixUserFromEmail(email); err != nil {
+			return err
+		}
 	}
 	hash, err := s.Passwords.Hash(req.Password)
 	if err != nil {
 		return err
 	}
-	u := rcq.User{Email: email, GroupID: rcq.GroupID(req.GroupID)}
-	if s.cfg.UnixUserFromEmail {
-		u.UnixUser = unixName(email)
-	}
 	id, err := s.Store.CreateUser(r.Context(), u, hash)
 	if err != nil {
 		if rcq.KindOf(err) == rcq.KindNotFound {
-			return rcq.Errorf(rcq.KindInvalid, "invalid_group_id", "group_id: group %d does not exist", req.GroupID)
+			return rcq.Errorf(rcq.KindInvalid, "invalid_group_id", "group_id: group %d does not exist", group)
 		}
 		return err
 	}
@@ -75,14 +92,24 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// unixName is the email's local part when it is a safe Unix login name.
-func unixName(email string) string {
+// unixUserFromEmail is the Unix user auth.unix_user_from_email gives a new
+// account: the email's local part, lower-cased, when it names a Unix user of
+// this machine; "" when it names none; an error when that user may not run
+// jobs (root, a system account, a privileged group's member).
+func (s *Server) unixUserFromEmail(email string) (string, error) {
 	local, _, _ := strings.Cut(email, "@")
-	local = strings.ToLower(local)
-	if !validUnixName(local) {
-		return ""
+	name := strings.ToLower(local)
+	if !auth.ValidUnixName(name) {
+		return "", nil
 	}
-	return local
+	err := s.UnixUsers.Check(name)
+	if rcq.CodeOf(err) == auth.CodeUnknownUnixUser {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 var errBadLogin = rcq.Errorf(rcq.KindUnauthorized, "invalid_credentials", "invalid email or password")

@@ -100,7 +100,7 @@ func TestRegister(t *testing.T) {
 		{"73 bytes", "p73@example.org", strings.Repeat("a", 73), 1, 400, "invalid_password", "72"},
 		{"75 multibyte bytes", "p75@example.org", strings.Repeat("€", 25), 1, 400, "invalid_password", "72"},
 		{"duplicate, other case", "ADA@example.org", "long enough pw", 1, 409, "email_taken", ""},
-		{"missing group", "g@example.org", "long enough pw", 99, 400, "invalid_group_id", "99"},
+		{"another group", "g@example.org", "long enough pw", 2, 400, "group_requires_admin", "group_id"},
 		{"negative group", "g2@example.org", "long enough pw", -1, 400, "invalid_group_id", ""},
 	} {
 		r := reg(c.email, c.pw, c.group)
@@ -111,6 +111,9 @@ func TestRegister(t *testing.T) {
 	if n := e.userCount(); n != users {
 		t.Errorf("refused registrations created %d users", n-users)
 	}
+	// An admin chooses the group; one that does not exist is refused.
+	want(t, e.post("/api/auth/register", e.adminT, map[string]any{"email": "g@example.org", "password": "long enough pw", "group_id": 99}),
+		http.StatusBadRequest, "invalid_group_id")
 	// Exactly 72 bytes is fine.
 	want(t, reg("p72@example.org", strings.Repeat("é", 36), 1), http.StatusCreated, "")
 	// Bodies are strict here too.

@@ -7,7 +7,6 @@ import (
 	"net/http/pprof"
 	"strings"
 
-	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -37,7 +36,7 @@ type Route struct {
 	Method   string
 	Pattern  string
 	Policy   Policy
-	UnixOnly bool  // served only on the Unix socket (pprof)
+	UnixOnly bool  // served only on the Unix socket (pprof, token without password)
 	MaxBody  int64 // request body limit; 0 = defaultMaxBody
 	handle   func(w http.ResponseWriter, r *http.Request) error
 }
@@ -60,6 +59,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/auth/logout", Policy: User, handle: s.logout},
 		{Method: "POST", Pattern: "/api/auth/password", Policy: User, handle: s.changePassword},
 		{Method: "GET", Pattern: "/api/auth/me", Policy: User, handle: s.me},
+		{Method: "POST", Pattern: "/api/auth/token", Policy: User, UnixOnly: true, handle: s.issueToken},
 
 		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
@@ -136,6 +136,7 @@ func (s *Server) guard(rt Route) http.Handler {
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
 				return
 			}
+			noteCaller(r.Context(), u)
 			r = r.WithContext(withUser(r.Context(), u))
 		}
 		if err := rt.handle(w, r); err != nil {
@@ -153,31 +154,6 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d KiB", n>>10)
-}
-
-// authenticate checks the bearer token and reads the account fresh from the
-// store: a token older than the account's last logout or password change is
-// refused, and admin powers and group come from the store, not the token.
-func (s *Server) authenticate(r *http.Request) (*rcq.User, error) {
-	tok, ok := auth.BearerToken(r)
-	if !ok {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "missing_token", "missing bearer token: run rcq-login")
-	}
-	claims, err := s.Signer.Verify(tok, s.Now())
-	if err != nil {
-		return nil, err
-	}
-	u, _, err := s.Store.UserByID(r.Context(), claims.UserID)
-	if rcq.KindOf(err) == rcq.KindNotFound {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.TokenVersion != claims.Version {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
-	}
-	return u, nil
 }
 
 type userKey struct{}

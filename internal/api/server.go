@@ -20,6 +20,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u rcq.User, passwordHash string) (rcq.UserID, error)
 	UserByEmail(ctx context.Context, email string) (*rcq.User, string, error)
 	UserByID(ctx context.Context, id rcq.UserID) (*rcq.User, string, error)
+	UserByUnixUser(ctx context.Context, name string) (*rcq.User, error)
 	Users(ctx context.Context) ([]rcq.User, error)
 	UpdateUser(ctx context.Context, id rcq.UserID, p rcq.UserPatch) (*rcq.User, error)
 	SetPassword(ctx context.Context, id rcq.UserID, hash string) error
@@ -57,10 +58,14 @@ type Config struct {
 	Version           string
 	Limits            rcq.Limits
 	OpenRegistration  bool
-	UnixUserFromEmail bool // registration maps the account to the email's local part
+	UnixUserFromEmail bool // an admin's registration maps the account to the email's local part
 	LoginPerMinute    int  // login and register attempts per client address per minute
 	TrustedProxies    []netip.Prefix
-	RunningAsRoot     bool // output streaming then checks the file belongs to the job's user
+	// RunningAsRoot is system mode: socket peers are their Unix users, and
+	// output streaming checks the file belongs to the job's user. Otherwise
+	// rcqd is in personal mode: only OwnerUID may use the socket.
+	RunningAsRoot bool
+	OwnerUID      int // rcqd's own uid
 }
 
 // Deps are the Server's collaborators.
@@ -73,6 +78,10 @@ type Deps struct {
 	OutputPaths func(j *rcq.Job) (stdout, stderr string)
 	// UnixUID looks up a Unix account's uid (for output streaming as root).
 	UnixUID func(name string) (int, error)
+	// UnixUsers checks accounts' Unix users and names socket peers; nil
+	// means the machine's (UID_MIN from /etc/login.defs, PostgreSQL's
+	// user "postgres").
+	UnixUsers UnixUsers
 	// HomeDir is the working directory of a job submitted without one: the
 	// home of the Unix user it will run as ("" when unknown).
 	HomeDir func(u *rcq.User) string
@@ -105,6 +114,9 @@ func New(cfg Config, d Deps) *Server {
 	if d.Wake == nil {
 		d.Wake = func() {}
 	}
+	if d.UnixUsers == nil {
+		d.UnixUsers = auth.NewUnixUsers(auth.LoginDefs, "postgres")
+	}
 	if cfg.Limits == (rcq.Limits{}) {
 		cfg.Limits = rcq.DefaultLimits
 	}
@@ -125,7 +137,7 @@ func (s *Server) Routes() []Route { return s.routes() }
 
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
-	r.Use(recoverer(s.Logger))
+	r.Use(s.accessLog, recoverer(s.Logger), s.socketGate)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
 	})
@@ -143,8 +155,10 @@ type connKey struct{}
 
 // ConnInfo is what rcqd knows of a request's connection.
 type ConnInfo struct {
-	Unix bool   // arrived on the Unix socket
-	Peer string // a rate-limit key for Unix peers, e.g. "uid:1000"
+	Unix   bool   // arrived on the Unix socket
+	Peer   string // a rate-limit key for Unix peers, e.g. "uid:1000"
+	UID    int    // the Unix peer's uid, from SO_PEERCRED; meaningful only with HasUID
+	HasUID bool   // the kernel told the peer's uid (every Unix socket connection on Linux)
 }
 
 // WithConnInfo records how a connection arrived; rcqd calls it from

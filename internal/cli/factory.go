@@ -72,13 +72,23 @@ func (f *Factory) explicitServer() string {
 // Server is the server commands talk to: --server, RCQ_SERVER, the server of
 // the saved credentials, or the local daemon's socket.
 func (f *Factory) Server() string {
+	if s := f.target(); s != "" {
+		return s
+	}
+	return client.DefaultServer()
+}
+
+// target is Server, but "" for the local daemon's socket: the client then
+// looks for the user's own rcqd's socket, then the system rcqd's, and names
+// both when neither answers.
+func (f *Factory) target() string {
 	if s := f.explicitServer(); s != "" {
 		return s
 	}
 	if creds, err := f.Credentials(); err == nil && creds.Server != "" {
 		return creds.Server
 	}
-	return client.DefaultServer()
+	return ""
 }
 
 // Credentials reads the saved credentials.
@@ -90,9 +100,10 @@ func (f *Factory) Credentials() (*client.Credentials, error) {
 	return client.LoadCredentials(path)
 }
 
-// AnonClient returns a client without a token.
+// AnonClient returns a client without a token. On a Unix socket rcqd still
+// knows who it is: the caller's Unix user.
 func (f *Factory) AnonClient() (*client.Client, error) {
-	return f.newClient(f.Server(), "")
+	return f.newClient(f.target(), "")
 }
 
 func (f *Factory) newClient(server, token string) (*client.Client, error) {
@@ -117,10 +128,11 @@ type Session struct {
 }
 
 // Client returns a client carrying the caller's token: RCQ_TOKEN, or the saved
-// credentials when they belong to the server in use.
+// credentials when they belong to the server in use. With neither, on a Unix
+// socket, it returns a client without a token: rcqd knows the caller by uid.
 func (f *Factory) Client() (*Session, error) {
 	if tok := f.Getenv("RCQ_TOKEN"); tok != "" {
-		c, err := f.newClient(f.Server(), tok)
+		c, err := f.newClient(f.target(), tok)
 		if err != nil {
 			return nil, err
 		}
@@ -128,6 +140,13 @@ func (f *Factory) Client() (*Session, error) {
 	}
 	creds, err := f.Credentials()
 	if errors.Is(err, client.ErrNoCredentials) {
+		c, cerr := f.newClient(f.target(), "")
+		if cerr != nil {
+			return nil, cerr
+		}
+		if c.Socket() {
+			return &Session{Client: c}, nil
+		}
 		return nil, &AuthError{Msg: "not logged in: run rcq-login"}
 	}
 	if err != nil {

@@ -26,9 +26,12 @@ import (
 //
 // and stops it with "kill -INT rcqd" and "wait rcqd". The environment has
 // RCQ_SERVER=unix://$SOCK, XDG_CONFIG_HOME=$WORK/cfg, and settings that
-// make rcqd quick (bcrypt cost 4) and able to run jobs when it runs as root
-// (accounts map to the Unix user named by their email's local part, so
-// nobody@lab runs jobs as nobody).
+// make rcqd quick (bcrypt cost 4) and able to run jobs when it runs as root:
+// registration is for admins only and maps accounts to the Unix user named
+// by their email's local part, so nobody@lab runs jobs as nobody. On the
+// socket the test's own user is an admin without logging in (root in
+// system mode, rcqd's owner in personal mode), so "rcq-login --register"
+// works until a login saves another account's token.
 func TestScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts rcqd and PostgreSQL")
@@ -38,9 +41,9 @@ func TestScripts(t *testing.T) {
 			t.Skip("no PostgreSQL server binaries")
 		}
 	}
-	// As root, rcqd runs each account's jobs as the Unix user named by its
-	// email's local part; the scripts use nobody@lab. Otherwise jobs run as
-	// the test's own user and any name works.
+	// As root (system mode), rcqd runs each account's jobs as the Unix user
+	// named by its email's local part; the scripts use nobody@lab. Otherwise
+	// (personal mode) jobs run as the test's own user and any name works.
 	jobUser := "ann"
 	if os.Geteuid() == 0 {
 		if _, err := user.Lookup("nobody"); err != nil {
@@ -64,7 +67,13 @@ func TestScripts(t *testing.T) {
 		WorkdirRoot:         root,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			if err := os.Chmod(env.WorkDir, 0o777); err != nil {
+			// As root, jobs run as nobody and write here; otherwise the
+			// socket's directory must be private (personal mode).
+			mode := os.FileMode(0o700)
+			if os.Geteuid() == 0 {
+				mode = 0o777
+			}
+			if err := os.Chmod(env.WorkDir, mode); err != nil {
 				return err
 			}
 			sock := filepath.Join(env.WorkDir, "rcqd.sock")
@@ -72,6 +81,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SOCK", sock)
 			env.Setenv("RCQ_SERVER", "unix://"+sock)
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "cfg"))
+			env.Setenv("RCQ_AUTH_OPEN_REGISTRATION", "false")
 			env.Setenv("RCQ_AUTH_UNIX_USER_FROM_EMAIL", "true")
 			env.Setenv("RCQ_AUTH_BCRYPT_COST", "4")
 			env.Setenv("RCQ_AUTH_LOGIN_RATE_LIMIT_PER_MINUTE", "100000")

@@ -19,9 +19,10 @@ import (
 
 // Client talks to one rcqd over its REST API. It is safe for concurrent use.
 type Client struct {
-	server  string // as given, for messages and the credentials file
-	addr    string // the socket path or host:port, for messages
-	base    string // URL prefix of every request
+	server  string   // as given (the default resolved), for messages and the credentials file
+	addr    string   // the socket path or host:port, for messages
+	tried   []string // every socket looked for, when the server was the default
+	base    string   // URL prefix of every request
 	token   string
 	http    *http.Client
 	version string
@@ -42,12 +43,15 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.version = ua }
 
 // New returns a client for server, which is unix:///path/to/rcqd.sock,
 // a bare absolute socket path, or http(s)://host:port. An empty server means
-// DefaultServer().
+// the first of DefaultSockets that exists; an error reaching it names them
+// all.
 func New(server string, opts ...Option) (*Client, error) {
+	var tried []string
 	if server == "" {
-		server = DefaultServer()
+		tried = DefaultSockets()
+		server = "unix://" + firstExisting(tried)
 	}
-	c := &Client{server: server, version: "rcq-client"}
+	c := &Client{server: server, version: "rcq-client", tried: tried}
 	for _, o := range opts {
 		o(c)
 	}
@@ -94,15 +98,24 @@ func (c *Client) Addr() string { return c.addr }
 // Token is the Bearer token the client sends, "" for none.
 func (c *Client) Token() string { return c.token }
 
+// Socket reports whether the client talks to rcqd over a Unix socket, where
+// rcqd knows the caller by uid and no token is needed.
+func (c *Client) Socket() bool { return strings.HasPrefix(c.addr, "/") }
+
 // ConnError says rcqd could not be reached at all: nothing was answered.
 type ConnError struct {
-	Addr   string // the socket path or host:port tried
-	Socket bool   // Addr is a Unix socket
+	Addr   string   // the socket path or host:port tried
+	Socket bool     // Addr is a Unix socket
+	Tried  []string // every default socket looked for, when no server was given
 	Err    error
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("cannot reach rcqd at %s: is it running? Start it with: rcqd", e.Addr)
+	where := e.Addr
+	if len(e.Tried) > 1 {
+		where = strings.Join(e.Tried, " or ")
+	}
+	return fmt.Sprintf("cannot reach rcqd at %s: is it running? Start it with: rcqd", where)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }
@@ -156,7 +169,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &ConnError{Addr: c.addr, Socket: strings.HasPrefix(c.addr, "/"), Err: err}
+		return nil, &ConnError{Addr: c.addr, Socket: c.Socket(), Tried: c.tried, Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,6 +46,10 @@ func (f *fakeAPI) handler() http.Handler {
 			return
 		}
 		writeJSON(w, 200, apitype.LoginResponse{Token: "tok-" + req.Email, User: apitype.UserInfo{ID: 7, Email: req.Email}})
+	})
+	mux.HandleFunc("POST /api/auth/token", func(w http.ResponseWriter, r *http.Request) {
+		f.lastAuth = r.Header.Get("Authorization")
+		writeJSON(w, 200, apitype.LoginResponse{Token: "peer-token", User: apitype.UserInfo{ID: 9, Email: "ann@localhost", UnixUser: "ann"}})
 	})
 	mux.HandleFunc("GET /api/auth/me", func(w http.ResponseWriter, r *http.Request) {
 		f.lastAuth = r.Header.Get("Authorization")
@@ -164,6 +169,39 @@ func TestTransports(t *testing.T) {
 	}
 }
 
+// PeerToken asks for a token with no password and no Authorization header,
+// even from a client holding a token.
+func TestPeerToken(t *testing.T) {
+	t.Parallel()
+	f, server := newUnix(t)
+	c, err := New(server, WithToken("stale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Socket() {
+		t.Errorf("%s: Socket() = false", server)
+	}
+	lr, err := c.PeerToken(context.Background())
+	if err != nil || lr.Token != "peer-token" || lr.User.UnixUser != "ann" {
+		t.Fatalf("PeerToken = %+v, %v", lr, err)
+	}
+	if f.lastAuth != "" {
+		t.Errorf("PeerToken sent Authorization %q", f.lastAuth)
+	}
+	if _, tcp := newTCP(t); mustNew(t, tcp).Socket() {
+		t.Errorf("%s: Socket() = true", tcp)
+	}
+}
+
+func mustNew(t *testing.T, server string) *Client {
+	t.Helper()
+	c, err := New(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestErrorsAreRebuilt(t *testing.T) {
 	t.Parallel()
 	_, server := newTCP(t)
@@ -236,25 +274,79 @@ func TestNewRejectsBadServers(t *testing.T) {
 	}
 }
 
-func TestDefaultSocket(t *testing.T) {
+func TestDefaultSockets(t *testing.T) {
+	const sys = "/run/rcq/rcqd.sock"
 	cases := []struct {
 		root bool
 		env  map[string]string
-		want string
+		want []string
 	}{
-		{true, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0", "HOME": "/root"}, "/run/rcq/rcqd.sock"},
-		{false, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ann"}, "/run/user/1000/rcq/rcqd.sock"},
-		{false, map[string]string{"XDG_STATE_HOME": "/s", "HOME": "/home/ann"}, "/s/rcq/rcqd.sock"},
-		{false, map[string]string{"XDG_RUNTIME_DIR": "relative", "HOME": "/home/ann"}, "/home/ann/.local/state/rcq/rcqd.sock"},
-		{false, map[string]string{"RCQ_STATE_DIR": "/srv/rcq", "HOME": "/home/ann"}, "/srv/rcq/rcqd.sock"},
-		{true, map[string]string{"RCQ_SOCKET": "/tmp/x.sock"}, "/tmp/x.sock"},
-		{false, map[string]string{}, "/run/rcq/rcqd.sock"},
+		{true, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0", "HOME": "/root"}, []string{sys}},
+		{false, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ann"}, []string{"/run/user/1000/rcq/rcqd.sock", sys}},
+		{false, map[string]string{"XDG_STATE_HOME": "/s", "HOME": "/home/ann"}, []string{"/s/rcq/rcqd.sock", sys}},
+		{false, map[string]string{"XDG_RUNTIME_DIR": "relative", "HOME": "/home/ann"}, []string{"/home/ann/.local/state/rcq/rcqd.sock", sys}},
+		{false, map[string]string{"RCQ_STATE_DIR": "/srv/rcq", "HOME": "/home/ann"}, []string{"/srv/rcq/rcqd.sock", sys}},
+		{true, map[string]string{"RCQ_SOCKET": "/tmp/x.sock"}, []string{"/tmp/x.sock"}},
+		{false, map[string]string{"RCQ_SOCKET": "/tmp/x.sock", "XDG_RUNTIME_DIR": "/run/user/1000"}, []string{"/tmp/x.sock"}},
+		{false, map[string]string{}, []string{sys}},
 	}
 	for _, c := range cases {
 		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
-		if got := defaultSocket(lookup, c.root); got != c.want {
-			t.Errorf("defaultSocket(%v, root=%v) = %q, want %q", c.env, c.root, got, c.want)
+		if got := defaultSockets(lookup, c.root); !slices.Equal(got, c.want) {
+			t.Errorf("defaultSockets(%v, root=%v) = %q, want %q", c.env, c.root, got, c.want)
 		}
+	}
+}
+
+// The user's own socket wins when it exists; else the system rcqd's; and
+// when neither answers the error names both.
+func TestDefaultSocketFallsBackToSystem(t *testing.T) {
+	dir := t.TempDir()
+	own, sys := filepath.Join(dir, "own.sock"), filepath.Join(dir, "sys.sock")
+	if got := firstExisting([]string{own, sys}); got != own {
+		t.Errorf("neither exists: %s, want the first", got)
+	}
+	l, err := net.Listen("unix", sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := firstExisting([]string{own, sys}); got != sys {
+		t.Errorf("only the system socket exists: %s", got)
+	}
+	if err := os.WriteFile(own, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstExisting([]string{own, sys}); got != sys {
+		t.Errorf("a regular file is no socket: got %s", got)
+	}
+
+	t.Setenv("RCQ_SOCKET", "")
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
+	c, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Health(context.Background())
+	var ce *ConnError
+	if !errors.As(err, &ce) {
+		t.Fatalf("health with no rcqd anywhere: %v", err)
+	}
+	want := "cannot reach rcqd at " + filepath.Join(dir, "run", "rcq", "rcqd.sock") + " or /run/rcq/rcqd.sock: is it running? Start it with: rcqd"
+	if os.Geteuid() == 0 { // root's own socket is the system one
+		want = "cannot reach rcqd at /run/rcq/rcqd.sock: is it running? Start it with: rcqd"
+	}
+	if _, statErr := os.Stat("/run/rcq/rcqd.sock"); statErr == nil {
+		t.Skip("a system rcqd runs on this machine")
+	}
+	if ce.Error() != want {
+		t.Errorf("error = %q\nwant    %q", ce.Error(), want)
+	}
+	// An explicit server names only itself.
+	c, _ = New("unix://" + own)
+	_, err = c.Health(context.Background())
+	if !errors.As(err, &ce) || ce.Error() != "cannot reach rcqd at "+own+": is it running? Start it with: rcqd" {
+		t.Errorf("explicit socket: %v", err)
 	}
 }
 

@@ -42,6 +42,17 @@ func (c *Client) Login(ctx context.Context, req apitype.LoginRequest) (*apitype.
 	return &out, nil
 }
 
+// PeerToken asks rcqd for a token for the caller's account without a
+// password (POST /api/auth/token): on the Unix socket only, where rcqd knows
+// the caller by uid. Send it without a token.
+func (c *Client) PeerToken(ctx context.Context) (*apitype.LoginResponse, error) {
+	var out apitype.LoginResponse
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/api/auth/token", out: &out, noAuth: true}); err != nil {
+		return nil, fmt.Errorf("log in as your Unix user: %w", err)
+	}
+	return &out, nil
+}
+
 // Logout invalidates every token of the caller (POST /api/auth/logout).
 func (c *Client) Logout(ctx context.Context) (*apitype.Message, error) {
 	var out apitype.Message

@@ -8,20 +8,36 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// DefaultSocket is the Unix socket the commands dial when no server is
-// configured. It is the socket rcqd listens on by default (rcqd computes it
-// with the same rcq.DefaultSocket and rcq.DefaultStateDir):
+// DefaultSockets are the Unix sockets the commands look for when no server
+// is configured, in order:
 //
-//   - $RCQ_SOCKET when set (rcqd's own variable);
-//   - /run/rcq/rcqd.sock when running as root;
-//   - $XDG_RUNTIME_DIR/rcq/rcqd.sock;
-//   - <state dir>/rcqd.sock, the state dir being $RCQ_STATE_DIR,
-//     $XDG_STATE_HOME/rcq or ~/.local/state/rcq.
-func DefaultSocket() string {
-	return defaultSocket(os.LookupEnv, os.Geteuid() == 0)
+//   - $RCQ_SOCKET when set (rcqd's own variable), and then only it;
+//   - the socket a personal rcqd of this user listens on by default (rcqd
+//     computes it with the same rcq.DefaultSocket and rcq.DefaultStateDir):
+//     $XDG_RUNTIME_DIR/rcq/rcqd.sock, else <state dir>/rcqd.sock, the state
+//     dir being $RCQ_STATE_DIR, $XDG_STATE_HOME/rcq or ~/.local/state/rcq;
+//     /run/rcq/rcqd.sock when running as root;
+//   - /run/rcq/rcqd.sock, the system rcqd's.
+func DefaultSockets() []string {
+	return defaultSockets(os.LookupEnv, os.Geteuid() == 0)
 }
 
-func defaultSocket(lookupEnv func(string) (string, bool), root bool) string {
+// DefaultSocket is the first of DefaultSockets that exists, else the first:
+// a user's own rcqd wins over the system's.
+func DefaultSocket() string {
+	return firstExisting(DefaultSockets())
+}
+
+func firstExisting(paths []string) string {
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Type() == os.ModeSocket {
+			return p
+		}
+	}
+	return paths[0]
+}
+
+func defaultSockets(lookupEnv func(string) (string, bool), root bool) []string {
 	abs := func(name string) string {
 		v, ok := lookupEnv(name)
 		if v = strings.TrimSpace(v); ok && filepath.IsAbs(v) {
@@ -30,16 +46,17 @@ func defaultSocket(lookupEnv func(string) (string, bool), root bool) string {
 		return ""
 	}
 	if s := abs("RCQ_SOCKET"); s != "" {
-		return s
+		return []string{s}
 	}
 	stateDir := abs("RCQ_STATE_DIR")
 	if stateDir == "" {
 		stateDir = rcq.DefaultStateDir(lookupEnv, root)
 	}
-	if s := rcq.DefaultSocket(lookupEnv, root, stateDir); s != "" {
-		return s
+	s := rcq.DefaultSocket(lookupEnv, root, stateDir)
+	if s == "" || s == rcq.SystemSocket {
+		return []string{rcq.SystemSocket}
 	}
-	return rcq.SystemSocket
+	return []string{s, rcq.SystemSocket}
 }
 
 // DefaultServer is DefaultSocket as a server address: unix:///path.

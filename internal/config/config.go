@@ -425,6 +425,20 @@ func (c *Config) resolve(lookup func(string) (string, bool)) error {
 	if c.Listen.Socket == "" {
 		c.Listen.Socket = rcq.DefaultSocket(lookup, c.root, c.StateDir)
 	}
+	if !c.root {
+		// Personal mode: every job runs as rcqd's user, so only that user may
+		// reach it. Defaults that open it to others are turned off; values
+		// set on purpose stay, and Validate refuses those that cannot hold.
+		if c.Source("listen") == "default" {
+			c.Listen.Addr = ""
+		}
+		if c.Source("socket_mode") == "default" {
+			c.Listen.SocketMode = 0o600
+		}
+		if c.Source("auth.open_registration") == "default" {
+			c.Auth.OpenRegistration = false
+		}
+	}
 	if c.Jobs.LogDirectory == "" {
 		c.Jobs.LogDirectory = filepath.Join(c.StateDir, "logs")
 	}
@@ -488,6 +502,25 @@ func (c *Config) Production() bool { return c.Environment == "production" }
 
 // Root reports whether the configuration was loaded for rcqd running as root.
 func (c *Config) Root() bool { return c.root }
+
+// The two modes, chosen by who runs rcqd.
+const (
+	// ModeSystem is rcqd as root: the socket is open to every local user, each
+	// is their own account, and jobs run as the account's Unix user.
+	ModeSystem = "system"
+	// ModePersonal is rcqd as an ordinary user: every job runs as that user,
+	// so only that user may use it (socket in a 0700 directory, other uids
+	// refused, TCP off by default, registration closed).
+	ModePersonal = "personal"
+)
+
+// Mode is ModeSystem when rcqd runs as root, else ModePersonal.
+func (c *Config) Mode() string {
+	if c.root {
+		return ModeSystem
+	}
+	return ModePersonal
+}
 
 // JWTSecretFile is where rcqd keeps the secret it generates when
 // Auth.JWTSecret is empty.

@@ -74,8 +74,9 @@ func TestDefaults(t *testing.T) {
 		Environment: "development",
 		StateDir:    "/home/ada/.local/state/rcq",
 		Database:    Database{URL: "", RunAs: "postgres", MaxConns: 10},
-		Listen:      Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o666, Addr: "127.0.0.1:8080"},
-		Auth: Auth{JWTExpiryHours: 24, BcryptCost: 12, OpenRegistration: true, TrustedProxies: []string{},
+		// Personal mode: socket for the owner only, TCP off, registration closed.
+		Listen: Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o600, Addr: ""},
+		Auth: Auth{JWTExpiryHours: 24, BcryptCost: 12, OpenRegistration: false, TrustedProxies: []string{},
 			LoginRateLimitPerMinute: 20},
 		Scheduler: Scheduler{IntervalSeconds: 30, MaxConcurrentJobs: 10, FairShareWindow: 720 * time.Hour,
 			WaitBoostPerHour: 0.01, WaitBoostCap: 1.5, FairShareMin: 0.5, FairShareMax: 2, LeaseTTL: 15 * time.Second},
@@ -180,7 +181,7 @@ scheduler:
 		want got
 		src  string // Source("listen")
 	}{
-		{"defaults", setup{}, got{"", "127.0.0.1:8080", "", "info", 10, 15 * time.Second}, "default"},
+		{"defaults", setup{}, got{"", "", "", "info", 10, 15 * time.Second}, "default"},
 		{"file beats defaults", setup{file: file},
 			got{"/file/state", "10.0.0.1:1111", "postgres://file@db/rcq", "warn", 3, 20 * time.Second}, "file "},
 		{"environment beats file", setup{file: file, env: envAll},
@@ -293,7 +294,8 @@ func TestListenAndPort(t *testing.T) {
 		{"--listen beats PORT", setup{env: env{"PORT": "9000"}, args: []string{"--listen", ":7000"}}, ":7000"},
 		{"empty RCQ_LISTEN turns TCP off", setup{env: env{"RCQ_LISTEN": ""}}, ""},
 		{"empty RCQ_LISTEN beats PORT", setup{env: env{"RCQ_LISTEN": "", "PORT": "9000"}}, ""},
-		{"empty PORT is unset", setup{env: env{"PORT": ""}}, "127.0.0.1:8080"},
+		{"empty PORT is unset", setup{env: env{"PORT": ""}, root: true}, "127.0.0.1:8080"},
+		{"empty PORT is unset: personal mode's default", setup{env: env{"PORT": ""}}, ""},
 		{"empty --listen turns TCP off", setup{args: []string{"--listen="}, env: env{"RCQ_LISTEN": "127.0.0.1:1"}}, ""},
 		{"empty listen in the file turns TCP off", setup{file: "listen: \"\"\n"}, ""},
 		{"port 0 picks a free port", setup{env: env{"RCQ_LISTEN": "127.0.0.1:0"}}, "127.0.0.1:0"},
@@ -405,7 +407,7 @@ func TestInvalidValues(t *testing.T) {
 }
 
 func TestConfigFile(t *testing.T) {
-	c := mustLoad(t, setup{file: `
+	c := mustLoad(t, setup{root: true, file: `
 environment: production
 socket_mode: 0660
 auth:
@@ -445,7 +447,7 @@ workers:
 		t.Errorf("Source(workers) = %q, File = %q", c.Source("workers"), c.File)
 	}
 	// The socket mode as a quoted string, and trusted proxies from the environment.
-	c = mustLoad(t, setup{file: "socket_mode: \"0640\"\n", env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}})
+	c = mustLoad(t, setup{root: true, file: "socket_mode: \"0640\"\n", env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}})
 	if c.Listen.SocketMode != 0o640 || !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.1.0.0/16", "::1"}) {
 		t.Errorf("socket mode %o, proxies %q", c.Listen.SocketMode, c.Auth.TrustedProxies)
 	}
@@ -648,7 +650,8 @@ func TestWriteToRoundTrip(t *testing.T) {
 		"listen: 127.0.0.1:9001 # from env PORT",
 		"level: debug # from flag --log-level",
 		"lease_ttl: 45s # from file ",
-		"socket_mode: \"0666\"",
+		"socket_mode: \"0600\"",
+		"# mode: personal (",
 		"jwt_secret: \"\" # generated into " + c.JWTSecretFile(),
 		"fair_share_window: 720h\n",
 		"  - name: w1\n    cpu_cores: 2\n    memory_gb: 4\n    gpu_count: 1\n",
@@ -772,5 +775,65 @@ func TestProxyPrefixes(t *testing.T) {
 	}
 	if want := "10.0.0.0/8 127.0.0.1/32 ::1/128"; strings.Join(got, " ") != want {
 		t.Errorf("ProxyPrefixes = %v, want %s", got, want)
+	}
+}
+
+// TestModes: who runs rcqd picks its mode, its defaults and what it refuses.
+func TestModes(t *testing.T) {
+	sys := mustLoad(t, setup{root: true})
+	if sys.Mode() != ModeSystem || sys.Listen.SocketMode != 0o666 || sys.Listen.Addr != "127.0.0.1:8080" || !sys.Auth.OpenRegistration {
+		t.Errorf("system mode defaults: mode %s, socket %04o, listen %q, open registration %v",
+			sys.Mode(), sys.Listen.SocketMode, sys.Listen.Addr, sys.Auth.OpenRegistration)
+	}
+	per := mustLoad(t, setup{})
+	if per.Mode() != ModePersonal || per.Listen.SocketMode != 0o600 || per.Listen.Addr != "" || per.Auth.OpenRegistration {
+		t.Errorf("personal mode defaults: mode %s, socket %04o, listen %q, open registration %v",
+			per.Mode(), per.Listen.SocketMode, per.Listen.Addr, per.Auth.OpenRegistration)
+	}
+	// --listen turns TCP on in personal mode; registration stays closed.
+	if c := mustLoad(t, setup{args: []string{"--listen", "127.0.0.1:9999"}}); c.Listen.Addr != "127.0.0.1:9999" || c.Auth.OpenRegistration {
+		t.Errorf("personal mode with --listen: %q, open registration %v", c.Listen.Addr, c.Auth.OpenRegistration)
+	}
+	// A system-mode configuration that maps Unix users from emails closes registration.
+	if _, err := load(t, setup{root: true, file: "auth:\n  open_registration: false\n  unix_user_from_email: true\n"}); err != nil {
+		t.Errorf("unix_user_from_email with closed registration: %v", err)
+	}
+	if _, err := load(t, setup{env: env{"RCQ_AUTH_UNIX_USER_FROM_EMAIL": "true"}}); err != nil {
+		t.Errorf("unix_user_from_email in personal mode (registration closed): %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		s    setup
+		want []string
+	}{
+		{"open registration in personal mode", setup{env: env{"RCQ_AUTH_OPEN_REGISTRATION": "true"}},
+			[]string{"auth.open_registration = true (from env RCQ_AUTH_OPEN_REGISTRATION)", "personal mode", "run rcqd as root"}},
+		{"open registration in personal mode, from the file", setup{file: "auth:\n  open_registration: true\n"},
+			[]string{"auth.open_registration = true (from file ", "personal mode"}},
+		{"a socket others may open in personal mode", setup{file: "socket_mode: \"0666\"\n"},
+			[]string{`socket_mode = 0666 (from file `, `use "0600"`}},
+		{"unix_user_from_email with open registration", setup{root: true, env: env{"RCQ_AUTH_UNIX_USER_FROM_EMAIL": "true"}},
+			[]string{"auth.unix_user_from_email = true (from env RCQ_AUTH_UNIX_USER_FROM_EMAIL)", "auth.open_registration true (from default)", "set auth.open_registration to false"}},
+		{"unix_user_from_email with open registration, both in the file", setup{root: true, file: "auth:\n  open_registration: true\n  unix_user_from_email: true\n"},
+			[]string{"auth.unix_user_from_email = true (from file ", "anyone could choose the Unix user"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, tt.s)
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	var buf bytes.Buffer
+	if _, err := sys.WriteTo(&buf); err != nil || !strings.Contains(buf.String(), "# mode: system (rcqd runs as root") {
+		t.Errorf("rcqd config as root does not name system mode: %v\n%s", err, buf.String())
 	}
 }

@@ -74,6 +74,7 @@ func (c *Config) WriteTo(w io.Writer) (int64, error) {
 	} else {
 		doc.HeadComment = "no configuration file"
 	}
+	doc.HeadComment += "\n" + c.ModeLine()
 	sections := map[string]*yaml.Node{}
 	for i := range keys {
 		k := &keys[i]
@@ -109,6 +110,15 @@ func (c *Config) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := w.Write(buf.Bytes())
 	return int64(n), err
+}
+
+// ModeLine says which mode rcqd runs in and what that means, in one line:
+// for `rcqd config` and the start-up banner.
+func (c *Config) ModeLine() string {
+	if c.root {
+		return "mode: system (rcqd runs as root: each local user is their own account on the socket, jobs run as the account's Unix user)"
+	}
+	return fmt.Sprintf("mode: personal (rcqd runs as uid %d, not root: every job runs as that user, so only that user may use it)", os.Geteuid())
 }
 
 var dsnPassword = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)

@@ -115,6 +115,24 @@ func checkSocketMode(c *Config, k *Key) error {
 	if m := c.Listen.SocketMode; m&^0o777 != 0 || m&0o600 != 0o600 {
 		return c.bad(k, `must be permission bits in octal that let the owner read and write, such as "0660" or "0666"`)
 	}
+	if !c.root && c.Listen.SocketMode&0o077 != 0 {
+		return c.bad(k, `personal mode (rcqd not running as root) serves only its own user: use "0600" or remove the setting, or run rcqd as root (system mode)`)
+	}
+	return nil
+}
+
+func checkOpenRegistration(c *Config, k *Key) error {
+	if !c.root && c.Auth.OpenRegistration {
+		return c.bad(k, "personal mode (rcqd not running as root) runs every job as its own user, so nobody else may register: remove the setting (the owner creates accounts on the socket), or run rcqd as root (system mode)")
+	}
+	return nil
+}
+
+func checkUnixUserFromEmail(c *Config, k *Key) error {
+	if c.Auth.UnixUserFromEmail && c.Auth.OpenRegistration {
+		return c.bad(k, "with auth.open_registration true (from %s) anyone could choose the Unix user their jobs run as: set auth.open_registration to false (admins then create accounts), or remove this setting",
+			c.Source("auth.open_registration"))
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 func banner(w io.Writer, cfg *config.Config, db *database, l *listeners, enforcement string, b *booted) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "rcqd %s ready\n", Version)
+	fmt.Fprintf(&sb, "  mode:       %s\n", strings.TrimPrefix(cfg.ModeLine(), "mode: "))
 	fmt.Fprintf(&sb, "  database:   %s\n", db.desc)
 	fmt.Fprintf(&sb, "  socket:     %s  (curl --unix-socket %s http://rcq/health)\n", l.socket, l.socket)
 	fmt.Fprintf(&sb, "  tcp:        %s\n", l.tcpAddr())

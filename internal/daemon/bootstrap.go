@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,7 +22,7 @@ import (
 )
 
 // AdminEmail is the account bootstrap creates on an empty database.
-const AdminEmail = "admin@localhost"
+const AdminEmail = rcq.AdminEmail
 
 // booted says what bootstrap did, for the banner.
 type booted struct {
@@ -45,6 +46,11 @@ func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *aut
 			return nil, err
 		}
 		logger.Info("created the admin account", "email", AdminEmail, "password_file", b.adminPasswordFile)
+	}
+	if !cfg.Root() {
+		if err := mapOwner(ctx, st, logger); err != nil {
+			return nil, err
+		}
 	}
 	local := rcq.Worker{Name: cfg.Node.Name, Node: cfg.Node.Name, Capacity: detect(cfg.Node)}
 	ws := []rcq.Worker{local}
@@ -94,6 +100,40 @@ func createAdmin(ctx context.Context, cfg *config.Config, st *store.Store, pw *a
 		return "", fmt.Errorf("create the admin account: %w", err)
 	}
 	return path, nil
+}
+
+// mapOwner gives rcqd's own user its account on the socket in personal mode:
+// admin@localhost is mapped to rcqd's login, unless some account already is.
+// The mapping checks of internal/auth do not apply: in personal mode every
+// job runs as rcqd's user whatever the mapping says, and the owner may well
+// be a sudo member on their own machine.
+func mapOwner(ctx context.Context, st *store.Store, logger *slog.Logger) error {
+	me, err := user.Current()
+	if err != nil {
+		// A uid without a login name (some containers): the socket cannot
+		// name its account; tokens over the socket and TCP still work.
+		logger.Warn("rcqd's own uid has no login name: on the socket it needs a token (rcq-login --email)", "err", err)
+		return nil
+	}
+	if _, err := st.UserByUnixUser(ctx, me.Username); err == nil {
+		return nil
+	} else if rcq.KindOf(err) != rcq.KindNotFound {
+		return err
+	}
+	admin, _, err := st.UserByEmail(ctx, AdminEmail)
+	if err != nil {
+		return fmt.Errorf("map %s to %s: %w", AdminEmail, me.Username, err)
+	}
+	if admin.UnixUser != "" {
+		logger.Warn("no account is yours on the socket: "+AdminEmail+" is mapped to another Unix user; map one to you with rcq-admin user set",
+			"unix_user", me.Username, "admin_unix_user", admin.UnixUser)
+		return nil
+	}
+	if _, err := st.UpdateUser(ctx, admin.ID, rcq.UserPatch{UnixUser: &me.Username}); err != nil {
+		return fmt.Errorf("map %s to %s: %w", AdminEmail, me.Username, err)
+	}
+	logger.Info("mapped the admin account to rcqd's own user: on the socket, that user needs no password", "email", AdminEmail, "unix_user", me.Username)
+	return nil
 }
 
 // detect fills the local machine's size where the configuration leaves it 0.

@@ -72,7 +72,16 @@ func NewRootCmd() *cobra.Command {
 		Long: `rcqd keeps rcq's queue in PostgreSQL, orders pending jobs by priority and
 group fair share, packs them onto workers with enough CPU cores, memory and
 GPUs (with backfill), and runs them under supervisors that outlive rcqd
-restarts. It serves a REST API on a Unix socket and on TCP.
+restarts. It serves a REST API on a Unix socket and, optionally, on TCP.
+
+Who runs rcqd chooses its mode. Run by an ordinary user (personal mode) it
+runs every job as that user, so only that user may use it: its socket is in
+a directory only that user can open, requests from any other uid are
+refused, TCP is off unless --listen turns it on, and registration is closed.
+Run as root (system mode, the systemd unit) its socket is open to every local
+user, each is known by their uid (an account made on first use, no password
+needed on the socket), jobs run as the account's Unix user, and TCP is on
+127.0.0.1:8080.
 
 With no database URL, rcqd runs a private PostgreSQL under its state
 directory. On first start it creates the group "default" and the account
@@ -83,8 +92,11 @@ plain DATABASE_URL, PORT, ENVIRONMENT, JWT_SECRET, JWT_EXPIRY_HOURS,
 SCHEDULER_INTERVAL_SECONDS, MAX_CONCURRENT_JOBS, LOG_DIRECTORY,
 OUTPUT_DIRECTORY), then $XDG_CONFIG_HOME/rcq/rcqd.yaml or /etc/rcq/rcqd.yaml.
 'rcqd config' prints the effective configuration.`,
-		Example: `  # start on a private database in ~/.local/state/rcq, API on the default socket and 127.0.0.1:8080
+		Example: `  # personal mode: a private database in ~/.local/state/rcq, API on your own socket only
   rcqd
+
+  # personal mode, with TCP for tools that speak HTTP (accounts you made log in there)
+  rcqd --listen 127.0.0.1:8080
 
   # a throwaway instance: its own state directory, no TCP
   rcqd --state-dir /tmp/rcq-test --listen ''

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/unixtest"
 )
 
 // binDir holds rcqd and rcq-supervise, built once for the package.
@@ -37,8 +38,12 @@ func buildBinaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		for _, pkg := range []string{"rcqd", "rcq-supervise"} {
-			cmd := exec.Command("go", "build", "-o", binDir, "../../cmd/"+pkg)
+		// Other Unix users run these binaries too.
+		if buildErr = os.Chmod(binDir, 0o755); buildErr != nil {
+			return
+		}
+		for _, pkg := range []string{"../../cmd/rcqd", "../../cmd/rcq-supervise", "./testdata/rcq-peer"} {
+			cmd := exec.Command("go", "build", "-o", binDir, pkg)
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
@@ -74,10 +79,22 @@ type daemon struct {
 
 func startDaemon(t *testing.T, dir string) *daemon {
 	t.Helper()
+	return startDaemonAs(t, dir, nil)
+}
+
+// startDaemonAs starts rcqd as the Unix user u (in personal mode), or as
+// the test's own user when u is nil.
+func startDaemonAs(t *testing.T, dir string, u *unixtest.User) *daemon {
+	t.Helper()
 	bin := buildBinaries(t)
 	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "rcqd.sock"), tcp: make(chan string, 1), done: make(chan error, 1)}
 	d.cmd = exec.Command(filepath.Join(bin, "rcqd"), "--state-dir", dir, "--socket", d.socket, "--listen", "127.0.0.1:0")
 	d.cmd.Env = append(os.Environ(), "RCQ_AUTH_BCRYPT_COST=4", "RCQ_NODE_CPU_CORES=2", "RCQ_NODE_MEMORY_GB=4", "RCQ_NODE_NAME=testnode")
+	if u != nil {
+		d.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+		d.cmd.Env = append(d.cmd.Env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name, "XDG_RUNTIME_DIR=", "XDG_STATE_HOME=", "XDG_CONFIG_HOME=")
+		d.cmd.Dir = u.Home
+	}
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

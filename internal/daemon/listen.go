@@ -19,18 +19,34 @@ import (
 
 // listeners are the Unix socket and the optional TCP address.
 type listeners struct {
-	socket  string
-	unix    net.Listener
-	tcp     net.Listener
-	servers []*http.Server
+	socket   string
+	unix     net.Listener
+	tcp      net.Listener
+	servers  []*http.Server
+	timeouts timeouts
 }
+
+// timeouts bound what a slow or idle client can hold.
+type timeouts struct {
+	readHeader time.Duration // the request line and headers
+	read       time.Duration // the whole request, body included
+	idle       time.Duration // a kept-alive connection between requests
+	maxHeader  int           // bytes of request line and headers
+}
+
+// serverTimeouts: a slow client is dropped after 10 s without its headers
+// and 60 s without its whole request (a 64 MiB batch needs about 1 MB/s).
+// Responses have no write timeout, and net/http clears the read deadline
+// once a request is read, so a followed output stream lasts as long as the
+// job (internal/api's TestFollowedOutputOutlivesReadTimeout).
+var serverTimeouts = timeouts{readHeader: 10 * time.Second, read: 60 * time.Second, idle: 2 * time.Minute, maxHeader: 64 << 10}
 
 // listen opens the Unix socket (replacing a stale one, refusing to start
 // next to a live rcqd) and the TCP address.
 func listen(cfg *config.Config, logger *slog.Logger) (*listeners, error) {
-	l := &listeners{socket: cfg.Listen.Socket}
-	if err := os.MkdirAll(filepath.Dir(l.socket), 0o755); err != nil {
-		return nil, fmt.Errorf("socket directory: %w", err)
+	l := &listeners{socket: cfg.Listen.Socket, timeouts: serverTimeouts}
+	if err := socketDir(filepath.Dir(l.socket), cfg.Root()); err != nil {
+		return nil, err
 	}
 	if _, err := os.Lstat(l.socket); err == nil {
 		c, err := net.DialTimeout("unix", l.socket, time.Second)
@@ -64,6 +80,36 @@ func listen(cfg *config.Config, logger *slog.Logger) (*listeners, error) {
 	return l, nil
 }
 
+// socketDir makes the socket's directory. In personal mode it must be rcqd's
+// user's alone (0700): the kernel then keeps every other user (but root) from
+// connecting, before rcqd refuses them by uid. An existing directory that
+// others may open is refused, naming the chmod that fixes it, rather than
+// changed behind the user's back. In system mode it is 0755, for every local
+// user to reach.
+func socketDir(dir string, root bool) error {
+	if root {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("socket directory: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("socket directory %s is not owned by rcqd's user (uid %d): in personal mode the socket needs a directory of its own: choose another --socket", dir, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("socket directory %s is open to other users (mode %04o) and personal mode serves only its own user: fix it with: chmod 700 %s (or choose another --socket)", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
 // serve starts one http.Server per listener; the channel reports the first
 // failure.
 func (l *listeners) serve(h http.Handler, logger *slog.Logger) <-chan error {
@@ -71,13 +117,19 @@ func (l *listeners) serve(h http.Handler, logger *slog.Logger) <-chan error {
 	start := func(ln net.Listener, unix bool) {
 		srv := &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: l.timeouts.readHeader,
+			ReadTimeout:       l.timeouts.read,
+			IdleTimeout:       l.timeouts.idle,
+			MaxHeaderBytes:    l.timeouts.maxHeader,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 				info := api.ConnInfo{Unix: unix}
 				if unix {
-					info.Peer = peerUID(c)
+					info.UID, info.HasUID = peerUID(c)
+					info.Peer = "unknown"
+					if info.HasUID {
+						info.Peer = "uid:" + strconv.Itoa(info.UID)
+					}
 				}
 				return api.WithConnInfo(ctx, info)
 			},
@@ -96,24 +148,24 @@ func (l *listeners) serve(h http.Handler, logger *slog.Logger) <-chan error {
 	return errc
 }
 
-// peerUID names a Unix socket peer by its uid, from SO_PEERCRED.
-func peerUID(c net.Conn) string {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return "unknown"
+// peerUID is a Unix socket peer's uid, from SO_PEERCRED: the kernel's
+// record of who connected, which the peer cannot choose.
+func peerUID(c net.Conn) (uid int, ok bool) {
+	uc, isUnix := c.(*net.UnixConn)
+	if !isUnix {
+		return 0, false
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "unknown"
+		return 0, false
 	}
-	uid := "unknown"
 	_ = raw.Control(func(fd uintptr) {
 		cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
 		if err == nil {
-			uid = "uid:" + strconv.Itoa(int(cred.Uid))
+			uid, ok = int(cred.Uid), true
 		}
 	})
-	return uid
+	return uid, ok
 }
 
 // shutdown stops accepting and waits for in-flight requests until ctx ends.

@@ -71,6 +71,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	unixUsers := auth.NewUnixUsers(auth.LoginDefs, cfg.Database.RunAs)
 	boot, err := bootstrap(ctx, cfg, st, passwords, logger)
 	if err != nil {
 		return err
@@ -112,7 +113,8 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		UnixUserFromEmail: cfg.Auth.UnixUserFromEmail,
 		LoginPerMinute:    cfg.Auth.LoginRateLimitPerMinute,
 		TrustedProxies:    cfg.Auth.ProxyPrefixes(),
-		RunningAsRoot:     os.Geteuid() == 0,
+		RunningAsRoot:     cfg.Root(),
+		OwnerUID:          os.Geteuid(),
 	}, api.Deps{
 		Store:       st,
 		Planner:     loop,
@@ -120,6 +122,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Passwords:   passwords,
 		OutputPaths: ex.OutputPaths,
 		UnixUID:     unixUID,
+		UnixUsers:   unixUsers,
 		HomeDir:     homeDir,
 		Wake:        loop.Notify,
 		Logger:      logger.With("component", "api"),

@@ -35,6 +35,15 @@ type Group struct {
 	Priority int     // 1-10, added to each job's priority
 }
 
+// AdminEmail is the account rcqd creates on an empty database. On the Unix
+// socket it is also who root is (system mode) and who rcqd's own user is
+// (personal mode).
+const AdminEmail = "admin@localhost"
+
+// DefaultGroup is the group rcqd creates on an empty database: where new
+// accounts go unless an admin says otherwise.
+const DefaultGroup GroupID = 1
+
 // User is an account.
 type User struct {
 	ID           UserID

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +31,8 @@ func (r userRow) user() *rcq.User {
 const userCols = `id, email, password_hash, group_id, is_admin, unix_user, token_version, created_at`
 
 // CreateUser adds an account. The email must be unique case-insensitively
-// (Conflict "email_taken") and the group must exist (NotFound "group_not_found").
+// (Conflict "email_taken"), so must the Unix user (Conflict
+// "unix_user_taken"), and the group must exist (NotFound "group_not_found").
 func (s *Store) CreateUser(ctx context.Context, u rcq.User, passwordHash string) (rcq.UserID, error) {
 	var id int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -47,6 +49,9 @@ func (s *Store) CreateUser(ctx context.Context, u rcq.User, passwordHash string)
 			u.Email, passwordHash, u.GroupID, u.IsAdmin, u.UnixUser).Scan(&id)
 	})
 	if err != nil {
+		if isUnixUserTaken(err) {
+			return 0, unixUserTaken(err, u.UnixUser)
+		}
 		return 0, conflict(wrap("create user", err), "email_taken", "email: %s is already registered", u.Email)
 	}
 	return rcq.UserID(id), nil
@@ -71,6 +76,31 @@ func (s *Store) UserByID(ctx context.Context, id rcq.UserID) (*rcq.User, string,
 		return nil, "", notFound(wrap("user by id", err), "user_not_found", "user %d does not exist", id)
 	}
 	return r.user(), r.PasswordHash, nil
+}
+
+// UserByUnixUser returns the account mapped to the Unix user name (at most
+// one: a unique index). NotFound "user_not_found" when none is.
+func (s *Store) UserByUnixUser(ctx context.Context, name string) (*rcq.User, error) {
+	if name == "" {
+		return nil, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account is mapped to an empty Unix user")
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE unix_user = $1`, name)
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	if err != nil {
+		return nil, notFound(wrap("user by unix user", err), "user_not_found", "no account is mapped to the Unix user %s", name)
+	}
+	return r.user(), nil
+}
+
+// isUnixUserTaken reports whether err is the unique index on users.unix_user.
+func isUnixUserTaken(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_unix_user_key"
+}
+
+func unixUserTaken(err error, name string) error {
+	return &rcq.Error{Kind: rcq.KindConflict, Code: "unix_user_taken",
+		Msg: fmt.Sprintf("unix_user: %s is already the Unix user of another account: an account's Unix user is its identity", name), Err: err}
 }
 
 // Users lists every account by id.
@@ -115,6 +145,9 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 		return err
 	})
 	if err != nil {
+		if isUnixUserTaken(err) {
+			return nil, unixUserTaken(err, *u.UnixUser)
+		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23503" && u.GroupID != nil { // foreign key: the group
 			return nil, rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", *u.GroupID)

@@ -123,6 +123,30 @@ func (u User) Mkdir(t testing.TB, path string, mode os.FileMode) {
 	}
 }
 
+// AddToGroup adds u to the system group (as a supplementary group, or as
+// its primary group when primary is set), for tests of what members of
+// privileged groups may not do. It skips t when the group does not exist.
+// userdel takes the membership away with the user.
+func (u User) AddToGroup(t testing.TB, group string, primary bool) {
+	t.Helper()
+	if _, err := user.LookupGroup(group); err != nil {
+		t.Skipf("no group %s on this machine", group)
+	}
+	args := []string{"-a", "-G", group, u.Name}
+	if primary {
+		args = []string{"-g", group, u.Name}
+	}
+	unlock, err := lock()
+	if err != nil {
+		t.Fatalf("unixtest: %v", err)
+	}
+	out, err := exec.Command("usermod", args...).CombinedOutput()
+	unlock()
+	if err != nil {
+		t.Fatalf("unixtest: usermod %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+}
+
 func remove(t testing.TB, name string) {
 	// Processes a failed test left behind would make userdel refuse.
 	_ = exec.Command("pkill", "-KILL", "-u", name).Run()

@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -44,6 +46,11 @@ type User struct {
 type API struct {
 	URL string
 
+	// Peer, on an API made by NewSocketAPI, is the email of the account a
+	// request without a token is made by, as rcqd's socket knows the
+	// caller by uid.
+	Peer string
+
 	mu       sync.Mutex
 	users    []*User
 	tokens   map[string]*User
@@ -66,6 +73,30 @@ func NewAPI(t testing.TB) *API {
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	a.URL = srv.URL
+	return a
+}
+
+// NewSocketAPI is NewAPI on a Unix socket (URL unix:///...), where a request
+// without a token is made by the account peer, and POST /api/auth/token gives
+// peer a token without a password.
+func NewSocketAPI(t testing.TB, peer string) *API {
+	a := NewAPI(t)
+	a.Peer = peer
+	dir, err := os.MkdirTemp("", "rcqcli") // short: socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "rcqd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(a.handler())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	a.URL = "unix://" + sock
 	return a
 }
 
@@ -125,6 +156,9 @@ func (a *API) handler() http.Handler {
 			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			a.mu.Lock()
 			u := a.tokens[tok]
+			if tok == "" && a.Peer != "" {
+				u = a.user(a.Peer)
+			}
 			a.mu.Unlock()
 			switch {
 			case tok == "expired":
@@ -173,6 +207,16 @@ func (a *API) handler() http.Handler {
 		writeJSON(w, 200, apitype.LoginResponse{Message: "Login successful", Token: tok, ExpiresAt: Now.Add(24 * time.Hour),
 			User: apitype.UserInfo{ID: found.ID, Email: found.Email, GroupID: found.GroupID, IsAdmin: found.Admin}})
 	})
+	mux.HandleFunc("POST /api/auth/token", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.record(r)
+		if a.Peer == "" {
+			writeErr(w, 404, "no_route", "no such route: POST /api/auth/token")
+			return
+		}
+		tok := a.Token(u.Email)
+		writeJSON(w, 200, apitype.LoginResponse{Message: "Login successful", Token: tok, ExpiresAt: Now.Add(24 * time.Hour),
+			User: apitype.UserInfo{ID: u.ID, Email: u.Email, GroupID: u.GroupID, IsAdmin: u.Admin}})
+	}))
 	mux.HandleFunc("POST /api/auth/logout", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.mu.Lock()
 		for tok, v := range a.tokens {
@@ -346,6 +390,16 @@ func (a *API) handler() http.Handler {
 		writeJSON(w, 200, out)
 	}))
 	return mux
+}
+
+// user finds an account by email; a.mu is held.
+func (a *API) user(email string) *User {
+	for _, u := range a.users {
+		if u.Email == email {
+			return u
+		}
+	}
+	return nil
 }
 
 func (a *API) record(r *http.Request) {

@@ -33,22 +33,31 @@ type Options struct {
 
 const long = `Log in to rcqd and keep the token for the other rcq commands.
 
-rcq-login asks for your email and password (the password without echo) and
-stores the token, with the server it belongs to, in
+On rcqd's Unix socket no password is needed: rcqd knows you by your Unix
+user, and rcq-login just fetches a token for your account (the account is
+made on first use when rcqd runs as root). The other commands need no login
+there at all; the token serves where the kernel cannot vouch for you (over
+TCP, or copied to another tool). With --email, or over TCP, rcq-login asks for
+your email and password (the password without echo).
+
+The token is stored, with the server it belongs to, in
 $XDG_CONFIG_HOME/rcq/credentials (~/.config/rcq/credentials), a file only
 you can read. The other commands use it until it expires; RCQ_TOKEN, when
 set, is used instead of the file.
 
---register creates the account first (in group 1 unless --group says
-otherwise). --status shows who you are and when the token expires.
---logout invalidates your tokens on the server and forgets the file.
+--register creates an account with a password first (in group 1; only an
+admin may give another --group). --status shows who you are and when the
+token expires. --logout invalidates your tokens on the server and forgets
+the file.
 
-The server is --server, else RCQ_SERVER, else the local rcqd's socket.
+The server is --server, else RCQ_SERVER, else the local rcqd's socket: your
+own rcqd's, else the system rcqd's (/run/rcq/rcqd.sock).
 
 ` + cli.ExitStatusHelp
 
 const example = `  rcq-login
-  rcq-login --register --email ann@lab.example --group 2
+  rcq-login --email ann@lab.example
+  rcq-login --register --email ann@lab.example
   rcq-login --server https://rcq.lab.example:8443
   printf '%s\n' "$PASSWORD" | rcq-login --email ann@lab.example --password-stdin
   rcq-login --status
@@ -87,7 +96,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.StringVar(&opts.Email, "email", "", "your account's `EMAIL` (asked for when not given)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	fl.BoolVar(&opts.Register, "register", false, "create the account, then log in")
-	fl.Int64Var(&opts.Group, "group", 1, "`GROUP` id of the new account (with --register)")
+	fl.Int64Var(&opts.Group, "group", 1, "`GROUP` id of the new account (with --register; other than 1 only for admins)")
 	fl.BoolVar(&opts.Status, "status", false, "show who you are and when the token expires")
 	fl.BoolVar(&opts.Logout, "logout", false, "invalidate your tokens and forget them")
 	fl.BoolVar(&opts.JSON, "json", false, "print the session as JSON (with --status, or after logging in)")
@@ -120,6 +129,15 @@ type Session struct {
 func loginRun(ctx context.Context, opts *Options) error {
 	f := opts.F
 	email := strings.TrimSpace(opts.Email)
+	if email == "" && !opts.PasswordStdin && !opts.Register {
+		c, err := f.AnonClient()
+		if err != nil {
+			return err
+		}
+		if c.Socket() {
+			return peerLogin(ctx, opts, c)
+		}
+	}
 	var password string
 	switch {
 	case opts.PasswordStdin:
@@ -180,6 +198,22 @@ func loginRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	return saveLogin(opts, c, resp, email)
+}
+
+// peerLogin fetches a token for the caller's Unix user's account on the
+// socket, with no password.
+func peerLogin(ctx context.Context, opts *Options, c *client.Client) error {
+	resp, err := c.PeerToken(ctx)
+	if err != nil {
+		return err
+	}
+	return saveLogin(opts, c, resp, resp.User.Email)
+}
+
+// saveLogin keeps the token of a login and says so.
+func saveLogin(opts *Options, c *client.Client, resp *apitype.LoginResponse, email string) error {
+	f := opts.F
 	path, err := f.CredentialsPath()
 	if err != nil {
 		return err
@@ -232,6 +266,11 @@ func statusRun(ctx context.Context, opts *Options) error {
 	role := ""
 	if u.IsAdmin {
 		role = ", admin"
+	}
+	if s.Token() == "" {
+		fmt.Fprintf(f.IO.Out, "Known to %s as %s (user %d, group %d%s) by your Unix user: no login needed on the socket\n",
+			s.Server(), u.Email, u.ID, u.GroupID, role)
+		return nil
 	}
 	from := ""
 	if f.Getenv("RCQ_TOKEN") != "" {

@@ -120,3 +120,60 @@ func TestLoginFailures(t *testing.T) {
 		t.Errorf("open file: exit %d, %q", code, e.Stderr)
 	}
 }
+
+// On rcqd's socket, rcq-login needs no password: it fetches a token for the
+// caller's Unix user's account and keeps it; --email still logs in with a
+// password; without any login the commands work there too.
+func TestLoginOnTheSocket(t *testing.T) {
+	api := clitest.NewSocketAPI(t, "ann@lab")
+	e := clitest.NewEnv(t, "rcq-login", api.URL)
+
+	// No login yet: the socket knows the caller.
+	if code := e.Run(NewRootCmd(e.F), "--status"); code != 0 {
+		t.Fatalf("status without a login: exit %d: %s", code, e.Stderr)
+	}
+	if want := "Known to " + api.URL + " as ann@lab (user 1, group 1) by your Unix user: no login needed on the socket\n"; e.Stdout.String() != want {
+		t.Errorf("status without a login = %q, want %q", e.Stdout, want)
+	}
+
+	e.Stdout.Reset()
+	if code := e.Run(NewRootCmd(e.F)); code != 0 { // stdin is no terminal: no password could be asked for
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	if !strings.HasPrefix(e.Stdout.String(), "Logged in to "+api.URL+" as ann@lab; the token expires ") {
+		t.Errorf("stdout = %q", e.Stdout)
+	}
+	path, _ := e.F.CredentialsPath()
+	creds, err := client.LoadCredentials(path)
+	if err != nil || creds.Server != api.URL || creds.Email != "ann@lab" || creds.Token == "" {
+		t.Fatalf("credentials = %+v, %v", creds, err)
+	}
+	if last := api.Requests[len(api.Requests)-1]; last != "POST /api/auth/token" {
+		t.Errorf("last request %q, want the token route", last)
+	}
+
+	// --email: a password login, as over TCP.
+	e.Stdout.Reset()
+	e.Stdin.WriteString("pw\n")
+	if code := e.Run(NewRootCmd(e.F), "--email", "bob@lab", "--password-stdin"); code != 0 {
+		t.Fatalf("password login on the socket: exit %d: %s", code, e.Stderr)
+	}
+	if !strings.HasPrefix(e.Stdout.String(), "Logged in to "+api.URL+" as bob@lab;") {
+		t.Errorf("stdout = %q", e.Stdout)
+	}
+}
+
+// Over TCP, rcq-login without --email still asks for the password, and a
+// command without a login is refused.
+func TestNoPeerLoginOverTCP(t *testing.T) {
+	api := clitest.NewAPI(t)
+	e := clitest.NewEnv(t, "rcq-login", api.URL)
+	if code := e.Run(NewRootCmd(e.F)); code != cli.ExitUsage || !strings.Contains(e.Stderr.String(), "no terminal to ask for the password") {
+		t.Errorf("rcq-login over TCP without a terminal: exit %d, %q", code, e.Stderr)
+	}
+	for _, r := range api.Requests {
+		if r == "POST /api/auth/token" {
+			t.Errorf("rcq-login asked for a token without a password over TCP")
+		}
+	}
+}
