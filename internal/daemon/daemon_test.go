@@ -21,6 +21,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/dbtest"
 )
 
 // binDir holds rcqd and rcq-supervise, built once for the package.
@@ -53,7 +54,7 @@ func buildBinaries(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dbtest.Main(m) // starts PostgreSQL only for a test that asks for it
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -72,12 +73,15 @@ type daemon struct {
 	done   chan error
 }
 
-func startDaemon(t *testing.T, dir string) *daemon {
+// startDaemon starts rcqd on the state directory dir, with env added to its
+// environment.
+func startDaemon(t *testing.T, dir string, env ...string) *daemon {
 	t.Helper()
 	bin := buildBinaries(t)
 	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "rcqd.sock"), tcp: make(chan string, 1), done: make(chan error, 1)}
 	d.cmd = exec.Command(filepath.Join(bin, "rcqd"), "--state-dir", dir, "--socket", d.socket, "--listen", "127.0.0.1:0")
 	d.cmd.Env = append(os.Environ(), "RCQ_AUTH_BCRYPT_COST=4", "RCQ_NODE_CPU_CORES=2", "RCQ_NODE_MEMORY_GB=4", "RCQ_NODE_NAME=testnode")
+	d.cmd.Env = append(d.cmd.Env, env...)
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -342,4 +346,38 @@ func TestSecondDaemonOnOneSocketRefused(t *testing.T) {
 		t.Errorf("second rcqd said:\n%s", out)
 	}
 	d.stop()
+}
+
+// TestSecondDaemonWithTheSameNodeNameRefused: two rcqd with one node name on
+// one database would both launch that node's jobs. The second (another state
+// directory) refuses to start, naming the first; once the first has stopped
+// cleanly (releasing its node lease), the second starts at once.
+func TestSecondDaemonWithTheSameNodeNameRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rcqd and PostgreSQL")
+	}
+	url := "RCQ_DATABASE_URL=" + dbtest.URL(t)
+	first := t.TempDir()
+	d := startDaemon(t, first, url)
+	d.ready()
+
+	second := t.TempDir()
+	cmd := exec.Command(filepath.Join(buildBinaries(t), "rcqd"), "--state-dir", second, "--socket", filepath.Join(second, "rcqd.sock"), "--listen", "")
+	cmd.Env = append(os.Environ(), "RCQ_AUTH_BCRYPT_COST=4", "RCQ_NODE_NAME=testnode", url)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second rcqd with node name testnode started:\n%s", out)
+	}
+	want := `rcqd: node name "testnode" is in use by another rcqd (testnode:` + first + `) on this database: give this one another node.name (RCQ_NODE_NAME), or stop the other`
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+		t.Errorf("second rcqd said:\n%s\nwant one line starting:\n%s", out, want)
+	}
+	if _, err := os.Stat(filepath.Join(second, "rcqd.sock")); err == nil {
+		t.Error("the refused rcqd left a socket")
+	}
+
+	d.stop()
+	d2 := startDaemon(t, second, url)
+	d2.ready()
+	d2.stop()
 }
