@@ -31,7 +31,7 @@ type Store interface {
 	ClaimJob(ctx context.Context, id rcq.JobID, node, holder string) error
 	// PendingSignals returns the signals asked for and not yet delivered, oldest first, of the
 	// uncompleted jobs of node that holder launched or may launch.
-	PendingSignals(ctx context.Context, node, holder string) ([]rcq.SignalRequest, error)
+	PendingSignals(ctx context.Context, node, holder string) ([]rcq.JobSignal, error)
 	// SignalDelivered records that a signal request is being sent; false when it already was.
 	SignalDelivered(ctx context.Context, id int64) (bool, error)
 	// FinishJob records how a job's processes ended, in one transaction with its usage_logs row

@@ -39,7 +39,7 @@ type memStore struct {
 }
 
 type memSignal struct {
-	rcq.SignalRequest
+	rcq.JobSignal
 	delivered bool
 }
 
@@ -102,16 +102,16 @@ func (s *memStore) ClaimJob(ctx context.Context, id rcq.JobID, node, holder stri
 	return nil
 }
 
-func (s *memStore) PendingSignals(ctx context.Context, node, holder string) ([]rcq.SignalRequest, error) {
+func (s *memStore) PendingSignals(ctx context.Context, node, holder string) ([]rcq.JobSignal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []rcq.SignalRequest
+	var out []rcq.JobSignal
 	for _, sg := range s.signals {
 		j := s.jobs[sg.JobID]
 		if by := s.launchedBy[sg.JobID]; sg.delivered || j.CompletedAt != nil || by != "" && by != holder {
 			continue
 		}
-		out = append(out, sg.SignalRequest)
+		out = append(out, sg.JobSignal)
 	}
 	return out, nil
 }
@@ -132,7 +132,7 @@ func (s *memStore) SignalDelivered(ctx context.Context, id int64) (bool, error) 
 func (s *memStore) signal(id rcq.JobID, name string) *memSignal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sg := &memSignal{SignalRequest: rcq.SignalRequest{ID: int64(len(s.signals) + 1), JobID: id, Signal: name}}
+	sg := &memSignal{JobSignal: rcq.JobSignal{ID: int64(len(s.signals) + 1), JobID: id, Signal: name}}
 	s.signals = append(s.signals, sg)
 	return sg
 }

@@ -36,9 +36,9 @@ func SignalNumber(name string) (syscall.Signal, bool) {
 	return sig, ok
 }
 
-// SignalRequest is a signal a user asked for (POST /api/jobs/{id}/signal),
+// JobSignal is a signal a user asked for (POST /api/jobs/{id}/signal),
 // recorded in the store until the executor of the job's node delivers it.
-type SignalRequest struct {
+type JobSignal struct {
 	ID     int64
 	JobID  JobID
 	Signal string // a canonical name from ParseSignal

@@ -46,15 +46,15 @@ func (s *Store) SignalJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, s
 // PendingSignals returns the undelivered signal requests, oldest first, of
 // the jobs of node that holder launched or may launch (as NodeJobs) and that
 // have not completed.
-func (s *Store) PendingSignals(ctx context.Context, node, holder string) ([]rcq.SignalRequest, error) {
+func (s *Store) PendingSignals(ctx context.Context, node, holder string) ([]rcq.JobSignal, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT s.id, s.job_id, s.signal FROM job_signals s
 		JOIN jobs j ON j.id = s.job_id JOIN workers w ON w.id = j.worker_id
 		WHERE s.delivered_at IS NULL AND w.node = $1 AND j.completed_at IS NULL
 			AND (j.launched_by IS NULL OR j.launched_by = $2)
 		ORDER BY s.id`, node, holder)
-	var out []rcq.SignalRequest
-	var r rcq.SignalRequest
+	var out []rcq.JobSignal
+	var r rcq.JobSignal
 	if _, err := pgx.ForEachRow(rows, []any{&r.ID, &r.JobID, &r.Signal}, func() error {
 		out = append(out, r)
 		return nil
