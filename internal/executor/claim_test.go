@@ -124,7 +124,9 @@ func TestTwoExecutorsOneNodeNeverStartAJobTwice(t *testing.T) {
 	}
 	ids := p.start(t, ctx, scripts...)
 	for i, state := range states {
-		startExec(t, h, state, func(c *Config) { c.Node, c.Holder = node, h.holders[i] })
+		// One launch at a time each: a claim hands the lease over before
+		// the same executor tries its next one, so both take turns.
+		startExec(t, h, state, func(c *Config) { c.Node, c.Holder, c.MaxLaunches = node, h.holders[i], 1 })
 	}
 
 	for ended := 0; ended < n; ended++ {
