@@ -381,3 +381,54 @@ func TestSecondDaemonWithTheSameNodeNameRefused(t *testing.T) {
 	d2.ready()
 	d2.stop()
 }
+
+// TestSignalEndToEnd: a signal asked for over the API reaches the job's
+// processes (recorded in the store, announced, delivered by the executor).
+func TestSignalEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rcqd and PostgreSQL")
+	}
+	d := startDaemon(t, t.TempDir(), "RCQ_DATABASE_URL="+dbtest.URL(t))
+	d.ready()
+	// A job may run as nobody: its directory hangs off /tmp, not off the
+	// test's private temporary directory.
+	work, err := os.MkdirTemp("", "rcq-signal-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	if err := os.Chmod(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	c, token := d.login()
+	if os.Geteuid() == 0 {
+		if code := d.api("PATCH", "/api/admin/users/1", token, map[string]any{"unix_user": "nobody"}, nil); code != http.StatusOK {
+			t.Fatalf("map admin to nobody: %d", code)
+		}
+	}
+	sub, err := c.Submit(context.Background(), apitype.SubmitRequest{WorkingDir: work,
+		Script: "#!/bin/bash\ntrap 'echo got-usr1; exit 0' USR1\necho ready > ready\nwhile :; do sleep 0.05; done\n"}, client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) { // an external process's file
+		if _, err := os.Stat(filepath.Join(work, "ready")); err == nil {
+			break
+		}
+		if j, err := c.Job(context.Background(), sub.JobID); err != nil || j.CompletedAt != nil || time.Now().After(deadline) {
+			t.Fatalf("the job did not start: %+v %v", j, err)
+		}
+	}
+	var act apitype.JobAction
+	if code := d.api("POST", fmt.Sprintf("/api/jobs/%d/signal", sub.JobID), token, map[string]string{"signal": "USR1"}, &act); code != http.StatusOK {
+		t.Fatalf("signal: %d %+v", code, act)
+	}
+	j := waitJob(t, c, sub.JobID)
+	if j.Status != "completed" {
+		t.Errorf("job after USR1: %s (signal %q), want completed by its trap", j.Status, j.Signal)
+	}
+	if out, _ := os.ReadFile(filepath.Join(work, fmt.Sprintf("rcq-%d.out", sub.JobID))); !strings.Contains(string(out), "got-usr1") {
+		t.Errorf("output %q lacks the trap's line", out)
+	}
+	d.stop()
+}
