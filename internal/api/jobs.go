@@ -410,16 +410,12 @@ func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.Store.JobByID(r.Context(), id, owner(r))
-	if err != nil {
+	// Recorded in the store (with the ownership and state checks) before
+	// the answer: the node's executor delivers it from there, so a 200 is
+	// never lost, even while no executor listens.
+	if err := s.Store.SignalJob(r.Context(), id, owner(r), sig); err != nil {
 		return err
 	}
-	if j.State != rcq.JobRunning {
-		return rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is %s: only a running job can be signalled", id, j.State)
-	}
-	if err := s.Store.Notify(r.Context(), rcq.Event{Kind: rcq.EventJobSignal, JobID: id, Signal: sig}); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Signal " + sig + " sent", JobID: int64(id), Status: string(j.State)})
+	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Signal " + sig + " sent", JobID: int64(id), Status: string(rcq.JobRunning)})
 	return nil
 }

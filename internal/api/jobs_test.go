@@ -448,7 +448,7 @@ func TestSignalJob(t *testing.T) {
 	want(t, e.post(path, e.aliceT, `{"signal":"USR1","pid":1}`), http.StatusBadRequest, "unknown_field")
 
 	e.start(id)
-	// The signal travels as an event to the executor.
+	// The signal is recorded for the node's executor, and announced to it.
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan rcq.Event, 16)
 	ready := make(chan struct{}, 1)
@@ -467,7 +467,7 @@ func TestSignalJob(t *testing.T) {
 		select {
 		case ev := <-events:
 			if ev.Kind == rcq.EventJobSignal {
-				if ev.JobID != rcq.JobID(id) || ev.Signal != "USR1" {
+				if ev.JobID != rcq.JobID(id) || ev.Signal != "USR1" || ev.Node != "node1" {
 					t.Fatalf("signal event = %+v", ev)
 				}
 				got = true
@@ -475,6 +475,10 @@ func TestSignalJob(t *testing.T) {
 		case <-timeout:
 			t.Fatal("no signal event")
 		}
+	}
+	sigs, err := e.st.PendingSignals(ctx, "node1", "node1:/state")
+	if err != nil || len(sigs) != 1 || sigs[0].JobID != rcq.JobID(id) || sigs[0].Signal != "USR1" {
+		t.Fatalf("signals recorded for node1: %+v %v, want alice's USR1 only", sigs, err)
 	}
 	e.finish(id, rcq.JobCompleted, 0)
 	want(t, e.post(path, e.aliceT, map[string]string{"signal": "TERM"}), http.StatusConflict, "job_not_running")

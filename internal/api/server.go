@@ -43,7 +43,8 @@ type Store interface {
 	QueueJobs(ctx context.Context) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
-	Notify(ctx context.Context, ev rcq.Event) error
+	// SignalJob records a signal for a running job of owner (0: any) for its node's executor.
+	SignalJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, signal string) error
 }
 
 // Planner is the scheduler's read side: the current plan, and where a job

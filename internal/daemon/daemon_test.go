@@ -21,6 +21,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/dbtest"
 	"github.com/rcq-project/rcq/internal/unixtest"
 )
 
@@ -58,7 +59,7 @@ func buildBinaries(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dbtest.Main(m) // starts PostgreSQL only for a test that asks for it
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -77,14 +78,16 @@ type daemon struct {
 	done   chan error
 }
 
-func startDaemon(t *testing.T, dir string) *daemon {
+// startDaemon starts rcqd on the state directory dir, with env added to its
+// environment.
+func startDaemon(t *testing.T, dir string, env ...string) *daemon {
 	t.Helper()
-	return startDaemonAs(t, dir, nil)
+	return startDaemonAs(t, dir, nil, env...)
 }
 
 // startDaemonAs starts rcqd as the Unix user u (in personal mode), or as
-// the test's own user when u is nil.
-func startDaemonAs(t *testing.T, dir string, u *unixtest.User) *daemon {
+// the test's own user when u is nil, with env added to its environment.
+func startDaemonAs(t *testing.T, dir string, u *unixtest.User, env ...string) *daemon {
 	t.Helper()
 	bin := buildBinaries(t)
 	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "rcqd.sock"), tcp: make(chan string, 1), done: make(chan error, 1)}
@@ -95,6 +98,7 @@ func startDaemonAs(t *testing.T, dir string, u *unixtest.User) *daemon {
 		d.cmd.Env = append(d.cmd.Env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name, "XDG_RUNTIME_DIR=", "XDG_STATE_HOME=", "XDG_CONFIG_HOME=")
 		d.cmd.Dir = u.Home
 	}
+	d.cmd.Env = append(d.cmd.Env, env...)
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -357,6 +361,91 @@ func TestSecondDaemonOnOneSocketRefused(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "another rcqd is already serving on "+d.socket) {
 		t.Errorf("second rcqd said:\n%s", out)
+	}
+	d.stop()
+}
+
+// TestSecondDaemonWithTheSameNodeNameRefused: two rcqd with one node name on
+// one database would both launch that node's jobs. The second (another state
+// directory) refuses to start, naming the first; once the first has stopped
+// cleanly (releasing its node lease), the second starts at once.
+func TestSecondDaemonWithTheSameNodeNameRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rcqd and PostgreSQL")
+	}
+	url := "RCQ_DATABASE_URL=" + dbtest.URL(t)
+	first := t.TempDir()
+	d := startDaemon(t, first, url)
+	d.ready()
+
+	second := t.TempDir()
+	cmd := exec.Command(filepath.Join(buildBinaries(t), "rcqd"), "--state-dir", second, "--socket", filepath.Join(second, "rcqd.sock"), "--listen", "")
+	cmd.Env = append(os.Environ(), "RCQ_AUTH_BCRYPT_COST=4", "RCQ_NODE_NAME=testnode", url)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second rcqd with node name testnode started:\n%s", out)
+	}
+	want := `rcqd: node name "testnode" is in use by another rcqd (testnode:` + first + `) on this database: give this one another node.name (RCQ_NODE_NAME), or stop the other`
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+		t.Errorf("second rcqd said:\n%s\nwant one line starting:\n%s", out, want)
+	}
+	if _, err := os.Stat(filepath.Join(second, "rcqd.sock")); err == nil {
+		t.Error("the refused rcqd left a socket")
+	}
+
+	d.stop()
+	d2 := startDaemon(t, second, url)
+	d2.ready()
+	d2.stop()
+}
+
+// TestSignalEndToEnd: a signal asked for over the API reaches the job's
+// processes (recorded in the store, announced, delivered by the executor).
+func TestSignalEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rcqd and PostgreSQL")
+	}
+	d := startDaemon(t, t.TempDir(), "RCQ_DATABASE_URL="+dbtest.URL(t))
+	d.ready()
+	// A job may run as nobody: its directory hangs off /tmp, not off the
+	// test's private temporary directory.
+	work, err := os.MkdirTemp("", "rcq-signal-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	if err := os.Chmod(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	c, token := d.login()
+	if os.Geteuid() == 0 {
+		if code := d.api("PATCH", "/api/admin/users/1", token, map[string]any{"unix_user": "nobody"}, nil); code != http.StatusOK {
+			t.Fatalf("map admin to nobody: %d", code)
+		}
+	}
+	sub, err := c.Submit(context.Background(), apitype.SubmitRequest{WorkingDir: work,
+		Script: "#!/bin/bash\ntrap 'echo got-usr1; exit 0' USR1\necho ready > ready\nwhile :; do sleep 0.05; done\n"}, client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) { // an external process's file
+		if _, err := os.Stat(filepath.Join(work, "ready")); err == nil {
+			break
+		}
+		if j, err := c.Job(context.Background(), sub.JobID); err != nil || j.CompletedAt != nil || time.Now().After(deadline) {
+			t.Fatalf("the job did not start: %+v %v", j, err)
+		}
+	}
+	var act apitype.JobAction
+	if code := d.api("POST", fmt.Sprintf("/api/jobs/%d/signal", sub.JobID), token, map[string]string{"signal": "USR1"}, &act); code != http.StatusOK {
+		t.Fatalf("signal: %d %+v", code, act)
+	}
+	j := waitJob(t, c, sub.JobID)
+	if j.Status != "completed" {
+		t.Errorf("job after USR1: %s (signal %q), want completed by its trap", j.Status, j.Signal)
+	}
+	if out, _ := os.ReadFile(filepath.Join(work, fmt.Sprintf("rcq-%d.out", sub.JobID))); !strings.Contains(string(out), "got-usr1") {
+		t.Errorf("output %q lacks the trap's line", out)
 	}
 	d.stop()
 }

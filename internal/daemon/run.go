@@ -61,6 +61,19 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	defer db.close(logger)
 	st := db.store
 
+	// One launcher per node: the node's lease before anything else runs.
+	holder := leaseHolder(cfg.Node.Name, cfg.StateDir)
+	if err := takeNodeLease(ctx, st, cfg.Node.Name, holder, cfg.Scheduler.LeaseTTL); err != nil {
+		return err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := st.ReleaseLease(rctx, store.NodeLease(cfg.Node.Name), holder); err != nil {
+			logger.Warn("could not release the node lease; another rcqd with this node name can start when it expires", "err", err)
+		}
+	}()
+
 	secret := []byte(cfg.Auth.JWTSecret)
 	if len(secret) == 0 {
 		if secret, err = auth.LoadOrCreateSecret(cfg.JWTSecretFile()); err != nil {
@@ -82,6 +95,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	var loop *sched.Loop
 	ex, err := executor.New(executor.Config{
 		Node:              cfg.Node.Name,
+		Holder:            holder,
 		StateDir:          cfg.StateDir,
 		LogDir:            cfg.Jobs.LogDirectory,
 		OutputDir:         cfg.Jobs.OutputDirectory,
@@ -92,7 +106,6 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
-	holder := leaseHolder(cfg.Node.Name, cfg.StateDir)
 	loop = sched.New(st, sched.Config{
 		Interval:          cfg.Interval(),
 		LeaseTTL:          cfg.Scheduler.LeaseTTL,
@@ -147,7 +160,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	listening := make(chan struct{})
 	var once sync.Once
 	goFn("event listener", func(ctx context.Context) error {
-		return st.Listen(ctx, func(ev rcq.Event) { dispatch(ev, cfg.Node.Name, loop, ex, logger) },
+		return st.Listen(ctx, func(ev rcq.Event) { dispatch(ev, cfg.Node.Name, loop, ex) },
 			func() { once.Do(func() { close(listening) }) })
 	})
 	// Start the loops once events flow, so no wake-up is missed in between.
@@ -161,6 +174,9 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	goFn("scheduler", loop.Run)
 	goFn("executor", ex.Run)
 	goFn("heartbeat", func(ctx context.Context) error { return heartbeat(ctx, st, cfg.Node.Name, logger) })
+	goFn("node lease", func(ctx context.Context) error {
+		return renewNodeLease(ctx, st, cfg.Node.Name, holder, cfg.Scheduler.LeaseTTL, logger)
+	})
 	serveErr := ls.serve(server, logger)
 
 	banner(stderr, cfg, db, ls, ex.Enforcement(), boot)
@@ -184,26 +200,79 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 }
 
 // dispatch routes an event to whoever must act on it. Events are wake-ups:
-// the receivers re-read the store.
-func dispatch(ev rcq.Event, node string, loop *sched.Loop, ex *executor.Executor, logger *slog.Logger) {
+// the receivers re-read the store. It runs inside the event listener, so it
+// only pokes: nothing here may wait (a signal is delivered by the executor's
+// own loop, from the store).
+func dispatch(ev rcq.Event, node string, loop *sched.Loop, ex *executor.Executor) {
 	switch ev.Kind {
 	case rcq.EventJobSubmitted, rcq.EventJobEnded:
 		loop.Notify()
-	case rcq.EventWorkerChanged:
+	case rcq.EventWorkerChanged: // also sent after the listener reconnects
 		loop.Notify()
 		ex.Notify()
+		ex.NotifySignals()
 	case rcq.EventJobsStarted, rcq.EventJobCancelled:
 		if ev.Node == "" || ev.Node == node {
 			ex.Notify()
 		}
 	case rcq.EventJobSignal:
-		sig, ok := rcq.SignalNumber(ev.Signal)
-		if !ok {
-			return
+		if ev.Node == "" || ev.Node == node {
+			ex.NotifySignals()
 		}
-		if err := ex.Signal(ev.JobID, sig); err != nil && !errors.Is(err, rcq.ErrNotFound) {
-			logger.Warn("signal job", "job_id", ev.JobID, "signal", ev.Signal, "err", err)
+	}
+}
+
+// takeNodeLease makes this rcqd the one launcher of its node's jobs, or says
+// which rcqd already is. The same holder (this node and state directory,
+// after a crash) takes its lease back at once: the state directory's lock
+// proves the old process is gone.
+func takeNodeLease(ctx context.Context, st *store.Store, node, holder string, ttl time.Duration) error {
+	name := store.NodeLease(node)
+	ok, err := st.AcquireLease(ctx, name, holder, ttl)
+	if err != nil {
+		return fmt.Errorf("node lease: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	other, left, err := st.LeaseHolder(ctx, name)
+	if err != nil {
+		return fmt.Errorf("node lease: %w", err)
+	}
+	return fmt.Errorf("node name %q is in use by another rcqd (%s) on this database: give this one another node.name (RCQ_NODE_NAME), or stop the other (if it has stopped already, its lease expires within %v)",
+		node, other, max(left, 0).Round(time.Second))
+}
+
+// renewNodeLease renews the node's lease every ttl/3 on the database's clock.
+// While it is lost (another rcqd with this node name took it after it
+// expired), this rcqd launches nothing: every launch is claimed under the
+// lease. Its running jobs still end and are recorded.
+func renewNodeLease(ctx context.Context, st *store.Store, node, holder string, ttl time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	held := true
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
+		ok, err := st.AcquireLease(ctx, store.NodeLease(node), holder, ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("renew the node lease", "err", err)
+			}
+			continue
+		}
+		switch {
+		case !ok && held:
+			other, _, _ := st.LeaseHolder(ctx, store.NodeLease(node))
+			logger.Error("node lease lost: another rcqd with this node name launches its jobs now; this one launches nothing until it gets the lease back",
+				"node", node, "holder", other)
+		case ok && !held:
+			logger.Info("node lease taken back", "node", node)
+		}
+		held = ok
 	}
 }
 
@@ -228,11 +297,11 @@ func heartbeat(ctx context.Context, st *store.Store, node string, logger *slog.L
 	}
 }
 
-// leaseHolder names this rcqd in the scheduler lease. It is stable across
-// restarts of the same node and state directory, so an rcqd restarted after a
-// crash takes its own lease back at once instead of waiting for it to expire.
-// That is safe because only one rcqd can hold the state directory's lock: the
-// old holder is gone, not merely paused.
+// leaseHolder names this rcqd in the scheduler lease and its node's lease.
+// It is stable across restarts of the same node and state directory, so an
+// rcqd restarted after a crash takes its own leases back at once instead of
+// waiting for them to expire. That is safe because only one rcqd can hold the
+// state directory's lock: the old holder is gone, not merely paused.
 func leaseHolder(node, stateDir string) string {
 	return node + ":" + stateDir
 }

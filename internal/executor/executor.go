@@ -21,9 +21,19 @@ import (
 // Store is what the executor needs from the database.
 type Store interface {
 	// NodeJobs returns jobs that hold resources on workers of this node: started and not yet
-	// completed (State running, or cancelled while their processes are still alive), with Script,
-	// Args, Env, WorkingDir, Output, Error, UserEmail, UnixUser, WorkerName, GPUIndices, StartedAt filled.
-	NodeJobs(ctx context.Context, node string) ([]rcq.Job, error)
+	// completed (State running, or cancelled while their processes are still alive), and not
+	// launched by another holder of the node's lease, with Script, Args, Env, WorkingDir, Output,
+	// Error, UserEmail, UnixUser, WorkerName, GPUIndices, StartedAt filled.
+	NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, error)
+	// ClaimJob marks a running job of node as launched by holder, fenced by the node's lease:
+	// it fails when holder does not hold the lease, or the job is no longer running on node, or
+	// another holder launched it. holder may claim a job it claimed before.
+	ClaimJob(ctx context.Context, id rcq.JobID, node, holder string) error
+	// PendingSignals returns the signals asked for and not yet delivered, oldest first, of the
+	// uncompleted jobs of node that holder launched or may launch.
+	PendingSignals(ctx context.Context, node, holder string) ([]rcq.JobSignal, error)
+	// SignalDelivered records that a signal request is being sent; false when it already was.
+	SignalDelivered(ctx context.Context, id int64) (bool, error)
 	// FinishJob records how a job's processes ended, in one transaction with its usage_logs row
 	// (cpu_hours = cpu_cores x wall hours, gpu_hours likewise) and a job_ended notification.
 	// A running job moves to o.State; a cancelled job stays cancelled and gets exit code and times.
@@ -33,7 +43,10 @@ type Store interface {
 
 // Config configures an Executor.
 type Config struct {
-	Node     string // this rcqd's node name: it runs the jobs of workers with this Node
+	Node string // this rcqd's node name: it runs the jobs of workers with this Node
+	// Holder names this rcqd in the node's lease (rcqd holds it while it
+	// runs); every launch is claimed in the store under it.
+	Holder   string
 	StateDir string // job directories go in <StateDir>/jobs/<id> unless RunDir is set
 	// RunDir, when set, holds the job directories instead: they are runtime
 	// state (meaningless after a reboot), so a tmpfs such as /run/rcq saves
@@ -75,8 +88,9 @@ type Executor struct {
 	enforcement  string
 	allowedCPUs  []int
 
-	wake   chan struct{}
-	launch chan struct{} // semaphore
+	wake    chan struct{}
+	sigWake chan struct{} // signals asked for: deliver them
+	launch  chan struct{} // semaphore
 
 	mu       sync.Mutex
 	jobs     map[rcq.JobID]*tracked
@@ -109,6 +123,9 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("executor: a state directory is required")
+	}
+	if cfg.Holder == "" {
+		return nil, errors.New("executor: a lease holder name is required")
 	}
 	if cfg.LogDir == "" {
 		cfg.LogDir = filepath.Join(cfg.StateDir, "logs")
@@ -144,6 +161,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 		root:        os.Geteuid() == 0,
 		allowedCPUs: allowedCPUs(),
 		wake:        make(chan struct{}, 1),
+		sigWake:     make(chan struct{}, 1),
 		launch:      make(chan struct{}, cfg.MaxLaunches),
 		jobs:        make(map[rcq.JobID]*tracked),
 		done:        make(map[rcq.JobID]time.Time),
@@ -189,20 +207,52 @@ func (e *Executor) Notify() {
 	}
 }
 
+// NotifySignals asks for the signals recorded in the store to be delivered
+// soon, and never blocks.
+func (e *Executor) NotifySignals() {
+	select {
+	case e.sigWake <- struct{}{}:
+	default:
+	}
+}
+
 // Run reconciles until ctx ends: first the jobs a previous rcqd left (adopted,
-// finished or failed as WorkerLost), then on every Notify and tick. It returns
+// finished or failed as WorkerLost), then on every Notify and tick. Between
+// passes it delivers the signals recorded in the store: on NotifySignals, on
+// every tick, and soon again while one waits for its job to start. It returns
 // when ctx ends, leaving jobs running under their supervisors.
 func (e *Executor) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	defer e.shutdown()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	var backoff time.Duration
+	reconcile, signals := true, true
 	for {
-		e.runOnce(ctx)
+		if reconcile {
+			e.runOnce(ctx)
+		}
+		if signals {
+			if r := e.deliverSignals(ctx); r.Deferred > 0 {
+				backoff = min(max(2*backoff, signalRetry), e.cfg.Tick)
+				retry.Reset(backoff)
+			} else {
+				backoff = 0
+			}
+		}
+		reconcile, signals = false, false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.wake:
+			reconcile = true
+		case <-e.sigWake:
+			signals = true
+		case <-retry.C:
+			signals = true
 		case <-t.C:
+			reconcile, signals = true, true
 		}
 	}
 }
@@ -230,7 +280,7 @@ type passResult struct {
 func (e *Executor) runOnce(ctx context.Context) passResult {
 	var r passResult
 	began := time.Now()
-	jobs, err := e.store.NodeJobs(ctx, e.cfg.Node)
+	jobs, err := e.store.NodeJobs(ctx, e.cfg.Node, e.cfg.Holder)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("read this node's jobs", "err", err)
@@ -412,6 +462,18 @@ func (e *Executor) launchOrSkip(ctx context.Context, tr *tracked) {
 	}
 	defer func() { <-e.launch }()
 	if err := e.start(ctx, tr); err != nil {
+		var nc notClaimed
+		if errors.As(err, &nc) {
+			// Not launched, and not failed either: the store says whether
+			// and when it may be (a later pass takes it again).
+			level := slog.LevelDebug
+			if rcq.KindOf(nc.err) != rcq.KindConflict {
+				level = slog.LevelWarn
+			}
+			e.log.Log(ctx, level, "job not launched: the store refused this rcqd's claim", "job_id", tr.job.ID, "err", nc.err)
+			e.drop(tr)
+			return
+		}
 		detail := rcq.MessageOf(err)
 		if rcq.KindOf(err) == rcq.KindInternal {
 			detail = err.Error()
@@ -422,6 +484,12 @@ func (e *Executor) launchOrSkip(ctx context.Context, tr *tracked) {
 		e.report(ctx, tr, rcq.Outcome{JobID: tr.job.ID, State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, Detail: detail, EndedAt: time.Now()})
 	}
 }
+
+// notClaimed is a launch the store refused (ClaimJob): nothing was started.
+type notClaimed struct{ err error }
+
+func (n notClaimed) Error() string { return "claim: " + n.err.Error() }
+func (n notClaimed) Unwrap() error { return n.err }
 
 // drop forgets a job that was not launched, so a later pass takes it again.
 func (e *Executor) drop(tr *tracked) {
@@ -500,6 +568,13 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	tr.cpus = sp.CPUs
 	e.mu.Unlock()
 
+	// Claimed in the store before anything of the job exists on disk: a
+	// job directory always belongs to a job this holder claimed, so a
+	// restarted rcqd (same holder) adopts what it finds without asking, and
+	// no other rcqd on this node name can launch the job too.
+	if err := e.store.ClaimJob(ctx, j.ID, e.cfg.Node, e.cfg.Holder); err != nil {
+		return notClaimed{err}
+	}
 	if err := os.Mkdir(tr.dir, 0o700); err != nil {
 		return err
 	}
@@ -627,48 +702,6 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 	e.log.Info("job ended", "job_id", id, "state", o.State, "reason", o.Reason, "exit_code", code)
 	if err := os.RemoveAll(tr.dir); err != nil {
 		e.log.Warn("remove job directory", "job_id", id, "err", err)
-	}
-}
-
-// Signal delivers sig to every process of a running job of this node (its
-// process group), without ending the job unless the signal does. A job that
-// is being launched gets a moment to start first. A job this executor does
-// not run is rcq.ErrNotFound (it may run on another node); one whose
-// processes have ended is a conflict (job_not_running).
-func (e *Executor) Signal(id rcq.JobID, sig syscall.Signal) error {
-	notHere := rcq.Errorf(rcq.KindNotFound, "job_not_on_node", "job %d has no processes on this node", id)
-	notRunning := rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is not running: its processes have ended", id)
-	for try := 0; ; try++ {
-		e.mu.Lock()
-		tr := e.jobs[id]
-		var dir string
-		launching := tr != nil && tr.outcome == nil && tr.pidfd == nil && tr.busy
-		if tr != nil && tr.outcome == nil {
-			dir = tr.dir
-		}
-		e.mu.Unlock()
-		if dir == "" {
-			return notHere
-		}
-		pgid, start, err := readPid(filepath.Join(dir, jobPidFile))
-		if err != nil || launching {
-			if try < 100 && (launching || errors.Is(err, os.ErrNotExist)) {
-				time.Sleep(20 * time.Millisecond) // the supervisor is starting the job
-				continue
-			}
-			return notRunning
-		}
-		if now, err := procStartTime(pgid); err != nil || now != start {
-			return notRunning
-		}
-		if err := unix.Kill(-pgid, sig); err != nil {
-			if errors.Is(err, unix.ESRCH) {
-				return notRunning
-			}
-			return fmt.Errorf("signal job %d: %w", id, err)
-		}
-		e.jobLog(id, "signal %s sent to process group %d", unix.SignalName(sig), pgid)
-		return nil
 	}
 }
 

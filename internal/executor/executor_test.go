@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -215,27 +214,6 @@ func TestCancelKillsGrandchild(t *testing.T) {
 		if !gone(p) {
 			t.Errorf("process %d survived the cancel", p)
 		}
-	}
-}
-
-func TestSignal(t *testing.T) {
-	t.Parallel()
-	st, dir := newMemStore(), openDir(t)
-	e := startExec(t, st, t.TempDir(), nil)
-	st.add(newJob(11, dir, "#!/bin/bash\ntrap 'echo got-usr1; exit 0' USR1\necho ready > ready\nwhile :; do sleep 0.05; done\n"))
-	waitFile(t, filepath.Join(dir, "ready"), 30*time.Second)
-	if err := e.Signal(11, syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
-	got := st.wait(t, 11, 30*time.Second)
-	if got.State != rcq.JobCompleted {
-		t.Fatalf("state %s", got.State)
-	}
-	if out := readFile(t, filepath.Join(dir, "rcq-11.out")); !strings.Contains(out, "got-usr1") {
-		t.Errorf("output %q lacks the trap's line", out)
-	}
-	if err := e.Signal(11, syscall.SIGUSR1); !errors.Is(err, rcq.ErrNotFound) {
-		t.Errorf("signal to a finished job: %v, want not found", err)
 	}
 }
 

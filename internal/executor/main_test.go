@@ -26,24 +26,36 @@ func TestMain(m *testing.M) {
 }
 
 // memStore is an in-memory Store with the semantics the interface documents.
+// It has no lease: every holder may claim (the real store's fence is tested
+// on PostgreSQL).
 type memStore struct {
-	mu       sync.Mutex
-	jobs     map[rcq.JobID]*rcq.Job
-	outcomes map[rcq.JobID]rcq.Outcome
-	finishes map[rcq.JobID]int
-	changed  chan struct{} // closed and replaced on every FinishJob
+	mu         sync.Mutex
+	jobs       map[rcq.JobID]*rcq.Job
+	outcomes   map[rcq.JobID]rcq.Outcome
+	finishes   map[rcq.JobID]int
+	launchedBy map[rcq.JobID]string
+	signals    []*memSignal
+	changed    chan struct{} // closed and replaced on every FinishJob
+}
+
+type memSignal struct {
+	rcq.JobSignal
+	delivered bool
 }
 
 func newMemStore() *memStore {
 	return &memStore{jobs: map[rcq.JobID]*rcq.Job{}, outcomes: map[rcq.JobID]rcq.Outcome{},
-		finishes: map[rcq.JobID]int{}, changed: make(chan struct{})}
+		finishes: map[rcq.JobID]int{}, launchedBy: map[rcq.JobID]string{}, changed: make(chan struct{})}
 }
 
-func (s *memStore) NodeJobs(ctx context.Context, node string) ([]rcq.Job, error) {
+func (s *memStore) NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []rcq.Job
 	for _, j := range s.jobs {
+		if by := s.launchedBy[j.ID]; by != "" && by != holder {
+			continue
+		}
 		if (j.State == rcq.JobRunning || j.State == rcq.JobCancelled) && j.StartedAt != nil && j.CompletedAt == nil {
 			c := *j
 			c.Env = append([]string(nil), j.Env...)
@@ -74,6 +86,61 @@ func (s *memStore) FinishJob(ctx context.Context, o rcq.Outcome) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return nil
+}
+
+func (s *memStore) ClaimJob(ctx context.Context, id rcq.JobID, node, holder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[id]
+	if j == nil || j.State != rcq.JobRunning {
+		return rcq.Errorf(rcq.KindConflict, "job_not_running", "job %d is not running", id)
+	}
+	if by := s.launchedBy[id]; by != "" && by != holder {
+		return rcq.Errorf(rcq.KindConflict, "job_launched_elsewhere", "job %d was launched by %s", id, by)
+	}
+	s.launchedBy[id] = holder
+	return nil
+}
+
+func (s *memStore) PendingSignals(ctx context.Context, node, holder string) ([]rcq.JobSignal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rcq.JobSignal
+	for _, sg := range s.signals {
+		j := s.jobs[sg.JobID]
+		if by := s.launchedBy[sg.JobID]; sg.delivered || j.CompletedAt != nil || by != "" && by != holder {
+			continue
+		}
+		out = append(out, sg.JobSignal)
+	}
+	return out, nil
+}
+
+func (s *memStore) SignalDelivered(ctx context.Context, id int64) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sg := range s.signals {
+		if sg.ID == id && !sg.delivered {
+			sg.delivered = true
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// signal records a signal request for job id, as the API does, and returns it.
+func (s *memStore) signal(id rcq.JobID, name string) *memSignal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg := &memSignal{JobSignal: rcq.JobSignal{ID: int64(len(s.signals) + 1), JobID: id, Signal: name}}
+	s.signals = append(s.signals, sg)
+	return sg
+}
+
+func (s *memStore) delivered(sg *memSignal) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sg.delivered
 }
 
 // add stores j as started now on this node.
@@ -149,7 +216,7 @@ func startExec(t testing.TB, st Store, stateDir string, mod func(*Config)) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Node: "n1", StateDir: stateDir, KillGrace: time.Second, Tick: 200 * time.Millisecond,
+	cfg := Config{Node: "n1", Holder: "n1:" + stateDir, StateDir: stateDir, KillGrace: time.Second, Tick: 200 * time.Millisecond,
 		SupervisorCommand: []string{exe, "supervise"}}
 	if mod != nil {
 		mod(&cfg)

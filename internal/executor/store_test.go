@@ -64,13 +64,18 @@ func TestWithPostgres(t *testing.T) {
 	if got, err := st.AcquireLease(ctx, "scheduler", "test", time.Minute); err != nil || !got {
 		t.Fatalf("lease: %v %v", got, err)
 	}
+	state := t.TempDir()
+	holder := node + ":" + state
+	if got, err := st.AcquireLease(ctx, store.NodeLease(node), holder, time.Minute); err != nil || !got {
+		t.Fatalf("node lease: %v %v", got, err)
+	}
 	starts := []rcq.Start{{JobID: ok, WorkerID: worker}, {JobID: bad, WorkerID: worker}, {JobID: long, WorkerID: worker}}
 	if done, err := st.StartJobs(ctx, "scheduler", "test", starts); err != nil || len(done) != 3 {
 		t.Fatalf("start: %v %v", done, err)
 	}
 
 	obs := &observedStore{Store: st, finished: make(chan rcq.JobID, 10)}
-	e := startExec(t, obs, t.TempDir(), func(c *Config) { c.Node = node })
+	e := startExec(t, obs, state, func(c *Config) { c.Node, c.Holder = node, holder })
 	waitFinished := func(id rcq.JobID) *rcq.Job {
 		t.Helper()
 		for {
@@ -120,7 +125,7 @@ func TestWithPostgres(t *testing.T) {
 	if j := waitFinished(long); j.State != rcq.JobCancelled || j.ExitCode == nil || *j.ExitCode != 143 || j.Signal != "TERM" {
 		t.Errorf("cancelled job %d: state %s exit %v signal %q", long, j.State, deref(j.ExitCode), j.Signal)
 	}
-	if nodeJobs, err := st.NodeJobs(ctx, node); err != nil || len(nodeJobs) != 0 {
+	if nodeJobs, err := st.NodeJobs(ctx, node, holder); err != nil || len(nodeJobs) != 0 {
 		t.Errorf("NodeJobs after every job ended: %v %v", nodeJobs, err)
 	}
 	used, err := st.GroupUsage(ctx, 1, time.Now().Add(-time.Hour))

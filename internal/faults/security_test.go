@@ -270,7 +270,9 @@ func TestFaultSocket(t *testing.T) {
 	}
 
 	// A second rcqd with the same socket: with the same state directory it
-	// is refused by the directory's lock, with another one by the socket.
+	// is refused by the directory's lock, with another one by the socket (it
+	// has its own node name: the same one would be refused by the node's
+	// lease before it reached the socket).
 	otherState := filepath.Join(filepath.Dir(d.dir), "state2")
 	for _, tc := range []struct{ state, says string }{
 		{d.dir, "another rcqd is running with the state directory " + d.dir},
@@ -278,7 +280,7 @@ func TestFaultSocket(t *testing.T) {
 	} {
 		args := slices.Clone(d.args)
 		args[slices.Index(args, "--state-dir")+1] = tc.state
-		twin := &daemon{t: t, name: d.name, dir: tc.state, sock: d.sock, dbURL: d.dbURL, env: d.env, args: args,
+		twin := &daemon{t: t, name: d.name, dir: tc.state, sock: d.sock, dbURL: d.dbURL, env: append(slices.Clone(d.env), "RCQ_NODE_NAME=twin"), args: args,
 			logf: filepath.Join(filepath.Dir(d.dir), "twin-"+filepath.Base(tc.state)+".log")}
 		t.Cleanup(twin.cleanup)
 		twin.launch()

@@ -35,3 +35,11 @@ func SignalNumber(name string) (syscall.Signal, bool) {
 	sig, ok := signals[name]
 	return sig, ok
 }
+
+// JobSignal is a signal a user asked for (POST /api/jobs/{id}/signal),
+// recorded in the store until the executor of the job's node delivers it.
+type JobSignal struct {
+	ID     int64
+	JobID  JobID
+	Signal string // a canonical name from ParseSignal
+}

@@ -81,8 +81,8 @@ func (s *Store) Notify(ctx context.Context, ev rcq.Event) error {
 }
 
 // announce sends ev to every listener soon after the caller's commit, from
-// one goroutine, coalescing a burst into one NOTIFY per kind (the latest
-// event of each kind is sent; receivers re-read the store anyway).
+// one goroutine, coalescing a burst into one NOTIFY per kind and node (the
+// latest event of each is sent; receivers re-read the store anyway).
 //
 // Hot paths (submits, job ends) announce instead of notifying inside their
 // transaction: PostgreSQL serializes the commits of notifying transactions
@@ -95,15 +95,22 @@ func (s *Store) Notify(ctx context.Context, ev rcq.Event) error {
 func (s *Store) announce(ev rcq.Event) {
 	s.annMu.Lock()
 	if s.annPending == nil {
-		s.annPending = map[rcq.EventKind]rcq.Event{}
+		s.annPending = map[annKey]rcq.Event{}
 	}
-	s.annPending[ev.Kind] = ev
+	s.annPending[annKey{ev.Kind, ev.Node}] = ev
 	start := !s.annRunning
 	s.annRunning = true
 	s.annMu.Unlock()
 	if start {
 		go s.announceLoop()
 	}
+}
+
+// annKey is what announce coalesces on: a node's executor must hear of its
+// own events even when another node's arrive in the same burst.
+type annKey struct {
+	kind rcq.EventKind
+	node string
 }
 
 func (s *Store) announceLoop() {

@@ -11,11 +11,14 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// NodeJobs returns the jobs holding resources on workers of node: started and
-// not yet completed (running, or cancelled while their processes live on).
-func (s *Store) NodeJobs(ctx context.Context, node string) ([]rcq.Job, error) {
+// NodeJobs returns the jobs holding resources on workers of node that holder
+// launched or may launch: started and not yet completed (running, or
+// cancelled while their processes live on), and not launched by another
+// holder (ClaimJob).
+func (s *Store) NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, error) {
 	rows, _ := s.pool.Query(ctx, jobSelect+`
-		WHERE w.node = $1 AND j.started_at IS NOT NULL AND j.completed_at IS NULL ORDER BY j.id`, node)
+		WHERE w.node = $1 AND j.started_at IS NOT NULL AND j.completed_at IS NULL
+			AND (j.launched_by IS NULL OR j.launched_by = $2) ORDER BY j.id`, node, holder)
 	js, err := collectJobs(rows)
 	if err != nil {
 		return nil, wrap("node jobs", err)

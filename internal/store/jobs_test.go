@@ -52,7 +52,7 @@ func TestCancelRunningKeepsResourcesUntilFinish(t *testing.T) {
 			j.State, j.CompletedAt, j.StartedAt)
 	}
 	// Still holds its resources: the executor sees it, the snapshot counts it.
-	node, err := f.st.NodeJobs(ctx, "node1")
+	node, err := f.st.NodeJobs(ctx, "node1", nodeHolder)
 	if err != nil || len(node) != 1 || node[0].ID != id {
 		t.Errorf("NodeJobs after cancel = %v, %v; want the cancelled job still there", node, err)
 	}
@@ -819,7 +819,7 @@ func TestCancelsWhileJobsStartAndEnd(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for {
-			js, err := f.st.NodeJobs(ctx, "node1")
+			js, err := f.st.NodeJobs(ctx, "node1", nodeHolder)
 			if err != nil {
 				fail("node jobs: %v", err)
 				return
@@ -827,7 +827,7 @@ func TestCancelsWhileJobsStartAndEnd(t *testing.T) {
 			if len(js) == 0 {
 				select {
 				case <-startsDone:
-					if js, _ := f.st.NodeJobs(ctx, "node1"); len(js) == 0 {
+					if js, _ := f.st.NodeJobs(ctx, "node1", nodeHolder); len(js) == 0 {
 						return
 					}
 				default:

@@ -41,8 +41,8 @@ type Store struct {
 	fitAt      time.Time
 
 	annMu      sync.Mutex
-	annPending map[rcq.EventKind]rcq.Event // events to announce, latest per kind
-	annRunning bool                        // announceLoop is running
+	annPending map[annKey]rcq.Event // events to announce, latest per kind and node
+	annRunning bool                 // announceLoop is running
 }
 
 // Options tune the connection pool.
