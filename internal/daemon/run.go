@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -112,14 +111,13 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		UnixUserFromEmail: cfg.Auth.UnixUserFromEmail,
 		LoginPerMinute:    cfg.Auth.LoginRateLimitPerMinute,
 		TrustedProxies:    cfg.Auth.ProxyPrefixes(),
-		RunningAsRoot:     os.Geteuid() == 0,
 	}, api.Deps{
 		Store:       st,
 		Planner:     loop,
 		Signer:      auth.NewSigner(secret, "rcqd", cfg.JWTExpiry()),
 		Passwords:   passwords,
 		OutputPaths: ex.OutputPaths,
-		UnixUID:     unixUID,
+		ReadOutput:  executor.ReadOutput,
 		HomeDir:     homeDir,
 		Wake:        loop.Notify,
 		Logger:      logger.With("component", "api"),
@@ -267,14 +265,6 @@ func homeDir(u *rcq.User) string {
 		return ""
 	}
 	return pw.HomeDir
-}
-
-func unixUID(name string) (int, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return -1, err
-	}
-	return strconv.Atoi(u.Uid)
 }
 
 // killGrace is the executor's grace period: a configured 0 means SIGKILL right

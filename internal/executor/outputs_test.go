@@ -166,7 +166,7 @@ func TestOtherUsersPathsAnswerAlike(t *testing.T) {
 	b.Mkdir(t, work, 0o755)
 
 	st := newMemStore()
-	ex := startExec(t, st, t.TempDir(), nil)
+	startExec(t, st, t.TempDir(), nil)
 	job := func(id rcq.JobID, dir, out string) {
 		j := newJob(id, dir, "#!/bin/sh\necho hi\n")
 		j.UnixUser, j.Output = b.Name, out
@@ -198,12 +198,12 @@ func TestOtherUsersPathsAnswerAlike(t *testing.T) {
 	}
 
 	bJob := &rcq.Job{ID: 5, UnixUser: b.Name, UserEmail: "b@example.org"}
-	_, errExists := ex.ReadOutput(bJob, filepath.Join(a.Home, "secret.txt"))
-	_, errMissing := ex.ReadOutput(bJob, filepath.Join(a.Home, "missing.txt"))
+	_, errExists := ReadOutput(bJob, filepath.Join(a.Home, "secret.txt"))
+	_, errMissing := ReadOutput(bJob, filepath.Join(a.Home, "missing.txt"))
 	if errExists == nil || errMissing == nil || !errors.Is(errExists, os.ErrPermission) || !errors.Is(errMissing, os.ErrPermission) {
 		t.Errorf("B reading A's files: existing %v, missing %v; want permission denied for both", errExists, errMissing)
 	}
-	f, err := ex.ReadOutput(bJob, filepath.Join(work, "rcq-5.out"))
+	f, err := ReadOutput(bJob, filepath.Join(work, "rcq-5.out"))
 	if err != nil {
 		t.Fatalf("B reading B's own output: %v", err)
 	}
