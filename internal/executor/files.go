@@ -257,3 +257,7 @@ func readNoFollow(path string) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(f)
 }
+
+// Dirs are the directories the executor writes in (the job directories'
+// parent, the job logs), for rcqd to check as root.
+func (e *Executor) Dirs() []string { return []string{e.jobsDir, e.cfg.LogDir} }
