@@ -64,7 +64,10 @@ func TestScripts(t *testing.T) {
 		WorkdirRoot:         root,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			if err := os.Chmod(env.WorkDir, 0o777); err != nil {
+			// Jobs run as nobody and write here. Sticky, like /tmp: rcqd as
+			// root refuses a state directory inside a directory others
+			// could rename it out of.
+			if err := os.Chmod(env.WorkDir, os.ModeSticky|0o777); err != nil {
 				return err
 			}
 			sock := filepath.Join(env.WorkDir, "rcqd.sock")
