@@ -18,6 +18,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/config"
+	"github.com/rcq-project/rcq/internal/executor"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/store"
 )
@@ -84,7 +85,7 @@ func createAdmin(ctx context.Context, st *store.Store, pw *auth.Passwords, state
 	if err := unix.Unlinkat(int(stateDir.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return "", fmt.Errorf("admin password file: remove the old one: %w", err)
 	}
-	f, err := openIn(stateDir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	f, err := executor.OpenIn(stateDir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("admin password file: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rcq-project/rcq/internal/executor"
 )
 
 // As root, rcqd writes files that decide who may do what (the admin
@@ -86,7 +88,7 @@ func checkChain(path string) error {
 // lockStateDir makes sure one rcqd at a time uses a state directory. The
 // kernel drops the lock when the process dies, however it dies.
 func lockStateDir(dir *os.File) (unlock func(), err error) {
-	f, err := openIn(dir, "rcqd.lock", unix.O_RDWR|unix.O_CREAT, 0o600)
+	f, err := executor.OpenIn(dir, "rcqd.lock", unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("state directory lock: %w", err)
 	}
@@ -98,27 +100,4 @@ func lockStateDir(dir *os.File) (unlock func(), err error) {
 		return nil, fmt.Errorf("state directory lock: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// openIn opens name in the held directory dir (openat), never through a
-// symbolic link, and without blocking on a FIFO someone planted there.
-func openIn(dir *os.File, name string, flags int, perm uint32) (*os.File, error) {
-	path := filepath.Join(dir.Name(), name)
-	fd, err := unix.Openat(int(dir.Fd()), name, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
-	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; rcqd never follows one in its own directories: remove it", path)
-		}
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return nil, fmt.Errorf("%s is not a regular file: remove it", path)
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, &fs.PathError{Op: "fcntl", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
 }

@@ -680,7 +680,7 @@ func (e *Executor) Signal(id rcq.JobID, sig syscall.Signal) error {
 // openJobLog opens a job's daemon log for appending, by name in the held
 // log directory and never through a symbolic link.
 func (e *Executor) openJobLog(id rcq.JobID) (*os.File, error) {
-	return openIn(e.logDir, fmt.Sprintf("job-%d.log", id), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND, 0o600)
+	return OpenIn(e.logDir, fmt.Sprintf("job-%d.log", id), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND, 0o600)
 }
 
 // jobLog appends a line to the job's daemon log.
