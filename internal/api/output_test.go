@@ -19,8 +19,8 @@ import (
 // Output streaming opens the file as the job's Unix user. User B points a
 // job's output at a file in user A's 0700 home and streams it: the answer
 // is the same 404, word for word, before and after A creates the file, so B
-// cannot learn what exists there; /etc/shadow and a FIFO answer alike. A
-// still streams A's own output.
+// cannot learn what exists there; /etc/shadow, /dev/kmsg and a FIFO answer
+// alike (a device is never even opened). A still streams A's own output.
 func TestJobOutputAsJobUser(t *testing.T) {
 	t.Parallel()
 	a, b := unixtest.New(t), unixtest.New(t)
@@ -69,7 +69,7 @@ func TestJobOutputAsJobUser(t *testing.T) {
 	if err := os.Chown(fifo, b.UID, b.GID); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/etc/shadow", fifo} {
+	for _, path := range []string{"/etc/shadow", "/dev/kmsg", fifo} {
 		id := started(e.bobT, map[string]any{"working_dir": b.Home, "output": path})
 		r := output(e.bobT, id)
 		want(t, r, http.StatusNotFound, "no_output")
