@@ -23,7 +23,7 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 		Name: req.Name, Script: req.Script, Args: req.Args, WorkingDir: req.WorkingDir,
 		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
 		EstimatedHours: req.EstimatedHours, Priority: req.Priority,
-		Output: req.Output, Error: req.Error, Hold: req.Hold,
+		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask,
 	}
 	for k, v := range req.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -229,7 +229,7 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 		Hold: string(j.Hold), Dependencies: []apitype.Dependency{}, SubmittedAt: j.SubmittedAt,
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
-		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error,
+		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error, Umask: j.Umask.String(),
 		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB,
 	}
 	if s.OutputPaths != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +94,7 @@ func newEnv(t *testing.T, mod func(*api.Config, *api.Deps)) *env {
 		OutputPaths: func(j *rcq.Job) (string, string) {
 			return filepath.Join(e.outDir, fmt.Sprintf("%d.out", j.ID)), filepath.Join(e.outDir, fmt.Sprintf("%d.err", j.ID))
 		},
+		ReadOutput: readOwn,
 	}
 	if mod != nil {
 		mod(&cfg, &deps)
@@ -305,3 +307,18 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func symlink(target, link string) error { return os.Symlink(target, link) }
+
+// readOwn is ReadOutput for accounts without a Unix user: the file as this
+// process opens it, with the executor's rule (no symbolic link, regular files
+// only). TestJobOutputAsJobUser uses the executor's own.
+func readOwn(_ *rcq.Job, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -73,35 +71,16 @@ func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// openOutput opens a job's output file for reading without following a
-// symlink, and, when rcqd runs as root, only if the file belongs to the job's
-// Unix user: -o /etc/shadow must not let a user read it through rcqd.
+// openOutput opens a job's output file through the ReadOutput dependency: as
+// the job's Unix user, so a user streams only what that user could read
+// anyway (-o /etc/shadow reads nothing), and only a regular file. Every
+// failure is one answer: whether a path the user cannot see exists is not
+// theirs to learn.
 func (s *Server) openOutput(j *rcq.Job, path string) (*os.File, error) {
-	notThere := rcq.Errorf(rcq.KindNotFound, "no_output", "job %d has no %s yet", j.ID, path)
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, notThere
-	}
+	f, err := s.ReadOutput(j, path)
 	if err != nil {
-		return nil, rcq.Errorf(rcq.KindForbidden, "output_unreadable", "cannot read %s", path)
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, rcq.Errorf(rcq.KindForbidden, "output_unreadable", "%s is not a regular file", path)
-	}
-	if s.cfg.RunningAsRoot {
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		uid := -1
-		if s.UnixUID != nil && j.UnixUser != "" {
-			if u, err := s.UnixUID(j.UnixUser); err == nil {
-				uid = u
-			}
-		}
-		if !ok || uid < 0 || int(st.Uid) != uid {
-			f.Close()
-			return nil, rcq.Errorf(rcq.KindForbidden, "output_unreadable", "%s does not belong to the job's user", path)
-		}
+		s.Logger.Debug("job output not readable", "job_id", j.ID, "path", path, "err", err)
+		return nil, rcq.Errorf(rcq.KindNotFound, "no_output", "job %d has no output file %s that its user can read (yet)", j.ID, path)
 	}
 	return f, nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -77,12 +78,13 @@ type Deps struct {
 	Passwords *auth.Passwords
 	// OutputPaths resolves a job's stdout and stderr files (the executor's rule).
 	OutputPaths func(j *rcq.Job) (stdout, stderr string)
-	// UnixUID looks up a Unix account's uid (for output streaming as root).
-	UnixUID func(name string) (int, error)
 	// UnixUsers checks accounts' Unix users and names socket peers; nil
 	// means the machine's (UID_MIN from /etc/login.defs, PostgreSQL's
 	// user "postgres").
 	UnixUsers UnixUsers
+	// ReadOutput opens a job's output file for reading as the job's user,
+	// refusing anything but a regular file (the executor's rule).
+	ReadOutput func(j *rcq.Job, path string) (*os.File, error)
 	// HomeDir is the working directory of a job submitted without one: the
 	// home of the Unix user it will run as ("" when unknown).
 	HomeDir func(u *rcq.User) string

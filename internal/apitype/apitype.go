@@ -91,6 +91,7 @@ type SubmitRequest struct {
 	Error          string            `json:"error,omitempty"`
 	Dependencies   []Dependency      `json:"dependencies,omitempty"`
 	Hold           bool              `json:"hold,omitempty"`
+	Umask          string            `json:"umask,omitempty"` // octal, "0022"; rcq-submit sends its own
 }
 
 // SubmitResponse answers a submit. Test-only submits (POST /api/jobs?test_only=true)
@@ -144,6 +145,7 @@ type Job struct {
 	Signal         string               `json:"signal,omitempty"`
 	Output         string               `json:"output"`
 	Error          string               `json:"error"`
+	Umask          string               `json:"umask"`
 	CPUSeconds     float64              `json:"cpu_seconds"`
 	PeakMemoryKB   int64                `json:"peak_memory_kb"`
 	Rank           int                  `json:"rank,omitempty"`

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,46 +10,65 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// SecretBytes is the length of a generated signing secret.
+// SecretBytes is the length of a generated signing secret, and the least a
+// secret file may hold.
 const SecretBytes = 32
 
-// LoadOrCreateSecret returns the signing secret kept at path. When the file
-// does not exist it creates it: SecretBytes random bytes, mode 0600, written to
-// a temporary file in the same directory and linked into place, so no reader
-// ever sees a partial secret and two racing starts end with one secret. It
-// refuses a file that is not a regular file, is readable or writable by group
-// or others, or holds fewer than SecretBytes bytes.
-func LoadOrCreateSecret(path string) ([]byte, error) {
-	b, err := readSecret(path)
+// LoadOrCreateSecret returns the signing secret kept in the file name of the
+// directory dir, which the caller holds open: the file is opened relative to
+// it (openat) and never through a symbolic link, so nobody can swap a path
+// component under rcqd. When the file does not exist it creates it:
+// SecretBytes random bytes, mode 0600, written to a temporary file in the
+// same directory and linked into place, so no reader ever sees a partial
+// secret and two racing starts end with one secret. It refuses a file that is
+// not a regular file, is not owned by this process's user, is readable or
+// writable by group or others, or holds fewer than SecretBytes bytes: a
+// secret someone else owned or could read may be known to them, and lets
+// them sign any token.
+func LoadOrCreateSecret(dir *os.File, name string) ([]byte, error) {
+	b, err := readSecret(dir, name)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return b, err
 	}
-	if err := createSecret(path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := createSecret(dir, name); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
-	return readSecret(path) // ours, or the one a racing start linked first
+	return readSecret(dir, name) // ours, or the one a racing start linked first
 }
 
-func readSecret(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("secret file %s is a symbolic link: replace it with a regular file of mode 0600", path)
-		}
-		return nil, err // fs.ErrNotExist passes through for the caller
+func readSecret(dir *os.File, name string) ([]byte, error) {
+	path := filepath.Join(dir.Name(), name)
+	// O_NONBLOCK: a FIFO planted there must not hang the start.
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("secret file %s is a symbolic link: remove it to have a new secret generated (rm %s)", path, path)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err} // for the caller
+	case err != nil:
+		return nil, fmt.Errorf("secret file %s: %w", path, err)
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("secret file %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("secret file %s is not a regular file", path)
+		return nil, fmt.Errorf("secret file %s is not a regular file: remove it to have a new secret generated", path)
+	}
+	if uid, me := st.Sys().(*syscall.Stat_t).Uid, os.Geteuid(); int(uid) != me {
+		return nil, fmt.Errorf("secret file %s belongs to uid %d, not to rcqd's user (uid %d): its owner may know it; remove it to have a new one generated: rm %s", path, uid, me, path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("secret file %s has mode %04o, open to group or others: run chmod 600 %s", path, perm, path)
+		return nil, fmt.Errorf("secret file %s has mode %04o, open to group or others: remove it to have a new one generated (rm %s), or, if nobody else can have read it, run chmod 600 %s", path, perm, path, path)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, fmt.Errorf("secret file %s: %w", path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 1<<16))
 	if err != nil {
@@ -60,49 +80,43 @@ func readSecret(path string) ([]byte, error) {
 	return b, nil
 }
 
-// createSecret writes a new secret to path, failing with fs.ErrExist when
-// path already exists.
-func createSecret(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create secret directory: %w", err)
-	}
+// createSecret writes a new secret as name in dir, failing with fs.ErrExist
+// when name already exists.
+func createSecret(dir *os.File, name string) error {
+	path := filepath.Join(dir.Name(), name)
+	dfd := int(dir.Fd())
 	secret := make([]byte, SecretBytes)
-	if _, err := rand.Read(secret); err != nil {
-		return fmt.Errorf("generate secret: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".secret-*") // O_EXCL, mode 0600
+	_, _ = rand.Read(secret) // never fails (crypto/rand)
+	suffix := make([]byte, 8)
+	_, _ = rand.Read(suffix)
+	tmp := "." + name + "-" + hex.EncodeToString(suffix)
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("create secret file: %w", err)
+		return fmt.Errorf("create secret file in %s: %w", dir.Name(), err)
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	if err := tmp.Chmod(0o600); err != nil { // whatever the umask did
-		tmp.Close()
-		return fmt.Errorf("create secret file: %w", err)
+	defer unix.Unlinkat(dfd, tmp, 0)
+	f := os.NewFile(uintptr(fd), tmp)
+	err = f.Chmod(0o600) // whatever the umask did
+	if err == nil {
+		_, err = f.Write(secret)
 	}
-	if _, err := tmp.Write(secret); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write secret file: %w", err)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write secret file: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write secret file: %w", err)
+	if err != nil {
+		return fmt.Errorf("write secret file %s: %w", path, err)
 	}
-	// link fails with EEXIST when path exists: exclusive, like O_EXCL, and
+	// linkat fails with EEXIST when name exists: exclusive, like O_EXCL, and
 	// the file appears whole.
-	if err := os.Link(tmpName, path); err != nil {
+	if err := unix.Linkat(dfd, tmp, dfd, name, 0); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return err
+			return &fs.PathError{Op: "link", Path: path, Err: err}
 		}
 		return fmt.Errorf("create secret file %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	_ = dir.Sync()
 	return nil
 }

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/rcq-project/rcq/internal/unixtest"
 )
 
 func TestLoadOrCreateSecret(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "jwt-secret")
-	s1, err := LoadOrCreateSecret(path)
+	s1, err := loadSecret(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +32,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	if dst, _ := os.Stat(filepath.Dir(path)); dst.Mode().Perm()&0o077 != 0 {
 		t.Errorf("created directory mode %04o is open to others", dst.Mode().Perm())
 	}
-	s2, err := LoadOrCreateSecret(path)
+	s2, err := loadSecret(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	if bytes.Equal(s1, make([]byte, SecretBytes)) {
 		t.Fatal("secret is all zeros")
 	}
-	other, err := LoadOrCreateSecret(filepath.Join(filepath.Dir(path), "other"))
+	other, err := loadSecret(t, filepath.Join(filepath.Dir(path), "other"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func TestLoadOrCreateSecretUmask(t *testing.T) {
 	old := setUmask(0)
 	defer setUmask(old)
 	path := filepath.Join(t.TempDir(), "jwt-secret")
-	if _, err := LoadOrCreateSecret(path); err != nil {
+	if _, err := loadSecret(t, path); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(path)
@@ -78,7 +81,7 @@ func TestLoadOrCreateSecretRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = LoadOrCreateSecret(path)
+			got[i], errs[i] = loadSecret(t, path)
 		}()
 	}
 	wg.Wait()
@@ -132,7 +135,7 @@ func TestLoadOrCreateSecretRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := os.ReadFile(tt.path)
-			b, err := LoadOrCreateSecret(tt.path)
+			b, err := loadSecret(t, tt.path)
 			if err == nil {
 				t.Fatalf("accepted: %x", b)
 			}
@@ -146,9 +149,54 @@ func TestLoadOrCreateSecretRefuses(t *testing.T) {
 		})
 	}
 	// A well-formed file someone wrote is used as it is.
-	b, err := LoadOrCreateSecret(write("ok", good, 0o600))
+	b, err := loadSecret(t, write("ok", good, 0o600))
 	if err != nil || !bytes.Equal(b, good) {
 		t.Fatalf("LoadOrCreateSecret = %x, %v; want the file's bytes", b, err)
 	}
 }
 func setUmask(m int) int { return syscall.Umask(m) }
+
+// loadSecret calls LoadOrCreateSecret on path's directory (created 0700 if
+// missing, as rcqd creates its state directory) and name.
+func loadSecret(t testing.TB, path string) ([]byte, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	return LoadOrCreateSecret(d, filepath.Base(path))
+}
+
+// A jwt-secret planted by another user (with a well-formed 0600 file of
+// theirs) is refused, as is one of rcqd's user left open to others (0644):
+// whoever planted or read it could sign admin tokens. Neither is changed.
+func TestPlantedSecretRefused(t *testing.T) {
+	u := unixtest.New(t)
+	dir := t.TempDir()
+	good := bytes.Repeat([]byte{7}, SecretBytes)
+	planted := filepath.Join(dir, "planted")
+	u.WriteFile(t, planted, good, 0o600)
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{planted: "belongs to uid " + strconv.Itoa(u.UID), open: "mode 0644"} {
+		b, err := loadSecret(t, path)
+		if err == nil {
+			t.Errorf("%s accepted: %x", path, b)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, want) || !strings.Contains(msg, "rm "+path) {
+			t.Errorf("error %q does not say %q and the fix (rm %s)", msg, want, path)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, good) {
+			t.Errorf("%s was changed", path)
+		}
+	}
+}

@@ -67,11 +67,13 @@ func TestScripts(t *testing.T) {
 		WorkdirRoot:         root,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			// As root, jobs run as nobody and write here; otherwise the
-			// socket's directory must be private (personal mode).
+			// As root, jobs run as nobody and write here: sticky, like /tmp,
+			// since rcqd as root refuses a state directory inside a directory
+			// others could rename it out of. Otherwise the socket's directory
+			// must be private (personal mode).
 			mode := os.FileMode(0o700)
 			if os.Geteuid() == 0 {
-				mode = 0o777
+				mode = os.ModeSticky | 0o777
 			}
 			if err := os.Chmod(env.WorkDir, mode); err != nil {
 				return err

@@ -246,8 +246,8 @@ func TestRCQBeatsPlain(t *testing.T) {
 		{"RCQ_DATABASE_URL", "postgres://a@h/x", "DATABASE_URL", "postgres://b@h/x", func(c *Config) any { return c.Database.URL }, "postgres://a@h/x"},
 		{"RCQ_LISTEN", "127.0.0.1:7000", "PORT", "9000", func(c *Config) any { return c.Listen.Addr }, "127.0.0.1:7000"},
 		{"RCQ_ENVIRONMENT", "development", "ENVIRONMENT", "production", func(c *Config) any { return c.Environment }, "development"},
-		{"RCQ_JWT_SECRET", "rcq-secret", "JWT_SECRET", "plain-secret", func(c *Config) any { return c.Auth.JWTSecret }, "rcq-secret"},
-		{"RCQ_AUTH_JWT_SECRET", "rcq-secret", "RCQ_JWT_SECRET", "alias-secret", func(c *Config) any { return c.Auth.JWTSecret }, "rcq-secret"},
+		{"RCQ_JWT_SECRET", rcqSecret, "JWT_SECRET", "plain-secret-" + rcqSecret, func(c *Config) any { return c.Auth.JWTSecret }, rcqSecret},
+		{"RCQ_AUTH_JWT_SECRET", rcqSecret, "RCQ_JWT_SECRET", "alias-secret-" + rcqSecret, func(c *Config) any { return c.Auth.JWTSecret }, rcqSecret},
 		{"RCQ_AUTH_JWT_EXPIRY_HOURS", "2", "JWT_EXPIRY_HOURS", "3", func(c *Config) any { return c.Auth.JWTExpiryHours }, 2},
 		{"RCQ_SCHEDULER_INTERVAL_SECONDS", "7", "SCHEDULER_INTERVAL_SECONDS", "8", func(c *Config) any { return c.Scheduler.IntervalSeconds }, 7},
 		{"RCQ_SCHEDULER_MAX_CONCURRENT_JOBS", "11", "MAX_CONCURRENT_JOBS", "12", func(c *Config) any { return c.Scheduler.MaxConcurrentJobs }, 11},
@@ -319,27 +319,31 @@ func TestEmptyEnvironmentValues(t *testing.T) {
 	}
 }
 
-func TestProductionSecret(t *testing.T) {
-	const short = "tooshort-but-secret"
-	_, err := load(t, setup{env: env{"ENVIRONMENT": "production", "JWT_SECRET": short}})
-	if err == nil {
-		t.Fatal("production accepted a 19-byte JWT secret")
-	}
-	msg := err.Error()
-	for _, want := range []string{"auth.jwt_secret", "env JWT_SECRET", "19 bytes", "at least 32"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not say %q", msg, want)
+// A configured JWT secret shorter than 32 bytes is refused in every
+// environment with one line naming the key, where it came from and the
+// minimum, never the secret: a 3-byte secret is guessed from one token.
+func TestShortSecretRefused(t *testing.T) {
+	for _, e := range []env{
+		{"JWT_SECRET": "abc"},
+		{"ENVIRONMENT": "production", "JWT_SECRET": "abc"},
+	} {
+		_, err := load(t, setup{env: e})
+		if err == nil {
+			t.Fatalf("%v: a 3-byte JWT secret was accepted", e)
+		}
+		msg := err.Error()
+		for _, want := range []string{"auth.jwt_secret", "env JWT_SECRET", "3 bytes", "at least 32"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error %q does not say %q", msg, want)
+			}
+		}
+		if strings.Contains(msg, "abc") || strings.Contains(msg, "\n") {
+			t.Errorf("error %q shows the secret or is not one line", msg)
 		}
 	}
-	if strings.Contains(msg, short) {
-		t.Errorf("error %q shows the secret", msg)
-	}
-	if strings.Contains(msg, "\n") {
-		t.Errorf("error %q is not one line", msg)
-	}
-	// Development takes it; production takes 32 bytes, or none (generated).
+	// 32 bytes, or none (generated), are taken anywhere.
 	for _, e := range []env{
-		{"JWT_SECRET": short},
+		{"JWT_SECRET": strings.Repeat("k", 32)},
 		{"ENVIRONMENT": "production", "JWT_SECRET": strings.Repeat("k", 32)},
 		{"ENVIRONMENT": "production"},
 	} {
@@ -348,6 +352,9 @@ func TestProductionSecret(t *testing.T) {
 		}
 	}
 }
+
+// rcqSecret is a JWT secret long enough to be accepted.
+const rcqSecret = "rcq-secret-0123456789abcdef0123456789"
 
 func TestInvalidValues(t *testing.T) {
 	long := "/" + strings.Repeat("s", 120) + "/rcqd.sock"

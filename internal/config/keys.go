@@ -55,7 +55,7 @@ func withEnv(ks []Key) []Key {
 
 var keys = withEnv([]Key{
 	{Name: "environment", Env: []string{"ENVIRONMENT"}, Default: "development",
-		Help: `"development" or "production": production logs JSON and refuses a JWT secret shorter than 32 bytes`,
+		Help: `"development" or "production": production logs JSON`,
 		def:  "development", field: func(c *Config) any { return &c.Environment }, check: checkEnvironment},
 	{Name: "state_dir", Flag: "state-dir", Default: "$XDG_STATE_HOME/rcq (~/.local/state/rcq); /var/lib/rcq as root",
 		Help:  "directory for the private database, the generated JWT secret, the admin password and job logs",
@@ -82,7 +82,7 @@ var keys = withEnv([]Key{
 		def:  10, field: func(c *Config) any { return &c.Database.MaxConns }, check: intBetween(1, 1000)},
 
 	{Name: "auth.jwt_secret", Env: []string{"RCQ_JWT_SECRET", "JWT_SECRET"}, Default: `"" (32 random bytes generated into <state_dir>/jwt-secret, mode 0600)`,
-		Help: "secret that signs tokens; at least 32 bytes in production",
+		Help: "secret that signs tokens; at least 32 bytes",
 		def:  "", emptyOK: true, Secret: true, field: func(c *Config) any { return &c.Auth.JWTSecret }, check: checkJWTSecret},
 	{Name: "auth.jwt_expiry_hours", Env: []string{"JWT_EXPIRY_HOURS"}, Default: "24",
 		Help: "hours a login token stays valid",

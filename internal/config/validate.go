@@ -180,14 +180,14 @@ func checkRunAs(c *Config, k *Key) error {
 	return nil
 }
 
-// MinProductionSecret is the shortest JWT secret production accepts, in bytes.
-const MinProductionSecret = 32
+// MinSecret is the shortest JWT secret rcqd accepts, in bytes, in every
+// environment: a shorter one can be guessed offline from any token.
+const MinSecret = 32
 
 func checkJWTSecret(c *Config, k *Key) error {
-	n := len(c.Auth.JWTSecret)
-	if c.Production() && n > 0 && n < MinProductionSecret {
-		return c.bad(k, "is %d bytes; production needs at least %d: generate one with `openssl rand -base64 48`, or unset it to have rcqd generate one in %s",
-			n, MinProductionSecret, c.JWTSecretFile())
+	if n := len(c.Auth.JWTSecret); n > 0 && n < MinSecret {
+		return c.bad(k, "is %d bytes; at least %d are needed: generate one with `openssl rand -base64 48`, or unset it to have rcqd generate one in %s",
+			n, MinSecret, c.JWTSecretFile())
 	}
 	return nil
 }

@@ -5,18 +5,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/config"
+	"github.com/rcq-project/rcq/internal/executor"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/store"
 )
@@ -32,7 +35,7 @@ type booted struct {
 
 // bootstrap prepares an empty database (group "default", the admin account)
 // and registers this machine and the configured virtual workers.
-func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *auth.Passwords, logger *slog.Logger) (*booted, error) {
+func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *auth.Passwords, stateDir *os.File, logger *slog.Logger) (*booted, error) {
 	b := &booted{}
 	if err := st.EnsureDefaultGroup(ctx); err != nil {
 		return nil, err
@@ -42,7 +45,7 @@ func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *aut
 		return nil, err
 	}
 	if !has {
-		if b.adminPasswordFile, err = createAdmin(ctx, cfg, st, pw); err != nil {
+		if b.adminPasswordFile, err = createAdmin(ctx, st, pw, stateDir); err != nil {
 			return nil, err
 		}
 		logger.Info("created the admin account", "email", AdminEmail, "password_file", b.adminPasswordFile)
@@ -69,7 +72,11 @@ func bootstrap(ctx context.Context, cfg *config.Config, st *store.Store, pw *aut
 	return b, nil
 }
 
-func createAdmin(ctx context.Context, cfg *config.Config, st *store.Store, pw *auth.Passwords) (string, error) {
+// createAdmin creates the admin account with a random password, written
+// first to admin-password in the held state directory: a new file (any old
+// one, or whatever was planted there, is unlinked, never written through),
+// mode 0600, never through a symbolic link.
+func createAdmin(ctx context.Context, st *store.Store, pw *auth.Passwords, stateDir *os.File) (string, error) {
 	raw := make([]byte, 18)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
@@ -79,12 +86,16 @@ func createAdmin(ctx context.Context, cfg *config.Config, st *store.Store, pw *a
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(cfg.StateDir, "admin-password")
+	const name = "admin-password"
 	// Write the file first: an account whose password nobody knows is useless.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := unix.Unlinkat(int(stateDir.Fd()), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return "", fmt.Errorf("admin password file: remove the old one: %w", err)
+	}
+	f, err := executor.OpenIn(stateDir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("admin password file: %w", err)
 	}
+	path := f.Name()
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
 		return "", err

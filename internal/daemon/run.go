@@ -3,16 +3,13 @@ package daemon
 import (
 	"context"
 
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/api"
@@ -45,14 +42,22 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // run is rcqd's life: start everything, serve until ctx ends, stop everything.
 func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	stateDir, err := ownDir(cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("state_dir %s: %w", cfg.StateDir, err)
 	}
-	unlock, err := lockStateDir(cfg.StateDir)
+	defer stateDir.Close()
+	unlock, err := lockStateDir(stateDir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	secret := []byte(cfg.Auth.JWTSecret)
+	if len(secret) == 0 {
+		if secret, err = auth.LoadOrCreateSecret(stateDir, filepath.Base(cfg.JWTSecretFile())); err != nil {
+			return fmt.Errorf("jwt secret: %w", err)
+		}
+	}
 
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
@@ -74,18 +79,12 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		}
 	}()
 
-	secret := []byte(cfg.Auth.JWTSecret)
-	if len(secret) == 0 {
-		if secret, err = auth.LoadOrCreateSecret(cfg.JWTSecretFile()); err != nil {
-			return fmt.Errorf("jwt secret: %w", err)
-		}
-	}
 	passwords, err := auth.NewPasswords(cfg.Auth.BcryptCost)
 	if err != nil {
 		return err
 	}
 	unixUsers := auth.NewUnixUsers(auth.LoginDefs, cfg.Database.RunAs)
-	boot, err := bootstrap(ctx, cfg, st, passwords, logger)
+	boot, err := bootstrap(ctx, cfg, st, passwords, stateDir, logger)
 	if err != nil {
 		return err
 	}
@@ -105,6 +104,13 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	}, st, logger.With("component", "executor"))
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		for _, d := range ex.Dirs() {
+			if err := checkOwnedDir(d); err != nil {
+				return fmt.Errorf("executor directory %s: %w", d, err)
+			}
+		}
 	}
 	loop = sched.New(st, sched.Config{
 		Interval:          cfg.Interval(),
@@ -134,8 +140,8 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Signer:      auth.NewSigner(secret, "rcqd", cfg.JWTExpiry()),
 		Passwords:   passwords,
 		OutputPaths: ex.OutputPaths,
-		UnixUID:     unixUID,
 		UnixUsers:   unixUsers,
+		ReadOutput:  executor.ReadOutput,
 		HomeDir:     homeDir,
 		Wake:        loop.Notify,
 		Logger:      logger.With("component", "api"),
@@ -306,24 +312,6 @@ func leaseHolder(node, stateDir string) string {
 	return node + ":" + stateDir
 }
 
-// lockStateDir makes sure one rcqd at a time uses a state directory. The
-// kernel drops the lock when the process dies, however it dies.
-func lockStateDir(dir string) (unlock func(), err error) {
-	path := filepath.Join(dir, "rcqd.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("state directory lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another rcqd is running with the state directory %s: stop it first, or give this one another --state-dir", dir)
-		}
-		return nil, fmt.Errorf("state directory lock: %w", err)
-	}
-	return func() { f.Close() }, nil
-}
-
 // homeDir is where a job submitted without a working directory runs: the
 // home of its account's Unix user when rcqd is root, else rcqd's own home.
 func homeDir(u *rcq.User) string {
@@ -339,14 +327,6 @@ func homeDir(u *rcq.User) string {
 		return ""
 	}
 	return pw.HomeDir
-}
-
-func unixUID(name string) (int, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return -1, err
-	}
-	return strconv.Atoi(u.Uid)
 }
 
 // killGrace is the executor's grace period: a configured 0 means SIGKILL right

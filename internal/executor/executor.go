@@ -84,6 +84,7 @@ type Executor struct {
 	root     bool      // rcqd is root: jobs run as their owners' mapped users
 
 	devnull      *os.File
+	logDir       *os.File // LogDir, held open: job logs are opened relative to it
 	cgroupParent string
 	enforcement  string
 	allowedCPUs  []int
@@ -177,6 +178,9 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("executor: %w", err)
 		}
+	}
+	if e.logDir, err = openDirNoFollow(cfg.LogDir); err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
 	}
 	why := "disabled by configuration"
 	if !cfg.NoCgroups {
@@ -417,7 +421,7 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 // and its pid (0 when it has not written it yet). The lock, not the pid, is
 // the proof: a pid can be reused, a lock dies with its holder.
 func supervisorAlive(dir string) (locked bool, pid int) {
-	f, err := os.Open(dir)
+	f, err := openDirNoFollow(dir)
 	if err != nil {
 		return false, 0
 	}
@@ -537,6 +541,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 		Args:        j.Args,
 		Env:         jobEnv(j),
 		Dir:         j.WorkingDir,
+		Umask:       j.Umask,
 		TimeLimit:   j.TimeLimit(),
 		Grace:       e.cfg.KillGrace,
 		CPUCores:    j.Resources.CPUCores,
@@ -581,7 +586,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	if err := writeJSONNew(filepath.Join(tr.dir, specFile), &sp); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(e.jobLogPath(j.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	logf, err := e.openJobLog(j.ID)
 	if err != nil {
 		return err
 	}
@@ -593,7 +598,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	// supervisor as fd 3 (one open
 	// file description, so one lock): it is held without a gap from before
 	// the fork until the supervisor exits, even if rcqd dies in between.
-	lock, err := os.Open(tr.dir)
+	lock, err := openDirNoFollow(tr.dir)
 	if err != nil {
 		return err
 	}
@@ -705,13 +710,15 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 	}
 }
 
-func (e *Executor) jobLogPath(id rcq.JobID) string {
-	return filepath.Join(e.cfg.LogDir, fmt.Sprintf("job-%d.log", id))
+// openJobLog opens a job's daemon log for appending, by name in the held
+// log directory and never through a symbolic link.
+func (e *Executor) openJobLog(id rcq.JobID) (*os.File, error) {
+	return OpenIn(e.logDir, fmt.Sprintf("job-%d.log", id), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND, 0o600)
 }
 
 // jobLog appends a line to the job's daemon log.
 func (e *Executor) jobLog(id rcq.JobID, format string, args ...any) {
-	f, err := os.OpenFile(e.jobLogPath(id), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	f, err := e.openJobLog(id)
 	if err != nil {
 		return
 	}

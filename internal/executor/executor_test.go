@@ -17,7 +17,7 @@ import (
 )
 
 func newJob(id rcq.JobID, dir, script string) *rcq.Job {
-	return &rcq.Job{ID: id, Name: "t" + strconv.Itoa(int(id)), Script: script, WorkingDir: dir, UnixUser: testUser()}
+	return &rcq.Job{ID: id, Name: "t" + strconv.Itoa(int(id)), Script: script, WorkingDir: dir, UnixUser: testUser(), Umask: rcq.DefaultUmask}
 }
 
 func gone(pid int) bool {

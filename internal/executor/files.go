@@ -2,13 +2,17 @@ package executor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -33,6 +37,7 @@ type jobSpec struct {
 	Dir         string    `json:"dir"`
 	Stdout      string    `json:"stdout"`
 	Stderr      string    `json:"stderr"` // equal to Stdout: one file for both
+	Umask       rcq.Umask `json:"umask"`  // the job's and its output files'
 
 	// Credential: when SetUser is true the job runs as UID/GID/Groups and its
 	// output files are opened as that user.
@@ -113,7 +118,7 @@ func writeJSONNew(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,7 @@ func writeJSONNew(path string, v any) error {
 }
 
 func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if err != nil {
 		return err
 	}
@@ -149,7 +154,7 @@ func readStatus(dir string) (*exitStatus, error) {
 // place; readPid treats a file without its final newline as not written yet.
 func writePid(path string, pid int) error {
 	start, _ := procStartTime(pid)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -163,7 +168,7 @@ func writePid(path string, pid int) error {
 // readPid reads a pid file written by writePid: os.ErrNotExist when it is
 // missing or not completely written.
 func readPid(path string) (pid int, start uint64, err error) {
-	data, err := os.ReadFile(path)
+	data, err := readNoFollow(path)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -221,3 +226,53 @@ func bootTime() time.Time {
 	}
 	return time.Time{}
 }
+
+// The files of rcqd's own directories (job logs, job directories) are opened
+// without following a symbolic link: whoever could plant one there must not
+// make root read or write another file through it. rcqd refuses to start as
+// root unless those directories are root's and closed to others (internal/
+// daemon), so these are the second line.
+
+// openDirNoFollow opens a directory, refusing a symbolic link.
+func openDirNoFollow(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+}
+
+// OpenIn opens name in the held directory dir (openat) as rcqd opens its own
+// files: never through a symbolic link (no path component can be swapped
+// under it), without blocking on a FIFO planted there, and only a regular
+// file. The daemon uses it for its state directory's files too.
+func OpenIn(dir *os.File, name string, flags int, perm uint32) (*os.File, error) {
+	path := filepath.Join(dir.Name(), name)
+	fd, err := unix.Openat(int(dir.Fd()), name, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("%s is a symbolic link; rcqd never follows one in its own directories: remove it", path)
+		}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is not a regular file: remove it", path)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fcntl", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// readNoFollow reads a whole file, refusing a symbolic link.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// Dirs are the directories the executor writes in (the job directories'
+// parent, the job logs), for rcqd to check as root.
+func (e *Executor) Dirs() []string { return []string{e.jobsDir, e.cfg.LogDir} }

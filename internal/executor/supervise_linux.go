@@ -59,7 +59,6 @@ type supervisor struct {
 	pid      int // the job's main process, also its process group id
 	cgroup   string
 	started  time.Time
-	stdout   *os.File
 	state    rcq.JobState // set when we end the job: cancelled or timeout
 	killAt   time.Time
 	waitStat syscall.WaitStatus
@@ -90,61 +89,148 @@ func (s *supervisor) run() error {
 		return err
 	}
 	script := []byte(s.spec.Script)
+	// The job creates files as its submitter's shell would; so do we, for
+	// its output files.
+	unix.Umask(int(s.spec.Umask))
 	// Orphaned descendants (daemonized, setsid'd) are re-parented to us, so
 	// none escapes the end of the job.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
-	if detail := s.start(script); detail != "" {
-		s.logf("launch failed: %s", detail)
-		if s.stdout != nil {
-			fmt.Fprintf(s.stdout, "rcq: job %d failed to start: %s\n", s.spec.JobID, detail)
-		}
-		now := time.Now()
-		return s.writeStatus(&exitStatus{State: rcq.JobFailed, Reason: rcq.ReasonLaunchFailed, Detail: detail,
-			StartedAt: now, EndedAt: now})
+	// The time limit runs, and a cancel is heard, from before the first
+	// user-chosen path is touched: opening one may block (a FUSE or NFS
+	// server that does not answer), and the job must still end and free its
+	// cores.
+	var limit <-chan time.Time
+	if s.spec.TimeLimit > 0 {
+		t := time.NewTimer(s.spec.TimeLimit)
+		defer t.Stop()
+		limit = t.C
 	}
-	s.stdout.Close()
-	s.logf("started job %d: pid %d, user %q, cpus %v, cgroup %q", s.spec.JobID, s.pid, s.spec.User, s.spec.CPUs, s.cgroup)
-	s.wait()
+	files, end := s.openFiles(limit, s.openFilesNow)
+	if end != nil {
+		return s.writeStatus(end)
+	}
+	if f := s.start(script, files); f != nil {
+		return s.writeStatus(s.launchFailed(files.stdout, rcq.ReasonLaunchFailed, f.Error()))
+	}
+	files.close()
+	s.logf("started job %d: pid %d, user %q, umask %v, cpus %v, cgroup %q", s.spec.JobID, s.pid, s.spec.User, s.spec.Umask, s.spec.CPUs, s.cgroup)
+	s.wait(limit)
 	return s.writeStatus(s.finish())
 }
 
-// start launches the job's script; it returns a one-line reason when it cannot.
-func (s *supervisor) start(script []byte) string {
-	sp := &s.spec
-	if fi, err := os.Stat(sp.Dir); err != nil || !fi.IsDir() {
-		return fmt.Sprintf("working directory %s does not exist or is not a directory", sp.Dir)
+// jobFiles are the job's standard output and error (often one file).
+type jobFiles struct{ stdout, stderr *os.File }
+
+func (f *jobFiles) close() {
+	if f.stderr != nil && f.stderr != f.stdout {
+		f.stderr.Close()
 	}
-	stdout, err := openOutput(sp.Stdout, sp.SetUser, sp.UID, sp.GID, sp.Groups)
-	if err != nil {
-		return fmt.Sprintf("cannot open output file %s as user %s: %v", sp.Stdout, s.userName(), pathErr(err))
+	if f.stdout != nil {
+		f.stdout.Close()
 	}
-	s.stdout = stdout
-	stderr := stdout
-	if sp.Stderr != sp.Stdout {
-		if stderr, err = openOutput(sp.Stderr, sp.SetUser, sp.UID, sp.GID, sp.Groups); err != nil {
-			return fmt.Sprintf("cannot open error file %s as user %s: %v", sp.Stderr, s.userName(), pathErr(err))
+}
+
+// openFiles runs open (openFilesNow: the working directory check and the
+// output files, as the job's user) in a goroutine: a cancel or the time limit
+// that comes first ends the job without them. It returns the files, or the
+// job's end.
+func (s *supervisor) openFiles(limit <-chan time.Time, open func() (*jobFiles, string, string)) (*jobFiles, *exitStatus) {
+	type result struct {
+		files  *jobFiles
+		reason string
+		detail string
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, reason, detail := open()
+		done <- result{f, reason, detail}
+	}()
+	now := time.Now()
+	select {
+	case r := <-done:
+		if r.reason != "" {
+			defer r.files.close()
+			return nil, s.launchFailed(r.files.stdout, r.reason, r.detail)
 		}
-		defer stderr.Close()
+		return r.files, nil
+	case sig := <-s.sigs:
+		// Left blocked, the goroutine ends with this process.
+		s.logf("cancel (%v) before the job started: its files were still being opened", sig)
+		return nil, &exitStatus{State: rcq.JobCancelled, Reason: rcq.ReasonCancelledByUser,
+			Detail: "cancelled before the job started, while its output files were being opened", StartedAt: now, EndedAt: time.Now()}
+	case <-limit:
+		s.logf("time limit %v reached before the job started: its files were still being opened", s.spec.TimeLimit)
+		return nil, &exitStatus{State: rcq.JobTimeout, Reason: rcq.ReasonTimeLimit,
+			Detail: "the time limit was reached before the job started: opening its output files did not finish", StartedAt: now, EndedAt: time.Now()}
 	}
+}
+
+// openFilesNow is openFiles' work: it returns the files, or a reason and a
+// one-line detail (with stdout set when that one opened).
+func (s *supervisor) openFilesNow() (*jobFiles, string, string) {
+	sp := &s.spec
+	c := specCred(sp)
+	f := &jobFiles{}
+	if err := checkWorkDir(c, sp.Dir); err != nil {
+		return f, rcq.ReasonLaunchFailed, fmt.Sprintf("working directory %s: %v (as user %s)", sp.Dir, pathErr(err), s.userName())
+	}
+	open := func(what, path string) (*os.File, string, string) {
+		out, err := openOutput(c, path)
+		switch {
+		case errors.Is(err, errNotRegular):
+			return nil, rcq.ReasonOutputNotRegularFile, fmt.Sprintf("%s file %s is not a regular file (a FIFO, device or socket); give a file path or /dev/null", what, path)
+		case err != nil:
+			return nil, rcq.ReasonLaunchFailed, fmt.Sprintf("cannot open %s file %s as user %s: %v", what, path, s.userName(), pathErr(err))
+		}
+		return out, "", ""
+	}
+	var reason, detail string
+	if f.stdout, reason, detail = open("output", sp.Stdout); reason != "" {
+		return f, reason, detail
+	}
+	f.stderr = f.stdout
+	if sp.Stderr != sp.Stdout {
+		if f.stderr, reason, detail = open("error", sp.Stderr); reason != "" {
+			return f, reason, detail // stdout stays open to say why
+		}
+	}
+	return f, "", ""
+}
+
+// launchFailed is the end of a job that never started; the detail goes to
+// its output file too when that one is open.
+func (s *supervisor) launchFailed(stdout *os.File, reason, detail string) *exitStatus {
+	s.logf("launch failed: %s", detail)
+	if stdout != nil {
+		fmt.Fprintf(stdout, "rcq: job %d failed to start: %s\n", s.spec.JobID, detail)
+	}
+	now := time.Now()
+	return &exitStatus{State: rcq.JobFailed, Reason: reason, Detail: detail, StartedAt: now, EndedAt: now}
+}
+
+// start launches the job's script with its files; it returns why it cannot.
+func (s *supervisor) start(script []byte, files *jobFiles) error {
+	sp := &s.spec
+	stdout, stderr := files.stdout, files.stderr
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		return err.Error()
+		return err
 	}
 	defer devnull.Close()
 	// The interpreter reads the script as stored at submit from a memfd:
 	// nothing on disk that the job's user would need to reach.
 	mfd, err := unix.MemfdCreate(fmt.Sprintf("rcq-job-%d", sp.JobID), unix.MFD_CLOEXEC)
 	if err != nil {
-		return fmt.Sprintf("memfd: %v", err)
+		return fmt.Errorf("memfd: %v", err)
 	}
 	memfd := os.NewFile(uintptr(mfd), "script")
 	defer memfd.Close()
 	if _, err := memfd.Write(script); err != nil {
-		return fmt.Sprintf("write script: %v", err)
+		return fmt.Errorf("write script: %v", err)
 	}
 	if _, err := memfd.Seek(0, io.SeekStart); err != nil {
-		return fmt.Sprintf("write script: %v", err)
+		return fmt.Errorf("write script: %v", err)
 	}
 
 	attr := &syscall.SysProcAttr{Setsid: true}
@@ -202,15 +288,15 @@ func (s *supervisor) start(script []byte) string {
 	}
 	if err != nil {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-			return fmt.Sprintf("cannot start %s in %s as user %s: %v", argv[0], sp.Dir, s.userName(), err)
+			return fmt.Errorf("cannot start %s in %s as user %s: %v", argv[0], sp.Dir, s.userName(), err)
 		}
-		return fmt.Sprintf("cannot start interpreter %s: %v", argv[0], err)
+		return fmt.Errorf("cannot start interpreter %s: %v", argv[0], err)
 	}
 	s.pid, s.started = pid, now
 	if err := writePid(filepath.Join(s.dir, jobPidFile), pid); err != nil {
 		s.logf("%v", err)
 	}
-	return ""
+	return nil
 }
 
 func (s *supervisor) userName() string {
@@ -232,15 +318,9 @@ func pathErr(err error) error {
 }
 
 // wait runs until the job's main process has exited, ending it on cancel
-// (SIGTERM from the executor) or at its time limit: SIGTERM to the group,
-// then SIGKILL after the grace period.
-func (s *supervisor) wait() {
-	var limit <-chan time.Time
-	if s.spec.TimeLimit > 0 {
-		t := time.NewTimer(s.spec.TimeLimit)
-		defer t.Stop()
-		limit = t.C
-	}
+// (SIGTERM from the executor) or at its time limit (when limit fires):
+// SIGTERM to the group, then SIGKILL after the grace period.
+func (s *supervisor) wait(limit <-chan time.Time) {
 	var kill <-chan time.Time
 	for {
 		if s.reap() {

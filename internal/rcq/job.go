@@ -40,6 +40,7 @@ const (
 	ReasonOutOfMemory              = "OutOfMemory"
 	ReasonWorkerLost               = "WorkerLost"
 	ReasonLaunchFailed             = "LaunchFailed"
+	ReasonOutputNotRegularFile     = "OutputNotRegularFile"
 )
 
 // DependencyType is how a job depends on another (sbatch --dependency).
@@ -122,6 +123,7 @@ type Job struct {
 	Dependencies   []Dependency
 	Output         string // output path pattern (%j %x %u %%), "" for the default
 	Error          string // error path pattern, "" for "into the output file"
+	Umask          Umask  // file mode creation mask the job runs with
 	SubmittedAt    time.Time
 	StartedAt      *time.Time
 	CompletedAt    *time.Time // set when the job's processes are gone

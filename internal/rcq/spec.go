@@ -24,6 +24,7 @@ type JobSpec struct {
 	Error          string
 	Dependencies   []Dependency
 	Hold           bool
+	Umask          string // octal, as umask(1) prints it; "" for DefaultUmask
 }
 
 // Limits bound what a submit may ask for. The daemon's configuration fills it.
@@ -68,6 +69,11 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 	if s.Hold {
 		j.Hold = HoldUser
 	}
+	umask, err := ParseUmask(s.Umask)
+	if err != nil {
+		return nil, err
+	}
+	j.Umask = umask
 	if strings.TrimSpace(s.Script) == "" {
 		return nil, Invalid("script", "must not be empty")
 	}
@@ -111,8 +117,8 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		}
 		j.Priority = *s.Priority
 	}
-	if s.WorkingDir != "" && !filepath.IsAbs(s.WorkingDir) {
-		return nil, Invalid("working_dir", "must be an absolute path")
+	if s.WorkingDir != "" && (!filepath.IsAbs(s.WorkingDir) || strings.ContainsRune(s.WorkingDir, 0)) {
+		return nil, Invalid("working_dir", "must be an absolute path without NUL")
 	}
 	for _, p := range []struct{ field, v string }{{"output", s.Output}, {"error", s.Error}} {
 		if strings.ContainsRune(p.v, 0) || len(p.v) > 4096 {

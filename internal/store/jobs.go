@@ -37,6 +37,7 @@ type jobRow struct {
 	Hold           string
 	OutputPath     string
 	ErrorPath      string
+	Umask          int32
 	SubmittedAt    time.Time
 	StartedAt      *time.Time
 	CompletedAt    *time.Time
@@ -52,7 +53,7 @@ type jobRow struct {
 
 const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.script, j.args,
 	j.working_dir, j.env, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.priority,
-	j.status, j.reason, j.reason_detail, j.hold, j.output_path, j.error_path, j.submitted_at, j.started_at,
+	j.status, j.reason, j.reason_detail, j.hold, j.output_path, j.error_path, j.umask, j.submitted_at, j.started_at,
 	j.completed_at, j.exit_code, j.signal, j.worker_id, w.name, j.gpu_indices, j.cpu_seconds,
 	j.peak_memory_kb,
 	ARRAY(SELECT d.type || ':' || d.depends_on FROM job_dependencies d WHERE d.job_id = j.id ORDER BY d.depends_on, d.type)
@@ -65,7 +66,7 @@ func (r *jobRow) job() rcq.Job {
 		WorkingDir: r.WorkingDir, Env: r.Env,
 		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
 		EstimatedHours: r.EstimatedHours, Priority: int(r.Priority), State: rcq.JobState(r.Status),
-		Reason: r.Reason, ReasonDetail: r.ReasonDetail, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath,
+		Reason: r.Reason, ReasonDetail: r.ReasonDetail, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath, Umask: rcq.Umask(r.Umask),
 		SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, Signal: r.Signal,
 		CPUSeconds: r.CPUSeconds, PeakMemoryKB: r.PeakMemoryKB,
 	}
@@ -178,14 +179,14 @@ var errIdemRace = errors.New("idempotency key taken concurrently")
 
 const insertJobSQL = `
 INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
-	gpu_count, estimated_hours, priority, hold, output_path, error_path)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id`
 
 func insertJobArgs(j *rcq.Job) []any {
 	return []any{j.UserID, j.GroupID, j.Name, j.Script, nonNil(j.Args), j.WorkingDir, nonNil(j.Env),
 		j.Resources.CPUCores, j.Resources.MemoryGB, j.Resources.GPUs, j.EstimatedHours, j.Priority,
-		j.Hold, j.Output, j.Error}
+		j.Hold, j.Output, j.Error, int32(j.Umask)}
 }
 
 func nonNil(s []string) []string {
@@ -261,12 +262,12 @@ func (s *Store) CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, err
 		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"jobs"}, []string{"id", "user_id", "group_id", "name", "script",
 			"args", "working_dir", "env", "cpu_cores", "memory_gb", "gpu_count", "estimated_hours", "priority",
-			"hold", "output_path", "error_path", "submitted_at"},
+			"hold", "output_path", "error_path", "umask", "submitted_at"},
 			pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
 				j := js[i]
 				return []any{int64(ids[i]), int64(j.UserID), int64(j.GroupID), j.Name, j.Script, nonNil(j.Args),
 					j.WorkingDir, nonNil(j.Env), int32(j.Resources.CPUCores), int32(j.Resources.MemoryGB),
-					int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, now}, nil
+					int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, int32(j.Umask), now}, nil
 			}))
 		if err != nil {
 			return err

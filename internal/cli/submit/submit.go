@@ -59,6 +59,9 @@ SBATCH_CPUS_PER_TASK, SBATCH_MEM_PER_NODE, SBATCH_GPUS, SBATCH_GRES,
 SBATCH_TIMELIMIT, SBATCH_OUTPUT, SBATCH_ERROR, SBATCH_EXPORT, SBATCH_HOLD,
 SBATCH_WAIT (an RCQ_ variable wins over its SBATCH_ twin).
 
+The job runs with the umask rcq-submit runs with, like sbatch: after
+"umask 077" every file the job creates is private to its user.
+
 On success rcq-submit prints "Submitted batch job ID" (only ID with
 --parsable). With --wait it then waits for the job and exits with the job's
 exit code (1 when a signal ended it, or when it was cancelled or timed out).
@@ -293,6 +296,7 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 		return nil, fmt.Errorf("%s: %w", s["export"].source, err)
 	}
 	r.Env = env
+	r.Umask = processUmask().String()
 	if v, ok := s["dependency"]; ok {
 		deps, err := rcq.ParseDependencies(v.value)
 		if err != nil {

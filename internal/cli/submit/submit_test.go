@@ -2,10 +2,12 @@ package submit
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,5 +285,25 @@ func TestDependencyCompletion(t *testing.T) {
 		"afterok:1,afternotok:\tafter the jobs failed, timed out or were cancelled\n:6\n"
 	if got := e.Stdout.String(); got != want {
 		t.Errorf("got %q", got)
+	}
+}
+
+// rcq-submit sends the umask it runs with, so the job's files are as private
+// as the submitting shell's (umask is process-wide: this test is not
+// parallel, and none in this package is).
+func TestSendsUmask(t *testing.T) {
+	for _, m := range []int{0o077, 0o022, 0o002} {
+		old := syscall.Umask(m)
+		api := clitest.NewAPI(t)
+		e := clitest.NewEnv(t, "rcq-submit", api.URL)
+		e.Login(t, api, "ann@lab")
+		code := e.Run(NewRootCmd(e.F), "--wrap", "touch x")
+		syscall.Umask(old)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, e.Stderr)
+		}
+		if got, want := api.Submits[0].Umask, fmt.Sprintf("%04o", m); got != want {
+			t.Errorf("with umask %04o rcq-submit sent umask %q, want %q", m, got, want)
+		}
 	}
 }
