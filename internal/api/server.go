@@ -58,9 +58,13 @@ type Config struct {
 	Limits            rcq.Limits
 	OpenRegistration  bool
 	UnixUserFromEmail bool // registration maps the account to the email's local part
-	LoginPerMinute    int  // login and register attempts per client address per minute
+	LoginPerMinute    int  // login and register attempts per minute per source, per account, and registrations in all
 	TrustedProxies    []netip.Prefix
 	RunningAsRoot     bool // output streaming then checks the file belongs to the job's user
+
+	// AllowedHosts are the names TCP requests may carry in Host besides
+	// localhost and IP addresses: "name" (any port) or "name:port".
+	AllowedHosts []string
 }
 
 // Deps are the Server's collaborators.
@@ -126,6 +130,7 @@ func (s *Server) Routes() []Route { return s.routes() }
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(s.Logger))
+	r.Use(s.hygiene) // on TCP: Host and Content-Type checks against browsers (hygiene.go)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
 	})

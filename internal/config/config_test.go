@@ -74,7 +74,7 @@ func TestDefaults(t *testing.T) {
 		Environment: "development",
 		StateDir:    "/home/ada/.local/state/rcq",
 		Database:    Database{URL: "", RunAs: "postgres", MaxConns: 10},
-		Listen:      Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o666, Addr: "127.0.0.1:8080"},
+		Listen:      Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o666, Addr: "127.0.0.1:8080", AllowedHosts: []string{}},
 		Auth: Auth{JWTExpiryHours: 24, BcryptCost: 12, OpenRegistration: true, TrustedProxies: []string{},
 			LoginRateLimitPerMinute: 20},
 		Scheduler: Scheduler{IntervalSeconds: 30, MaxConcurrentJobs: 10, FairShareWindow: 720 * time.Hour,
@@ -370,6 +370,9 @@ func TestInvalidValues(t *testing.T) {
 		{"socket mode without owner access", setup{env: env{"RCQ_SOCKET_MODE": "0066"}}, []string{"socket_mode = 0066", "owner"}},
 		{"socket path too long", setup{env: env{"RCQ_SOCKET": long}}, []string{"socket", "at most 103"}},
 		{"trusted proxy", setup{env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}}, []string{`"proxy.example"`, "CIDR"}},
+		{"allowed host with a scheme", setup{env: env{"RCQ_ALLOWED_HOSTS": "rcq.example.org, https://rcq.example.org"}}, []string{"allowed_hosts", `"https://rcq.example.org"`, "name:port"}},
+		{"allowed host wildcard", setup{file: "allowed_hosts: [\"*.example.org\"]\n"}, []string{"allowed_hosts", `"*.example.org"`}},
+		{"allowed host port", setup{file: "allowed_hosts: [\"rcq.example.org:0\"]\n"}, []string{"allowed_hosts", `"rcq.example.org:0"`}},
 		{"database url scheme", setup{env: env{"DATABASE_URL": "mysql://root@db/rcq"}}, []string{"database.url (from env DATABASE_URL)", "postgres://"}},
 		{"database url garbage", setup{env: env{"DATABASE_URL": "db.example"}}, []string{"database.url", "key=value"}},
 		{"run as root", setup{root: true, file: "database:\n  run_as: root\n"}, []string{"database.run_as", "must not be root"}},
@@ -408,6 +411,7 @@ func TestConfigFile(t *testing.T) {
 	c := mustLoad(t, setup{file: `
 environment: production
 socket_mode: 0660
+allowed_hosts: [rcq.example.org, "rcq.example.org:443", "10.0.0.5"]
 auth:
   jwt_secret: "0123456789abcdef0123456789abcdef"
   open_registration: false
@@ -431,6 +435,9 @@ workers:
 		c.Scheduler.FairShareHalfLife != 12*time.Hour || c.Scheduler.WaitBoostPerHour != 0.5 || c.Log.Format != "json" {
 		t.Errorf("file values not applied: %+v", c)
 	}
+	if !reflect.DeepEqual(c.Listen.AllowedHosts, []string{"rcq.example.org", "rcq.example.org:443", "10.0.0.5"}) {
+		t.Errorf("allowed hosts = %q", c.Listen.AllowedHosts)
+	}
 	if !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1"}) {
 		t.Errorf("trusted proxies = %q", c.Auth.TrustedProxies)
 	}
@@ -448,6 +455,10 @@ workers:
 	c = mustLoad(t, setup{file: "socket_mode: \"0640\"\n", env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}})
 	if c.Listen.SocketMode != 0o640 || !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.1.0.0/16", "::1"}) {
 		t.Errorf("socket mode %o, proxies %q", c.Listen.SocketMode, c.Auth.TrustedProxies)
+	}
+	c = mustLoad(t, setup{env: env{"RCQ_ALLOWED_HOSTS": "rcq.example.org, [::1]:8080"}})
+	if !reflect.DeepEqual(c.Listen.AllowedHosts, []string{"rcq.example.org", "[::1]:8080"}) {
+		t.Errorf("allowed hosts from the environment = %q", c.Listen.AllowedHosts)
 	}
 }
 
