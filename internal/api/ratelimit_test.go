@@ -110,6 +110,11 @@ func TestLoginLimitRotatingLoopback(t *testing.T) {
 		switch {
 		case r.status == http.StatusTooManyRequests:
 			refused++
+			// The address limit, not only the account's: every loopback
+			// address is the same source.
+			if !strings.Contains(r.errBody(t).Error, "from this address") {
+				t.Fatalf("attempt %d from 127.0.0.%d: %s, want the per-address limit", i+1, i+2, r)
+			}
 		case refused > 0:
 			t.Fatalf("attempt %d: %d after a 429: the limit let it through", i+1, r.status)
 		case i >= 20:
