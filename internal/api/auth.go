@@ -5,25 +5,39 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// normalEmail validates an address and returns it trimmed, with its domain
-// lower-cased (the local part keeps its case; uniqueness ignores case anyway).
+// normalEmail validates an address and returns the one form rcq stores and
+// looks up: without surrounding spaces, lower-cased whole. Only printable
+// ASCII is accepted, so an address cannot hide control characters, invisible
+// or right-to-left characters, or look-alike letters (a Cyrillic "а") from
+// the people who read it in the queue.
 func normalEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.Trim(s, " \t\r\n")
+	if len(s) > 254 {
+		return "", rcq.Invalid("email", "is %d bytes; an email address has at most 254", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return "", rcq.Invalid("email", "%q has %U at byte %d: only printable ASCII without spaces is accepted, as in ada@example.org", s, r, i)
+		}
+	}
+	s = strings.ToLower(s)
 	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s, "@") {
+	if err != nil || a.Address != s || a.Name != "" {
 		return "", rcq.Invalid("email", "%q is not an email address like ada@example.org", s)
 	}
 	local, domain, _ := strings.Cut(s, "@")
 	if domain == "" || local == "" {
 		return "", rcq.Invalid("email", "%q is not an email address like ada@example.org", s)
 	}
-	return local + "@" + strings.ToLower(domain), nil
+	return s, nil
 }
 
 // register creates an account. Anyone may when registration is open, else
@@ -56,6 +70,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if _, domain, _ := strings.Cut(email, "@"); domain == localDomain && !admin {
 		return rcq.Errorf(rcq.KindInvalid, "reserved_email",
 			"email: the domain %s is kept for the accounts of this machine's Unix users, made when they first use the socket", localDomain)
+	}
+	if err := s.limiter.allowRegistration(email); err != nil {
+		return err
 	}
 	if err := auth.CheckPasswordRules(req.Password); err != nil {
 		return err
@@ -114,25 +131,43 @@ func (s *Server) unixUserFromEmail(email string) (string, error) {
 
 var errBadLogin = rcq.Errorf(rcq.KindUnauthorized, "invalid_credentials", "invalid email or password")
 
+// login checks an email and password. Limits (ratelimit.go): the source
+// (address or peer uid) pays for every attempt, the account for every failed
+// one; the account's limit never stops a peer on the socket, nor an address
+// the account logged in from before.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	if err := s.limiter.allow(s.clientKey(r)); err != nil {
+	source := s.clientKey(r)
+	if err := s.limiter.allow(source); err != nil {
 		return err
 	}
 	var req apitype.LoginRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, hash, err := s.Store.UserByEmail(r.Context(), strings.TrimSpace(req.Email))
-	if rcq.KindOf(err) == rcq.KindNotFound {
-		s.Passwords.DummyCheck(req.Password) // an unknown email costs what a wrong password does
+	email, err := normalEmail(req.Email)
+	if err != nil { // names no account: answered like an unknown one
+		s.Passwords.DummyCheck(req.Password)
 		return errBadLogin
 	}
+	attempt, err := s.limiter.beginLogin(email, source, !connInfo(r).Unix)
 	if err != nil {
 		return err
 	}
-	if !s.Passwords.Check(hash, req.Password) {
+	u, hash, err := s.Store.UserByEmail(r.Context(), email)
+	if rcq.KindOf(err) == rcq.KindNotFound {
+		s.Passwords.DummyCheck(req.Password) // an unknown email costs what a wrong password does
+		attempt.failed()
 		return errBadLogin
 	}
+	if err != nil {
+		attempt.abandoned() // the database failed, not the password
+		return err
+	}
+	if !s.Passwords.Check(hash, req.Password) {
+		attempt.failed()
+		return errBadLogin
+	}
+	attempt.succeeded()
 	tok, exp, err := s.Signer.Sign(*u, s.Now())
 	if err != nil {
 		return err

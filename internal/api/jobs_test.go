@@ -762,6 +762,7 @@ func TestOversizedBodyIsNotRead(t *testing.T) {
 	e := newEnv(t, nil) // not parallel: it measures this process's allocations
 	body := bytes.Repeat([]byte("x"), 10<<20)
 	r := httptest.NewRequest("POST", "/api/jobs", bytes.NewReader(body))
+	r.Host = "localhost"
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Bearer "+e.aliceT)
 	w := httptest.NewRecorder()

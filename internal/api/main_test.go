@@ -191,8 +191,8 @@ func (e *env) do(r req) resp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+	if body != nil || r.method == "POST" || r.method == "PUT" || r.method == "PATCH" {
+		hr.Header.Set("Content-Type", "application/json") // as internal/client sends it
 	}
 	if r.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+r.token)

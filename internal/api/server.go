@@ -61,13 +61,17 @@ type Config struct {
 	Limits            rcq.Limits
 	OpenRegistration  bool
 	UnixUserFromEmail bool // an admin's registration maps the account to the email's local part
-	LoginPerMinute    int  // login and register attempts per client address per minute
+	LoginPerMinute    int  // login and register attempts per minute per source, per account, and registrations in all
 	TrustedProxies    []netip.Prefix
 	// RunningAsRoot is system mode: socket peers are their Unix users, and
 	// output streaming checks the file belongs to the job's user. Otherwise
 	// rcqd is in personal mode: only OwnerUID may use the socket.
 	RunningAsRoot bool
 	OwnerUID      int // rcqd's own uid
+
+	// AllowedHosts are the names TCP requests may carry in Host besides
+	// localhost and IP addresses: "name" (any port) or "name:port".
+	AllowedHosts []string
 }
 
 // Deps are the Server's collaborators.
@@ -141,6 +145,7 @@ func (s *Server) Routes() []Route { return s.routes() }
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.accessLog, recoverer(s.Logger), s.socketGate)
+	r.Use(s.hygiene) // on TCP: Host and Content-Type checks against browsers (hygiene.go)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))
 	})

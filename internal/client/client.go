@@ -143,7 +143,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	if r.body != nil {
+	// rcqd refuses a request that changes state without this header, body
+	// or not (it is what tells it apart from a browser's cross-site form).
+	if r.body != nil || (r.method != http.MethodGet && r.method != http.MethodHead) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

@@ -49,6 +49,9 @@ type Listen struct {
 	Socket     string      // Unix socket path
 	SocketMode os.FileMode // its permission bits
 	Addr       string      // TCP host:port; "" turns TCP off
+	// AllowedHosts are the names TCP requests may carry in Host besides
+	// localhost and IP addresses: "name" or "name:port".
+	AllowedHosts []string
 }
 
 // Auth configures accounts and tokens.
@@ -464,6 +467,9 @@ func (c *Config) resolve(lookup func(string) (string, bool)) error {
 			return fmt.Errorf("path %s: %w", *p, err)
 		}
 		*p = abs
+	}
+	if c.Listen.AllowedHosts == nil {
+		c.Listen.AllowedHosts = []string{}
 	}
 	if c.Auth.TrustedProxies == nil {
 		c.Auth.TrustedProxies = []string{}

@@ -75,7 +75,7 @@ func TestDefaults(t *testing.T) {
 		StateDir:    "/home/ada/.local/state/rcq",
 		Database:    Database{URL: "", RunAs: "postgres", MaxConns: 10},
 		// Personal mode: socket for the owner only, TCP off, registration closed.
-		Listen: Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o600, Addr: ""},
+		Listen: Listen{Socket: "/home/ada/.local/state/rcq/rcqd.sock", SocketMode: 0o600, Addr: "", AllowedHosts: []string{}},
 		Auth: Auth{JWTExpiryHours: 24, BcryptCost: 12, OpenRegistration: false, TrustedProxies: []string{},
 			LoginRateLimitPerMinute: 20},
 		Scheduler: Scheduler{IntervalSeconds: 30, MaxConcurrentJobs: 10, FairShareWindow: 720 * time.Hour,
@@ -379,6 +379,9 @@ func TestInvalidValues(t *testing.T) {
 		{"socket mode without owner access", setup{env: env{"RCQ_SOCKET_MODE": "0066"}}, []string{"socket_mode = 0066", "owner"}},
 		{"socket path too long", setup{env: env{"RCQ_SOCKET": long}}, []string{"socket", "at most 103"}},
 		{"trusted proxy", setup{env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}}, []string{`"proxy.example"`, "CIDR"}},
+		{"allowed host with a scheme", setup{env: env{"RCQ_ALLOWED_HOSTS": "rcq.example.org, https://rcq.example.org"}}, []string{"allowed_hosts", `"https://rcq.example.org"`, "name:port"}},
+		{"allowed host wildcard", setup{file: "allowed_hosts: [\"*.example.org\"]\n"}, []string{"allowed_hosts", `"*.example.org"`}},
+		{"allowed host port", setup{file: "allowed_hosts: [\"rcq.example.org:0\"]\n"}, []string{"allowed_hosts", `"rcq.example.org:0"`}},
 		{"database url scheme", setup{env: env{"DATABASE_URL": "mysql://root@db/rcq"}}, []string{"database.url (from env DATABASE_URL)", "postgres://"}},
 		{"database url garbage", setup{env: env{"DATABASE_URL": "db.example"}}, []string{"database.url", "key=value"}},
 		{"run as root", setup{root: true, file: "database:\n  run_as: root\n"}, []string{"database.run_as", "must not be root"}},
@@ -417,6 +420,7 @@ func TestConfigFile(t *testing.T) {
 	c := mustLoad(t, setup{root: true, file: `
 environment: production
 socket_mode: 0660
+allowed_hosts: [rcq.example.org, "rcq.example.org:443", "10.0.0.5"]
 auth:
   jwt_secret: "0123456789abcdef0123456789abcdef"
   open_registration: false
@@ -440,6 +444,9 @@ workers:
 		c.Scheduler.FairShareHalfLife != 12*time.Hour || c.Scheduler.WaitBoostPerHour != 0.5 || c.Log.Format != "json" {
 		t.Errorf("file values not applied: %+v", c)
 	}
+	if !reflect.DeepEqual(c.Listen.AllowedHosts, []string{"rcq.example.org", "rcq.example.org:443", "10.0.0.5"}) {
+		t.Errorf("allowed hosts = %q", c.Listen.AllowedHosts)
+	}
 	if !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1"}) {
 		t.Errorf("trusted proxies = %q", c.Auth.TrustedProxies)
 	}
@@ -457,6 +464,10 @@ workers:
 	c = mustLoad(t, setup{root: true, file: "socket_mode: \"0640\"\n", env: env{"RCQ_AUTH_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}})
 	if c.Listen.SocketMode != 0o640 || !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.1.0.0/16", "::1"}) {
 		t.Errorf("socket mode %o, proxies %q", c.Listen.SocketMode, c.Auth.TrustedProxies)
+	}
+	c = mustLoad(t, setup{env: env{"RCQ_ALLOWED_HOSTS": "rcq.example.org, [::1]:8080"}})
+	if !reflect.DeepEqual(c.Listen.AllowedHosts, []string{"rcq.example.org", "[::1]:8080"}) {
+		t.Errorf("allowed hosts from the environment = %q", c.Listen.AllowedHosts)
 	}
 }
 

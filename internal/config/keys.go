@@ -70,6 +70,9 @@ var keys = withEnv([]Key{
 		Help: `TCP address of the API, host:port; empty turns TCP off; PORT=N means 127.0.0.1:N`,
 		def:  "127.0.0.1:8080", emptyOK: true, field: func(c *Config) any { return &c.Listen.Addr },
 		fromEnv: listenFromEnv, check: checkListen},
+	{Name: "allowed_hosts", Default: "[] (localhost and IP addresses only)",
+		Help: `host names TCP requests may carry in their Host header besides localhost and IP addresses ("rcq.example.org", or "rcq.example.org:443" for one port; comma-separated in the environment); others get 400 bad_host, which stops DNS rebinding`,
+		def:  []string{}, field: func(c *Config) any { return &c.Listen.AllowedHosts }, check: checkAllowedHosts},
 
 	{Name: "database.url", Env: []string{"DATABASE_URL"}, Flag: "database-url", Default: `"" (a private PostgreSQL under state_dir)`,
 		Help: "PostgreSQL URL (postgres://user:password@host:5432/db) or key=value string; empty runs a private server",
@@ -100,7 +103,7 @@ var keys = withEnv([]Key{
 		Help: "addresses or CIDR ranges whose X-Forwarded-For is believed (comma-separated in the environment)",
 		def:  []string{}, field: func(c *Config) any { return &c.Auth.TrustedProxies }, check: checkProxies},
 	{Name: "auth.login_rate_limit_per_minute", Default: "20",
-		Help: "login and register attempts allowed per client address per minute",
+		Help: "size of each login limit per minute: attempts per client address (loopback as one, IPv6 per /64) or socket uid, failed logins per account, registrations per email and in all",
 		def:  20, field: func(c *Config) any { return &c.Auth.LoginRateLimitPerMinute }, check: intBetween(1, 1_000_000)},
 
 	{Name: "scheduler.interval_seconds", Env: []string{"SCHEDULER_INTERVAL_SECONDS"}, Default: "30",

@@ -151,6 +151,46 @@ func checkListen(c *Config, k *Key) error {
 	return nil
 }
 
+func checkAllowedHosts(c *Config, k *Key) error {
+	for _, h := range c.Listen.AllowedHosts {
+		if !validHost(h) {
+			return c.bad(k, "%q is not a host name, or name:port, such as rcq.example.org or rcq.example.org:443", h)
+		}
+	}
+	return nil
+}
+
+// validHost accepts a DNS name or an IP address, optionally with a port.
+func validHost(s string) bool {
+	name, port, err := net.SplitHostPort(s)
+	if err != nil {
+		name, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ""
+	}
+	if port != "" {
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return false
+		}
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return true
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func checkDatabaseURL(c *Config, k *Key) error {
 	s := strings.TrimSpace(c.Database.URL)
 	if s == "" {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -134,6 +136,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		TrustedProxies:    cfg.Auth.ProxyPrefixes(),
 		RunningAsRoot:     cfg.Root(),
 		OwnerUID:          os.Geteuid(),
+		AllowedHosts:      allowedHosts(cfg),
 	}, api.Deps{
 		Store:       st,
 		Planner:     loop,
@@ -351,4 +354,17 @@ func supervisorCommand() []string {
 		return []string{sup}
 	}
 	return nil
+}
+
+// allowedHosts are the Host names the API answers to on TCP besides localhost
+// and IP addresses: allowed_hosts, and the listen address's host when it is
+// a name (--listen rcq.example.org:8080).
+func allowedHosts(cfg *config.Config) []string {
+	hosts := append([]string{}, cfg.Listen.AllowedHosts...)
+	if host, _, err := net.SplitHostPort(cfg.Listen.Addr); err == nil && host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts
 }
