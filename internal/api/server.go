@@ -63,9 +63,8 @@ type Config struct {
 	UnixUserFromEmail bool // an admin's registration maps the account to the email's local part
 	LoginPerMinute    int  // login and register attempts per minute per source, per account, and registrations in all
 	TrustedProxies    []netip.Prefix
-	// RunningAsRoot is system mode: socket peers are their Unix users, and
-	// output streaming checks the file belongs to the job's user. Otherwise
-	// rcqd is in personal mode: only OwnerUID may use the socket.
+	// RunningAsRoot is system mode: socket peers are their Unix users.
+	// Otherwise rcqd is in personal mode: only OwnerUID may use the socket.
 	RunningAsRoot bool
 	OwnerUID      int // rcqd's own uid
 
