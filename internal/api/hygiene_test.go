@@ -18,6 +18,7 @@ func TestHostCheck(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *api.Config, _ *api.Deps) {
 		c.AllowedHosts = []string{"rcq.example.org", "proxy.example.org:443"}
+		c.OwnerUID = 1000 // the socket's peer below owns this (personal) rcqd
 	})
 	u, err := url.Parse(e.srv.URL)
 	if err != nil {
@@ -55,7 +56,7 @@ func TestHostCheck(t *testing.T) {
 		want(t, get(e.srv.URL, host), http.StatusOK, "")
 	}
 	// On the socket the Host is whatever the client wrote: no browser there.
-	want(t, get(socketServer(t, e, 1000), "evil.example"), http.StatusOK, "")
+	want(t, get(e.peer(1000).URL, "evil.example"), http.StatusOK, "")
 }
 
 // A page on another site can make the browser POST without a preflight only
@@ -63,7 +64,7 @@ func TestHostCheck(t *testing.T) {
 // on TCP that does not say it sends JSON, and stores nothing.
 func TestStateChangesNeedJSON(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *api.Config, _ *api.Deps) { c.OwnerUID = 1000 }) // the socket's peer below owns this (personal) rcqd
 	held := e.submit(e.aliceT, map[string]any{"hold": true})
 	pending := e.submit(e.aliceT, nil)
 	jobs, users := e.jobCount(), e.userCount()
@@ -115,5 +116,5 @@ func TestStateChangesNeedJSON(t *testing.T) {
 	// Reading needs no header.
 	want(t, do(e.srv.URL, "GET", "/api/jobs", "", ""), http.StatusOK, "")
 	// The socket is exempt: curl --unix-socket -X POST works as it did.
-	want(t, do(socketServer(t, e, 1000), "POST", fmt.Sprintf("/api/jobs/%d/release", held), "", ""), http.StatusOK, "")
+	want(t, do(e.peer(1000).URL, "POST", fmt.Sprintf("/api/jobs/%d/release", held), "", ""), http.StatusOK, "")
 }

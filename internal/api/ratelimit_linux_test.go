@@ -29,7 +29,7 @@ func TestLoginStormRealUnixUsers(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs curl to connect as another Unix user: %v", err)
 	}
-	e, _ := limitedEnv(t, nil)
+	e, _ := limitedEnv(t, func(c *api.Config) { c.RunningAsRoot = true }) // system mode: every local user may use the socket
 	victimEmail := victim.Name + "@example.org"
 	e.newUser(victimEmail, false)
 
@@ -50,7 +50,11 @@ func TestLoginStormRealUnixUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: e.api, ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-		return api.WithConnInfo(ctx, api.ConnInfo{Unix: true, Peer: peerUID(t, c)})
+		info := api.ConnInfo{Unix: true, Peer: "unknown"}
+		if uid, ok := peerUID(t, c); ok {
+			info.Peer, info.UID, info.HasUID = fmt.Sprintf("uid:%d", uid), uid, true
+		}
+		return api.WithConnInfo(ctx, info)
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
@@ -87,23 +91,22 @@ func TestLoginStormRealUnixUsers(t *testing.T) {
 }
 
 // peerUID names a socket peer as rcqd does: "uid:N" from SO_PEERCRED.
-func peerUID(t *testing.T, c net.Conn) string {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
+func peerUID(t *testing.T, c net.Conn) (uid int, ok bool) {
+	uc, isUnix := c.(*net.UnixConn)
+	if !isUnix {
 		t.Errorf("connection %T is not a Unix socket", c)
-		return "unknown"
+		return 0, false
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
 		t.Error(err)
-		return "unknown"
+		return 0, false
 	}
-	uid := "unknown"
 	_ = raw.Control(func(fd uintptr) {
 		cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
 		if err == nil {
-			uid = fmt.Sprintf("uid:%d", cred.Uid)
+			uid, ok = int(cred.Uid), true
 		}
 	})
-	return uid
+	return uid, ok
 }

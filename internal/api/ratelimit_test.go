@@ -1,12 +1,10 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -52,19 +50,6 @@ func fromLocal(t *testing.T, base, local, path, body string) resp {
 	}
 	r.Header.Set("Content-Type", "application/json")
 	return send(t, hc, r)
-}
-
-// socketServer serves e's API as the Unix socket does to the peer uid:
-// rcqd records the peer in ConnInfo, as here.
-func socketServer(t *testing.T, e *env, uid int) string {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(e.api)
-	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
-		return api.WithConnInfo(ctx, api.ConnInfo{Unix: true, Peer: fmt.Sprintf("uid:%d", uid)})
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // rawPost sends a JSON POST to base+path with an optional Host header.
@@ -212,12 +197,12 @@ func TestLoginLimitIPv6Prefix(t *testing.T) {
 // user on the socket, never stops Alice's correct login on the socket.
 func TestLoginStormDoesNotLockOutTheSocket(t *testing.T) {
 	t.Parallel()
-	e, _ := limitedEnv(t, nil)
+	e, _ := limitedEnv(t, func(c *api.Config) { c.RunningAsRoot = true }) // system mode: every local user may use the socket
 	for i := range 25 {
 		loginFrom(e, fmt.Sprintf("203.0.113.%d", i+1), "alice@example.org", "wrong password")
 	}
 	want(t, loginFrom(e, "192.0.2.1", "alice@example.org", password), http.StatusTooManyRequests, "rate_limited")
-	attacker, victim := socketServer(t, e, 2001), socketServer(t, e, 1001)
+	attacker, victim := e.peer(2001).URL, e.peer(1001).URL
 	for i := range 25 {
 		r := rawPost(t, attacker, "", "/api/auth/login", credentials("alice@example.org", "wrong password"))
 		if i < 20 {

@@ -88,7 +88,8 @@ func newDaemon(t testing.TB, o daemonOptions) *daemon {
 		"RCQ_NODE_GPU_COUNT="+strconv.Itoa(o.gpus),
 		"RCQ_MAX_CONCURRENT_JOBS=1000",
 		"RCQ_AUTH_BCRYPT_COST=4",
-		"RCQ_AUTH_UNIX_USER_FROM_EMAIL=true",
+		"RCQ_AUTH_UNIX_USER_FROM_EMAIL=true", // admins register accounts here: registration is closed
+		"RCQ_AUTH_OPEN_REGISTRATION=false",
 		"RCQ_AUTH_LOGIN_RATE_LIMIT_PER_MINUTE=1000000",
 		"RCQ_JOBS_KILL_GRACE_SECONDS=2",
 		"RCQ_SCHEDULER_INTERVAL_SECONDS=1",

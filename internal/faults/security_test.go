@@ -87,12 +87,18 @@ func TestFaultNeverRoot(t *testing.T) {
 	if _, err := user.Lookup("rcqghost"); err == nil {
 		t.Fatal("this machine has a user rcqghost; the test needs a name that does not exist")
 	}
+	// unix_user_from_email would map root@x to root: the registration is
+	// refused and no account is made.
+	status, body = rawRequest(t, d.sock, admin.Token(), "POST", "/api/auth/register",
+		strings.NewReader(`{"email":"root@x","password":"job-user-password-1"}`), nil)
+	if status != 400 || !strings.Contains(body, "root") {
+		t.Errorf("registering root@x: %d %s, want 400 naming root", status, body)
+	}
 	cases := []struct {
 		email string
 		want  string // in the reason detail
 	}{
-		{"root@x", "root"},         // unix_user_from_email maps root@x to root
-		{"rcqghost@x", "rcqghost"}, // no such Unix user
+		{"rcqghost@x", "rcqghost"}, // no such Unix user: an account without a mapping
 	}
 	for _, tc := range cases {
 		c := d.jobUser(tc.email)
