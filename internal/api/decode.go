@@ -18,11 +18,8 @@ import (
 // within the route's size limit, no unknown fields, no duplicate keys, no
 // trailing data, and numbers that fit their fields. Errors name the field.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type", "Content-Type must be application/json, not %q", ct)
-		}
+	if err := checkContentType(r); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -33,6 +30,18 @@ func decode(r *http.Request, v any) error {
 		return rcq.Errorf(rcq.KindInvalid, "bad_body", "cannot read the request body")
 	}
 	return decodeBytes(body, v)
+}
+
+// checkContentType refuses a body that is not JSON (no Content-Type is
+// taken as JSON).
+func checkContentType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type", "Content-Type must be application/json, not %q", ct)
+		}
+	}
+	return nil
 }
 
 func decodeBytes(body []byte, v any) error {

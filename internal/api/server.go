@@ -36,7 +36,7 @@ type Store interface {
 	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
 
 	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
-	CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, error)
+	CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error)
 	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
 	QueueJobs(ctx context.Context) ([]rcq.Job, error)
@@ -90,6 +90,7 @@ type Server struct {
 	Deps
 	cfg        Config
 	limiter    *rateLimiter
+	batches    batchSlots // batch submits in flight
 	queueViews *coalescer[*queueView]
 	handler    http.Handler
 }
