@@ -240,18 +240,19 @@ func parseStates(v string) ([]rcq.JobState, error) {
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := rcq.JobFilter{Limit: 50, Name: q.Get("name"), UserID: owner(r)}
+	f := rcq.JobFilter{Name: q.Get("name"), UserID: owner(r)}
 	var err error
 	if f.States, err = parseStates(q.Get("status")); err != nil {
 		return err
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return rcq.Invalid("limit", "must be a whole number from 1 to 1000")
-		}
-		f.Limit = n
+	limit, err := s.pageLimit(q, min(50, s.cfg.Limits.MaxPageSize))
+	if err != nil {
+		return err
 	}
+	if f.After, err = parseJobsCursor(q.Get("cursor")); err != nil {
+		return err
+	}
+	f.Limit = limit + 1 // one more tells whether a next page exists
 	if v := q.Get("since"); v != "" {
 		if f.Since, err = time.Parse(time.RFC3339, v); err != nil {
 			return rcq.Invalid("since", "must be an RFC 3339 time like 2026-01-02T15:04:05Z")
@@ -284,7 +285,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js)}
+	var next string
+	if len(js) > limit {
+		js = js[:limit]
+		next = jobsCursor(rcq.JobPos{SubmittedAt: js[limit-1].SubmittedAt, ID: js[limit-1].ID})
+	}
+	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js), Next: next}
 	for i := range js {
 		out.Jobs[i] = s.jobJSON(&js[i])
 	}

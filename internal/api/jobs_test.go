@@ -340,7 +340,7 @@ func TestListJobs(t *testing.T) {
 			t.Errorf("GET /api/jobs%s = %v, want %v", c.q, got, c.want)
 		}
 	}
-	for _, q := range []string{"?status=bogus", "?status=pending,bogus", "?limit=0", "?limit=1001", "?limit=-1", "?limit=ten",
+	for _, q := range []string{"?status=bogus", "?status=pending,bogus", "?limit=0", "?limit=10001", "?limit=-1", "?limit=ten",
 		"?since=yesterday", "?ids=x", "?ids=1,,2", "?ids=-3", "?order=bad", "?order=name"} {
 		want(t, e.get("/api/jobs"+q, e.aliceT), http.StatusBadRequest, "")
 	}

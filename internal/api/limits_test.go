@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -286,4 +287,161 @@ func jobIDsOf(t *testing.T, body []byte) []int64 {
 		ids[i] = j.ID
 	}
 	return ids
+}
+
+// TestListJobsPages: GET /api/jobs pages through every job exactly once, in
+// either order, while jobs are being added between pages (batches, whose
+// jobs share one submit time, included); a cursor that is not one is 400.
+func TestListJobsPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	batch := func(n int) {
+		specs := make([]map[string]any, n)
+		for i := range specs {
+			specs[i] = map[string]any{"script": "true"}
+		}
+		want(t, e.post("/api/jobs/batch", e.aliceT, map[string]any{"jobs": specs}), http.StatusCreated, "")
+	}
+	for range 5 {
+		e.submit(e.aliceT, nil)
+	}
+	batch(12)
+	e.submit(e.bobT, nil) // not alice's: never listed to her
+	for range 6 {
+		e.submit(e.aliceT, nil)
+	}
+	for _, order := range []string{"oldest", "newest"} {
+		before := map[int64]bool{}
+		for _, id := range jobIDsOf(t, e.get("/api/jobs?limit=1000", e.aliceT).body) {
+			before[id] = true
+		}
+		seen := map[int64]int{}
+		cursor, pages := "", 0
+		for {
+			r := e.get("/api/jobs?order="+order+"&limit=7&cursor="+cursor, e.aliceT)
+			want(t, r, http.StatusOK, "")
+			page := decodeTo[apitype.JobList](t, r)
+			if page.Count != len(page.Jobs) || page.Count > 7 {
+				t.Fatalf("page of %d jobs says count %d", len(page.Jobs), page.Count)
+			}
+			for _, j := range page.Jobs {
+				seen[j.ID]++
+			}
+			pages++
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+			e.submit(e.aliceT, nil) // jobs keep coming while she pages
+			batch(3)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("order %s: job %d listed %d times", order, id, n)
+			}
+		}
+		for id := range before {
+			if seen[id] != 1 {
+				t.Errorf("order %s: job %d, there before paging began, listed %d times", order, id, seen[id])
+			}
+		}
+		t.Logf("order %s: %d pages, %d jobs (%d there before)", order, pages, len(seen), len(before))
+	}
+	for _, c := range []string{"bogus", "cTE", queueCursorOf(t, e)} {
+		want(t, e.get("/api/jobs?cursor="+c, e.aliceT), http.StatusBadRequest, "invalid_cursor")
+	}
+}
+
+// queueCursorOf is a real cursor of GET /api/queue.
+func queueCursorOf(t *testing.T, e *env) string {
+	t.Helper()
+	next := decodeTo[apitype.Queue](t, e.get("/api/queue?limit=1", e.aliceT)).Next
+	if next == "" {
+		t.Fatal("the queue has one page")
+	}
+	return next
+}
+
+// TestQueuePages: GET /api/queue pages through the queue by job id: every
+// job pending or running throughout is listed exactly once while jobs are
+// added and started between pages, each page is in queue order, and the
+// default page is jobs.max_page_size.
+func TestQueuePages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *api.Config, _ *api.Deps) { c.Limits.MaxPageSize = 9 })
+	var ids []int64
+	for i := range 30 {
+		tok := e.aliceT
+		if i%3 == 0 {
+			tok = e.bobT
+		}
+		ids = append(ids, e.submit(tok, nil))
+	}
+	e.start(ids[4])
+	e.start(ids[20])
+	page := decodeTo[apitype.Queue](t, e.get("/api/queue", e.aliceT))
+	if page.Count != 9 || page.Next == "" {
+		t.Fatalf("default page: %d jobs, next %q: want jobs.max_page_size (9) and a next page", page.Count, page.Next)
+	}
+	want(t, e.get("/api/queue?limit=10", e.aliceT), http.StatusBadRequest, "invalid_limit")
+	seen := map[int64]int{}
+	cursor := ""
+	for n := 0; ; n++ {
+		page := decodeTo[apitype.Queue](t, e.get("/api/queue?limit=4&cursor="+cursor, e.aliceT))
+		if !slices.IsSortedFunc(page.Jobs, queueOrder) {
+			t.Errorf("page %d is not in queue order: %+v", n, page.Jobs)
+		}
+		for _, j := range page.Jobs {
+			seen[j.ID]++
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+		e.submit(e.aliceT, nil)
+		if n < 4 { // w1's 8 cores hold 6 jobs
+			e.start(ids[n]) // a job seen pending may be running on a later page: still listed once
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("job %d listed %d times", id, n)
+		}
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("job %d, in the queue throughout, listed %d times", id, seen[id])
+		}
+	}
+	// One account's jobs only, paged the same way.
+	var bobs []int64
+	for cursor := ""; ; {
+		page := decodeTo[apitype.Queue](t, e.get("/api/queue?user=bob@example.org&limit=2&cursor="+cursor, e.aliceT))
+		for _, j := range page.Jobs {
+			if j.User != "bob@example.org" {
+				t.Errorf("user=bob lists %s's job %d", j.User, j.ID)
+			}
+			bobs = append(bobs, j.ID)
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if len(bobs) != 10 {
+		t.Errorf("bob's queue has %d jobs over its pages, want 10", len(bobs))
+	}
+	want(t, e.get("/api/queue?cursor=x", e.aliceT), http.StatusBadRequest, "invalid_cursor")
+}
+
+// queueOrder compares as apitype.SortQueue orders.
+func queueOrder(a, b apitype.QueueJob) int {
+	js := []apitype.QueueJob{b, a}
+	apitype.SortQueue(js)
+	if js[0].ID == a.ID && a.ID != b.ID {
+		return -1
+	}
+	if a.ID == b.ID {
+		return 0
+	}
+	return 1
 }

@@ -39,7 +39,7 @@ type Store interface {
 	CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error)
 	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
-	QueueJobs(ctx context.Context) ([]rcq.Job, error)
+	QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
 	Notify(ctx context.Context, ev rcq.Event) error
@@ -91,7 +91,7 @@ type Server struct {
 	cfg        Config
 	limiter    *rateLimiter
 	batches    batchSlots // batch submits in flight
-	queueViews *coalescer[*queueView]
+	queueViews *queueReads
 	handler    http.Handler
 }
 
@@ -113,7 +113,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.LoginPerMinute = 20
 	}
 	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
-	s.queueViews = &coalescer[*queueView]{fn: s.readQueue, timeout: 30 * time.Second}
+	s.queueViews = newQueueReads(s.readQueue)
 	s.handler = s.router()
 	return s
 }

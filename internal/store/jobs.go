@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -416,6 +417,13 @@ func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error
 	if !f.Since.IsZero() {
 		where = append(where, "j.submitted_at >= "+arg(f.Since))
 	}
+	if f.After.ID != 0 {
+		cmp := ">"
+		if f.NewestFirst {
+			cmp = "<"
+		}
+		where = append(where, "(j.submitted_at, j.id) "+cmp+" ("+arg(f.After.SubmittedAt)+"::timestamptz, "+arg(f.After.ID)+"::bigint)")
+	}
 	q := jobSelect
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -511,15 +519,26 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 	}))
 }
 
-// QueueJobs returns every pending and running job, without the heavy fields
-// (script, args, environment), for the queue view.
-func (s *Store) QueueJobs(ctx context.Context) ([]rcq.Job, error) {
+// QueueJobs returns a page of the pending and running jobs f selects, by id,
+// without the heavy fields (script, args, environment), for the queue view.
+// Each state is read in id order from its own index range and the two are
+// merged, so a page costs its size, not the size of the queue.
+func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error) {
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
 	rows, err := s.pool.Query(ctx, `
+		WITH page AS (
+			(SELECT id FROM jobs WHERE status = 'pending' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+			UNION ALL
+			(SELECT id FROM jobs WHERE status = 'running' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+			ORDER BY id LIMIT $2)
 		SELECT j.id, j.user_id, u.email, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
 			coalesce(w.name, ''), j.gpu_indices
-		FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
-		WHERE j.status IN ('pending', 'running') ORDER BY j.id`)
+		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
+		ORDER BY j.id`, f.After, limit, f.UserID)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}

@@ -7,10 +7,10 @@
 -- jobs.max_pending_per_user. Jobs that leave pending are not subtracted
 -- (starts, cancels and ends stay one UPDATE each, with no row shared
 -- between accounts): a submit that finds its account at the cap first
--- recounts the account's pending jobs exactly (jobs_pending_user) under the
--- row's lock, and only then refuses. The sum over all rows bounds the
--- pending jobs of all accounts for jobs.max_pending_total, recounted the
--- same way when it reaches that cap.
+-- recounts the account's pending jobs exactly (jobs_pending_user, which also
+-- pages one account's queue) under the row's lock, and only then refuses.
+-- The sum over all rows bounds the pending jobs of all accounts for
+-- jobs.max_pending_total, recounted the same way when it reaches that cap.
 CREATE TABLE pending_counts (
     user_id      bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     jobs         bigint NOT NULL CHECK (jobs >= 0),
@@ -18,7 +18,7 @@ CREATE TABLE pending_counts (
 );
 INSERT INTO pending_counts (user_id, jobs)
 SELECT user_id, count(*) FROM jobs WHERE status = 'pending' GROUP BY user_id;
-CREATE INDEX jobs_pending_user ON jobs (user_id) WHERE status = 'pending';
+CREATE INDEX jobs_pending_user ON jobs (user_id, id) WHERE status = 'pending';
 
 -- memory_gb 0 meant "no memory limit"; it now means the configured default,
 -- and every stored job has a limit (old rows get 1 GB, the default default).
