@@ -145,9 +145,6 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 			}
 		}
 		js := []*rcq.Job{j}
-		if err := s.reserve(ctx, tx, js); err != nil {
-			return err
-		}
 		if err := checkDependencies(ctx, tx, js, -1); err != nil {
 			return err
 		}
@@ -155,6 +152,9 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 			return err
 		}
 		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
+			return err
+		}
+		if err := s.reserve(ctx, tx, map[rcq.UserID]int64{j.UserID: 1}); err != nil {
 			return err
 		}
 		if idemKey != "" {
@@ -300,7 +300,9 @@ func (s *Store) CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, err
 // The transaction begins once the first chunk is in hand (a batch of one
 // chunk holds no connection while it arrives); later calls of next run inside
 // it and must not wait on the database. An error from next ends the batch,
-// storing nothing, and is returned as it is.
+// storing nothing, and is returned as it is. The caps are checked once every
+// job is in (see reserve), so the account's other submits never wait for the
+// batch's body.
 //
 // Ids are drawn from the sequence per chunk so the rows can be loaded with
 // COPY, which is what makes a 10,000-job batch take milliseconds.
@@ -316,17 +318,21 @@ func (s *Store) CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, err
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 			return err
 		}
+		per := map[rcq.UserID]int64{}
 		for len(chunk) > 0 {
 			got, err := s.insertJobs(ctx, tx, chunk, len(ids), now)
 			if err != nil {
 				return err
 			}
 			ids = append(ids, got...)
+			for _, j := range chunk {
+				per[j.UserID]++
+			}
 			if chunk, fromNext = next(); fromNext != nil {
 				return fromNext
 			}
 		}
-		return nil
+		return s.reserve(ctx, tx, per)
 	})
 	if fromNext != nil {
 		return nil, fromNext
@@ -341,9 +347,6 @@ func (s *Store) CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, err
 // insertJobs stores one chunk of a batch inside tx; first is the batch index
 // of js[0], for messages.
 func (s *Store) insertJobs(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int, now time.Time) ([]rcq.JobID, error) {
-	if err := s.reserve(ctx, tx, js); err != nil {
-		return nil, err
-	}
 	if err := checkDependencies(ctx, tx, js, first); err != nil {
 		return nil, err
 	}

@@ -18,16 +18,17 @@ import (
 //
 // How they hold (migration 00006 keeps one counter row per account):
 //   - An account's cap is exact. Each submit adds its jobs to the account's
-//     row in the statement or transaction that inserts them, so the row
-//     stays locked until the jobs are committed and the account's submits
-//     go one at a time; a submit that finds the row at the cap recounts
-//     the account's pending jobs under that lock before it refuses.
+//     row in the statement or transaction that inserts them, as its last
+//     step, so the row stays locked from there until the jobs are committed
+//     and the account's submits count one at a time; a submit that finds
+//     the row at the cap recounts the account's pending jobs under that lock
+//     before it refuses.
 //   - The total cap is checked against the sum of every row, which does not
-//     see the rows of other accounts' submits still in flight: it can be
-//     passed by at most the jobs of submits committing at the same moment,
-//     one job per single submit and one chunk (batchChunkJobs) per batch,
-//     each holding one of the pool's connections: with the default
-//     database.max_conns of 10, at most 9 single jobs or 9 chunks per rcqd.
+//     see the rows of other accounts' submits still committing: it can be
+//     passed by at most the jobs of the submits that count themselves
+//     between another's count and commit (milliseconds): one job per single
+//     submit, one whole batch (at most 10,000 jobs, and at most half of
+//     database.max_conns batches in flight) per batch, per rcqd.
 //   - Jobs put back to pending (a requeue) are not refused: the caps bound
 //     what a submit may add.
 type pendingCaps struct {
@@ -65,13 +66,12 @@ func (c *pendingCaps) mayRecountAll(now time.Time) bool {
 	return true
 }
 
-// reserve counts the jobs of js against the caps inside tx, or refuses with a
-// 429 naming the cap. It locks each owner's counter row until tx ends.
-func (s *Store) reserve(ctx context.Context, tx pgx.Tx, js []*rcq.Job) error {
-	per := map[rcq.UserID]int64{}
-	for _, j := range js {
-		per[j.UserID]++
-	}
+// reserve counts jobs the transaction has just inserted (per owner) against
+// the caps, or refuses with a 429 naming the cap, and the caller rolls back.
+// It comes last, just before the commit: each owner's counter row stays
+// locked from here to the commit, so however long a batch took to arrive,
+// its account's other submits wait only for its commit.
+func (s *Store) reserve(ctx context.Context, tx pgx.Tx, per map[rcq.UserID]int64) error {
 	users := make([]rcq.UserID, 0, len(per))
 	for u := range per {
 		users = append(users, u)
@@ -82,7 +82,7 @@ func (s *Store) reserve(ctx context.Context, tx pgx.Tx, js []*rcq.Job) error {
 			return err
 		}
 	}
-	return s.roomInAll(ctx, tx, per)
+	return s.roomInAll(ctx, tx)
 }
 
 // roomFor adds n jobs to user's counter row, recounting the account's pending
@@ -101,7 +101,7 @@ func (s *Store) roomFor(ctx context.Context, tx pgx.Tx, user rcq.UserID, n int64
 	}
 	// The row is an upper bound: recount under its lock. The count is a
 	// statement of its own, begun once the lock is held, so it sees every
-	// job of the account's earlier submits (and this transaction's own).
+	// job of the account's earlier submits, and this transaction's n.
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM pending_counts WHERE user_id = $1 FOR UPDATE`, user); err != nil {
 		return err
 	}
@@ -112,18 +112,17 @@ func (s *Store) roomFor(ctx context.Context, tx pgx.Tx, user rcq.UserID, n int64
 		WHERE user_id = $1 RETURNING jobs`, user).Scan(&have); err != nil {
 		return err
 	}
-	if have+n > s.pending.perUser {
-		return tooManyPending(have, n, s.pending.perUser)
+	if have > s.pending.perUser {
+		return tooManyPending(have-n, n, s.pending.perUser)
 	}
-	_, err = tx.Exec(ctx, `UPDATE pending_counts SET jobs = jobs + $2 WHERE user_id = $1`, user, n)
-	return err
+	return nil
 }
 
-// roomInAll checks the total cap once the owners' rows hold the new jobs
-// (per: reserved, not yet inserted). When the sum of the rows passes the
-// cap, every row is recounted, at most once per recountAllEvery per process;
-// rows locked by other accounts' submits in flight keep their bound.
-func (s *Store) roomInAll(ctx context.Context, tx pgx.Tx, per map[rcq.UserID]int64) error {
+// roomInAll checks the total cap once the owners' rows hold the new jobs.
+// When the sum of the rows passes the cap, every row is recounted, at most
+// once per recountAllEvery per process; rows locked by other accounts'
+// submits in flight keep their bound.
+func (s *Store) roomInAll(ctx context.Context, tx pgx.Tx) error {
 	if s.pending.total == math.MaxInt64 {
 		return nil
 	}
@@ -139,25 +138,16 @@ func (s *Store) roomInAll(ctx context.Context, tx pgx.Tx, per map[rcq.UserID]int
 	}
 	// Lock first, count in a second statement: its snapshot, taken once the
 	// locks are held, sees every job committed on these rows (and this
-	// transaction's own); then the owners' rows get their reservation back.
+	// transaction's own).
 	rows, _ := tx.Query(ctx, `SELECT user_id FROM pending_counts ORDER BY user_id FOR UPDATE SKIP LOCKED`)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return err
 	}
-	owners, reserved := make([]int64, 0, len(per)), make([]int64, 0, len(per))
-	for u, n := range per {
-		owners, reserved = append(owners, int64(u)), append(reserved, n)
-	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE pending_counts c SET recounted_at = now(),
 			jobs = (SELECT count(*) FROM jobs j WHERE j.user_id = c.user_id AND j.status = 'pending')
 		WHERE c.user_id = ANY($1::bigint[])`, ids); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE pending_counts c SET jobs = c.jobs + r.n
-		FROM unnest($1::bigint[], $2::bigint[]) AS r(user_id, n) WHERE c.user_id = r.user_id`, owners, reserved); err != nil {
 		return err
 	}
 	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0) FROM pending_counts`).Scan(&sum); err != nil {

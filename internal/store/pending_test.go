@@ -292,3 +292,45 @@ func TestJobMemoryNeverZero(t *testing.T) {
 		t.Errorf("%d jobs stored", n)
 	}
 }
+
+// TestBatchHoldsNoCounterWhileArriving: while a batch's chunks are still
+// arriving, its account's counter row is not locked, so the account's other
+// submits (each holding a connection while it waits) are not queued behind
+// a slow upload; the batch is counted when it is complete.
+func TestBatchHoldsNoCounterWhileArriving(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	st := f.capped(t, 5, 0)
+	if _, _, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), ""); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	_, err := st.CreateJobsFrom(ctx, func() ([]*rcq.Job, error) {
+		calls++
+		switch calls {
+		case 1:
+			return []*rcq.Job{f.newJob(f.alice, res(1, 1, 0)), f.newJob(f.alice, res(1, 1, 0))}, nil
+		case 2: // the first chunk is in, the transaction open
+			if _, err := f.db.Exec(ctx, `SELECT 1 FROM pending_counts WHERE user_id = $1 FOR UPDATE NOWAIT`, f.alice); err != nil {
+				return nil, fmt.Errorf("alice's counter row is locked while her batch arrives: %w", err)
+			}
+			if _, _, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), ""); err != nil {
+				return nil, fmt.Errorf("alice's submit while her batch arrives: %w", err)
+			}
+			return []*rcq.Job{f.newJob(f.alice, res(1, 1, 0))}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 + 1 (the submit during the batch) + 3 (the batch) = 5, the cap.
+	if n := f.pending(t, f.alice); n != 5 {
+		t.Errorf("alice has %d pending jobs, want 5", n)
+	}
+	_, err = st.CreateJobs(ctx, []*rcq.Job{f.newJob(f.alice, res(1, 1, 0))})
+	if !isCode(err, "too_many_pending_jobs") {
+		t.Errorf("batch past the cap: %v", err)
+	}
+}
