@@ -239,6 +239,8 @@ func checkDependencies(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int)
 	if len(ids) == 0 {
 		return nil
 	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids) // a batch's jobs often wait on the same few
 	rows, _ := tx.Query(ctx, `SELECT id, user_id FROM jobs WHERE id = ANY($1)`, ids)
 	owner := make(map[rcq.JobID]rcq.UserID, len(ids))
 	var id rcq.JobID
