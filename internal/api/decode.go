@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -18,11 +17,8 @@ import (
 // within the route's size limit, no unknown fields, no duplicate keys, no
 // trailing data, and numbers that fit their fields. Errors name the field.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type", "Content-Type must be application/json, not %q", ct)
-		}
+	if err := checkBodyType(r); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -33,6 +29,17 @@ func decode(r *http.Request, v any) error {
 		return rcq.Errorf(rcq.KindInvalid, "bad_body", "cannot read the request body")
 	}
 	return decodeBytes(body, v)
+}
+
+// checkBodyType refuses a body that is not JSON (no Content-Type is taken as
+// JSON: on TCP, hygiene has already refused a state change without one).
+func checkBodyType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if !isJSON(ct) {
+			return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type", "Content-Type must be application/json, not %q", ct)
+		}
+	}
+	return nil
 }
 
 func decodeBytes(body []byte, v any) error {

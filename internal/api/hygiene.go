@@ -116,7 +116,7 @@ func checkContentType(r *http.Request) error {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+	if isJSON(ct) {
 		return nil
 	}
 	got := "none"
@@ -125,4 +125,11 @@ func checkContentType(r *http.Request) error {
 	}
 	return rcq.Errorf(rcq.KindUnsupported, "unsupported_media_type",
 		"%s needs Content-Type: application/json, even without a body (got %s); with curl add -H 'Content-Type: application/json'", r.Method, got)
+}
+
+// isJSON reports whether a Content-Type names JSON: application/json or a
+// +json type, with any parameters.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }

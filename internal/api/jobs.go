@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,8 +13,6 @@ import (
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
-
-const maxBatch = 10000
 
 // spec turns a submit body into the domain's job specification.
 func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
@@ -38,9 +35,9 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 	return sp, nil
 }
 
-// newJob validates a submit for the caller and checks some worker could ever
-// hold it.
-func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitRequest) (*rcq.Job, error) {
+// newJob validates a submit for the caller and checks with fit (checkFits,
+// or a batch's view of the workers) that some worker could ever hold it.
+func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitRequest, fit func(context.Context, rcq.Resources) error) (*rcq.Job, error) {
 	sp, err := spec(req)
 	if err != nil {
 		return nil, err
@@ -50,7 +47,7 @@ func (s *Server) newJob(ctx context.Context, u *rcq.User, req *apitype.SubmitReq
 		return nil, err
 	}
 	s.own(j, u)
-	if err := s.checkFits(ctx, j.Resources); err != nil {
+	if err := fit(ctx, j.Resources); err != nil {
 		return nil, err
 	}
 	return j, nil
@@ -67,8 +64,17 @@ func (s *Server) own(j *rcq.Job, u *rcq.User) {
 
 func (s *Server) checkFits(ctx context.Context, r rcq.Resources) error {
 	fits, largest, err := s.Store.LargestFit(ctx, r)
-	if err != nil || fits {
+	if err != nil {
 		return err
+	}
+	return fitError(r, fits, largest)
+}
+
+// fitError is the refusal of a job of r that no worker can ever hold; nil
+// when one can.
+func fitError(r rcq.Resources, fits bool, largest *rcq.Worker) error {
+	if fits {
+		return nil
 	}
 	if largest == nil {
 		return rcq.Errorf(rcq.KindUnprocessable, "no_worker", "no worker is registered that could run a job of %s", r)
@@ -82,7 +88,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	j, err := s.newJob(r.Context(), caller(r), &req)
+	j, err := s.newJob(r.Context(), caller(r), &req, s.checkFits)
 	if err != nil {
 		return err
 	}
@@ -119,54 +125,6 @@ func (s *Server) testOnly(w http.ResponseWriter, r *http.Request, j *rcq.Job) er
 	}
 	writeJSON(w, http.StatusOK, apitype.SubmitResponse{Message: msg, Status: "test_only", ExpectedStart: at})
 	return nil
-}
-
-func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
-	var req apitype.BatchSubmitRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	if len(req.Jobs) == 0 || len(req.Jobs) > maxBatch {
-		return rcq.Invalid("jobs", "must hold 1 to %d job specs, got %d", maxBatch, len(req.Jobs))
-	}
-	u := caller(r)
-	js := make([]*rcq.Job, len(req.Jobs))
-	checked := map[rcq.Resources]bool{}
-	for i := range req.Jobs {
-		sp, err := spec(&req.Jobs[i])
-		if err != nil {
-			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
-		}
-		j, err := sp.Validate(s.cfg.Limits)
-		if err != nil {
-			return prefixField(err, fmt.Sprintf("jobs[%d].", i))
-		}
-		s.own(j, u)
-		if !checked[j.Resources] {
-			if err := s.checkFits(r.Context(), j.Resources); err != nil {
-				return prefixField(err, fmt.Sprintf("jobs[%d]: ", i))
-			}
-			checked[j.Resources] = true
-		}
-		js[i] = j
-	}
-	ids, err := s.Store.CreateJobs(r.Context(), js)
-	if err != nil {
-		return err
-	}
-	s.Wake()
-	out := apitype.BatchSubmitResponse{Message: "Jobs submitted successfully", JobIDs: make([]int64, len(ids)), Count: len(ids)}
-	for i, id := range ids {
-		out.JobIDs[i] = int64(id)
-	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
-}
-
-// prefixField puts where an error happened in front of its message.
-func prefixField(err error, prefix string) error {
-	e := &rcq.Error{Kind: rcq.KindOf(err), Code: rcq.CodeOf(err), Msg: prefix + rcq.MessageOf(err), Err: err}
-	return e
 }
 
 func jobID(r *http.Request) (rcq.JobID, error) {
@@ -282,18 +240,19 @@ func parseStates(v string) ([]rcq.JobState, error) {
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := rcq.JobFilter{Limit: 50, Name: q.Get("name"), UserID: owner(r)}
+	f := rcq.JobFilter{Name: q.Get("name"), UserID: owner(r)}
 	var err error
 	if f.States, err = parseStates(q.Get("status")); err != nil {
 		return err
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return rcq.Invalid("limit", "must be a whole number from 1 to 1000")
-		}
-		f.Limit = n
+	limit, err := s.pageLimit(q, min(50, s.cfg.Limits.MaxPageSize))
+	if err != nil {
+		return err
 	}
+	if f.After, err = parseJobsCursor(q.Get("cursor")); err != nil {
+		return err
+	}
+	f.Limit = limit + 1 // one more tells whether a next page exists
 	if v := q.Get("since"); v != "" {
 		if f.Since, err = time.Parse(time.RFC3339, v); err != nil {
 			return rcq.Invalid("since", "must be an RFC 3339 time like 2026-01-02T15:04:05Z")
@@ -326,7 +285,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js)}
+	var next string
+	if len(js) > limit {
+		js = js[:limit]
+		next = jobsCursor(rcq.JobPos{SubmittedAt: js[limit-1].SubmittedAt, ID: js[limit-1].ID})
+	}
+	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js), Next: next}
 	for i := range js {
 		out.Jobs[i] = s.jobJSON(&js[i])
 	}

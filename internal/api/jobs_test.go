@@ -45,11 +45,11 @@ func TestSubmitDefaults(t *testing.T) {
 	// Every optional field is stored.
 	dep := e.submit(e.aliceT, nil)
 	id := e.submit(e.aliceT, map[string]any{"name": "full", "args": []string{"a", "b c"}, "working_dir": "/tmp",
-		"env": map[string]string{"B": "2", "A": "1"}, "cpu_cores": 2, "memory_gb": 0, "gpu_count": 1, "estimated_hours": 0.5,
+		"env": map[string]string{"B": "2", "A": "1"}, "cpu_cores": 2, "memory_gb": 3, "gpu_count": 1, "estimated_hours": 0.5,
 		"priority": 7, "output": "out-%j.txt", "error": "err-%j.txt", "dependencies": []map[string]any{{"type": "afterok", "job_id": dep}}, "hold": true})
 	j = e.job(id)
 	if j.Name != "full" || !slices.Equal(j.Args, []string{"a", "b c"}) || j.WorkingDir != "/tmp" || !slices.Equal(j.Env, []string{"A=1", "B=2"}) ||
-		j.Resources != (rcq.Resources{CPUCores: 2, MemoryGB: 0, GPUs: 1}) || j.EstimatedHours != 0.5 || j.Priority != 7 ||
+		j.Resources != (rcq.Resources{CPUCores: 2, MemoryGB: 3, GPUs: 1}) || j.EstimatedHours != 0.5 || j.Priority != 7 ||
 		j.Output != "out-%j.txt" || j.Error != "err-%j.txt" || len(j.Dependencies) != 1 || j.Dependencies[0].JobID != rcq.JobID(dep) || j.Hold != rcq.HoldUser {
 		t.Errorf("stored full job = %+v", j)
 	}
@@ -339,7 +339,7 @@ func TestListJobs(t *testing.T) {
 			t.Errorf("GET /api/jobs%s = %v, want %v", c.q, got, c.want)
 		}
 	}
-	for _, q := range []string{"?status=bogus", "?status=pending,bogus", "?limit=0", "?limit=1001", "?limit=-1", "?limit=ten",
+	for _, q := range []string{"?status=bogus", "?status=pending,bogus", "?limit=0", "?limit=10001", "?limit=-1", "?limit=ten",
 		"?since=yesterday", "?ids=x", "?ids=1,,2", "?ids=-3", "?order=bad", "?order=name"} {
 		want(t, e.get("/api/jobs"+q, e.aliceT), http.StatusBadRequest, "")
 	}

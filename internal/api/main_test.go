@@ -68,9 +68,15 @@ func init() {
 // newEnv builds the server; mod may change the configuration and deps.
 func newEnv(t *testing.T, mod func(*api.Config, *api.Deps)) *env {
 	t.Helper()
+	return newEnvStore(t, store.Options{}, mod)
+}
+
+// newEnvStore is newEnv with the store opened with so (its pending caps).
+func newEnvStore(t *testing.T, so store.Options, mod func(*api.Config, *api.Deps)) *env {
+	t.Helper()
 	ctx := context.Background()
 	url := dbtest.URL(t)
-	st, err := store.Open(ctx, url, store.Options{})
+	st, err := store.Open(ctx, url, so)
 	if err != nil {
 		t.Fatal(err)
 	}

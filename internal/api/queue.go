@@ -2,13 +2,10 @@ package api
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,54 +13,135 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// queueView is one read of the queue (its jobs and the scheduler's plan),
-// shared by every request that arrived before the read began. Each caller's
-// answer is rendered once per view and kept, so a crowd of readers costs one
-// read and one rendering per caller, not one per request.
+// queueView is one read of a page of the queue (its jobs and the
+// scheduler's plan for them), shared by every request for that page that
+// arrived before the read began. Each caller's answer is rendered once per
+// view and kept, so a crowd of readers costs one read and one rendering per
+// caller, not one per request.
 type queueView struct {
 	now     time.Time
 	jobs    []rcq.Job
 	planned map[rcq.JobID]*rcq.PlannedJob
+	next    string // cursor of the next page; "" on the last
 
 	mu       sync.Mutex
-	rendered map[string][]byte // the JSON body per caller and filter
+	rendered map[string][]byte // the JSON body per caller
 }
 
-func (s *Server) readQueue(ctx context.Context) (*queueView, error) {
-	jobs, err := s.Store.QueueJobs(ctx)
+// queuePage is which page a view reads.
+type queuePage struct {
+	user  rcq.UserID // 0: everyone's jobs; -1: an unknown account's (none)
+	after rcq.JobID
+	limit int
+}
+
+func (s *Server) readQueue(ctx context.Context, p queuePage) (*queueView, error) {
+	v := &queueView{now: s.Now(), planned: map[rcq.JobID]*rcq.PlannedJob{}, rendered: map[string][]byte{}}
+	if p.user < 0 {
+		return v, nil
+	}
+	jobs, err := s.Store.QueueJobs(ctx, rcq.QueueFilter{UserID: p.user, After: p.after, Limit: p.limit + 1})
 	if err != nil {
 		return nil, err
 	}
-	v := &queueView{now: s.Now(), jobs: jobs, planned: map[rcq.JobID]*rcq.PlannedJob{}, rendered: map[string][]byte{}}
-	if s.Planner != nil {
+	if len(jobs) > p.limit {
+		jobs = jobs[:p.limit]
+		v.next = queueCursor(jobs[p.limit-1].ID)
+	}
+	v.jobs = jobs
+	if s.Planner != nil && len(jobs) > 0 {
 		plan, err := s.Planner.Plan(ctx)
 		if err != nil {
 			return nil, err
 		}
+		for i := range jobs {
+			v.planned[jobs[i].ID] = nil
+		}
 		for i := range plan.Jobs {
-			v.planned[plan.Jobs[i].JobID] = &plan.Jobs[i]
+			if _, ok := v.planned[plan.Jobs[i].JobID]; ok {
+				v.planned[plan.Jobs[i].JobID] = &plan.Jobs[i]
+			}
 		}
 	}
 	return v, nil
 }
 
-// queue shows every pending job in the scheduler's order, then every running
-// job. The caller's own jobs (every job, for an admin) carry full detail;
-// other users' show id, owner, group, state, size and rank only.
+// queueReads coalesces reads of the queue per page: concurrent requests
+// for the same page share one read (see coalescer).
+type queueReads struct {
+	read func(context.Context, queuePage) (*queueView, error)
+
+	mu    sync.Mutex
+	pages map[queuePage]*queueRead
+}
+
+type queueRead struct {
+	c       *coalescer[*queueView]
+	callers int
+}
+
+func newQueueReads(read func(context.Context, queuePage) (*queueView, error)) *queueReads {
+	return &queueReads{read: read, pages: map[queuePage]*queueRead{}}
+}
+
+func (g *queueReads) do(ctx context.Context, p queuePage) (*queueView, error) {
+	g.mu.Lock()
+	qr := g.pages[p]
+	if qr == nil {
+		qr = &queueRead{c: &coalescer[*queueView]{fn: func(ctx context.Context) (*queueView, error) { return g.read(ctx, p) }, timeout: 30 * time.Second}}
+		g.pages[p] = qr
+	}
+	qr.callers++
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		if qr.callers--; qr.callers == 0 {
+			delete(g.pages, p)
+		}
+		g.mu.Unlock()
+	}()
+	return qr.c.do(ctx)
+}
+
+// queue shows a page of the queue: pending jobs in the scheduler's order,
+// then running jobs. The caller's own jobs (every job, for an admin) carry
+// full detail; other users' show id, owner, group, state, size and rank
+// only. Pages split the queue by job id (?limit=, at most
+// limits.MaxPageSize, which is also the default; ?cursor= from next).
 func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.queueViews.do(r.Context())
+	q := r.URL.Query()
+	var p queuePage
+	var err error
+	if p.limit, err = s.pageLimit(q, s.cfg.Limits.MaxPageSize); err != nil {
+		return err
+	}
+	if p.after, err = parseQueueCursor(q.Get("cursor")); err != nil {
+		return err
+	}
+	if email := q.Get("user"); email != "" {
+		// Anyone may narrow the queue to one account: the queue is public.
+		u, _, err := s.Store.UserByEmail(r.Context(), email)
+		switch {
+		case rcq.KindOf(err) == rcq.KindNotFound:
+			p.user = -1
+		case err != nil:
+			return err
+		default:
+			p.user = u.ID
+		}
+	}
+	v, err := s.queueViews.do(r.Context(), p)
 	if err != nil {
 		return err
 	}
 	me := caller(r)
-	filter := r.URL.Query().Get("user")
-	key := strconv.FormatInt(int64(me.ID), 10) + "|" + strconv.FormatBool(me.IsAdmin) + "|" + filter
+	key := strconv.FormatInt(int64(me.ID), 10) + "|" + strconv.FormatBool(me.IsAdmin)
 	v.mu.Lock()
 	body, ok := v.rendered[key]
 	v.mu.Unlock()
 	if !ok {
 		var buf bytes.Buffer
-		if err := json.NewEncoder(&buf).Encode(v.render(me, filter)); err != nil {
+		if err := json.NewEncoder(&buf).Encode(v.render(me)); err != nil {
 			return err
 		}
 		body = buf.Bytes()
@@ -77,15 +155,11 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// render is the view as me sees it: pending first in plan order (jobs newer
-// than the plan after them, by id), then running by id.
-func (v *queueView) render(me *rcq.User, filter string) apitype.Queue {
-	out := apitype.Queue{Jobs: make([]apitype.QueueJob, 0, len(v.jobs)), Now: v.now}
+// render is the view as me sees it, in queue order (apitype.SortQueue).
+func (v *queueView) render(me *rcq.User) apitype.Queue {
+	out := apitype.Queue{Jobs: make([]apitype.QueueJob, 0, len(v.jobs)), Now: v.now, Next: v.next}
 	for i := range v.jobs {
 		j := &v.jobs[i]
-		if filter != "" && !strings.EqualFold(j.UserEmail, filter) {
-			continue
-		}
 		q := apitype.QueueJob{
 			ID: int64(j.ID), User: j.UserEmail, GroupID: int64(j.GroupID), Status: string(j.State),
 			CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
@@ -115,23 +189,7 @@ func (v *queueView) render(me *rcq.User, filter string) apitype.Queue {
 		}
 		out.Jobs = append(out.Jobs, q)
 	}
-	const unranked = int(^uint(0) >> 1)
-	slices.SortStableFunc(out.Jobs, func(a, b apitype.QueueJob) int {
-		if a.Status != b.Status {
-			if a.Status == string(rcq.JobPending) {
-				return -1
-			}
-			return 1
-		}
-		ra, rb := a.Rank, b.Rank
-		if ra == 0 {
-			ra = unranked
-		}
-		if rb == 0 {
-			rb = unranked
-		}
-		return cmp.Or(cmp.Compare(ra, rb), cmp.Compare(a.ID, b.ID))
-	})
+	apitype.SortQueue(out.Jobs)
 	out.Count = len(out.Jobs)
 	return out
 }

@@ -48,9 +48,7 @@ const (
 )
 
 func (s *Server) routes() []Route {
-	// A script may be larger than the default body limit allows once
-	// JSON-escaped: make room for the configured maximum.
-	submitBody := max(int64(submitMaxBody), 2*int64(s.cfg.Limits.MaxScriptBytes)+1<<20)
+	submitBody := s.specMaxBytes()
 	rs := []Route{
 		{Method: "GET", Pattern: "/health", Policy: Public, handle: s.health},
 
@@ -143,6 +141,13 @@ func (s *Server) guard(rt Route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// specMaxBytes is the body limit of one submit, and of one spec in a batch.
+// A script may be larger than the default body limit allows once
+// JSON-escaped: make room for the configured maximum.
+func (s *Server) specMaxBytes() int64 {
+	return max(int64(submitMaxBody), 2*int64(s.cfg.Limits.MaxScriptBytes)+1<<20)
 }
 
 func tooLarge(limit int64) error {

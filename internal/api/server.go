@@ -38,10 +38,10 @@ type Store interface {
 	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
 
 	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
-	CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, error)
+	CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error)
 	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
-	QueueJobs(ctx context.Context) ([]rcq.Job, error)
+	QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
 	// SignalJob records a signal for a running job of owner (0: any) for its node's executor.
@@ -105,7 +105,8 @@ type Server struct {
 	Deps
 	cfg        Config
 	limiter    *rateLimiter
-	queueViews *coalescer[*queueView]
+	batches    batchSlots // batch submits in flight
+	queueViews *queueReads
 	handler    http.Handler
 }
 
@@ -130,7 +131,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.LoginPerMinute = 20
 	}
 	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
-	s.queueViews = &coalescer[*queueView]{fn: s.readQueue, timeout: 30 * time.Second}
+	s.queueViews = newQueueReads(s.readQueue)
 	s.handler = s.router()
 	return s
 }

@@ -4,6 +4,8 @@
 package apitype
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -153,10 +155,12 @@ type Job struct {
 	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
 }
 
-// JobList is GET /api/jobs.
+// JobList is GET /api/jobs: one page of jobs. Next is the cursor of the
+// next page (pass it as ?cursor=), "" on the last page.
 type JobList struct {
-	Jobs  []Job `json:"jobs"`
-	Count int   `json:"count"`
+	Jobs  []Job  `json:"jobs"`
+	Count int    `json:"count"` // jobs in this page
+	Next  string `json:"next"`
 }
 
 // JobAction answers cancel, hold, release and signal.
@@ -196,12 +200,40 @@ type QueueJob struct {
 	GPUIndices     []int                `json:"gpu_indices,omitempty"`
 }
 
-// Queue is GET /api/queue: pending jobs in the scheduler's order, then running ones.
+// Queue is GET /api/queue: one page of the pending and running jobs, the
+// pages splitting the queue by job id, each page in queue order (SortQueue).
+// Next is the cursor of the next page (pass it as ?cursor=), "" on the last.
 type Queue struct {
 	Jobs  []QueueJob `json:"jobs"`
-	Count int        `json:"count"`
+	Count int        `json:"count"` // jobs in this page
 	// Now is the server's clock, so clients compute elapsed times consistently.
-	Now time.Time `json:"now"`
+	Now  time.Time `json:"now"`
+	Next string    `json:"next"`
+}
+
+// SortQueue puts jobs in queue order: pending first, in the scheduler's
+// order (rank; jobs without one after those with one, by id), then running
+// jobs by id. rcqd orders each page so; a client that reads several pages
+// orders their union with it.
+func SortQueue(jobs []QueueJob) {
+	const unranked = int(^uint(0) >> 1)
+	rank := func(j *QueueJob) int {
+		if j.Rank == 0 {
+			return unranked
+		}
+		return j.Rank
+	}
+	slices.SortStableFunc(jobs, func(a, b QueueJob) int {
+		if a.Status != b.Status {
+			if a.Status == string(rcq.JobPending) {
+				return -1
+			}
+			if b.Status == string(rcq.JobPending) {
+				return 1
+			}
+		}
+		return cmp.Or(cmp.Compare(rank(&a), rank(&b)), cmp.Compare(a.ID, b.ID))
+	})
 }
 
 // Group is an admin view of a group.

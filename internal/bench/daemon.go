@@ -123,6 +123,10 @@ func (b *Bench) startDaemon(ctx context.Context, o daemonOpts) (*daemon, error) 
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"RCQ_AUTH_BCRYPT_COST=4",
 		"RCQ_AUTH_LOGIN_RATE_LIMIT_PER_MINUTE=100000",
+		// The scenarios hold up to 100,000 pending jobs of one account, and
+		// more in all: above the default caps.
+		"RCQ_JOBS_MAX_PENDING_PER_USER=10000000",
+		"RCQ_JOBS_MAX_PENDING_TOTAL=10000000",
 	)
 	env = append(env, o.env...)
 	d.cmd = exec.Command(filepath.Join(b.bin, "rcqd"), "--state-dir", dir, "--socket", d.Sock,

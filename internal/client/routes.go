@@ -108,12 +108,13 @@ func (c *Client) SubmitBatch(ctx context.Context, req apitype.BatchSubmitRequest
 // JobsQuery selects jobs for GET /api/jobs. Zero fields are left out.
 type JobsQuery struct {
 	States []string // long names or Slurm codes, or "all"
-	Limit  int
+	Limit  int      // jobs in a page
 	Name   string
 	Since  time.Time
 	User   string // email; admins only for other users
 	IDs    []int64
-	Newest bool // order=newest
+	Newest bool   // order=newest
+	Cursor string // the Next of the page before
 }
 
 // Values encodes the query string.
@@ -144,6 +145,9 @@ func (q JobsQuery) Values() url.Values {
 	if q.Newest {
 		v.Set("order", "newest")
 	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
 	return v
 }
 
@@ -154,13 +158,35 @@ func withQuery(path string, v url.Values) string {
 	return path + "?" + v.Encode()
 }
 
-// Jobs lists jobs (GET /api/jobs).
+// Jobs lists one page of jobs (GET /api/jobs); its Next, passed as
+// q.Cursor, gives the next page.
 func (c *Client) Jobs(ctx context.Context, q JobsQuery) (*apitype.JobList, error) {
 	var out apitype.JobList
 	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/jobs", q.Values()), out: &out}); err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	return &out, nil
+}
+
+// AllJobs lists every job q selects, page by page (q.Limit jobs a page), in
+// the listing's order.
+func (c *Client) AllJobs(ctx context.Context, q JobsQuery) (*apitype.JobList, error) {
+	all := &apitype.JobList{Jobs: []apitype.Job{}}
+	for {
+		page, err := c.Jobs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		all.Jobs = append(all.Jobs, page.Jobs...)
+		if page.Next == "" {
+			all.Count = len(all.Jobs)
+			return all, nil
+		}
+		if page.Next == q.Cursor {
+			return nil, fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)
+		}
+		q.Cursor = page.Next
+	}
 }
 
 // Job returns one job (GET /api/jobs/{id}).
@@ -223,16 +249,59 @@ func (c *Client) Output(ctx context.Context, id int64, stream string, follow boo
 	return resp.Body, nil
 }
 
-// Queue returns pending jobs in the scheduler's order, then running ones
-// (GET /api/queue). user, when set, keeps only that user's jobs.
-func (c *Client) Queue(ctx context.Context, user string) (*apitype.Queue, error) {
+// QueueQuery selects a page of GET /api/queue. Zero fields are left out.
+type QueueQuery struct {
+	User   string // email: only this account's jobs
+	Limit  int    // jobs in the page; 0: rcqd's default (its largest page)
+	Cursor string // the Next of the page before
+}
+
+// QueuePage returns one page of the queue (GET /api/queue): the next
+// pending and running jobs by id after q.Cursor, in queue order.
+func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, error) {
 	v := url.Values{}
-	if user != "" {
-		v.Set("user", user)
+	if q.User != "" {
+		v.Set("user", q.User)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
 	}
 	var out apitype.Queue
 	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/queue", v), out: &out}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return &out, nil
+}
+
+// Queue returns the whole queue, pending jobs in the scheduler's order, then
+// running ones, reading it page by page (GET /api/queue) however long it is.
+// user, when set, keeps only that user's jobs. Now is the first page's.
+func (c *Client) Queue(ctx context.Context, user string) (*apitype.Queue, error) {
+	q := QueueQuery{User: user}
+	var all *apitype.Queue
+	for pages := 1; ; pages++ {
+		page, err := c.QueuePage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = page
+		} else {
+			all.Jobs = append(all.Jobs, page.Jobs...)
+		}
+		if page.Next == "" {
+			if pages > 1 {
+				apitype.SortQueue(all.Jobs) // each page is in order, not their union
+			}
+			all.Count, all.Next = len(all.Jobs), ""
+			return all, nil
+		}
+		if page.Next == q.Cursor {
+			return nil, fmt.Errorf("queue: rcqd answered the same page twice (cursor %q)", q.Cursor)
+		}
+		q.Cursor = page.Next
+	}
 }

@@ -83,6 +83,15 @@ type Jobs struct {
 	DefaultEstimatedHours float64
 	MaxEstimatedHours     float64
 	MaxScriptBytes        int
+	DefaultMemoryGB       int
+	MaxPathBytes          int
+	MaxNameBytes          int
+	MaxDependencies       int
+	MaxPendingPerUser     int
+	MaxPendingTotal       int
+	MaxBatchesPerUser     int
+	MaxPageSize           int
+	MaxPids               int
 	KillGraceSeconds      int
 	LogDirectory          string
 	OutputDirectory       string // "" means the job's working directory
@@ -551,6 +560,15 @@ func (c *Config) Limits() rcq.Limits {
 	l.DefaultEstimatedHours = c.Jobs.DefaultEstimatedHours
 	l.MaxEstimatedHours = c.Jobs.MaxEstimatedHours
 	l.MaxScriptBytes = c.Jobs.MaxScriptBytes
+	l.DefaultMemoryGB = c.Jobs.DefaultMemoryGB
+	l.MaxPathBytes = c.Jobs.MaxPathBytes
+	l.MaxNameBytes = c.Jobs.MaxNameBytes
+	l.MaxDependencies = c.Jobs.MaxDependencies
+	l.MaxBatchesPerUser = c.Jobs.MaxBatchesPerUser
+	// A batch may hold a database connection while its body arrives: half
+	// the pool for batches leaves the other half to everything else.
+	l.MaxBatches = max(1, c.Database.MaxConns/2)
+	l.MaxPageSize = c.Jobs.MaxPageSize
 	return l
 }
 

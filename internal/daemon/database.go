@@ -87,7 +87,8 @@ func openDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
-	st, err := store.Open(ctx, url, store.Options{MaxConns: int32(cfg.Database.MaxConns), Logger: logger.With("component", "store")})
+	st, err := store.Open(ctx, url, store.Options{MaxConns: int32(cfg.Database.MaxConns), Logger: logger.With("component", "store"),
+		MaxPendingPerUser: cfg.Jobs.MaxPendingPerUser, MaxPendingTotal: cfg.Jobs.MaxPendingTotal})
 	if err != nil {
 		return fail(err)
 	}

@@ -101,6 +101,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		LogDir:            cfg.Jobs.LogDirectory,
 		OutputDir:         cfg.Jobs.OutputDirectory,
 		KillGrace:         killGrace(cfg),
+		PidsMax:           cfg.Jobs.MaxPids,
 		SupervisorCommand: supervisorCommand(),
 		OnEnded:           func(rcq.JobID) { loop.Notify() },
 	}, st, logger.With("component", "executor"))

@@ -158,6 +158,23 @@ type JobFilter struct {
 	Since       time.Time // submitted at or after
 	Limit       int
 	NewestFirst bool
+	// After is where the page before ended: only jobs after it in the
+	// listing's order (submit time, then id) are listed. Zero: from the start.
+	After JobPos
+}
+
+// JobPos is a place in a list of jobs ordered by submit time, then id:
+// a job's key, so a page boundary stays put while jobs are added.
+type JobPos struct {
+	SubmittedAt time.Time
+	ID          JobID // 0: no position
+}
+
+// QueueFilter selects a page of the queue: pending and running jobs, by id.
+type QueueFilter struct {
+	UserID UserID // 0: every account's jobs
+	After  JobID  // only jobs with a larger id: where the page before ended
+	Limit  int    // 0: every job
 }
 
 // Start is one decision of the scheduler: run a job on a worker with these GPUs.

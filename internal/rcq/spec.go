@@ -27,7 +27,8 @@ type JobSpec struct {
 	Umask          string // octal, as umask(1) prints it; "" for DefaultUmask
 }
 
-// Limits bound what a submit may ask for. The daemon's configuration fills it.
+// Limits bound what one request may ask for, so that no account can make
+// rcqd hold more than these allow. The daemon's configuration fills it.
 type Limits struct {
 	DefaultEstimatedHours float64
 	MaxEstimatedHours     float64
@@ -35,6 +36,13 @@ type Limits struct {
 	MaxCPUCores           int // far above any machine: stops overflow, not fit
 	MaxMemoryGB           int
 	MaxGPUs               int
+	DefaultMemoryGB       int // memory of a job that asks for none or for 0: a job always has a limit
+	MaxPathBytes          int // working directory, output and error paths
+	MaxNameBytes          int
+	MaxDependencies       int // per job
+	MaxBatchesPerUser     int // batch submits one account may have in flight
+	MaxBatches            int // batch submits in flight in all (each may hold a database connection)
+	MaxPageSize           int // most jobs in one page of GET /api/jobs or /api/queue
 }
 
 // DefaultLimits are the limits with no configuration.
@@ -45,9 +53,14 @@ var DefaultLimits = Limits{
 	MaxCPUCores:           1 << 16,
 	MaxMemoryGB:           1 << 24,
 	MaxGPUs:               1 << 10,
+	DefaultMemoryGB:       1,
+	MaxPathBytes:          4096, // PATH_MAX
+	MaxNameBytes:          200,
+	MaxDependencies:       100,
+	MaxBatchesPerUser:     2,
+	MaxBatches:            5, // half of the default database.max_conns
+	MaxPageSize:           10_000,
 }
-
-const maxNameLen = 200
 
 // Validate checks the spec against lim and returns the job it describes, with
 // defaults filled in. Errors name the field and the accepted form.
@@ -58,7 +71,7 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		Args:           s.Args,
 		WorkingDir:     s.WorkingDir,
 		Env:            s.Env,
-		Resources:      Resources{CPUCores: 1, MemoryGB: 1},
+		Resources:      Resources{CPUCores: 1, MemoryGB: lim.DefaultMemoryGB},
 		EstimatedHours: lim.DefaultEstimatedHours,
 		Priority:       1,
 		State:          JobPending,
@@ -83,8 +96,8 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 	if !utf8.ValidString(s.Script) || strings.ContainsRune(s.Script, 0) {
 		return nil, Invalid("script", "must be UTF-8 text without NUL bytes")
 	}
-	if len(j.Name) > maxNameLen || strings.ContainsAny(j.Name, "\x00\n\r\t/") {
-		return nil, Invalid("name", "must be at most %d characters, without '/' or control characters", maxNameLen)
+	if len(j.Name) > lim.MaxNameBytes || strings.ContainsAny(j.Name, "\x00\n\r\t/") {
+		return nil, Invalid("name", "must be at most %d bytes, without '/' or control characters", lim.MaxNameBytes)
 	}
 	if s.CPUCores != nil {
 		if *s.CPUCores < 1 || *s.CPUCores > lim.MaxCPUCores {
@@ -94,9 +107,11 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 	}
 	if s.MemoryGB != nil {
 		if *s.MemoryGB < 0 || *s.MemoryGB > lim.MaxMemoryGB {
-			return nil, Invalid("memory_gb", "must be a whole number of gigabytes from 0 to %d", lim.MaxMemoryGB)
+			return nil, Invalid("memory_gb", "must be a whole number of gigabytes from 0 to %d (0: the default, %d)", lim.MaxMemoryGB, lim.DefaultMemoryGB)
 		}
-		j.Resources.MemoryGB = *s.MemoryGB
+		if *s.MemoryGB > 0 { // 0 is the default, never "no limit"
+			j.Resources.MemoryGB = *s.MemoryGB
+		}
 	}
 	if s.GPUs != nil {
 		if *s.GPUs < 0 || *s.GPUs > lim.MaxGPUs {
@@ -117,13 +132,16 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		}
 		j.Priority = *s.Priority
 	}
-	if s.WorkingDir != "" && (!filepath.IsAbs(s.WorkingDir) || strings.ContainsRune(s.WorkingDir, 0)) {
-		return nil, Invalid("working_dir", "must be an absolute path without NUL")
-	}
-	for _, p := range []struct{ field, v string }{{"output", s.Output}, {"error", s.Error}} {
-		if strings.ContainsRune(p.v, 0) || len(p.v) > 4096 {
-			return nil, Invalid(p.field, "must be a path of at most 4096 bytes without NUL")
+	for _, p := range []struct{ field, v string }{{"working_dir", s.WorkingDir}, {"output", s.Output}, {"error", s.Error}} {
+		if len(p.v) > lim.MaxPathBytes {
+			return nil, Invalid(p.field, "is %d bytes; a path may be at most %d bytes", len(p.v), lim.MaxPathBytes)
 		}
+		if strings.ContainsRune(p.v, 0) {
+			return nil, Invalid(p.field, "must be a path without NUL bytes")
+		}
+	}
+	if s.WorkingDir != "" && !filepath.IsAbs(s.WorkingDir) {
+		return nil, Invalid("working_dir", "must be an absolute path")
 	}
 	for _, kv := range s.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
@@ -134,6 +152,9 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		if strings.ContainsRune(a, 0) {
 			return nil, Invalid("args", "must not contain NUL bytes")
 		}
+	}
+	if len(s.Dependencies) > lim.MaxDependencies {
+		return nil, Invalid("dependencies", "at most %d per job, got %d", lim.MaxDependencies, len(s.Dependencies))
 	}
 	for _, d := range s.Dependencies {
 		if d.Type != AfterOK && d.Type != AfterAny && d.Type != AfterNotOK {

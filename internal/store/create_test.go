@@ -320,7 +320,7 @@ func TestListJobsFilter(t *testing.T) {
 			t.Errorf("ListJobs(%+v) = %v, want %v", c.f, got, c.want)
 		}
 	}
-	q, err := f.st.QueueJobs(ctx)
+	q, err := f.st.QueueJobs(ctx, rcq.QueueFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestListJobsFilter(t *testing.T) {
 	f.exec(t, `UPDATE jobs SET submitted_at = submitted_at - interval '1 hour' WHERE id = $1`, b2)
 	f.start(t, b2)
 	f.exec(t, `UPDATE jobs SET started_at = started_at - interval '1 minute' WHERE id = $1`, a2)
-	q2, err := f.st.QueueJobs(ctx)
+	q2, err := f.st.QueueJobs(ctx, rcq.QueueFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,7 +108,8 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 }
 
 // CreateJob stores a new pending job for its owner (j.UserID, j.GroupID) with
-// its dependencies, in one transaction that notifies the scheduler.
+// its dependencies, within the pending caps (see pendingCaps), and notifies
+// the scheduler once committed.
 //
 // With an idempotency key, the same user sending the same key within 24 hours
 // gets the first job's id back (existed = true) and nothing new is stored.
@@ -117,11 +119,17 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
 	if idemKey == "" && len(j.Dependencies) == 0 {
 		// One statement is its own transaction: one round trip, not three.
-		if err := s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
+		// It finds no room when the counters say a cap would be passed; the
+		// transaction below then recounts before it refuses.
+		args := append(insertJobArgs(j), s.pending.perUser, s.pending.total)
+		err := s.pool.QueryRow(ctx, insertJobWithinCapsSQL, args...).Scan(&id)
+		if err == nil {
+			s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+			return id, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
 			return 0, false, wrap("create job", err)
 		}
-		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
-		return id, false, nil
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if idemKey != "" {
@@ -137,13 +145,17 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 				return err
 			}
 		}
-		if err := checkDependencies(ctx, tx, j); err != nil {
+		js := []*rcq.Job{j}
+		if err := checkDependencies(ctx, tx, js, -1); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
 			return err
 		}
-		if err := insertDependencies(ctx, tx, id, j.Dependencies); err != nil {
+		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
+			return err
+		}
+		if err := s.reserve(ctx, tx, map[rcq.UserID]int64{j.UserID: 1}); err != nil {
 			return err
 		}
 		if idemKey != "" {
@@ -183,6 +195,24 @@ INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_c
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id`
 
+// insertJobWithinCapsSQL is insertJobSQL that also counts the job on its
+// owner's row of pending_counts, and inserts nothing (no row returned) when
+// that row is at $16 (jobs.max_pending_per_user) or the sum of all rows at
+// $17 (jobs.max_pending_total). The row stays locked until the statement
+// commits: an account's submits count one at a time.
+const insertJobWithinCapsSQL = `
+WITH room AS (
+	INSERT INTO pending_counts AS c (user_id, jobs)
+	SELECT $1::bigint, 1 WHERE (SELECT coalesce(sum(jobs), 0) FROM pending_counts) < $17
+	ON CONFLICT (user_id) DO UPDATE SET jobs = c.jobs + 1 WHERE c.jobs < $16
+	RETURNING 1)
+INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
+	gpu_count, estimated_hours, priority, hold, output_path, error_path)
+SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text[], $6::text, $7::text[], $8::integer, $9::integer,
+	$10::integer, $11::double precision, $12::integer, $13::text, $14::text, $15::text
+FROM room
+RETURNING id`
+
 func insertJobArgs(j *rcq.Job) []any {
 	return []any{j.UserID, j.GroupID, j.Name, j.Script, nonNil(j.Args), j.WorkingDir, nonNil(j.Env),
 		j.Resources.CPUCores, j.Resources.MemoryGB, j.Resources.GPUs, j.EstimatedHours, j.Priority,
@@ -196,93 +226,157 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func checkDependencies(ctx context.Context, tx pgx.Tx, j *rcq.Job) error {
-	if len(j.Dependencies) == 0 {
+// checkDependencies refuses a dependency on a job that does not exist or is
+// not the dependent job's owner's (another user's job is as missing as one
+// that never was), with one query for all of js. first is the batch index of
+// js[0], for the message; -1 for a single submit.
+func checkDependencies(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int) error {
+	var ids []int64
+	for _, j := range js {
+		for _, d := range j.Dependencies {
+			ids = append(ids, int64(d.JobID))
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(j.Dependencies))
-	for i, d := range j.Dependencies {
-		ids[i] = int64(d.JobID)
-	}
-	rows, _ := tx.Query(ctx, `SELECT id FROM jobs WHERE id = ANY($1) AND user_id = $2`, ids, j.UserID)
-	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
+	slices.Sort(ids)
+	ids = slices.Compact(ids) // a batch's jobs often wait on the same few
+	rows, _ := tx.Query(ctx, `SELECT id, user_id FROM jobs WHERE id = ANY($1)`, ids)
+	owner := make(map[rcq.JobID]rcq.UserID, len(ids))
+	var id rcq.JobID
+	var uid rcq.UserID
+	if _, err := pgx.ForEachRow(rows, []any{&id, &uid}, func() error { owner[id] = uid; return nil }); err != nil {
 		return err
 	}
-	have := make(map[int64]bool, len(found))
-	for _, id := range found {
-		have[id] = true
-	}
-	for _, id := range ids {
-		if !have[id] {
-			return rcq.Errorf(rcq.KindInvalid, "invalid_dependencies", "dependencies: job %d not found (a job may depend only on your own jobs)", id)
+	for i, j := range js {
+		for _, d := range j.Dependencies {
+			if u, ok := owner[d.JobID]; !ok || u != j.UserID {
+				at := ""
+				if first >= 0 {
+					at = fmt.Sprintf("jobs[%d].", first+i)
+				}
+				return rcq.Errorf(rcq.KindInvalid, "invalid_dependencies", "%sdependencies: job %d not found (a job may depend only on your own jobs)", at, d.JobID)
+			}
 		}
 	}
 	return nil
 }
 
-func insertDependencies(ctx context.Context, tx pgx.Tx, id rcq.JobID, deps []rcq.Dependency) error {
-	for _, d := range deps {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO job_dependencies (job_id, depends_on, type) VALUES ($1, $2, $3)
-			ON CONFLICT DO NOTHING`, id, d.JobID, d.Type); err != nil {
-			return err
+// insertDependencies stores the dependencies of js (stored as ids) in one
+// statement.
+func insertDependencies(ctx context.Context, tx pgx.Tx, ids []rcq.JobID, js []*rcq.Job) error {
+	var jobIDs, on []int64
+	var types []string
+	for i, j := range js {
+		for _, d := range j.Dependencies {
+			jobIDs, on, types = append(jobIDs, int64(ids[i])), append(on, int64(d.JobID)), append(types, string(d.Type))
 		}
 	}
-	return nil
+	if len(jobIDs) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO job_dependencies (job_id, depends_on, type)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING`, jobIDs, on, types)
+	return err
 }
 
 // CreateJobs stores many jobs in one transaction, all or nothing, and returns
-// their ids in order. Ids are drawn from the sequence first so the rows can be
-// loaded with COPY, which is what makes a 10,000-job batch take milliseconds.
+// their ids in order: CreateJobsFrom with a single chunk.
 func (s *Store) CreateJobs(ctx context.Context, js []*rcq.Job) ([]rcq.JobID, error) {
-	if len(js) == 0 {
-		return nil, nil
+	handed := false
+	return s.CreateJobsFrom(ctx, func() ([]*rcq.Job, error) {
+		if handed {
+			return nil, nil
+		}
+		handed = true
+		return js, nil
+	})
+}
+
+// CreateJobsFrom stores the jobs next hands out, a chunk per call until it
+// returns none, in one transaction: all or nothing, within the pending caps
+// (every job counts), and returns their ids in order. Only one chunk is held
+// at a time, so a batch of any size costs rcqd the memory of one chunk.
+//
+// The transaction begins once the first chunk is in hand (a batch of one
+// chunk holds no connection while it arrives); later calls of next run inside
+// it and must not wait on the database. An error from next ends the batch,
+// storing nothing, and is returned as it is. The caps are checked once every
+// job is in (see reserve), so the account's other submits never wait for the
+// batch's body.
+//
+// Ids are drawn from the sequence per chunk so the rows can be loaded with
+// COPY, which is what makes a 10,000-job batch take milliseconds.
+func (s *Store) CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error) {
+	chunk, err := next()
+	if err != nil || len(chunk) == 0 {
+		return nil, err
 	}
-	ids := make([]rcq.JobID, len(js))
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, $1)`, len(js))
-		seq, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		for i := range js {
-			ids[i] = rcq.JobID(seq[i])
-			if err := checkDependencies(ctx, tx, js[i]); err != nil {
-				var re *rcq.Error
-				if errors.As(err, &re) { // the user must learn which spec is wrong
-					return &rcq.Error{Kind: re.Kind, Code: re.Code, Msg: fmt.Sprintf("jobs[%d].%s", i, re.Msg), Err: err}
-				}
-				return fmt.Errorf("jobs[%d]: %w", i, err)
-			}
-		}
-		now := time.Now()
+	var ids []rcq.JobID
+	var fromNext error
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var now time.Time
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"jobs"}, []string{"id", "user_id", "group_id", "name", "script",
-			"args", "working_dir", "env", "cpu_cores", "memory_gb", "gpu_count", "estimated_hours", "priority",
-			"hold", "output_path", "error_path", "umask", "submitted_at"},
-			pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
-				j := js[i]
-				return []any{int64(ids[i]), int64(j.UserID), int64(j.GroupID), j.Name, j.Script, nonNil(j.Args),
-					j.WorkingDir, nonNil(j.Env), int32(j.Resources.CPUCores), int32(j.Resources.MemoryGB),
-					int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, int32(j.Umask), now}, nil
-			}))
-		if err != nil {
-			return err
-		}
-		for i, j := range js {
-			if err := insertDependencies(ctx, tx, ids[i], j.Dependencies); err != nil {
+		per := map[rcq.UserID]int64{}
+		for len(chunk) > 0 {
+			got, err := s.insertJobs(ctx, tx, chunk, len(ids), now)
+			if err != nil {
 				return err
 			}
+			ids = append(ids, got...)
+			for _, j := range chunk {
+				per[j.UserID]++
+			}
+			if chunk, fromNext = next(); fromNext != nil {
+				return fromNext
+			}
 		}
-		return nil
+		return s.reserve(ctx, tx, per)
 	})
+	if fromNext != nil {
+		return nil, fromNext
+	}
 	if err != nil {
 		return nil, wrap("create jobs", err)
 	}
 	s.announce(rcq.Event{Kind: rcq.EventJobSubmitted})
+	return ids, nil
+}
+
+// insertJobs stores one chunk of a batch inside tx; first is the batch index
+// of js[0], for messages.
+func (s *Store) insertJobs(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int, now time.Time) ([]rcq.JobID, error) {
+	if err := checkDependencies(ctx, tx, js, first); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, $1)`, len(js))
+	seq, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]rcq.JobID, len(js))
+	for i := range seq {
+		ids[i] = rcq.JobID(seq[i])
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"jobs"}, []string{"id", "user_id", "group_id", "name", "script",
+		"args", "working_dir", "env", "cpu_cores", "memory_gb", "gpu_count", "estimated_hours", "priority",
+		"hold", "output_path", "error_path", "umask", "submitted_at"},
+		pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
+			j := js[i]
+			return []any{int64(ids[i]), int64(j.UserID), int64(j.GroupID), j.Name, j.Script, nonNil(j.Args),
+				j.WorkingDir, nonNil(j.Env), int32(j.Resources.CPUCores), int32(j.Resources.MemoryGB),
+				int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, int32(j.Umask), now}, nil
+		}))
+	if err != nil {
+		return nil, err
+	}
+	if err := insertDependencies(ctx, tx, ids, js); err != nil {
+		return nil, err
+	}
 	return ids, nil
 }
 
@@ -328,6 +422,13 @@ func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "j.submitted_at >= "+arg(f.Since))
+	}
+	if f.After.ID != 0 {
+		cmp := ">"
+		if f.NewestFirst {
+			cmp = "<"
+		}
+		where = append(where, "(j.submitted_at, j.id) "+cmp+" ("+arg(f.After.SubmittedAt)+"::timestamptz, "+arg(f.After.ID)+"::bigint)")
 	}
 	q := jobSelect
 	if len(where) > 0 {
@@ -424,15 +525,26 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 	}))
 }
 
-// QueueJobs returns every pending and running job, without the heavy fields
-// (script, args, environment), for the queue view.
-func (s *Store) QueueJobs(ctx context.Context) ([]rcq.Job, error) {
+// QueueJobs returns a page of the pending and running jobs f selects, by id,
+// without the heavy fields (script, args, environment), for the queue view.
+// Each state is read in id order from its own index range and the two are
+// merged, so a page costs its size, not the size of the queue.
+func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error) {
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
 	rows, err := s.pool.Query(ctx, `
+		WITH page AS (
+			(SELECT id FROM jobs WHERE status = 'pending' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+			UNION ALL
+			(SELECT id FROM jobs WHERE status = 'running' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+			ORDER BY id LIMIT $2)
 		SELECT j.id, j.user_id, u.email, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
 			coalesce(w.name, ''), j.gpu_indices
-		FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
-		WHERE j.status IN ('pending', 'running') ORDER BY j.id`)
+		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
+		ORDER BY j.id`, f.After, limit, f.UserID)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}

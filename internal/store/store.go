@@ -43,13 +43,19 @@ type Store struct {
 	annMu      sync.Mutex
 	annPending map[annKey]rcq.Event // events to announce, latest per kind and node
 	annRunning bool                 // announceLoop is running
+
+	pending *pendingCaps // jobs.max_pending_per_user and jobs.max_pending_total
 }
 
-// Options tune the connection pool.
+// Options tune the connection pool and the caps the store enforces.
 type Options struct {
 	MaxConns       int32         // 0: pgxpool's default (max(4, CPUs))
 	ConnectTimeout time.Duration // 0: 5 s; a request never hangs past it while the database is down
 	Logger         *slog.Logger
+	// MaxPendingPerUser and MaxPendingTotal cap the pending jobs of one
+	// account and of all (jobs.max_pending_*); 0: no cap.
+	MaxPendingPerUser int
+	MaxPendingTotal   int
 }
 
 // Open connects to the database at url. It does not migrate: call Migrate first.
@@ -78,7 +84,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{pool: pool, logger: o.Logger}, nil
+	return &Store{pool: pool, logger: o.Logger, pending: newPendingCaps(o.MaxPendingPerUser, o.MaxPendingTotal)}, nil
 }
 
 // Close closes every connection.

@@ -154,19 +154,8 @@ func (s *Store) LargestFit(ctx context.Context, r rcq.Resources) (fits bool, lar
 	if err != nil {
 		return false, nil, err
 	}
-	for i, w := range ws {
-		if w.State == rcq.WorkerOffline {
-			continue
-		}
-		if r.Fits(w.Capacity) {
-			return true, nil, nil
-		}
-		if largest == nil || w.Capacity.CPUCores > largest.Capacity.CPUCores ||
-			w.Capacity.CPUCores == largest.Capacity.CPUCores && w.Capacity.MemoryGB > largest.Capacity.MemoryGB {
-			largest = &ws[i]
-		}
-	}
-	return false, largest, nil
+	fits, largest = rcq.LargestFit(ws, r)
+	return fits, largest, nil
 }
 
 // fitWorkersTTL bounds how stale LargestFit's view of workers another rcqd

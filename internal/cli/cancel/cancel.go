@@ -147,7 +147,7 @@ func targets(ctx context.Context, opts *Options, s *cli.Session) ([]target, []Re
 	if len(opts.Names) == 1 {
 		q.Name = opts.Names[0]
 	}
-	list, err := s.Jobs(ctx, q)
+	list, err := s.AllJobs(ctx, q) // every page: a filter must not stop at the first 1,000
 	if err != nil {
 		return nil, nil, err
 	}

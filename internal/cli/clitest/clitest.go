@@ -59,6 +59,9 @@ type API struct {
 	TestOnly int                     // how many test-only submits came
 	Signals  []string                // "ID:SIG" of every signal sent
 	Requests []string                // "METHOD /path?query" of every request
+	// QueuePage is GET /api/queue's largest and default page (rcqd's
+	// jobs.max_page_size); 0 means 10,000.
+	QueuePage int
 }
 
 // NewAPI starts a fake API on a loopback port, with ann@lab (user 1, group 1),
@@ -366,13 +369,39 @@ func (a *API) handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
-		user := r.URL.Query().Get("user")
+		q := r.URL.Query()
+		user := q.Get("user")
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		// Pages split the queue by id, as rcqd's do: the next limit jobs
+		// after the cursor (here the last id, in the clear), pending first.
+		size := a.QueuePage
+		if size == 0 {
+			size = 10_000
+		}
+		limit := size
+		if v := q.Get("limit"); v != "" {
+			if n, err := strconv.Atoi(v); err != nil || n < 1 || n > size {
+				writeErr(w, 400, "invalid_limit", "limit: must be a whole number from 1 to %d", size)
+				return
+			}
+			limit, _ = strconv.Atoi(v)
+		}
+		after, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
+		var page []*apitype.Job
+		for _, j := range a.jobs { // in id order
+			if j.ID > after && (j.Status == "pending" || j.Status == "running") && (user == "" || j.User == user) {
+				page = append(page, j)
+			}
+		}
 		out := apitype.Queue{Jobs: []apitype.QueueJob{}, Now: Now}
+		if len(page) > limit {
+			page = page[:limit]
+			out.Next = strconv.FormatInt(page[limit-1].ID, 10)
+		}
 		for _, pass := range []string{"pending", "running"} {
-			for _, j := range a.jobs {
-				if j.Status != pass || user != "" && j.User != user {
+			for _, j := range page {
+				if j.Status != pass {
 					continue
 				}
 				own := u.Admin || j.UserID == u.ID

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,58 @@ func TestIterate(t *testing.T) {
 	}
 	if e.Stderr.Len() != 0 {
 		t.Errorf("stderr %q", e.Stderr)
+	}
+}
+
+// TestQueueReadsEveryPage: with 2,500 pending jobs and rcqd's page size at
+// 1,000, rcq-queue shows all 2,500 (three pages), in the scheduler's order
+// across pages, in the table and in --json: it never stops at one page.
+func TestQueueReadsEveryPage(t *testing.T) {
+	api := clitest.NewAPI(t)
+	api.QueuePage = 1000
+	for i := range 2500 {
+		// Later jobs rank first, so the pages (split by id) must be merged.
+		api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "j", Status: "pending", CPUCores: 1, MemoryGB: 1,
+			Priority: 1, Reason: rcq.ReasonPriority, Rank: 2500 - i})
+	}
+	for _, args := range [][]string{{"-h", "-o", "%i"}, {"--json"}} {
+		e := clitest.NewEnv(t, "rcq-queue", api.URL)
+		e.Login(t, api, "ann@lab")
+		api.Requests = nil
+		if code := e.Run(NewRootCmd(e.F), args...); code != 0 {
+			t.Fatalf("rcq-queue %v: exit %d: %s", args, code, e.Stderr)
+		}
+		var ids []string
+		if args[0] == "--json" {
+			var out struct {
+				Jobs []struct {
+					ID int64 `json:"id"`
+				} `json:"jobs"`
+				Count int `json:"count"`
+			}
+			if err := json.Unmarshal(e.Stdout.Bytes(), &out); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range out.Jobs {
+				ids = append(ids, strconv.FormatInt(j.ID, 10))
+			}
+			if out.Count != 2500 {
+				t.Errorf("--json count = %d, want 2500", out.Count)
+			}
+		} else {
+			ids = strings.Fields(e.Stdout.String())
+		}
+		if len(ids) != 2500 || ids[0] != "2500" || ids[2499] != "1" {
+			t.Errorf("rcq-queue %v showed %d jobs (first %v): want all 2,500, job 2500 first", args, len(ids), ids[:min(3, len(ids))])
+		}
+		queues := 0
+		for _, r := range api.Requests {
+			if strings.HasPrefix(r, "GET /api/queue") {
+				queues++
+			}
+		}
+		if queues != 3 {
+			t.Errorf("rcq-queue %v read %d pages, want 3: %q", args, queues, api.Requests)
+		}
 	}
 }
