@@ -197,19 +197,19 @@ RETURNING id`
 
 // insertJobWithinCapsSQL is insertJobSQL that also counts the job on its
 // owner's row of pending_counts, and inserts nothing (no row returned) when
-// that row is at $16 (jobs.max_pending_per_user) or the sum of all rows at
-// $17 (jobs.max_pending_total). The row stays locked until the statement
+// that row is at $17 (jobs.max_pending_per_user) or the sum of all rows at
+// $18 (jobs.max_pending_total). The row stays locked until the statement
 // commits: an account's submits count one at a time.
 const insertJobWithinCapsSQL = `
 WITH room AS (
 	INSERT INTO pending_counts AS c (user_id, jobs)
-	SELECT $1::bigint, 1 WHERE (SELECT coalesce(sum(jobs), 0) FROM pending_counts) < $17
-	ON CONFLICT (user_id) DO UPDATE SET jobs = c.jobs + 1 WHERE c.jobs < $16
+	SELECT $1::bigint, 1 WHERE (SELECT coalesce(sum(jobs), 0) FROM pending_counts) < $18
+	ON CONFLICT (user_id) DO UPDATE SET jobs = c.jobs + 1 WHERE c.jobs < $17
 	RETURNING 1)
 INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
-	gpu_count, estimated_hours, priority, hold, output_path, error_path)
+	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
 SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text[], $6::text, $7::text[], $8::integer, $9::integer,
-	$10::integer, $11::double precision, $12::integer, $13::text, $14::text, $15::text
+	$10::integer, $11::double precision, $12::integer, $13::text, $14::text, $15::text, $16::integer
 FROM room
 RETURNING id`
 

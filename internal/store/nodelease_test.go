@@ -174,9 +174,9 @@ func TestClaimJobRaceTwoHolders(t *testing.T) {
 	const n = 40
 	ids := make([]rcq.JobID, n)
 	for i := range ids {
-		ids[i] = f.submit(t, f.alice, res(1, 0, 0))
+		ids[i] = f.submit(t, f.alice, res(1, 1, 0))
 	}
-	f.exec(t, `UPDATE workers SET cpu_cores = 1000 WHERE id = $1`, f.worker) // room for every job
+	f.exec(t, `UPDATE workers SET cpu_cores = 1000, memory_gb = 1000 WHERE id = $1`, f.worker) // room for every job
 	f.takeLease(t)
 	starts := make([]rcq.Start, n)
 	for i, id := range ids {
