@@ -55,7 +55,7 @@ func (p *pgNode) start(t *testing.T, ctx context.Context, scripts ...string) []r
 	var starts []rcq.Start
 	for _, s := range scripts {
 		id, _, err := p.st.CreateJob(ctx, &rcq.Job{UserID: p.user, GroupID: 1, Script: s, WorkingDir: p.dir,
-			Env: []string{"PATH=/usr/bin:/bin"}, Resources: rcq.Resources{CPUCores: 1}, EstimatedHours: 1, Priority: 1}, "")
+			Env: []string{"PATH=/usr/bin:/bin"}, Resources: rcq.Resources{CPUCores: 1, MemoryGB: 1}, EstimatedHours: 1, Priority: 1}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
