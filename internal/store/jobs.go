@@ -117,19 +117,16 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 // reported as missing, like any job the caller may not see); a job can only
 // depend on jobs that exist before it, so a dependency cycle cannot form.
 func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
-	if idemKey == "" && len(j.Dependencies) == 0 {
+	per := map[rcq.UserID]int64{j.UserID: 1}
+	if idemKey == "" && len(j.Dependencies) == 0 && s.pending.far(j.UserID, 1, time.Now()) {
 		// One statement is its own transaction: one round trip, not three.
-		// It finds no room when the counters say a cap would be passed; the
-		// transaction below then recounts before it refuses.
-		args := append(insertJobArgs(j), s.pending.perUser, s.pending.total)
-		err := s.pool.QueryRow(ctx, insertJobWithinCapsSQL, args...).Scan(&id)
-		if err == nil {
-			s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
-			return id, false, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		// Far below the caps it needs no count (see pendingCaps).
+		if err := s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
 			return 0, false, wrap("create job", err)
 		}
+		s.pending.stored(per)
+		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+		return id, false, nil
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if idemKey != "" {
@@ -155,7 +152,7 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
 			return err
 		}
-		if err := s.reserve(ctx, tx, map[rcq.UserID]int64{j.UserID: 1}); err != nil {
+		if err := s.reserve(ctx, tx, per); err != nil {
 			return err
 		}
 		if idemKey != "" {
@@ -174,6 +171,7 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 		return nil
 	})
 	if err == nil && !existed {
+		s.pending.stored(per)
 		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
 	}
 	if errors.Is(err, errIdemRace) {
@@ -193,24 +191,6 @@ const insertJobSQL = `
 INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
 	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-RETURNING id`
-
-// insertJobWithinCapsSQL is insertJobSQL that also counts the job on its
-// owner's row of pending_counts, and inserts nothing (no row returned) when
-// that row is at $17 (jobs.max_pending_per_user) or the sum of all rows at
-// $18 (jobs.max_pending_total). The row stays locked until the statement
-// commits: an account's submits count one at a time.
-const insertJobWithinCapsSQL = `
-WITH room AS (
-	INSERT INTO pending_counts AS c (user_id, jobs)
-	SELECT $1::bigint, 1 WHERE (SELECT coalesce(sum(jobs), 0) FROM pending_counts) < $18
-	ON CONFLICT (user_id) DO UPDATE SET jobs = c.jobs + 1 WHERE c.jobs < $17
-	RETURNING 1)
-INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
-	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
-SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text[], $6::text, $7::text[], $8::integer, $9::integer,
-	$10::integer, $11::double precision, $12::integer, $13::text, $14::text, $15::text, $16::integer
-FROM room
 RETURNING id`
 
 func insertJobArgs(j *rcq.Job) []any {
@@ -316,12 +296,12 @@ func (s *Store) CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, err
 	}
 	var ids []rcq.JobID
 	var fromNext error
+	per := map[rcq.UserID]int64{}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var now time.Time
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 			return err
 		}
-		per := map[rcq.UserID]int64{}
 		for len(chunk) > 0 {
 			got, err := s.insertJobs(ctx, tx, chunk, len(ids), now)
 			if err != nil {
@@ -343,6 +323,7 @@ func (s *Store) CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, err
 	if err != nil {
 		return nil, wrap("create jobs", err)
 	}
+	s.pending.stored(per)
 	s.announce(rcq.Event{Kind: rcq.EventJobSubmitted})
 	return ids, nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -14,32 +13,56 @@ import (
 )
 
 // pendingCaps are jobs.max_pending_per_user and jobs.max_pending_total, and
-// when this process last recounted every account (see roomInAll).
+// this process's estimates of the pending jobs they bound.
 //
-// How they hold (migration 00006 keeps one counter row per account):
-//   - An account's cap is exact. Each submit adds its jobs to the account's
-//     row in the statement or transaction that inserts them, as its last
-//     step, so the row stays locked from there until the jobs are committed
-//     and the account's submits count one at a time; a submit that finds
-//     the row at the cap recounts the account's pending jobs under that lock
-//     before it refuses.
-//   - The total cap is checked against the sum of every row, which does not
-//     see the rows of other accounts' submits still committing: it can be
-//     passed by at most the jobs of the submits that count themselves
-//     between another's count and commit (milliseconds): one job per single
-//     submit, one whole batch (at most 10,000 jobs, and at most half of
-//     database.max_conns batches in flight) per batch, per rcqd.
+// How they hold. A submit far below the caps by this process's estimate
+// (counted at most countEvery ago, plus the jobs this process stored since)
+// is one INSERT and writes nothing else; a submit near a cap, or whose
+// estimate is older than countEvery, counts exactly in its transaction:
+//   - An account's exact count runs under a transaction-scoped advisory lock
+//     of the account, after the submit's jobs are inserted, so counting
+//     submits of one account take turns and each sees the others' jobs. Fast
+//     submits run only while the estimate is at least nearMargin below the
+//     cap, and this process never has more submits in flight than its
+//     database connections (fewer than nearMargin), so within one rcqd the
+//     cap is exact. Submits of the same account through other rcqd
+//     processes within countEvery are not in the estimate: they can pass it
+//     by what those processes store in that second.
+//   - The total cap is checked the same way against a count of every pending
+//     job, at most once per countEvery per process when near it.
 //   - Jobs put back to pending (a requeue) are not refused: the caps bound
 //     what a submit may add.
+//
+// An earlier design kept a counter row per account, written by every
+// submit: it serialized an account's submits on the row's commit (and its
+// fsync), and 16 clients of one account reached half the submit rate.
 type pendingCaps struct {
 	perUser, total int64 // math.MaxInt64: no cap
 
-	mu        sync.Mutex
-	recounted time.Time // last recount of every account by this process
+	mu    sync.Mutex
+	users map[rcq.UserID]estimate
+	all   estimate
 }
 
+// estimate is a count of pending jobs taken at at, plus the jobs this
+// process stored since.
+type estimate struct {
+	n  int64
+	at time.Time
+}
+
+// countEvery bounds how old an estimate a fast submit may trust.
+const countEvery = time.Second
+
+// nearMargin is how far below a cap an estimate must be for a submit to
+// skip the exact count: more than the submits one process has in flight.
+const nearMargin = 100
+
+// pendingLockClass namespaces the advisory locks of accounts' counts.
+const pendingLockClass = 0x72637170 // "rcqp"
+
 func newPendingCaps(perUser, total int) *pendingCaps {
-	c := &pendingCaps{perUser: math.MaxInt64, total: math.MaxInt64}
+	c := &pendingCaps{perUser: math.MaxInt64, total: math.MaxInt64, users: map[rcq.UserID]estimate{}}
 	if perUser > 0 {
 		c.perUser = int64(perUser)
 	}
@@ -49,112 +72,123 @@ func newPendingCaps(perUser, total int) *pendingCaps {
 	return c
 }
 
-// recountAllEvery bounds how often one process recounts every account's
-// pending jobs (a scan of all pending jobs): a crowd of submits at the total
-// cap is refused from the counters in between.
-const recountAllEvery = time.Second
-
-// mayRecountAll reports whether this process may recount every account now,
-// and if so counts it as done.
-func (c *pendingCaps) mayRecountAll(now time.Time) bool {
+// far reports whether n more jobs of user stay nearMargin below both caps
+// by estimates younger than countEvery: the submit need not count.
+func (c *pendingCaps) far(user rcq.UserID, n int64, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now.Sub(c.recounted) < recountAllEvery {
-		return false
+	ok := func(e estimate, limit int64) bool {
+		return limit == math.MaxInt64 || (!e.at.IsZero() && now.Sub(e.at) < countEvery && e.n+n+nearMargin <= limit)
 	}
-	c.recounted = now
-	return true
+	return ok(c.users[user], c.perUser) && ok(c.all, c.total)
 }
 
-// reserve counts jobs the transaction has just inserted (per owner) against
-// the caps, or refuses with a 429 naming the cap, and the caller rolls back.
-// It comes last, just before the commit: each owner's counter row stays
-// locked from here to the commit, so however long a batch took to arrive,
-// its account's other submits wait only for its commit.
+// stored adds the jobs this process just stored to its estimates.
+func (c *pendingCaps) stored(per map[rcq.UserID]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for u, n := range per {
+		if e, ok := c.users[u]; ok {
+			e.n += n
+			c.users[u] = e
+		}
+		c.all.n += n
+	}
+}
+
+// counted records exact counts; it forgets estimates too old to be used,
+// so the map holds only accounts that submitted within countEvery.
+func (c *pendingCaps) counted(user rcq.UserID, n int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for u, e := range c.users {
+		if now.Sub(e.at) >= countEvery {
+			delete(c.users, u)
+		}
+	}
+	c.users[user] = estimate{n: n, at: now}
+}
+
+func (c *pendingCaps) countedAll(n int64, now time.Time) {
+	c.mu.Lock()
+	c.all = estimate{n: n, at: now}
+	c.mu.Unlock()
+}
+
+// reserve checks the jobs the transaction has just inserted (per owner)
+// against the caps, or refuses with a 429 naming the cap, and the caller
+// rolls back. It comes last, just before the commit: an account's lock is
+// held from here to the commit only, so however long a batch took to
+// arrive, its account's other submits wait at most for its commit. After the
+// commit the caller calls s.pending.stored(per).
 func (s *Store) reserve(ctx context.Context, tx pgx.Tx, per map[rcq.UserID]int64) error {
+	now := time.Now()
 	users := make([]rcq.UserID, 0, len(per))
-	for u := range per {
+	var all int64
+	for u, n := range per {
 		users = append(users, u)
+		all += n
 	}
 	slices.Sort(users) // one lock order for every transaction
 	for _, u := range users {
-		if err := s.roomFor(ctx, tx, u, per[u]); err != nil {
+		if s.pending.far(u, per[u], now) {
+			continue
+		}
+		if err := s.countUser(ctx, tx, u, per[u], now); err != nil {
 			return err
 		}
 	}
-	return s.roomInAll(ctx, tx)
+	return s.countAll(ctx, tx, all, now)
 }
 
-// roomFor adds n jobs to user's counter row, recounting the account's pending
-// jobs exactly when the row says the cap would be passed.
-func (s *Store) roomFor(ctx context.Context, tx pgx.Tx, user rcq.UserID, n int64) error {
-	var jobs int64
-	err := tx.QueryRow(ctx, `
-		INSERT INTO pending_counts AS c (user_id, jobs) VALUES ($1, $2)
-		ON CONFLICT (user_id) DO UPDATE SET jobs = c.jobs + $2 WHERE c.jobs + $2 <= $3
-		RETURNING jobs`, user, n, s.pending.perUser).Scan(&jobs)
-	if err == nil && jobs <= s.pending.perUser {
+// countUser counts user's pending jobs exactly (with the n this transaction
+// inserted) under the account's advisory lock.
+func (s *Store) countUser(ctx context.Context, tx pgx.Tx, user rcq.UserID, n int64, now time.Time) error {
+	if s.pending.perUser == math.MaxInt64 {
 		return nil
 	}
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::integer)`, pendingLockClass, int64(user)); err != nil {
 		return err
 	}
-	// The row is an upper bound: recount under its lock. The count is a
-	// statement of its own, begun once the lock is held, so it sees every
-	// job of the account's earlier submits, and this transaction's n.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM pending_counts WHERE user_id = $1 FOR UPDATE`, user); err != nil {
-		return err
-	}
+	// A statement of its own, begun once the lock is held: it sees every
+	// job of the account's earlier counted submits, and this transaction's.
 	var have int64
-	if err := tx.QueryRow(ctx, `
-		UPDATE pending_counts SET recounted_at = now(),
-			jobs = (SELECT count(*) FROM jobs WHERE user_id = $1 AND status = 'pending')
-		WHERE user_id = $1 RETURNING jobs`, user).Scan(&have); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE user_id = $1 AND status = 'pending'`, user).Scan(&have); err != nil {
 		return err
 	}
 	if have > s.pending.perUser {
 		return tooManyPending(have-n, n, s.pending.perUser)
 	}
+	s.pending.counted(user, have-n, now) // stored(per) adds n after the commit
 	return nil
 }
 
-// roomInAll checks the total cap once the owners' rows hold the new jobs.
-// When the sum of the rows passes the cap, every row is recounted, at most
-// once per recountAllEvery per process; rows locked by other accounts'
-// submits in flight keep their bound.
-func (s *Store) roomInAll(ctx context.Context, tx pgx.Tx) error {
-	if s.pending.total == math.MaxInt64 {
+// countAll checks the total cap for the n jobs this transaction inserted,
+// counting every pending job when this process's estimate is stale or near
+// the cap.
+func (s *Store) countAll(ctx context.Context, tx pgx.Tx, n int64, now time.Time) error {
+	c := s.pending
+	if c.total == math.MaxInt64 {
 		return nil
 	}
-	var sum int64
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0) FROM pending_counts`).Scan(&sum); err != nil {
+	c.mu.Lock()
+	e := c.all
+	c.mu.Unlock()
+	if !e.at.IsZero() && now.Sub(e.at) < countEvery {
+		if e.n+n+nearMargin <= c.total {
+			return nil
+		}
+		if e.n+n > c.total {
+			return tooManyPendingTotal(c.total) // counted within countEvery: not again
+		}
+	}
+	var all int64 // with this transaction's n
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status = 'pending'`).Scan(&all); err != nil {
 		return err
 	}
-	if sum <= s.pending.total {
-		return nil
-	}
-	if !s.pending.mayRecountAll(time.Now()) {
-		return tooManyPendingTotal(s.pending.total)
-	}
-	// Lock first, count in a second statement: its snapshot, taken once the
-	// locks are held, sees every job committed on these rows (and this
-	// transaction's own).
-	rows, _ := tx.Query(ctx, `SELECT user_id FROM pending_counts ORDER BY user_id FOR UPDATE SKIP LOCKED`)
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE pending_counts c SET recounted_at = now(),
-			jobs = (SELECT count(*) FROM jobs j WHERE j.user_id = c.user_id AND j.status = 'pending')
-		WHERE c.user_id = ANY($1::bigint[])`, ids); err != nil {
-		return err
-	}
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(jobs), 0) FROM pending_counts`).Scan(&sum); err != nil {
-		return err
-	}
-	if sum > s.pending.total {
-		return tooManyPendingTotal(s.pending.total)
+	c.countedAll(all-n, now)
+	if all > c.total {
+		return tooManyPendingTotal(c.total)
 	}
 	return nil
 }
