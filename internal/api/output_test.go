@@ -116,3 +116,19 @@ func TestSubmitUmask(t *testing.T) {
 		want(t, e.post("/api/jobs", e.aliceT, map[string]any{"script": "true", "umask": bad}), http.StatusBadRequest, "invalid_umask")
 	}
 }
+
+// A NUL byte in a query parameter (a name or user filter) is a 400 naming
+// the parameter, not a 500 from PostgreSQL.
+func TestNULInQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, path := range []string{"/api/jobs?name=a%00b", "/api/jobs?user=a%00b@example.org", "/api/queue?user=a%00b@example.org"} {
+		r := e.get(path, e.aliceT)
+		param := "name"
+		if strings.Contains(path, "user=") {
+			param = "user"
+		}
+		want(t, r, http.StatusBadRequest, "invalid_"+param)
+	}
+	want(t, e.get("/api/jobs?name=ab", e.aliceT), http.StatusOK, "")
+}

@@ -124,6 +124,10 @@ func (s *Server) guard(rt Route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err := checkQuery(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if rt.Policy != Public {
 			u, err := s.authenticate(r)
 			if err != nil {
@@ -148,6 +152,19 @@ func (s *Server) guard(rt Route) http.Handler {
 // JSON-escaped: make room for the configured maximum.
 func (s *Server) specMaxBytes() int64 {
 	return max(int64(submitMaxBody), 2*int64(s.cfg.Limits.MaxScriptBytes)+1<<20)
+}
+
+// checkQuery refuses a query parameter holding a NUL byte, which no value
+// of rcq's has and PostgreSQL would refuse as text (a 500 otherwise).
+func checkQuery(r *http.Request) error {
+	for name, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 || strings.IndexByte(name, 0) >= 0 {
+				return rcq.Invalid(strings.ReplaceAll(name, "\x00", ""), "must not hold a NUL byte")
+			}
+		}
+	}
+	return nil
 }
 
 func tooLarge(limit int64) error {
