@@ -1,6 +1,9 @@
 package executor
 
 import (
+	"bufio"
+	"os"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,4 +110,54 @@ func interpreter(script string) []string {
 		return []string{line[:i]}
 	}
 	return []string{line[:i], arg}
+}
+
+// safePath is the PATH of a job whose environment has none (--export=NONE).
+const safePath = "/usr/local/bin:/usr/bin:/bin"
+
+// loginEnv adds to env what login(1) would set and the submitted environment
+// lacks (--export=NONE sends nothing): HOME, USER, LOGNAME and SHELL of the
+// Unix user name the job runs as, and a safe PATH. Variables the submitter
+// sent are kept as they are.
+func loginEnv(env []string, name string) []string {
+	have := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		have[k] = true
+	}
+	add := func(k, v string) {
+		if !have[k] && v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	home, shell := "/", "/bin/sh"
+	if u, err := user.Lookup(name); err == nil && u.HomeDir != "" {
+		home = u.HomeDir
+	}
+	if sh := loginShell(name); sh != "" {
+		shell = sh
+	}
+	add("HOME", home)
+	add("USER", name)
+	add("LOGNAME", name)
+	add("SHELL", shell)
+	add("PATH", safePath)
+	return env
+}
+
+// loginShell is name's shell from /etc/passwd, or "" when it has none there.
+func loginShell(name string) string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) == 7 && fields[0] == name {
+			return fields[6]
+		}
+	}
+	return ""
 }

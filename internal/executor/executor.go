@@ -558,6 +558,9 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 			return err
 		}
 		sp.SetUser, sp.User, sp.UID, sp.GID, sp.Groups = true, j.UnixUser, uid, gid, groups
+		sp.Env = loginEnv(sp.Env, j.UnixUser)
+	} else if self, err := user.Current(); err == nil {
+		sp.Env = loginEnv(sp.Env, self.Username)
 	}
 	if e.cgroupParent != "" {
 		sp.Cgroup = filepath.Join(e.cgroupParent, fmt.Sprintf(cgroupNameF, j.ID))

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"os/user"
 	"slices"
 	"strings"
 	"testing"
@@ -85,5 +86,25 @@ func TestJobEnvStripsSecretsAndOverrides(t *testing.T) {
 		if !strings.Contains(env, good) {
 			t.Errorf("environment lacks %q:\n%s", good, env)
 		}
+	}
+}
+
+// A job submitted with --export=NONE still has what login(1) sets: its
+// user's HOME, USER, LOGNAME and SHELL, and a safe PATH; what the submitter
+// sent is kept.
+func TestLoginEnv(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	env := strings.Join(loginEnv(nil, u.Username), "\n") + "\n"
+	for _, want := range []string{"HOME=" + u.HomeDir + "\n", "USER=" + u.Username + "\n", "LOGNAME=" + u.Username + "\n", "PATH=" + safePath + "\n", "SHELL=/"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("login environment lacks %q:\n%s", want, env)
+		}
+	}
+	env = strings.Join(loginEnv([]string{"PATH=/opt/bin", "HOME=/w"}, u.Username), "\n") + "\n"
+	if !strings.Contains(env, "PATH=/opt/bin\n") || !strings.Contains(env, "HOME=/w\n") || strings.Count(env, "PATH=") != 1 {
+		t.Errorf("the submitter's PATH and HOME must be kept:\n%s", env)
 	}
 }
