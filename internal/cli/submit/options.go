@@ -26,6 +26,8 @@ var options = []option{
 		usage: "`N` CPU cores for the job (default 1)"},
 	{long: "mem", env: []string{"RCQ_MEM", "SBATCH_MEM_PER_NODE"}, directive: true,
 		usage: "memory `SIZE`, e.g. 512M, 4G, 1T (no unit: megabytes; rounded up to whole gigabytes; default 1G)"},
+	{long: "mem-per-cpu", env: []string{"RCQ_MEM_PER_CPU", "SBATCH_MEM_PER_CPU"}, directive: true,
+		usage: "memory `SIZE` per CPU core: the job gets SIZE x --cpus-per-task, rounded up to whole gigabytes (instead of --mem)"},
 	{long: "gpus", short: "G", env: []string{"RCQ_GPUS", "SBATCH_GPUS"}, directive: true,
 		usage: "`N` GPUs for the job, or TYPE:N (the type is ignored)"},
 	{long: "gres", env: []string{"RCQ_GRES", "SBATCH_GRES"}, directive: true,

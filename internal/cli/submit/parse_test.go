@@ -57,6 +57,21 @@ func TestParseMem(t *testing.T) {
 	}
 }
 
+func TestParseMemPer(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		cores int
+		want  int
+	}{{"2G", 2, 4}, {"1500M", 3, 5}, {"512M", 4, 2}, {"512M", 1, 1}, {"0", 8, 0}} {
+		if got, err := ParseMemPer(c.in, c.cores); err != nil || got != c.want {
+			t.Errorf("ParseMemPer(%q, %d) = %d, %v; want %d", c.in, c.cores, got, err, c.want)
+		}
+	}
+	if _, err := ParseMemPer("1T", 1<<20); err == nil {
+		t.Error("1T x 2^20 cores: want too large")
+	}
+}
+
 func TestParseGPUsAndGres(t *testing.T) {
 	n, typ, err := ParseGPUs("a100:2")
 	if err != nil || n != 2 || typ != "a100" {

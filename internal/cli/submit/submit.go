@@ -110,7 +110,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	addFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
 	_ = cmd.MarkFlagDirname("chdir")
-	for _, name := range []string{"job-name", "cpus-per-task", "mem", "gpus", "gres", "time", "priority", "export", "wrap"} {
+	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	return cmd
@@ -217,7 +217,21 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 		r.CPUCores = &n
 	}
 	if v, ok := s["mem"]; ok {
+		if w, both := s["mem-per-cpu"]; both {
+			return nil, fmt.Errorf("%s and %s together: give the job's memory (--mem) or memory per CPU core (--mem-per-cpu), not both", v.source, w.source)
+		}
 		gb, err := ParseMem(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.source, err)
+		}
+		r.MemoryGB = &gb
+	}
+	if v, ok := s["mem-per-cpu"]; ok {
+		cores := 1
+		if r.CPUCores != nil {
+			cores = *r.CPUCores
+		}
+		gb, err := ParseMemPer(v.value, cores)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.source, err)
 		}

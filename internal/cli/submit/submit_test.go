@@ -101,6 +101,31 @@ exit 0
 	}
 }
 
+// --mem-per-cpu is memory per core times the cores, rounded up once, as
+// sbatch computes it; from a directive too.
+func TestMemPerCPU(t *testing.T) {
+	api := clitest.NewAPI(t)
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-c", "2", "--mem-per-cpu=2G", "--wrap", "x"}, 4},
+		{[]string{"-c", "3", "--mem-per-cpu", "1500M", "--wrap", "x"}, 5}, // 4500M
+		{[]string{"--mem-per-cpu", "3G", "--wrap", "x"}, 3},               // one core
+		{[]string{"-c", "4", writeScript(t, "#!/bin/sh\n#SBATCH --mem-per-cpu=512M\ntrue\n")}, 2},
+	} {
+		e := clitest.NewEnv(t, "rcq-submit", api.URL)
+		e.Login(t, api, "ann@lab")
+		e.Vars["RCQ_MEM"] = ""
+		if code := e.Run(NewRootCmd(e.F), c.args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", c.args, code, e.Stderr)
+		}
+		if got := api.Submits[len(api.Submits)-1].MemoryGB; got == nil || *got != c.want {
+			t.Errorf("%q: memory_gb %v, want %d", c.args, got, c.want)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	api := clitest.NewAPI(t)
 	e := clitest.NewEnv(t, "rcq-submit", api.URL)
@@ -157,6 +182,8 @@ func TestBadValuesSendNothing(t *testing.T) {
 		{[]string{"--wrap", "x", script}, "--wrap and a script file together"},
 		{[]string{script}, "#RCQ (line 2): unknown option --bogus"},
 		{[]string{"--parsable", "--json", "--wrap", "x"}, "--json and --parsable together"},
+		{[]string{"--mem", "2G", "--mem-per-cpu", "1G", "--wrap", "x"}, "--mem and --mem-per-cpu together"},
+		{[]string{"--mem-per-cpu", "1X", "--wrap", "x"}, `--mem-per-cpu: "1X" is not a memory size`},
 		{[]string{}, "the script is empty"},
 		{[]string{"--wrap", " "}, "the script is empty"},
 	}

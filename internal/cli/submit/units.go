@@ -95,6 +95,12 @@ const maxMemGB = 1 << 30
 // B), megabytes when there is no unit. It returns whole gigabytes, rounded
 // up: 512M is 1, 1500M is 2, 0 is 0.
 func ParseMem(s string) (int, error) {
+	return ParseMemPer(s, 1)
+}
+
+// ParseMemPer is ParseMem of a size per CPU core (sbatch --mem-per-cpu)
+// times cores, rounded up once: 1500M per core on 2 cores is 3.
+func ParseMemPer(s string, cores int) (int, error) {
 	s = strings.TrimSpace(s)
 	bad := fmt.Errorf("%q is not a memory size: use %s", s, memForms)
 	num := strings.TrimRight(s, "KMGTkmgtBb")
@@ -126,6 +132,9 @@ func ParseMem(s string) (int, error) {
 		kib, ok = mul(n, 1<<30)
 	default:
 		return 0, bad
+	}
+	if ok && cores > 1 {
+		kib, ok = mul(kib, int64(cores))
 	}
 	if !ok || kib/(1<<20) >= maxMemGB {
 		return 0, fmt.Errorf("%q is too large", s)
