@@ -73,3 +73,21 @@ func TestGeneratedFiles(t *testing.T) {
 		t.Errorf("stale page kept: %v", err)
 	}
 }
+
+// Help text is plain text: in the manual page RCQ_* is not emphasis and
+// SBATCH_WAIT keeps its underscore.
+func TestManPageKeepsPlainText(t *testing.T) {
+	files, err := gendocs.Files(Pages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(files["man/man1/rcq-submit.1"])
+	for _, want := range []string{"RCQ_* (and SBATCH_*)", "SBATCH_WAIT", "RCQ_MEM_PER_CPU"} {
+		if !strings.Contains(strings.ReplaceAll(page, "\\", ""), want) {
+			t.Errorf("rcq-submit.1 lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `\fI*`) {
+		t.Error("rcq-submit.1 renders a * of the help text as emphasis")
+	}
+}

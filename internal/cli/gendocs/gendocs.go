@@ -73,6 +73,10 @@ func manPages(files map[string][]byte, p Page) error {
 	}
 	for _, c := range cmds {
 		c.DisableAutoGenTag = true
+		// cobra hands Long to a Markdown renderer: RCQ_* would open
+		// emphasis and SBATCH_WAIT_ lose its underscore. Help text is plain
+		// text, so its Markdown characters are escaped.
+		c.Long = markdownEscaper.Replace(c.Long)
 		date := Date
 		header := &doc.GenManHeader{
 			Title:   manTitle(c),
@@ -90,6 +94,8 @@ func manPages(files map[string][]byte, p Page) error {
 	}
 	return nil
 }
+
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`")
 
 // manName is the page's name: "rcqd config" -> "rcqd-config".
 func manName(c *cobra.Command) string { return strings.ReplaceAll(c.CommandPath(), " ", "-") }

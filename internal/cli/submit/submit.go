@@ -52,12 +52,7 @@ the same options as the command line, e.g. "#SBATCH --mem=4G". An #SBATCH
 option rcq does not support is ignored with a warning, so Slurm scripts run
 unchanged; an unknown #RCQ option is an error.
 
-Input variables: RCQ_JOB_NAME, RCQ_CPUS_PER_TASK, RCQ_MEM, RCQ_GPUS,
-RCQ_GRES, RCQ_TIMELIMIT, RCQ_PRIORITY, RCQ_OUTPUT, RCQ_ERROR, RCQ_CHDIR,
-RCQ_EXPORT, RCQ_DEPENDENCY, RCQ_HOLD, RCQ_WAIT, and Slurm's SBATCH_JOB_NAME,
-SBATCH_CPUS_PER_TASK, SBATCH_MEM_PER_NODE, SBATCH_GPUS, SBATCH_GRES,
-SBATCH_TIMELIMIT, SBATCH_OUTPUT, SBATCH_ERROR, SBATCH_EXPORT, SBATCH_HOLD,
-SBATCH_WAIT (an RCQ_ variable wins over its SBATCH_ twin).
+%s
 
 The job runs with the umask rcq-submit runs with, like sbatch: after
 "umask 077" every file the job creates is private to its user.
@@ -83,6 +78,37 @@ const example = `  # a script with #RCQ or #SBATCH directives
   # a script from standard input; when would it start?
   echo 'sleep 60' | rcq-submit --test-only -c 4`
 
+// inputVariables is the help's paragraph listing the input variables of
+// every option, rcq's first, then Slurm's, wrapped like the rest.
+func inputVariables() string {
+	var ours, slurm []string
+	for _, o := range options {
+		for _, v := range o.env {
+			if strings.HasPrefix(v, "SBATCH_") {
+				slurm = append(slurm, v)
+			} else {
+				ours = append(ours, v)
+			}
+		}
+	}
+	text := "Input variables: " + strings.Join(ours, ", ") + ", and Slurm's " + strings.Join(slurm, ", ") +
+		" (an RCQ_ variable wins over its SBATCH_ twin)."
+	var b strings.Builder
+	line := 0
+	for _, w := range strings.Fields(text) {
+		if line > 0 && line+1+len(w) > 76 {
+			b.WriteByte('\n')
+			line = 0
+		} else if line > 0 {
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
+}
+
 // NewCmd builds rcq-submit. runF, when not nil, replaces the run: flag
 // parsing tests stop there and inspect the options.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
@@ -90,7 +116,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "rcq-submit [flags] [script [args...]]",
 		Short:   "Submit a batch job to rcq (like sbatch)",
-		Long:    long,
+		Long:    fmt.Sprintf(long, inputVariables()),
 		Example: example,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
