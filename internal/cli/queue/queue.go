@@ -59,8 +59,9 @@ at most --limit jobs).
 -o/--format takes squeue's codes: %i id, %j name, %u user, %g group,
 %t state code, %T state, %M time used, %l time limit, %S start (actual or
 expected), %C CPUs, %m memory, %b GPUs, %Q priority, %r reason, %R reason
-or worker, and rcq's %E reason detail, %B %F %W priority factors (base,
-fair share, wait boost), %P rank. %.10i right-justifies in 10 characters,
+or worker, %N worker, %P partition (always rcq), %D nodes (always 1), and
+rcq's %E reason detail, %B %F %W priority factors (base, fair share, wait
+boost), %Y rank. %.10i right-justifies in 10 characters,
 %10i left-justifies; longer values are cut. -S/--sort takes the same letters,
 comma-separated, each with an optional - for descending (e.g. -S -Q,i).
 
@@ -345,7 +346,7 @@ func ParseFormat(s string) ([]column, error) {
 			return nil, cli.Usagef("--format: %q ends inside a field: use %%[.][width]letter, e.g. %%.10i", s)
 		}
 		if headers[s[i]] == "" {
-			return nil, cli.Usagef("--format: %%%c is not a field: use %%i %%j %%u %%g %%t %%T %%M %%l %%S %%C %%m %%b %%Q %%r %%R %%E %%B %%F %%W %%P", s[i])
+			return nil, cli.Usagef("--format: %%%c is not a field: use %%i %%j %%u %%g %%t %%T %%M %%l %%S %%C %%m %%b %%Q %%r %%R %%N %%P %%D %%E %%B %%F %%W %%Y", s[i])
 		}
 		c.code = s[i]
 		flush()

@@ -82,7 +82,7 @@ func TestNoHeaderAndFilters(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	_, e, code := run(t, "-j", "1,2", "-o", "%.5i|%6j|%4t|%T|%.10M|%l|%C %m %b %Q %r %R %E %P", "-S", "i")
+	_, e, code := run(t, "-j", "1,2", "-o", "%.5i|%6j|%4t|%T|%.10M|%l|%C %m %b %Q %r %R %E %Y", "-S", "i")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
@@ -92,6 +92,23 @@ func TestFormat(t *testing.T) {
 `
 	if e.Stdout.String() != want {
 		t.Errorf("format:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+}
+
+// squeue's stock format runs unchanged: %P is the partition, %D the nodes.
+func TestSqueueStockFormat(t *testing.T) {
+	_, e, code := run(t, "-j", "1,2", "-o", "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R", "-S", "i")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	lines := strings.Split(strings.TrimRight(e.Stdout.String(), "\n"), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "JOBID PARTITION NAME USER ST TIME NODES NODELIST(REASON)" {
+		t.Fatalf("stock format:\n%s", e.Stdout)
+	}
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) < 8 || f[1] != "rcq" || f[6] != "1" {
+			t.Errorf("row %q: want partition rcq and 1 node", l)
+		}
 	}
 }
 

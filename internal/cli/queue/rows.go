@@ -178,6 +178,15 @@ func (r *Row) value(code byte) string {
 	case 'W':
 		return factor(r.Computed, func(p *rcq.PriorityFactors) float64 { return p.WaitBoost })
 	case 'P':
+		return Partition
+	case 'D':
+		return "1"
+	case 'N':
+		if st == rcq.JobPending {
+			return ""
+		}
+		return r.Worker
+	case 'Y':
 		if r.Rank == 0 {
 			return "-"
 		}
@@ -198,8 +207,11 @@ var headers = map[byte]string{
 	'i': "JOBID", 'j': "NAME", 'u': "USER", 'g': "GROUP", 't': "ST", 'T': "STATE", 'M': "TIME",
 	'l': "TIME_LIMIT", 'S': "START_TIME", 'C': "CPUS", 'm': "MEM", 'b': "GPUS", 'Q': "PRIORITY",
 	'r': "REASON", 'R': "NODELIST(REASON)", 'E': "DETAIL", 'B': "BASE", 'F': "FAIRSHARE",
-	'W': "WAITBOOST", 'P': "RANK",
+	'W': "WAITBOOST", 'P': "PARTITION", 'D': "NODES", 'N': "NODELIST", 'Y': "RANK",
 }
+
+// Partition is rcq's one partition, as squeue's %P and sinfo show it.
+const Partition = "rcq"
 
 // compare orders two rows by one format letter.
 func compare(a, b *Row, code byte) int {
@@ -220,7 +232,7 @@ func compare(a, b *Row, code byte) int {
 		return cmp.Compare(a.GPUCount, b.GPUCount)
 	case 'Q', 'p':
 		return cmp.Compare(priorityOf(a), priorityOf(b))
-	case 'P':
+	case 'Y':
 		return cmp.Compare(a.Rank, b.Rank)
 	case 't', 'T':
 		return cmp.Compare(stateOrder(a.State), stateOrder(b.State))
