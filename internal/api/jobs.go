@@ -112,18 +112,23 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) testOnly(w http.ResponseWriter, r *http.Request, j *rcq.Job) error {
-	at, err := s.Planner.Preview(r.Context(), rcq.PendingJob{
+	pj, err := s.Planner.Preview(r.Context(), rcq.PendingJob{
 		UserID: j.UserID, GroupID: j.GroupID, Resources: j.Resources, EstimatedHours: j.EstimatedHours,
 		Priority: j.Priority, Hold: j.Hold, Dependencies: j.Dependencies, SubmittedAt: s.Now(),
 	})
 	if err != nil {
 		return err
 	}
-	msg := "Job would be accepted; no start time can be estimated yet"
-	if at != nil {
-		msg = "Job would start at " + at.Format(time.RFC3339)
+	resp := apitype.SubmitResponse{Status: "test_only", ExpectedStart: pj.ExpectedStart, Reason: pj.Reason, ReasonDetail: pj.Detail}
+	switch {
+	case pj.ExpectedStart != nil:
+		resp.Message = "Job would start at " + pj.ExpectedStart.Format(time.RFC3339)
+	case pj.Reason != "":
+		resp.Message = "Job would be accepted and wait (" + pj.Reason + "): " + pj.Detail
+	default:
+		resp.Message = "Job would be accepted; no start time can be estimated yet"
 	}
-	writeJSON(w, http.StatusOK, apitype.SubmitResponse{Message: msg, Status: "test_only", ExpectedStart: at})
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

@@ -236,6 +236,14 @@ func TestSubmitTestOnly(t *testing.T) {
 	}
 	want(t, e.post("/api/jobs?test_only=true", e.aliceT, map[string]any{"script": "echo", "cpu_cores": 9}), http.StatusUnprocessableEntity, "")
 	want(t, e.post("/api/jobs?test_only=true", e.aliceT, map[string]any{"script": ""}), http.StatusBadRequest, "invalid_script")
+	// With the only worker drained the job would wait (it may be resumed),
+	// and the answer says why; a real submit is accepted the same way.
+	want(t, e.post(fmt.Sprintf("/api/admin/workers/%d/drain", e.worker), e.adminT, nil), http.StatusOK, "")
+	r = e.post("/api/jobs?test_only=true", e.aliceT, map[string]any{"script": "echo"})
+	want(t, r, http.StatusOK, "")
+	if sr := decodeTo[apitype.SubmitResponse](t, r); sr.ExpectedStart != nil || sr.Reason != rcq.ReasonWorkerDrained || sr.ReasonDetail == "" {
+		t.Errorf("test_only with the only worker drained = %+v, want no start yet and reason %s with its detail", sr, rcq.ReasonWorkerDrained)
+	}
 	if n := e.jobCount(); n != 0 {
 		t.Errorf("test_only stored %d jobs", n)
 	}

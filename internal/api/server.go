@@ -52,7 +52,7 @@ type Store interface {
 // would start.
 type Planner interface {
 	Plan(ctx context.Context) (*rcq.Plan, error)
-	Preview(ctx context.Context, j rcq.PendingJob) (*time.Time, error)
+	Preview(ctx context.Context, j rcq.PendingJob) (*rcq.PlannedJob, error)
 }
 
 // Config is the API's slice of rcqd's configuration.

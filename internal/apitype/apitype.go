@@ -103,6 +103,9 @@ type SubmitResponse struct {
 	JobID         int64      `json:"job_id,omitempty"`
 	Status        string     `json:"status"`
 	ExpectedStart *time.Time `json:"expected_start,omitempty"`
+	// With ?test_only=true and no expected start: why the job would wait.
+	Reason       string `json:"reason,omitempty"`
+	ReasonDetail string `json:"reason_detail,omitempty"`
 }
 
 // BatchSubmitRequest is POST /api/jobs/batch: up to 10,000 specs, all or nothing.

@@ -380,7 +380,7 @@ const PreviewID rcq.JobID = -1
 // snapshot together with the queue, and nothing is stored. nil means no
 // estimate can be made (it is held, waits on a dependency, or no online worker
 // is big enough); the error says why when the job can never run.
-func (l *Loop) Preview(ctx context.Context, job rcq.PendingJob) (*time.Time, error) {
+func (l *Loop) Preview(ctx context.Context, job rcq.PendingJob) (*rcq.PlannedJob, error) {
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
 		return nil, err
@@ -399,10 +399,11 @@ func (l *Loop) Preview(ctx context.Context, job rcq.PendingJob) (*time.Time, err
 		if pj.JobID != job.ID {
 			continue
 		}
-		if pj.ExpectedStart == nil && (pj.Reason == rcq.ReasonResources || pj.Reason == rcq.ReasonWorkerDrained || pj.Reason == rcq.ReasonDependencyNeverSatisfied) {
+		// A drained worker may be resumed: the job would wait, not fail.
+		if pj.ExpectedStart == nil && (pj.Reason == rcq.ReasonResources || pj.Reason == rcq.ReasonDependencyNeverSatisfied) {
 			return nil, rcq.Errorf(rcq.KindUnprocessable, "job_cannot_run", "the job can never start: %s", pj.Detail)
 		}
-		return pj.ExpectedStart, nil
+		return &pj, nil
 	}
 	return nil, fmt.Errorf("preview: job %d missing from the plan", job.ID)
 }

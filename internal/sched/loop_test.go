@@ -363,8 +363,8 @@ func TestPreview(t *testing.T) {
 	st.running = []rcq.RunningJob{running(100, 1, res(4, 8, 0), time.Hour, 3)}
 	l := New(st, testConfig(), nil, "a")
 	got, err := l.Preview(t.Context(), rcq.PendingJob{GroupID: 1, Priority: 5, Resources: res(2, 2, 0), EstimatedHours: 1})
-	if err != nil || got == nil || !got.Equal(now.Add(2*time.Hour)) {
-		t.Errorf("Preview = %v, %v; want %v", got, err, now.Add(2*time.Hour))
+	if err != nil || got == nil || got.ExpectedStart == nil || !got.ExpectedStart.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("Preview = %+v, %v; want a start at %v", got, err, now.Add(2*time.Hour))
 	}
 	_, err = l.Preview(t.Context(), rcq.PendingJob{GroupID: 1, Priority: 5, Resources: res(64, 2, 0), EstimatedHours: 1})
 	if !errors.Is(err, rcq.ErrUnprocessable) {
@@ -372,6 +372,18 @@ func TestPreview(t *testing.T) {
 	}
 	if n := len(st.runningIDs()); n != 1 || len(st.pending) != 0 {
 		t.Errorf("Preview changed the store")
+	}
+}
+
+// On a cluster whose only worker is drained a job would wait, not fail: the
+// worker may be resumed.
+func TestPreviewDrained(t *testing.T) {
+	w := worker(1, res(4, 32, 0))
+	w.State = rcq.WorkerDrained
+	l := New(newMemStore([]rcq.Worker{w}), testConfig(), nil, "a")
+	got, err := l.Preview(t.Context(), rcq.PendingJob{GroupID: 1, Priority: 5, Resources: res(2, 2, 0), EstimatedHours: 1})
+	if err != nil || got == nil || got.ExpectedStart != nil || got.Reason != rcq.ReasonWorkerDrained {
+		t.Errorf("Preview on a drained cluster = %+v, %v; want no start yet, reason %s", got, err, rcq.ReasonWorkerDrained)
 	}
 }
 

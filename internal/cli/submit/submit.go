@@ -370,9 +370,12 @@ func submitRun(ctx context.Context, opts *Options) error {
 		if p.JSON {
 			return cli.PrintJSON(out, resp)
 		}
-		if resp.ExpectedStart != nil {
+		switch {
+		case resp.ExpectedStart != nil:
 			f.Errorf("Job would start at %s", resp.ExpectedStart.Local().Format("2006-01-02T15:04:05"))
-		} else {
+		case resp.Reason != "":
+			f.Errorf("Job would wait (%s): %s", resp.Reason, resp.ReasonDetail)
+		default:
 			f.Errorf("Job is valid; rcqd cannot tell yet when it would start")
 		}
 		return nil
