@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,6 +78,32 @@ const example = `  # a script with #RCQ or #SBATCH directives
 
   # a script from standard input; when would it start?
   echo 'sleep 60' | rcq-submit --test-only -c 4`
+
+// fieldOptions names the rcq-submit option behind each job field rcqd
+// checks.
+var fieldOptions = map[string]string{
+	"cpu_cores": "--cpus-per-task", "memory_gb": "--mem", "gpu_count": "--gpus", "estimated_hours": "--time",
+	"priority": "--priority", "name": "--job-name", "working_dir": "--chdir", "output": "--output",
+	"error": "--error", "dependencies": "--dependency", "env": "--export", "script": "the script",
+	"args": "the script's arguments",
+}
+
+// asOptionError turns rcqd's refusal of a field (400 invalid_<field>) into a
+// usage error (exit 2) naming the option that set it, as the checks made
+// before sending do: rcqd knows limits the command does not (its maximum
+// time limit, path and name lengths).
+func asOptionError(err error) error {
+	var e *rcq.Error
+	if !errors.As(err, &e) || e.Kind != rcq.KindInvalid {
+		return err
+	}
+	field, _ := strings.CutPrefix(e.Code, "invalid_")
+	opt, ok := fieldOptions[field]
+	if !ok {
+		return err
+	}
+	return cli.Usagef("%s: %s", opt, strings.TrimPrefix(e.Msg, field+": "))
+}
 
 // inputVariables is the help's paragraph listing the input variables of
 // every option, rcq's first, then Slurm's, wrapped like the rest.
@@ -363,7 +390,7 @@ func submitRun(ctx context.Context, opts *Options) error {
 	// answer, rcqd returns the job it already made instead of a second one.
 	resp, err := s.Submit(ctx, p.Request, client.SubmitOptions{TestOnly: p.TestOnly, IdempotencyKey: newKey()})
 	if err != nil {
-		return err
+		return asOptionError(err)
 	}
 	out := f.IO.Out
 	if p.TestOnly {
