@@ -485,20 +485,27 @@ func ExitCodeOf(j *apitype.Job) int {
 	return 1
 }
 
+// describeEnd says how a job ended, with the reason's detail when rcqd gave
+// one (why a launch failed, which output path was refused, ...).
 func describeEnd(j *apitype.Job) string {
+	var msg string
 	switch {
 	case j.Signal != "":
-		return fmt.Sprintf("job %d was killed by signal %s (%s)", j.ID, j.Signal, j.Status)
+		msg = fmt.Sprintf("job %d was killed by signal %s (%s)", j.ID, j.Signal, j.Status)
 	case rcq.JobState(j.Status) == rcq.JobCancelled:
-		return fmt.Sprintf("job %d was cancelled", j.ID)
+		msg = fmt.Sprintf("job %d was cancelled", j.ID)
 	case rcq.JobState(j.Status) == rcq.JobTimeout:
-		return fmt.Sprintf("job %d reached its time limit", j.ID)
+		msg = fmt.Sprintf("job %d reached its time limit", j.ID)
 	case j.ExitCode != nil:
-		return fmt.Sprintf("job %d %s with exit code %d", j.ID, j.Status, *j.ExitCode)
+		msg = fmt.Sprintf("job %d %s with exit code %d", j.ID, j.Status, *j.ExitCode)
+	default:
+		msg = fmt.Sprintf("job %d %s", j.ID, j.Status)
+		if j.Reason != "" {
+			msg += " (" + j.Reason + ")"
+		}
 	}
-	msg := fmt.Sprintf("job %d %s", j.ID, j.Status)
-	if j.Reason != "" {
-		msg += " (" + j.Reason + ")"
+	if j.ReasonDetail != "" {
+		msg += ": " + j.ReasonDetail
 	}
 	return msg
 }
