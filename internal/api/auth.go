@@ -180,12 +180,47 @@ func userInfo(u *rcq.User) apitype.UserInfo {
 	return apitype.UserInfo{ID: int64(u.ID), Email: u.Email, GroupID: int64(u.GroupID), IsAdmin: u.IsAdmin, UnixUser: u.UnixUser}
 }
 
+// logout ends the session of the token the request carries; with
+// ?all=true every token of the account (every machine, every CI job).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.BumpTokenVersion(r.Context(), caller(r).ID); err != nil {
+	all, err := boolParam(r, "all")
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.Message{Message: "Logged out: every token of this account is now invalid"})
+	if all {
+		if err := s.Store.BumpTokenVersion(r.Context(), caller(r).ID); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, apitype.Message{Message: "Logged out: every token of this account is now invalid"})
+		return nil
+	}
+	tok, ok := auth.BearerToken(r)
+	if !ok {
+		writeJSON(w, http.StatusOK, apitype.Message{Message: "No token to end: on the socket you are known by your Unix user (all=true ends every token of the account)"})
+		return nil
+	}
+	claims, err := s.Signer.Verify(tok, s.Now()) // verified by the guard already
+	if err != nil {
+		return err
+	}
+	if err := s.Store.RevokeToken(r.Context(), claims.UserID, claims.ID, claims.ExpiresAt.Time); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.Message{Message: "Logged out: this token is now invalid; the account's other sessions go on (all=true ends them too)"})
 	return nil
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, rcq.Invalid(name, "%q: use true or false", v)
+	}
+	return b, nil
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {

@@ -183,12 +183,22 @@ func TestLogoutAndPasswordChange(t *testing.T) {
 	e := newEnv(t, func(c *api.Config, _ *api.Deps) { c.LoginPerMinute = 20 })
 	tok := decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
 	other := decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
+	third := decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
 	want(t, e.get("/api/auth/me", tok), http.StatusOK, "")
+	// A logout ends its own session only: the account's other tokens (other
+	// machines, CI) go on.
 	want(t, e.post("/api/auth/logout", tok, nil), http.StatusOK, "")
-	// Every token issued before the logout is dead.
 	want(t, e.get("/api/auth/me", tok), http.StatusUnauthorized, "token_revoked")
+	want(t, e.post("/api/auth/logout", tok, nil), http.StatusUnauthorized, "token_revoked")
+	want(t, e.get("/api/jobs", other), http.StatusOK, "")
+	// Bob ending his session ends none of Alice's.
+	want(t, e.post("/api/auth/logout", e.bobT, nil), http.StatusOK, "")
+	want(t, e.get("/api/jobs", other), http.StatusOK, "")
+	want(t, e.post("/api/auth/logout?all=maybe", other, nil), http.StatusBadRequest, "invalid_all")
+	// all=true ends every token issued before it.
+	want(t, e.post("/api/auth/logout?all=true", other, nil), http.StatusOK, "")
 	want(t, e.get("/api/jobs", other), http.StatusUnauthorized, "token_revoked")
-	want(t, e.post("/api/auth/logout", tok, nil), http.StatusUnauthorized, "")
+	want(t, e.get("/api/jobs", third), http.StatusUnauthorized, "token_revoked")
 
 	tok = decodeTo[apitype.LoginResponse](t, login(e, "alice@example.org", password)).Token
 	pwReq := func(old, nw string) resp {

@@ -109,14 +109,14 @@ func (s *Server) tokenUser(ctx context.Context, tok string, ok bool) (*rcq.User,
 	if err != nil {
 		return nil, err
 	}
-	u, _, err := s.Store.UserByID(ctx, claims.UserID)
+	u, revoked, err := s.Store.TokenUser(ctx, claims.UserID, claims.ID)
 	if rcq.KindOf(err) == rcq.KindNotFound {
 		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
 	}
 	if err != nil {
 		return nil, err
 	}
-	if u.TokenVersion != claims.Version {
+	if revoked || u.TokenVersion != claims.Version {
 		return nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
 	}
 	return u, nil

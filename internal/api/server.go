@@ -26,6 +26,8 @@ type Store interface {
 	UpdateUser(ctx context.Context, id rcq.UserID, p rcq.UserPatch) (*rcq.User, error)
 	SetPassword(ctx context.Context, id rcq.UserID, hash string) error
 	BumpTokenVersion(ctx context.Context, id rcq.UserID) error
+	TokenUser(ctx context.Context, id rcq.UserID, jti string) (*rcq.User, bool, error)
+	RevokeToken(ctx context.Context, id rcq.UserID, jti string, expires time.Time) error
 
 	Groups(ctx context.Context) ([]rcq.Group, error)
 	GroupByID(ctx context.Context, id rcq.GroupID) (*rcq.Group, error)

@@ -42,7 +42,7 @@ func TestStateChangingRequestsSayJSON(t *testing.T) {
 			return err
 		},
 		"Login":  func() error { _, err := c.Login(ctx, apitype.LoginRequest{Email: "a@b.c", Password: "pw"}); return err },
-		"Logout": func() error { _, err := c.Logout(ctx); return err },
+		"Logout": func() error { _, err := c.Logout(ctx, false); return err },
 		"Submit": func() error {
 			_, err := c.Submit(ctx, apitype.SubmitRequest{Script: "#!/bin/sh\n"}, SubmitOptions{})
 			return err

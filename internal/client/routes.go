@@ -53,10 +53,15 @@ func (c *Client) PeerToken(ctx context.Context) (*apitype.LoginResponse, error) 
 	return &out, nil
 }
 
-// Logout invalidates every token of the caller (POST /api/auth/logout).
-func (c *Client) Logout(ctx context.Context) (*apitype.Message, error) {
+// Logout ends the session of the client's token (POST /api/auth/logout);
+// with all, every token of the account.
+func (c *Client) Logout(ctx context.Context, all bool) (*apitype.Message, error) {
 	var out apitype.Message
-	if err := c.do(ctx, request{method: http.MethodPost, path: "/api/auth/logout", out: &out}); err != nil {
+	path := "/api/auth/logout"
+	if all {
+		path += "?all=true"
+	}
+	if err := c.do(ctx, request{method: http.MethodPost, path: path, out: &out}); err != nil {
 		return nil, fmt.Errorf("log out: %w", err)
 	}
 	return &out, nil

@@ -50,7 +50,7 @@ func emptyDatabase(t *testing.T) string {
 	return u.String()
 }
 
-var tables = []string{"groups", "users", "workers", "jobs", "job_dependencies", "usage_logs", "idempotency_keys", "leases", "job_signals"}
+var tables = []string{"groups", "users", "workers", "jobs", "job_dependencies", "usage_logs", "idempotency_keys", "leases", "job_signals", "revoked_tokens"}
 
 func publicTables(t *testing.T, conn *pgx.Conn) []string {
 	t.Helper()

@@ -169,6 +169,36 @@ func (s *Store) SetPassword(ctx context.Context, id rcq.UserID, hash string) err
 	return nil
 }
 
+// TokenUser reads the account a token names, and whether that token was
+// ended on its own (RevokeToken), in one round trip: every authenticated
+// request asks.
+func (s *Store) TokenUser(ctx context.Context, id rcq.UserID, jti string) (u *rcq.User, revoked bool, err error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+`, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked
+		FROM users WHERE id = $1`, id, jti)
+	type row struct {
+		userRow
+		Revoked bool
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		return nil, false, notFound(wrap("token user", err), "user_not_found", "user %d does not exist", id)
+	}
+	return r.user(), r.Revoked, nil
+}
+
+// RevokeToken ends one token of the user (logout of one session) until it
+// expires, and forgets revocations of tokens that have expired since.
+func (s *Store) RevokeToken(ctx context.Context, id rcq.UserID, jti string, expires time.Time) error {
+	return wrap("revoke token", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at < now()`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (jti) DO NOTHING`, jti, id, expires)
+		return err
+	}))
+}
+
 // BumpTokenVersion invalidates every token issued to the user so far (logout).
 func (s *Store) BumpTokenVersion(ctx context.Context, id rcq.UserID) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, id)

@@ -28,6 +28,7 @@ type Options struct {
 	Group         int64
 	Status        bool
 	Logout        bool
+	All           bool // with Logout: every session of the account
 	JSON          bool
 }
 
@@ -47,8 +48,9 @@ set, is used instead of the file.
 
 --register creates an account with a password first (in group 1; only an
 admin may give another --group). --status shows who you are and when the
-token expires. --logout invalidates your tokens on the server and forgets
-the file.
+token expires. --logout ends this session (its token stops working on the
+server) and forgets the file; your other sessions, on other machines or in
+CI, go on. --logout --all ends every session of your account.
 
 The server is --server, else RCQ_SERVER, else the local rcqd's socket: your
 own rcqd's, else the system rcqd's (/run/rcq/rcqd.sock).
@@ -61,7 +63,8 @@ const example = `  rcq-login
   rcq-login --server https://rcq.lab.example:8443
   printf '%s\n' "$PASSWORD" | rcq-login --email ann@lab.example --password-stdin
   rcq-login --status
-  rcq-login --logout`
+  rcq-login --logout
+  rcq-login --logout --all`
 
 // NewCmd builds rcq-login. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
@@ -78,6 +81,9 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			}
 			if cmd.Flags().Changed("group") && !opts.Register {
 				return cli.Usagef("--group is for --register")
+			}
+			if opts.All && !opts.Logout {
+				return cli.Usagef("--all is for --logout")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -98,7 +104,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Register, "register", false, "create the account, then log in")
 	fl.Int64Var(&opts.Group, "group", 1, "`GROUP` id of the new account (with --register; other than 1 only for admins)")
 	fl.BoolVar(&opts.Status, "status", false, "show who you are and when the token expires")
-	fl.BoolVar(&opts.Logout, "logout", false, "invalidate your tokens and forget them")
+	fl.BoolVar(&opts.Logout, "logout", false, "end this session: its token stops working, and is forgotten here")
+	fl.BoolVar(&opts.All, "all", false, "with --logout: end every session of your account, on every machine")
 	fl.BoolVar(&opts.JSON, "json", false, "print the session as JSON (with --status, or after logging in)")
 	_ = cmd.RegisterFlagCompletionFunc("email", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("group", cobra.NoFileCompletions)
@@ -288,34 +295,42 @@ func logoutRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	creds, err := f.Credentials()
-	if errors.Is(err, client.ErrNoCredentials) {
-		fmt.Fprintln(f.IO.Out, "Not logged in")
-		return nil
-	}
+	noCreds := errors.Is(err, client.ErrNoCredentials)
 	var perm *client.PermissionError
-	if err != nil && !errors.As(err, &perm) {
+	if err != nil && !noCreds && !errors.As(err, &perm) {
 		return err
 	}
-	if err == nil && !creds.Expired(f.Now()) {
+	// The server is told when a token can be ended, or, with --all, when
+	// the socket knows the caller without one.
+	if opts.All || err == nil && !creds.Expired(f.Now()) {
 		s, cerr := f.Client()
 		if cerr == nil {
-			_, cerr = s.Logout(ctx)
+			_, cerr = s.Logout(ctx, opts.All)
 		}
 		var conn *client.ConnError
 		switch {
-		case cerr == nil, errors.Is(cerr, rcq.ErrUnauthorized):
-		case errors.As(cerr, &conn):
+		case cerr == nil, errors.Is(cerr, rcq.ErrUnauthorized) && !opts.All:
+		case errors.As(cerr, &conn) && !opts.All:
 			f.Warnf("%v; the token is forgotten here but stays valid until it expires", cerr)
 		default:
 			return cerr
 		}
 	}
-	if err := client.RemoveCredentials(path); err != nil {
-		return err
+	if noCreds && !opts.All {
+		fmt.Fprintln(f.IO.Out, "Not logged in")
+		return nil
 	}
-	if creds != nil {
+	if !noCreds {
+		if err := client.RemoveCredentials(path); err != nil {
+			return err
+		}
+	}
+	switch {
+	case opts.All:
+		fmt.Fprintln(f.IO.Out, "Logged out: every session of your account has ended")
+	case creds != nil:
 		fmt.Fprintf(f.IO.Out, "Logged out of %s\n", creds.Server)
-	} else {
+	default:
 		fmt.Fprintln(f.IO.Out, "Logged out")
 	}
 	return nil
