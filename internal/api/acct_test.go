@@ -48,7 +48,9 @@ func TestAcct(t *testing.T) {
 	e.finish(done, rcq.JobCompleted, 0)
 	e.finish(failed, rcq.JobFailed, 3)
 	e.finish(bobs, rcq.JobCompleted, 0)
-	hour := func(d int) string { return url.QueryEscape(time.Now().Add(time.Duration(d) * time.Hour).Format(time.RFC3339)) }
+	hour := func(d int) string {
+		return url.QueryEscape(time.Now().Add(time.Duration(d) * time.Hour).Format(time.RFC3339))
+	}
 	for _, c := range []struct {
 		q    string
 		tok  string
