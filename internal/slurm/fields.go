@@ -79,23 +79,3 @@ func ParseFormat(s string) ([]FormatColumn, error) {
 	}
 	return cols, nil
 }
-
-// Cell fits v into a column of width w as sacct does: padded to w (right- or
-// left-aligned), or cut to w-1 characters and a "+" when longer. Widths
-// count bytes; sacct's values are ASCII but for names and paths.
-func Cell(b []byte, v string, w int, right bool) []byte {
-	if len(v) > w {
-		b = append(b, v[:w-1]...)
-		return append(b, '+')
-	}
-	if !right {
-		b = append(b, v...)
-	}
-	for i := len(v); i < w; i++ {
-		b = append(b, ' ')
-	}
-	if right {
-		b = append(b, v...)
-	}
-	return b
-}

@@ -146,19 +146,3 @@ func TestParseFormat(t *testing.T) {
 		}
 	}
 }
-
-func TestCell(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		v     string
-		w     int
-		right bool
-		want  string
-	}{
-		{"42", 6, false, "42    "}, {"42", 6, true, "    42"}, {"abcdefgh", 6, true, "abcde+"}, {"abcdef", 6, false, "abcdef"},
-	} {
-		if got := string(Cell(nil, c.v, c.w, c.right)); got != c.want {
-			t.Errorf("Cell(%q, %d, %v) = %q, want %q", c.v, c.w, c.right, got, c.want)
-		}
-	}
-}
