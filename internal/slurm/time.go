@@ -9,7 +9,7 @@ import (
 )
 
 // TimeForms names the forms ParseTime accepts, for messages.
-const TimeForms = "YYYY-MM-DD[THH:MM[:SS]], MMDD[YY], MM/DD[/YY], HH:MM[:SS] (today), now, now-N[seconds|minutes|hours|days|weeks], today, midnight"
+const TimeForms = "YYYY-MM-DD[THH:MM[:SS]], MMDD[YY], MM/DD[/YY], HH:MM[:SS] of today, now, now-N[seconds|minutes|hours|days|weeks], today, midnight"
 
 // ParseTime reads a time as sacct's -S and -E take it, in loc, relative to
 // now where the form is relative: YYYY-MM-DD[THH:MM[:SS]], MMDD[YY],

@@ -54,7 +54,7 @@ when -S or -E are given. Every job the window selects is shown: pages are
 read one after another and printed as they come.
 
 -S/--starttime and -E/--endtime take sacct's forms: YYYY-MM-DD[THH:MM[:SS]],
-MMDD[YY], MM/DD[/YY], HH:MM[:SS] (today), now, now-1hours, now-2days
+MMDD[YY], MM/DD[/YY], HH:MM[:SS] of today, now, now-1hours, now-2days
 (seconds, minutes, hours, days, weeks), today, midnight. The window keeps
 jobs submitted by the end and not ended before the start.
 
