@@ -66,23 +66,43 @@ func (c *Client) Acct(ctx context.Context, q AcctQuery) (*apitype.AcctList, erro
 }
 
 // EachAcct calls fn with every page of the jobs q selects, newest first,
-// following next to the last page; one page is held at a time.
+// following next to the last page. The next page is read while fn handles
+// the current one, so rcqd and the caller work at the same time; at most two
+// pages are held.
 func (c *Client) EachAcct(ctx context.Context, q AcctQuery, fn func(*apitype.AcctList) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // an unread prefetch ends with the call
+	type result struct {
+		page *apitype.AcctList
+		err  error
+	}
+	fetch := func(q AcctQuery) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			p, err := c.Acct(ctx, q)
+			ch <- result{p, err}
+		}()
+		return ch
+	}
+	next := fetch(q)
 	for {
-		page, err := c.Acct(ctx, q)
-		if err != nil {
+		r := <-next
+		if r.err != nil {
+			return r.err
+		}
+		if r.page.Next != "" {
+			if r.page.Next == q.Cursor {
+				return fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)
+			}
+			q.Cursor = r.page.Next
+			next = fetch(q)
+		}
+		if err := fn(r.page); err != nil {
 			return err
 		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if page.Next == "" {
+		if r.page.Next == "" {
 			return nil
 		}
-		if page.Next == q.Cursor {
-			return fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)
-		}
-		q.Cursor = page.Next
 	}
 }
 
