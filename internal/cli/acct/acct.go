@@ -122,7 +122,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated)")
 	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email or a Unix login; others' need an admin)")
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
-	fl.StringVarP(&opts.Start, "starttime", "S", "", "jobs not ended before `TIME` (default: midnight; none with -j)")
+	fl.StringVarP(&opts.Start, "starttime", "S", "", "jobs not ended before `TIME` (default: midnight, of -E's day when earlier; none with -j)")
 	fl.StringVarP(&opts.End, "endtime", "E", "", "jobs submitted by `TIME` (default: now)")
 	fl.StringVarP(&states, "state", "s", "", "only jobs in these `STATES`: Slurm names or codes, comma-separated (CD,F,CA,TO,OOM,NF,R,PD)")
 	fl.BoolVarP(&opts.NoHeader, "noheader", "n", false, "no header lines")
@@ -184,6 +184,14 @@ func query(opts *Options) (q client.AcctQuery, none bool, err error) {
 		if q.End, err = slurm.ParseTime(opts.End, now, time.Local); err != nil {
 			return q, false, cli.Usagef("-E/--endtime: %s", strings.TrimPrefix(rcq.MessageOf(err), "time: "))
 		}
+	}
+	if opts.Start == "" && !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
+		// -E before today: the default start is the midnight of that day.
+		y, m, d := q.End.In(time.Local).Date()
+		q.Start = time.Date(y, m, d, 0, 0, 0, 0, time.Local)
+	}
+	if !q.Start.IsZero() && !q.End.IsZero() && q.Start.After(q.End) {
+		return q, false, cli.Usagef("-S/--starttime %s is after -E/--endtime %s: the window would be empty", opts.Start, opts.End)
 	}
 	if len(opts.States) == 0 {
 		for _, st := range rcq.JobStates {

@@ -90,7 +90,7 @@ func TestOptions(t *testing.T) {
 		{[]string{"-j", "3", "-S", "2026-11-01"}, []string{"ids=3", "start=2026-1"}, nil},
 		{[]string{"-s", "F,to,Cancelled"}, []string{"states=failed%2Ctimeout%2Ccancelled"}, nil},
 		{[]string{"-u", "alice"}, []string{"user=alice"}, nil},
-		{[]string{"-E", "now-2days"}, []string{"end=2026-11-26T12%3A00%3A00Z"}, nil},
+		{[]string{"-E", "now-2days"}, []string{"end=2026-11-26T12%3A00%3A00Z", "start=2026-11-2"}, nil},
 	} {
 		var queries []string
 		e := newEnv(t, fakeAcct(t, 1, &queries))
@@ -115,6 +115,7 @@ func TestOptions(t *testing.T) {
 	}{
 		{[]string{"-S", "yesterday"}, `-S/--starttime: "yesterday" is not a time: use YYYY-MM-DD[THH:MM[:SS]]`},
 		{[]string{"-E", "soon"}, `-E/--endtime: "soon" is not a time`},
+		{[]string{"-S", "now", "-E", "now-1hours"}, "-S/--starttime now is after -E/--endtime now-1hours"},
 		{[]string{"-s", "DONE"}, `-s/--state: "DONE" is not a job state: use PENDING, RUNNING, COMPLETED`},
 		{[]string{"-o", "JobID,Nope"}, `-o/--format: "Nope" is not a field: use JobID, JobName`},
 		{[]string{"-o", "JobName%x"}, `-o/--format: "JobName%x"`},
