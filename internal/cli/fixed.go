@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"io"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
@@ -82,7 +82,7 @@ func (t *FixedWriter) Row(vals []string) error {
 		b = append(b, t.sep...)
 	}
 	if t.sep == "" {
-		b = []byte(strings.TrimRight(string(b), " ")) // no trailing blanks
+		b = bytes.TrimRight(b, " ") // no trailing blanks
 	}
 	b = append(b, '\n')
 	t.line = b

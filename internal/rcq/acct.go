@@ -7,8 +7,8 @@ import "time"
 // system during it: submitted by To and not ended before From (still
 // pending or running, or ended at or after From).
 type AcctFilter struct {
-	UserID UserID // 0: every account (admins only)
-	States []JobState
+	UserID UserID     // 0: every account (admins only)
+	States []JobState // nil: every state; empty: none
 	IDs    []JobID
 	From   time.Time
 	To     time.Time

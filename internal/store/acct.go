@@ -135,7 +135,7 @@ func (s *Store) AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, erro
 	return js, nil
 }
 
-// acctSummarySQL totals f's jobs per group and state; the caller folds the
+// acctSummarySelect totals f's jobs per group and state; the caller folds the
 // states into one row per group. Hours run up to now for running jobs.
 const acctSummarySelect = `SELECT j.group_id, g.name, j.status, count(*),
 	coalesce(sum(j.cpu_cores * extract(epoch FROM coalesce(j.completed_at, now()) - j.started_at)) / 3600, 0)::float8,
