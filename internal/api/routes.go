@@ -70,6 +70,9 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
 
+		{Method: "GET", Pattern: "/api/acct", Policy: User, handle: s.listAcct},
+		{Method: "GET", Pattern: "/api/acct/summary", Policy: User, handle: s.acctSummary},
+
 		{Method: "GET", Pattern: "/api/admin/groups", Policy: Admin, handle: s.listGroups},
 		{Method: "POST", Pattern: "/api/admin/groups", Policy: Admin, handle: s.createGroup},
 		{Method: "PATCH", Pattern: "/api/admin/groups/{id}", Policy: Admin, handle: s.updateGroup},

@@ -48,6 +48,10 @@ type Store interface {
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
 	// SignalJob records a signal for a running job of owner (0: any) for its node's executor.
 	SignalJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, signal string) error
+
+	// AcctJobs and AcctSummary are accounting: rcq-acct, GET /api/acct.
+	AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, error)
+	AcctSummary(ctx context.Context, f rcq.AcctFilter) ([]rcq.GroupAcct, error)
 }
 
 // Planner is the scheduler's read side: the current plan, and where a job

@@ -108,6 +108,7 @@ type Job struct {
 	UserEmail      string
 	UnixUser       string // the owner's mapped Unix account, for the executor
 	GroupID        GroupID
+	GroupName      string // filled by accounting lists (store.AcctJobs) only
 	Name           string
 	Script         string
 	Args           []string

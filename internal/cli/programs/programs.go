@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/acct"
 	"github.com/rcq-project/rcq/internal/cli/admin"
 	"github.com/rcq-project/rcq/internal/cli/cancel"
 	"github.com/rcq-project/rcq/internal/cli/login"
@@ -28,6 +29,7 @@ func All() []Program {
 		{"rcq-submit", submit.NewRootCmd},
 		{"rcq-queue", queue.NewRootCmd},
 		{"rcq-cancel", cancel.NewRootCmd},
+		{"rcq-acct", acct.NewRootCmd},
 		{"rcq-admin", admin.NewRootCmd},
 	}
 }
@@ -53,7 +55,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use login, submit, queue, cancel or admin", args[0])
+				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct or admin", args[0])
 			}
 			return cmd.Help()
 		},

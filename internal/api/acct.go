@@ -1,0 +1,185 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// acctFilter reads the query of GET /api/acct and /api/acct/summary:
+//
+//	user    an email or a Unix login; others' need an admin (403 otherwise)
+//	ids     comma-separated job ids (others' jobs are not listed)
+//	states  comma-separated states (long names or Slurm codes), or all
+//	start   RFC 3339: jobs not ended before it (still queued or running, or ended at or after it)
+//	end     RFC 3339: jobs submitted by it
+//
+// Without a user an admin sees every account's jobs, anyone else their own.
+func (s *Server) acctFilter(r *http.Request, q url.Values) (rcq.AcctFilter, error) {
+	f := rcq.AcctFilter{UserID: owner(r)}
+	if v := q.Get("states"); v != "" {
+		f.States = []rcq.JobState{}
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "all") {
+				f.States = nil
+				break
+			}
+			st, err := rcq.ParseJobState(part)
+			if err != nil {
+				return f, rcq.Invalid("states", "%q is not a job state: use pending, running, completed, failed, cancelled, timeout (or PD, R, CD, F, CA, TO), comma-separated, or all", part)
+			}
+			f.States = append(f.States, st)
+		}
+	}
+	if v := q.Get("ids"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+			if err != nil || id <= 0 {
+				return f, rcq.Invalid("ids", "must be a comma-separated list of job ids")
+			}
+			f.IDs = append(f.IDs, rcq.JobID(id))
+		}
+		if len(f.IDs) > s.cfg.Limits.MaxPageSize {
+			return f, rcq.Invalid("ids", "at most %d job ids at once (jobs.max_page_size)", s.cfg.Limits.MaxPageSize)
+		}
+	}
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+	}{{"start", &f.From}, {"end", &f.To}} {
+		if v := q.Get(t.name); v != "" {
+			var err error
+			if *t.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return f, rcq.Invalid(t.name, "must be an RFC 3339 time like 2026-01-02T15:04:05Z")
+			}
+		}
+	}
+	if name := q.Get("user"); name != "" {
+		uid, err := s.acctUser(r, name)
+		if err != nil {
+			return f, err
+		}
+		f.UserID = uid
+	}
+	return f, nil
+}
+
+// acctUser resolves ?user= (an email, or a Unix login mapped to an
+// account). A non-admin naming anyone but themselves is refused, whether
+// the account exists or not; an admin naming no account gets 404.
+func (s *Server) acctUser(r *http.Request, name string) (rcq.UserID, error) {
+	me := caller(r)
+	if !me.IsAdmin {
+		if strings.EqualFold(name, me.Email) || (me.UnixUser != "" && name == me.UnixUser) {
+			return me.ID, nil
+		}
+		return 0, rcq.Errorf(rcq.KindForbidden, "other_users_jobs",
+			"only admins may see other users' jobs: %s is not you (%s)", name, me.Email)
+	}
+	if strings.Contains(name, "@") {
+		u, _, err := s.Store.UserByEmail(r.Context(), name)
+		if rcq.KindOf(err) == rcq.KindNotFound {
+			return 0, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s", name)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return u.ID, nil
+	}
+	u, err := s.Store.UserByUnixUser(r.Context(), name)
+	if rcq.KindOf(err) == rcq.KindNotFound {
+		return 0, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s, and no account mapped to the Unix user %s", name, name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+// listAcct is GET /api/acct: a page of jobs, newest first by submit time.
+func (s *Server) listAcct(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := s.acctFilter(r, q)
+	if err != nil {
+		return err
+	}
+	limit, err := s.pageLimit(q, s.cfg.Limits.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	if f.After, err = parseJobsCursor(q.Get("cursor")); err != nil {
+		return err
+	}
+	f.Limit = limit + 1 // one more tells whether a next page exists
+	js, err := s.Store.AcctJobs(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	var next string
+	if len(js) > limit {
+		js = js[:limit]
+		next = jobsCursor(rcq.JobPos{SubmittedAt: js[limit-1].SubmittedAt, ID: js[limit-1].ID})
+	}
+	out := apitype.AcctList{Jobs: make([]apitype.AcctJob, len(js)), Count: len(js), Next: next}
+	for i := range js {
+		out.Jobs[i] = s.acctJSON(&js[i])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) acctJSON(j *rcq.Job) apitype.AcctJob {
+	out := apitype.AcctJob{
+		ID: int64(j.ID), User: j.UserEmail, UnixUser: j.UnixUser, GroupID: int64(j.GroupID), Group: j.GroupName,
+		Name: j.Name, Status: string(j.State), WorkingDir: j.WorkingDir, CPUCores: j.Resources.CPUCores,
+		MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs, EstimatedHours: j.EstimatedHours,
+		Reason: j.Reason, ReasonDetail: j.ReasonDetail, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt,
+		CompletedAt: j.CompletedAt, ExitCode: j.ExitCode, Signal: j.Signal, Worker: j.WorkerName,
+		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB, Output: j.Output, Error: j.Error,
+	}
+	if s.OutputPaths != nil {
+		out.Output, out.Error = s.OutputPaths(j)
+	}
+	switch j.Hold {
+	case rcq.HoldUser:
+		out.Reason = rcq.ReasonHeldUser
+	case rcq.HoldAdmin:
+		out.Reason = rcq.ReasonHeldAdmin
+	}
+	return out
+}
+
+// acctSummary is GET /api/acct/summary: per-group totals of what GET
+// /api/acct would list.
+func (s *Server) acctSummary(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.acctFilter(r, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	gs, err := s.Store.AcctSummary(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := apitype.AcctSummary{Groups: make([]apitype.AcctGroup, len(gs))}
+	if !f.From.IsZero() {
+		out.From = &f.From
+	}
+	if !f.To.IsZero() {
+		out.To = &f.To
+	}
+	for i, g := range gs {
+		by := make(map[string]int, len(g.ByState))
+		for st, n := range g.ByState {
+			by[string(st)] = n
+		}
+		out.Groups[i] = apitype.AcctGroup{GroupID: int64(g.GroupID), Group: g.GroupName, Jobs: g.Jobs, ByState: by,
+			CPUHours: g.CPUHours, GPUHours: g.GPUHours, UsedCPUHours: g.UsedCPUHours}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,62 @@
+package apitype
+
+import "time"
+
+// AcctJob is one job of GET /api/acct: what accounting (rcq-acct, sacct)
+// shows of it, without its script and environment. Fields are added, never
+// renamed.
+type AcctJob struct {
+	ID             int64      `json:"id"`
+	User           string     `json:"user"`
+	UnixUser       string     `json:"unix_user,omitempty"`
+	GroupID        int64      `json:"group_id"`
+	Group          string     `json:"group"`
+	Name           string     `json:"name"`
+	Status         string     `json:"status"`
+	WorkingDir     string     `json:"working_dir"`
+	CPUCores       int        `json:"cpu_cores"`
+	MemoryGB       int        `json:"memory_gb"`
+	GPUCount       int        `json:"gpu_count"`
+	EstimatedHours float64    `json:"estimated_hours"`
+	Reason         string     `json:"reason,omitempty"`
+	ReasonDetail   string     `json:"reason_detail,omitempty"`
+	SubmittedAt    time.Time  `json:"submitted_at"`
+	StartedAt      *time.Time `json:"started_at"`
+	CompletedAt    *time.Time `json:"completed_at"`
+	ExitCode       *int       `json:"exit_code"`
+	Signal         string     `json:"signal,omitempty"`
+	Worker         string     `json:"worker,omitempty"`
+	CPUSeconds     float64    `json:"cpu_seconds"`
+	PeakMemoryKB   int64      `json:"peak_memory_kb"`
+	Output         string     `json:"output"`
+	Error          string     `json:"error"`
+}
+
+// AcctList is GET /api/acct: one page of jobs, newest first. Next is the
+// cursor of the next page (pass it as ?cursor=), "" on the last page.
+type AcctList struct {
+	Jobs  []AcctJob `json:"jobs"`
+	Count int       `json:"count"`
+	Next  string    `json:"next"`
+}
+
+// AcctGroup is one group's totals in GET /api/acct/summary. CPU and GPU hours
+// are allocated (cores or GPUs times the time run; running jobs up to now);
+// used_cpu_hours is the CPU time the jobs' processes used.
+type AcctGroup struct {
+	GroupID      int64          `json:"group_id"`
+	Group        string         `json:"group"`
+	Jobs         int            `json:"jobs"`
+	ByState      map[string]int `json:"by_state"`
+	CPUHours     float64        `json:"cpu_hours"`
+	GPUHours     float64        `json:"gpu_hours"`
+	UsedCPUHours float64        `json:"used_cpu_hours"`
+}
+
+// AcctSummary is GET /api/acct/summary: per-group totals of the jobs the
+// same filters as GET /api/acct select.
+type AcctSummary struct {
+	Groups []AcctGroup `json:"groups"`
+	From   *time.Time  `json:"from,omitempty"`
+	To     *time.Time  `json:"to,omitempty"`
+}

@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+)
+
+// AcctQuery selects jobs for GET /api/acct and /api/acct/summary. Zero
+// fields are left out.
+type AcctQuery struct {
+	User   string   // email or Unix login; others' need an admin
+	IDs    []int64  // only these jobs
+	States []string // long names or Slurm codes (PD, R, CD, F, CA, TO), or "all"
+	Start  time.Time
+	End    time.Time
+	Limit  int    // jobs in a page; 0: rcqd's largest page
+	Cursor string // the Next of the page before
+}
+
+// Values encodes the query string.
+func (q AcctQuery) Values() url.Values {
+	v := url.Values{}
+	if q.User != "" {
+		v.Set("user", q.User)
+	}
+	if len(q.IDs) > 0 {
+		ids := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		v.Set("ids", strings.Join(ids, ","))
+	}
+	if len(q.States) > 0 {
+		v.Set("states", strings.Join(q.States, ","))
+	}
+	if !q.Start.IsZero() {
+		v.Set("start", q.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.End.IsZero() {
+		v.Set("end", q.End.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	return v
+}
+
+// Acct lists one page of jobs for accounting, newest first (GET
+// /api/acct); its Next, passed as q.Cursor, gives the next page.
+func (c *Client) Acct(ctx context.Context, q AcctQuery) (*apitype.AcctList, error) {
+	var out apitype.AcctList
+	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/acct", q.Values()), out: &out}); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return &out, nil
+}
+
+// EachAcct calls fn with every page of the jobs q selects, newest first,
+// following next to the last page. The next page is read while fn handles
+// the current one, so rcqd and the caller work at the same time; at most two
+// pages are held.
+func (c *Client) EachAcct(ctx context.Context, q AcctQuery, fn func(*apitype.AcctList) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // an unread prefetch ends with the call
+	type result struct {
+		page *apitype.AcctList
+		err  error
+	}
+	fetch := func(q AcctQuery) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			p, err := c.Acct(ctx, q)
+			ch <- result{p, err}
+		}()
+		return ch
+	}
+	next := fetch(q)
+	for {
+		r := <-next
+		if r.err != nil {
+			return r.err
+		}
+		if r.page.Next != "" {
+			if r.page.Next == q.Cursor {
+				return fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)
+			}
+			q.Cursor = r.page.Next
+			next = fetch(q)
+		}
+		if err := fn(r.page); err != nil {
+			return err
+		}
+		if r.page.Next == "" {
+			return nil
+		}
+	}
+}
+
+// AcctSummary totals per group the jobs q selects (GET /api/acct/summary;
+// q.Limit and q.Cursor are not sent).
+func (c *Client) AcctSummary(ctx context.Context, q AcctQuery) (*apitype.AcctSummary, error) {
+	q.Limit, q.Cursor = 0, ""
+	var out apitype.AcctSummary
+	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/acct/summary", q.Values()), out: &out}); err != nil {
+		return nil, fmt.Errorf("summarize jobs: %w", err)
+	}
+	return &out, nil
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// acctSelect is what accounting shows of a job: no script, arguments or
+// environment, which a history of thousands of jobs would carry for nothing.
+const acctSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, g.name AS group_name, j.name,
+	j.working_dir, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.status, j.reason,
+	j.reason_detail, j.hold, j.output_path, j.error_path, j.submitted_at, j.started_at, j.completed_at,
+	j.exit_code, j.signal, w.name AS worker_name, j.cpu_seconds, j.peak_memory_kb
+FROM jobs j JOIN users u ON u.id = j.user_id JOIN groups g ON g.id = j.group_id
+LEFT JOIN workers w ON w.id = j.worker_id`
+
+type acctRow struct {
+	ID             int64
+	UserID         int64
+	Email          string
+	UnixUser       string
+	GroupID        int64
+	GroupName      string
+	Name           string
+	WorkingDir     string
+	CPUCores       int32
+	MemoryGB       int32
+	GPUCount       int32
+	EstimatedHours float64
+	Status         string
+	Reason         string
+	ReasonDetail   string
+	Hold           string
+	OutputPath     string
+	ErrorPath      string
+	SubmittedAt    time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	ExitCode       *int32
+	Signal         string
+	WorkerName     *string
+	CPUSeconds     float64
+	PeakMemoryKB   int64
+}
+
+func (r *acctRow) job() rcq.Job {
+	j := rcq.Job{
+		ID: rcq.JobID(r.ID), UserID: rcq.UserID(r.UserID), UserEmail: r.Email, UnixUser: r.UnixUser,
+		GroupID: rcq.GroupID(r.GroupID), GroupName: r.GroupName, Name: r.Name, WorkingDir: r.WorkingDir,
+		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
+		EstimatedHours: r.EstimatedHours, State: rcq.JobState(r.Status), Reason: r.Reason,
+		ReasonDetail: r.ReasonDetail, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath,
+		SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, Signal: r.Signal,
+		CPUSeconds: r.CPUSeconds, PeakMemoryKB: r.PeakMemoryKB,
+	}
+	if r.ExitCode != nil {
+		c := int(*r.ExitCode)
+		j.ExitCode = &c
+	}
+	if r.WorkerName != nil {
+		j.WorkerName = *r.WorkerName
+	}
+	return j
+}
+
+// acctWhere builds the conditions f selects, as $n placeholders.
+func acctWhere(f rcq.AcctFilter) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.UserID != 0 {
+		where = append(where, "j.user_id = "+arg(f.UserID))
+	}
+	if f.States != nil {
+		ss := make([]string, len(f.States))
+		for i, st := range f.States {
+			ss[i] = string(st)
+		}
+		where = append(where, "j.status = ANY("+arg(ss)+")")
+	}
+	if len(f.IDs) > 0 {
+		ids := make([]int64, len(f.IDs))
+		for i, id := range f.IDs {
+			ids[i] = int64(id)
+		}
+		where = append(where, "j.id = ANY("+arg(ids)+")")
+	}
+	if !f.To.IsZero() {
+		where = append(where, "j.submitted_at <= "+arg(f.To))
+	}
+	if !f.From.IsZero() {
+		where = append(where, "(j.completed_at IS NULL OR j.completed_at >= "+arg(f.From)+")")
+	}
+	if f.After.ID != 0 {
+		where = append(where, "(j.submitted_at, j.id) < ("+arg(f.After.SubmittedAt)+"::timestamptz, "+arg(f.After.ID)+"::bigint)")
+	}
+	if len(where) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// acctJobsSQL is the query AcctJobs runs for f (tests EXPLAIN it).
+func acctJobsSQL(f rcq.AcctFilter) (string, []any) {
+	where, args := acctWhere(f)
+	q := acctSelect + where + " ORDER BY j.submitted_at DESC, j.id DESC"
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		q += " LIMIT $" + strconv.Itoa(len(args))
+	}
+	return q, args
+}
+
+// AcctJobs returns a page of the jobs f selects, newest first (submit time,
+// then id), without their scripts and environments.
+func (s *Store) AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, error) {
+	q, args := acctJobsSQL(f)
+	rows, _ := s.pool.Query(ctx, q, args...)
+	rs, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[acctRow])
+	if err != nil {
+		return nil, wrap("list jobs for accounting", err)
+	}
+	js := make([]rcq.Job, len(rs))
+	for i, r := range rs {
+		js[i] = r.job()
+	}
+	return js, nil
+}
+
+// acctSummarySelect totals f's jobs per group and state; the caller folds the
+// states into one row per group. Hours run up to now for running jobs.
+const acctSummarySelect = `SELECT j.group_id, g.name, j.status, count(*),
+	coalesce(sum(j.cpu_cores * extract(epoch FROM coalesce(j.completed_at, now()) - j.started_at)) / 3600, 0)::float8,
+	coalesce(sum(j.gpu_count * extract(epoch FROM coalesce(j.completed_at, now()) - j.started_at)) / 3600, 0)::float8,
+	coalesce(sum(j.cpu_seconds) / 3600, 0)::float8
+FROM jobs j JOIN groups g ON g.id = j.group_id`
+
+// AcctSummary totals the jobs f selects per group (f.After and f.Limit are
+// ignored), ordered by group id.
+func (s *Store) AcctSummary(ctx context.Context, f rcq.AcctFilter) ([]rcq.GroupAcct, error) {
+	f.After, f.Limit = rcq.JobPos{}, 0
+	where, args := acctWhere(f)
+	rows, err := s.pool.Query(ctx, acctSummarySelect+where+" GROUP BY j.group_id, g.name, j.status ORDER BY j.group_id", args...)
+	if err != nil {
+		return nil, wrap("summarize jobs", err)
+	}
+	defer rows.Close()
+	var out []rcq.GroupAcct
+	for rows.Next() {
+		var (
+			gid               int64
+			name, status      string
+			n                 int
+			cpu, gpu, usedCPU float64
+		)
+		if err := rows.Scan(&gid, &name, &status, &n, &cpu, &gpu, &usedCPU); err != nil {
+			return nil, wrap("summarize jobs", err)
+		}
+		if len(out) == 0 || out[len(out)-1].GroupID != rcq.GroupID(gid) {
+			out = append(out, rcq.GroupAcct{GroupID: rcq.GroupID(gid), GroupName: name, ByState: map[rcq.JobState]int{}})
+		}
+		g := &out[len(out)-1]
+		g.Jobs += n
+		g.ByState[rcq.JobState(status)] += n
+		g.CPUHours += cpu
+		g.GPUHours += gpu
+		g.UsedCPUHours += usedCPU
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("summarize jobs", err)
+	}
+	return out, nil
+}

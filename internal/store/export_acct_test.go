@@ -1,0 +1,4 @@
+package store
+
+// AcctJobsSQL is the query AcctJobs runs, for the plan test.
+var AcctJobsSQL = acctJobsSQL
