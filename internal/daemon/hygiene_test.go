@@ -60,7 +60,7 @@ func TestTCPHostAndContentType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Logout(context.Background()); err != nil {
+	if _, err := c.Logout(context.Background(), false); err != nil {
 		t.Errorf("logout with the client over TCP: %v", err)
 	}
 }
