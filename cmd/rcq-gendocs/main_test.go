@@ -30,7 +30,7 @@ func TestGeneratedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel", "rcq-acct", "rcq-admin"} {
+	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel", "rcq-acct", "rcq-show", "rcq-control", "rcq-admin"} {
 		page := string(files["man/man1/"+name+".1"])
 		for _, want := range []string{".TH \"" + strings.ToUpper(name) + "\" \"1\"", ".SH EXAMPLE", "Exit status", `\fB--server\fP`} {
 			if !strings.Contains(page, want) {

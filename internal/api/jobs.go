@@ -157,6 +157,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := s.jobJSON(j)
+	if err := s.addDependencyStates(r.Context(), &out); err != nil {
+		return err
+	}
 	if j.State == rcq.JobPending && s.Planner != nil {
 		if plan, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
@@ -387,4 +390,75 @@ func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Signal " + sig + " sent", JobID: int64(id), Status: string(rcq.JobRunning)})
 	return nil
+}
+
+// addDependencyStates fills in the state of each job out waits on. A job
+// that is gone shows no state.
+func (s *Server) addDependencyStates(ctx context.Context, out *apitype.Job) error {
+	if len(out.Dependencies) == 0 {
+		return nil
+	}
+	ids := make([]rcq.JobID, len(out.Dependencies))
+	for i, d := range out.Dependencies {
+		ids[i] = rcq.JobID(d.JobID)
+	}
+	states, err := s.Store.JobStates(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range out.Dependencies {
+		out.Dependencies[i].State = string(states[ids[i]])
+	}
+	return nil
+}
+
+// updateJob changes a pending job (scontrol update): the rules of who may
+// change what are rcq.JobUpdate.Check's, applied to the job as stored.
+func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	var req apitype.JobUpdate
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u := rcq.JobUpdate{Name: req.Name, EstimatedHours: req.EstimatedHours, Priority: req.Priority}
+	if req.Dependencies != nil {
+		deps := make([]rcq.Dependency, len(*req.Dependencies))
+		for i, d := range *req.Dependencies {
+			deps[i] = rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)}
+		}
+		u.Dependencies = &deps
+	}
+	me := caller(r)
+	j, err := s.Store.UpdatePendingJob(r.Context(), id, owner(r), u, func(j *rcq.Job) error {
+		return u.Check(j, me.IsAdmin, s.cfg.Limits)
+	})
+	if err != nil {
+		return err
+	}
+	s.Wake()
+	out := s.jobJSON(j)
+	if err := s.addDependencyStates(r.Context(), &out); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// requeueJob would put a finished job back in the queue under its id
+// (scontrol requeue). rcq does not do that yet: a finished job's record,
+// output files and usage stay as they ended. The route answers for the
+// caller's own jobs only, and says what to do instead.
+func (s *Server) requeueJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := s.callerJob(r)
+	if err != nil {
+		return err
+	}
+	if !j.State.Terminal() {
+		return rcq.Errorf(rcq.KindConflict, "job_not_finished", "job %d is %s: only a finished job can be requeued", j.ID, j.State)
+	}
+	return rcq.Errorf(rcq.KindUnprocessable, "requeue_unsupported",
+		"job %d: requeue is not supported yet; submit the script again with rcq-submit", j.ID)
 }

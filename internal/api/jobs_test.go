@@ -733,14 +733,17 @@ func TestOwnershipOnEveryJobRoute(t *testing.T) {
 			routes = append(routes, rt)
 		}
 	}
-	if len(routes) != 6 {
-		t.Fatalf("%d job routes, want 6 (get, cancel, hold, release, signal, output)", len(routes))
+	if len(routes) != 8 {
+		t.Fatalf("%d job routes, want 8 (get, cancel, hold, release, update, requeue, signal, output)", len(routes))
 	}
 	for _, rt := range routes {
 		for _, id := range []int64{pending, running, held, held + 1000} {
 			var body any
 			if rt.Pattern == "/api/jobs/{id}/signal" {
 				body = map[string]string{"signal": "KILL"}
+			}
+			if rt.Method == "PATCH" {
+				body = map[string]any{"name": "bobs", "priority": 1}
 			}
 			path := strings.ReplaceAll(rt.Pattern, "{id}", fmt.Sprint(id))
 			r := e.do(req{method: rt.Method, path: path, token: e.bobT, body: body})
@@ -755,7 +758,7 @@ func TestOwnershipOnEveryJobRoute(t *testing.T) {
 	}
 	for id, b := range before {
 		a := e.job(id)
-		if a.State != b.State || a.Hold != b.Hold || !a.SubmittedAt.Equal(b.SubmittedAt) || (a.CompletedAt == nil) != (b.CompletedAt == nil) {
+		if a.State != b.State || a.Hold != b.Hold || !a.SubmittedAt.Equal(b.SubmittedAt) || (a.CompletedAt == nil) != (b.CompletedAt == nil) || a.Name != b.Name {
 			t.Errorf("job %d changed under bob's requests: %s/%q -> %s/%q", id, b.State, b.Hold, a.State, a.Hold)
 		}
 	}

@@ -66,6 +66,8 @@ func (s *Server) routes() []Route {
 		{Method: "DELETE", Pattern: "/api/jobs/{id}", Policy: User, handle: s.cancelJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/hold", Policy: User, handle: s.holdJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/release", Policy: User, handle: s.releaseJob},
+		{Method: "PATCH", Pattern: "/api/jobs/{id}", Policy: User, handle: s.updateJob},
+		{Method: "POST", Pattern: "/api/jobs/{id}/requeue", Policy: User, handle: s.requeueJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
 		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},

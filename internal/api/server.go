@@ -46,6 +46,8 @@ type Store interface {
 	QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
+	UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, u rcq.JobUpdate, check func(*rcq.Job) error) (*rcq.Job, error)
+	JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]rcq.JobState, error)
 	// SignalJob records a signal for a running job of owner (0: any) for its node's executor.
 	SignalJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, signal string) error
 

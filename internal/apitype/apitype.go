@@ -71,10 +71,12 @@ type Message struct {
 	Message string `json:"message"`
 }
 
-// Dependency is one entry of SubmitRequest.Dependencies.
+// Dependency is one entry of SubmitRequest.Dependencies. In a job shown by
+// GET /api/jobs/{id}, State is the state of the job it waits on.
 type Dependency struct {
 	Type  string `json:"type"` // afterok, afterany, afternotok
 	JobID int64  `json:"job_id"`
+	State string `json:"state,omitempty"`
 }
 
 // SubmitRequest is POST /api/jobs. Optional fields left out take the defaults.
@@ -156,6 +158,17 @@ type Job struct {
 	Rank           int                  `json:"rank,omitempty"`
 	Computed       *rcq.PriorityFactors `json:"computed_priority,omitempty"`
 	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
+}
+
+// JobUpdate is PATCH /api/jobs/{id}: changes to a pending job; fields left
+// out stay. Dependencies, when present, replaces the job's dependencies ([]
+// removes them). Users may rename, change dependencies, and lower the time
+// limit and priority; admins may change anything in either direction.
+type JobUpdate struct {
+	Name           *string       `json:"name,omitempty"`
+	EstimatedHours *float64      `json:"estimated_hours,omitempty"` // the time limit
+	Priority       *int          `json:"priority,omitempty"`
+	Dependencies   *[]Dependency `json:"dependencies,omitempty"`
 }
 
 // JobList is GET /api/jobs: one page of jobs. Next is the cursor of the

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // PrintJSON writes v as one indented JSON document.
@@ -56,4 +58,17 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// JobMessage is rcqd's message for an action on job id that failed, naming
+// the job if the message does not already.
+func JobMessage(id int64, err error) string {
+	msg := rcq.MessageOf(err)
+	if msg == "internal error" {
+		msg = err.Error()
+	}
+	if strings.Contains(msg, fmt.Sprintf("job %d", id)) {
+		return msg
+	}
+	return fmt.Sprintf("job %d: %s", id, msg)
 }

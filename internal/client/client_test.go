@@ -22,6 +22,7 @@ import (
 
 // fakeAPI answers a few routes like rcqd does and records what it was sent.
 type fakeAPI struct {
+	lastUpdate apitype.JobUpdate
 	lastAuth   string
 	lastQuery  string
 	lastIdem   string
@@ -78,6 +79,18 @@ func (f *fakeAPI) handler() http.Handler {
 		default:
 			writeJSON(w, 404, apitype.ErrorBody{Error: "job not found", Code: "not_found"})
 		}
+	})
+	mux.HandleFunc("PATCH /api/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.lastUpdate = apitype.JobUpdate{}
+		_ = json.NewDecoder(r.Body).Decode(&f.lastUpdate)
+		if r.PathValue("id") == "5" {
+			writeJSON(w, 403, apitype.ErrorBody{Error: "job 5: only an admin may raise a priority", Code: "admin_required"})
+			return
+		}
+		writeJSON(w, 200, apitype.Job{ID: 6, Name: *f.lastUpdate.Name})
+	})
+	mux.HandleFunc("POST /api/jobs/{id}/requeue", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 422, apitype.ErrorBody{Error: "job 6: requeue is not supported yet", Code: "requeue_unsupported"})
 	})
 	mux.HandleFunc("GET /api/jobs/{id}/output", func(w http.ResponseWriter, r *http.Request) {
 		f.lastQuery = r.URL.RawQuery
@@ -406,5 +419,37 @@ func TestCredentialsPath(t *testing.T) {
 	p, _ = credentialsPath(func(k string) string { return map[string]string{"XDG_CONFIG_HOME": "/c"}[k] }, home)
 	if p != "/c/rcq/credentials" {
 		t.Errorf("XDG = %q", p)
+	}
+}
+
+// UpdateJob sends only the fields given (a nil slice of dependencies is
+// absent, an empty one is "remove them") and rebuilds refusals; Requeue's
+// refusal keeps its code.
+func TestUpdateJobAndRequeue(t *testing.T) {
+	t.Parallel()
+	f, server := newTCP(t)
+	ctx := context.Background()
+	c := mustNew(t, server)
+	name := "renamed"
+	none := []apitype.Dependency{}
+	j, err := c.UpdateJob(ctx, 6, apitype.JobUpdate{Name: &name, Dependencies: &none})
+	if err != nil || j.Name != name {
+		t.Fatalf("update: %+v %v", j, err)
+	}
+	if f.lastUpdate.Name == nil || *f.lastUpdate.Name != name || f.lastUpdate.Priority != nil || f.lastUpdate.EstimatedHours != nil ||
+		f.lastUpdate.Dependencies == nil || len(*f.lastUpdate.Dependencies) != 0 {
+		t.Errorf("rcqd was sent %+v", f.lastUpdate)
+	}
+	prio := 9
+	_, err = c.UpdateJob(ctx, 5, apitype.JobUpdate{Name: &name, Priority: &prio})
+	if !errors.Is(err, rcq.ErrForbidden) || rcq.CodeOf(err) != "admin_required" || f.lastUpdate.Priority == nil || *f.lastUpdate.Priority != 9 {
+		t.Errorf("raising update: %v (sent %+v)", err, f.lastUpdate)
+	}
+	if f.lastUpdate.Dependencies != nil {
+		t.Errorf("dependencies sent although not given: %v", *f.lastUpdate.Dependencies)
+	}
+	_, err = c.Requeue(ctx, 6)
+	if !errors.Is(err, rcq.ErrUnprocessable) || rcq.CodeOf(err) != "requeue_unsupported" {
+		t.Errorf("requeue: %v", err)
 	}
 }

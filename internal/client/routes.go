@@ -231,6 +231,24 @@ func (c *Client) Release(ctx context.Context, id int64) (*apitype.JobAction, err
 	return c.action(ctx, http.MethodPost, "release", id, nil)
 }
 
+// UpdateJob changes a pending job (PATCH /api/jobs/{id}) and returns it as
+// changed. A user raising a time limit or priority gets a Forbidden error
+// with code "admin_required"; a job no longer pending a Conflict.
+func (c *Client) UpdateJob(ctx context.Context, id int64, u apitype.JobUpdate) (*apitype.Job, error) {
+	var out apitype.Job
+	if err := c.do(ctx, request{method: http.MethodPatch, path: fmt.Sprintf("/api/jobs/%d", id), body: u, out: &out}); err != nil {
+		return nil, fmt.Errorf("update job %d: %w", id, err)
+	}
+	return &out, nil
+}
+
+// Requeue asks for a finished job to be queued again
+// (POST /api/jobs/{id}/requeue); rcqd refuses it for now with code
+// "requeue_unsupported".
+func (c *Client) Requeue(ctx context.Context, id int64) (*apitype.JobAction, error) {
+	return c.action(ctx, http.MethodPost, "requeue", id, nil)
+}
+
 // Signal sends a signal to a running job without cancelling it
 // (POST /api/jobs/{id}/signal).
 func (c *Client) Signal(ctx context.Context, id int64, signal string) (*apitype.JobAction, error) {

@@ -202,10 +202,10 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 		}
 		switch {
 		case c.flags&flagHoldAdmin != 0:
-			pj.Reason, pj.Detail = rcq.ReasonHeldAdmin, "held by an administrator; an administrator can release it"
+			pj.Reason, pj.Detail = rcq.ReasonHeldAdmin, "held by an administrator; an administrator can release it (rcq-control release)"
 			continue
 		case c.flags&flagHoldUser != 0:
-			pj.Reason, pj.Detail = rcq.ReasonHeldUser, "held by its owner; release it to let it run"
+			pj.Reason, pj.Detail = rcq.ReasonHeldUser, "held by its owner; release it with rcq-control release to let it run"
 			continue
 		}
 

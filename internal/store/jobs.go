@@ -551,3 +551,74 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 	}
 	return js, nil
 }
+
+// UpdatePendingJob changes a pending job of owner (0: any owner, for admins)
+// as u says, after check approves the job as it is now (rcq.JobUpdate.Check
+// with the caller's rights), and returns the job as changed. The job is
+// locked while it is checked, so the rules see the values they change. New
+// dependencies must name jobs of the job's owner, like a submit's. A job no
+// longer pending is a Conflict naming its state; another user's job is
+// NotFound.
+func (s *Store) UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, u rcq.JobUpdate, check func(*rcq.Job) error) (*rcq.Job, error) {
+	var out *rcq.Job
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, jobSelect+` WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2) AND j.status = 'pending' FOR UPDATE OF j`, id, owner)
+		r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByPos[jobRow])
+		if errors.Is(err, pgx.ErrNoRows) {
+			return s.whyNot(ctx, tx, id, owner)
+		}
+		if err != nil {
+			return err
+		}
+		j := r.job()
+		if err := check(&j); err != nil {
+			return err
+		}
+		u.Apply(&j)
+		tag, err := tx.Exec(ctx, `UPDATE jobs SET name = $2, estimated_hours = $3, priority = $4
+			WHERE id = $1 AND status = 'pending'`, id, j.Name, j.EstimatedHours, j.Priority)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 { // cannot happen under the row lock; never report a change not made
+			return s.whyNot(ctx, tx, id, owner)
+		}
+		if u.Dependencies != nil {
+			if err := checkDependencies(ctx, tx, []*rcq.Job{&j}, -1); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM job_dependencies WHERE job_id = $1`, id); err != nil {
+				return err
+			}
+			if err := insertDependencies(ctx, tx, []rcq.JobID{id}, []*rcq.Job{&j}); err != nil {
+				return err
+			}
+		}
+		out = &j
+		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+	})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("update job %d", id), err)
+	}
+	return out, nil
+}
+
+// JobStates returns the states of the jobs ids names that exist, for showing
+// a job's dependencies with the states of the jobs they wait on.
+func (s *Store) JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]rcq.JobState, error) {
+	out := make(map[rcq.JobID]rcq.JobState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	raw := make([]int64, len(ids))
+	for i, id := range ids {
+		raw[i] = int64(id)
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, status FROM jobs WHERE id = ANY($1)`, raw)
+	var id rcq.JobID
+	var st rcq.JobState
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { out[id] = st; return nil }); err != nil {
+		return nil, wrap("job states", err)
+	}
+	return out, nil
+}

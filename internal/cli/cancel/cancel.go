@@ -218,7 +218,7 @@ func cancelRun(ctx context.Context, opts *Options) error {
 		case errors.Is(err, rcq.ErrNotFound):
 			r.Error, r.Code = fmt.Sprintf("job %d not found", t.id), rcq.CodeOf(err)
 		default:
-			r.Error, r.Code = jobMessage(t.id, err), rcq.CodeOf(err)
+			r.Error, r.Code = cli.JobMessage(t.id, err), rcq.CodeOf(err)
 		}
 		results = append(results, r)
 	}
@@ -248,18 +248,6 @@ func cancelRun(ctx context.Context, opts *Options) error {
 		return &cli.ExitError{Code: cli.ExitFailure}
 	}
 	return nil
-}
-
-// jobMessage is rcqd's message, naming the job if it does not already.
-func jobMessage(id int64, err error) string {
-	msg := rcq.MessageOf(err)
-	if msg == "internal error" {
-		msg = err.Error()
-	}
-	if strings.Contains(msg, fmt.Sprintf("job %d", id)) {
-		return msg
-	}
-	return fmt.Sprintf("job %d: %s", id, msg)
 }
 
 // NewRootCmd is the command of the program: NewCmd without a runF.

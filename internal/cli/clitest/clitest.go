@@ -367,6 +367,75 @@ func (a *API) handler() http.Handler {
 		a.Signals = append(a.Signals, fmt.Sprintf("%d:%s", j.ID, req.Signal))
 		writeJSON(w, 200, apitype.JobAction{Message: "Signal sent", JobID: j.ID, Status: j.Status})
 	}))
+	// Hold, release, update and requeue follow rcqd's rules: pending jobs
+	// only, an admin's hold binds users, updates checked by rcq.JobUpdate.
+	pending := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
+		j := find(w, r, u)
+		if j != nil && j.Status != "pending" {
+			writeErr(w, 409, "job_not_pending", "job %d is %s, not pending", j.ID, j.Status)
+			return nil
+		}
+		return j
+	}
+	for verb, hold := range map[string]string{"hold": "user", "release": ""} {
+		mux.HandleFunc("POST /api/jobs/{id}/"+verb, auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			j := pending(w, r, u)
+			if j == nil {
+				return
+			}
+			if j.Hold == "admin" && !u.Admin {
+				writeErr(w, 403, "held_by_admin", "job %d is held by an admin; only an admin can release it", j.ID)
+				return
+			}
+			j.Hold, j.Reason = hold, ""
+			if hold != "" && u.Admin {
+				j.Hold = "admin"
+			}
+			writeJSON(w, 200, apitype.JobAction{Message: "Job " + verb, JobID: j.ID, Status: j.Status})
+		}))
+	}
+	mux.HandleFunc("PATCH /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		var req apitype.JobUpdate
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeErr(w, 400, "bad_json", "%v", err)
+			return
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		j := pending(w, r, u)
+		if j == nil {
+			return
+		}
+		upd := rcq.JobUpdate{Name: req.Name, EstimatedHours: req.EstimatedHours, Priority: req.Priority}
+		if req.Dependencies != nil {
+			deps := []rcq.Dependency{}
+			for _, d := range *req.Dependencies {
+				deps = append(deps, rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)})
+			}
+			upd.Dependencies = &deps
+		}
+		cur := rcq.Job{ID: rcq.JobID(j.ID), EstimatedHours: j.EstimatedHours, Priority: j.Priority, Name: j.Name}
+		if err := upd.Check(&cur, u.Admin, rcq.DefaultLimits); err != nil {
+			status := map[rcq.Kind]int{rcq.KindInvalid: 400, rcq.KindForbidden: 403}[rcq.KindOf(err)]
+			writeErr(w, status, rcq.CodeOf(err), "%s", rcq.MessageOf(err))
+			return
+		}
+		upd.Apply(&cur)
+		j.Name, j.EstimatedHours, j.Priority = cur.Name, cur.EstimatedHours, cur.Priority
+		if req.Dependencies != nil {
+			j.Dependencies = *req.Dependencies
+		}
+		writeJSON(w, 200, j)
+	}))
+	mux.HandleFunc("POST /api/jobs/{id}/requeue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if j := find(w, r, u); j != nil {
+			writeErr(w, 422, "requeue_unsupported", "job %d: requeue is not supported yet; submit the script again with rcq-submit", j.ID)
+		}
+	}))
 	mux.HandleFunc("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		q := r.URL.Query()

@@ -23,6 +23,14 @@ func TestUmbrella(t *testing.T) {
 	if code := e.Run(NewUmbrella(e.F), "cancel", "1"); code != 0 || api.Job(1).Status != "cancelled" {
 		t.Errorf("rcq cancel: exit %d, %q", code, e.Stderr)
 	}
+	e.Stdout.Reset()
+	if code := e.Run(NewUmbrella(e.F), "show", "1"); code != 0 || !strings.HasPrefix(e.Stdout.String(), "JobId=1 JobName=wrap\n") {
+		t.Errorf("rcq show: exit %d, %q %q", code, e.Stdout, e.Stderr)
+	}
+	e.Stdout.Reset()
+	if code := e.Run(NewUmbrella(e.F), "control", "update", "1", "JobName=x"); code != 1 || !strings.Contains(e.Stderr.String(), "job 1 is cancelled, not pending") {
+		t.Errorf("rcq control: exit %d, %q %q", code, e.Stdout, e.Stderr)
+	}
 	e.Stderr.Reset()
 	if code := e.Run(NewUmbrella(e.F), "frobnicate"); code != cli.ExitUsage || !strings.HasPrefix(e.Stderr.String(), `rcq: unknown command "frobnicate"`) {
 		t.Errorf("unknown command: exit %d, %q", code, e.Stderr)

@@ -47,7 +47,7 @@ var options = []option{
 	{long: "dependency", short: "d", env: []string{"RCQ_DEPENDENCY"}, directive: true,
 		usage: "start only after other jobs: `LIST` of afterok:ID[:ID...], afterany:ID, afternotok:ID, comma-separated"},
 	{long: "hold", short: "H", isBool: true, env: []string{"RCQ_HOLD", "SBATCH_HOLD"}, directive: true,
-		usage: "submit the job held; it starts only once released"},
+		usage: "submit the job held; it starts only once released (rcq-control release ID)"},
 	{long: "parsable", isBool: true, directive: true,
 		usage: "print only the job id"},
 	{long: "wait", short: "W", isBool: true, env: []string{"RCQ_WAIT", "SBATCH_WAIT"}, directive: true,
