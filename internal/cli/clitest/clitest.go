@@ -299,6 +299,50 @@ func (a *API) handler() http.Handler {
 		out.Count = len(out.Jobs)
 		writeJSON(w, 200, out)
 	}))
+	// GET /api/acct, the part rcq-queue uses for recently ended jobs: the
+	// caller's jobs (an admin's: all) in the states asked, not ended
+	// before start, newest first, one page.
+	mux.HandleFunc("GET /api/acct", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.record(r)
+		q := r.URL.Query()
+		states := map[string]bool{}
+		for _, s := range strings.Split(q.Get("states"), ",") {
+			if s == "" {
+				continue
+			}
+			st, err := rcq.ParseJobState(s)
+			if err != nil {
+				writeErr(w, 400, "invalid_states", "%s", rcq.MessageOf(err))
+				return
+			}
+			states[string(st)] = true
+		}
+		var start time.Time
+		if v := q.Get("start"); v != "" {
+			var err error
+			if start, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				writeErr(w, 400, "invalid_start", "start: %v", err)
+				return
+			}
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		out := apitype.AcctList{Jobs: []apitype.AcctJob{}}
+		for i := len(a.jobs) - 1; i >= 0; i-- {
+			j := a.jobs[i]
+			if !u.Admin && j.UserID != u.ID || q.Get("user") != "" && j.User != q.Get("user") ||
+				len(states) > 0 && !states[j.Status] || j.CompletedAt != nil && j.CompletedAt.Before(start) {
+				continue
+			}
+			out.Jobs = append(out.Jobs, apitype.AcctJob{ID: j.ID, User: j.User, GroupID: j.GroupID, Name: j.Name,
+				Status: j.Status, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
+				EstimatedHours: j.EstimatedHours, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
+				SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
+				ExitCode: j.ExitCode, Worker: j.Worker})
+		}
+		out.Count = len(out.Jobs)
+		writeJSON(w, 200, out)
+	}))
 	find := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		for _, j := range a.jobs {

@@ -39,6 +39,7 @@ type Options struct {
 	Iterate  int
 	JSON     bool
 	Limit    int
+	Recent   time.Duration // the default view also shows jobs that ended this recently
 }
 
 const long = `Show the queue, like squeue.
@@ -53,8 +54,11 @@ CA cancelled, TO timeout), TIME the time used, and the last column the
 worker of a running job or, in parentheses, why a pending job waits. Other
 users' jobs show only their id, user, group, state and size.
 
-Finished jobs are shown with -t all or -t CD,F,CA,TO (history, newest first,
-at most --limit jobs).
+Jobs that ended in the last --recent (5 minutes) follow, a failed one with
+its reason in the last column, so a job that fails at once does not just
+vanish (squeue's MinJobAge). Older finished jobs are shown with -t all or
+-t CD,F,CA,TO (history, newest first, at most --limit jobs), and by
+rcq-acct.
 
 -o/--format takes squeue's codes: %i id, %j name, %u user, %g group,
 %t state code, %T state, %M time used, %l time limit, %S start (actual or
@@ -115,6 +119,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.IntVarP(&opts.Iterate, "iterate", "i", 0, "redraw every `SECONDS` until interrupted")
 	fl.BoolVar(&opts.JSON, "json", false, "print the jobs as JSON")
 	fl.IntVar(&opts.Limit, "limit", 100, "at most `N` finished jobs (1-1000)")
+	fl.DurationVar(&opts.Recent, "recent", 5*time.Minute, "without -t, also show jobs that ended within this `DURATION`, like squeue's MinJobAge (0: none)")
 	_ = cmd.RegisterFlagCompletionFunc("states", cli.CompleteStates)
 	_ = cmd.RegisterFlagCompletionFunc("jobs", cli.CompleteJobIDs(f))
 	for _, name := range []string{"user", "name", "format", "sort", "iterate", "limit"} {
@@ -181,8 +186,12 @@ func parseQuery(opts *Options) (*query, error) {
 }
 
 func (q *query) keep(r *Row) bool {
-	return q.states[rcq.JobState(r.State)] &&
-		(len(q.ids) == 0 || q.ids[r.ID]) &&
+	return q.states[rcq.JobState(r.State)] && q.keepAnyState(r)
+}
+
+// keepAnyState is keep without the state filter.
+func (q *query) keepAnyState(r *Row) bool {
+	return (len(q.ids) == 0 || q.ids[r.ID]) &&
 		(len(q.names) == 0 || q.names[r.Name]) &&
 		(len(q.users) == 0 || q.users[r.User])
 }
@@ -212,6 +221,13 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 			if q.keep(&r) {
 				out.Jobs = append(out.Jobs, r)
 			}
+		}
+		if len(opts.States) == 0 && !opts.Start && opts.Recent > 0 {
+			recent, err := recentlyEnded(ctx, s, q, out.Now.Add(-opts.Recent), out.Now)
+			if err != nil {
+				return nil, err
+			}
+			out.Jobs = append(out.Jobs, recent...)
 		}
 	} else {
 		jq := client.JobsQuery{Limit: opts.Limit, User: q.user, IDs: q.idList, Newest: true}
@@ -264,6 +280,27 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 	}
 	out.Count = len(out.Jobs)
 	return out, nil
+}
+
+// recentlyEnded are the jobs q selects that ended since, newest first: the
+// default view shows them for a while, so a job that failed right after
+// its submit does not just vanish (squeue's MinJobAge).
+func recentlyEnded(ctx context.Context, s *cli.Session, q *query, since, now time.Time) ([]Row, error) {
+	var rows []Row
+	aq := client.AcctQuery{User: q.user, IDs: q.idList, States: []string{"CD", "F", "CA", "TO"}, Start: since}
+	err := s.EachAcct(ctx, aq, func(page *apitype.AcctList) error {
+		for _, j := range page.Jobs {
+			if j.CompletedAt == nil || j.CompletedAt.Before(since) {
+				continue // cancelled while pending: the window keeps it by its submit
+			}
+			r := fromAcct(j, s.Email, now)
+			if q.keepAnyState(&r) {
+				rows = append(rows, r)
+			}
+		}
+		return nil
+	})
+	return rows, err
 }
 
 func sortRows(rows []Row, spec string) error {

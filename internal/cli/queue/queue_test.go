@@ -52,6 +52,26 @@ func run(t *testing.T, args ...string) (*clitest.API, *clitest.Env, int) {
 	return api, e, code
 }
 
+// Jobs that ended within --recent stay in the default view after the queue
+// (squeue's MinJobAge), a failed one with its reason; older ones do not.
+func TestRecentlyEnded(t *testing.T) {
+	_, e, code := run(t, "-h", "-o", "%i %t %R", "--recent", "61m")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	if want := "2 PD (Resources)\n3 PD (JobHeldUser)\n4 PD (-)\n1 R node1\n6 F (NonZeroExitCode)\n5 CD node1\n"; e.Stdout.String() != want {
+		t.Errorf("--recent 61m:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+	_, e, _ = run(t, "-h", "-o", "%i", "--recent", "59m30s") // job 6 ended 59m55s ago, job 5 58m30s ago
+	if want := "2\n3\n4\n1\n5\n"; e.Stdout.String() != want {
+		t.Errorf("--recent 59m30s:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+	_, e, _ = run(t, "-h", "-o", "%i", "--recent", "0")
+	if want := "2\n3\n4\n1\n"; e.Stdout.String() != want {
+		t.Errorf("--recent 0:\n%s\nwant:\n%s", e.Stdout, want)
+	}
+}
+
 func TestDefaultTable(t *testing.T) {
 	_, e, code := run(t)
 	if code != 0 {
@@ -136,7 +156,7 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
 	want := `JOBID NAME USER    GROUP ST TIME CPUS MEM GPUS PRIORITY NODELIST(REASON)
-    6 oops ann@lab     1  F 0:05    1  1G    0        - node1
+    6 oops ann@lab     1  F 0:05    1  1G    0        - (NonZeroExitCode)
     5 done ann@lab     1 CD 1:30    1  1G    0        - node1
 `
 	if e.Stdout.String() != want {

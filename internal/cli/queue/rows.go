@@ -74,6 +74,19 @@ func fromQueue(j apitype.QueueJob, now time.Time) Row {
 	}
 }
 
+// fromAcct converts a job of GET /api/acct.
+func fromAcct(j apitype.AcctJob, me string, now time.Time) Row {
+	st := rcq.JobState(j.Status)
+	sub := j.SubmittedAt
+	return Row{
+		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		Own: me == "" || j.User == me, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
+		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, j.CompletedAt, now),
+		Reason: j.Reason, ReasonDetail: j.ReasonDetail, Worker: j.Worker, SubmittedAt: &sub,
+		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, ExitCode: j.ExitCode,
+	}
+}
+
 // fromJob converts a job of GET /api/jobs.
 func fromJob(j apitype.Job, me string, now time.Time) Row {
 	st := rcq.JobState(j.Status)
@@ -165,7 +178,9 @@ func (r *Row) value(code byte) string {
 		}
 		return orDash(r.Reason)
 	case 'R':
-		if st == rcq.JobRunning || st.Terminal() && r.Worker != "" {
+		// As squeue: the node of a running or completed job, the reason of
+		// one that waits or did not complete ((NonZeroExitCode), ...).
+		if st == rcq.JobRunning || st == rcq.JobCompleted && r.Worker != "" {
 			return orDash(r.Worker)
 		}
 		return "(" + orDash(r.Reason) + ")"
