@@ -69,6 +69,8 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
 		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
+		{Method: "GET", Pattern: "/api/workers", Policy: User, handle: s.listNodes},
+		{Method: "GET", Pattern: "/api/share", Policy: User, handle: s.share},
 
 		{Method: "GET", Pattern: "/api/admin/groups", Policy: Admin, handle: s.listGroups},
 		{Method: "POST", Pattern: "/api/admin/groups", Policy: Admin, handle: s.createGroup},
