@@ -48,10 +48,10 @@ func TestNodesAndShare(t *testing.T) {
 		t.Fatalf("Share: %+v %v", sh, err)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if auth[0] != "GET /api/workers Bearer tok" || auth[1] != "GET /api/share Bearer tok" {
 		t.Errorf("sent %q", auth)
 	}
+	mu.Unlock()
 	anon, _ := New(srv.URL)
 	if _, err := anon.Share(ctx); !errors.Is(err, rcq.ErrUnauthorized) || err.Error() != "fair share: not logged in" {
 		t.Errorf("Share without a token: %v", err)
