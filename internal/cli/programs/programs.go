@@ -9,8 +9,10 @@ import (
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/cli/admin"
 	"github.com/rcq-project/rcq/internal/cli/cancel"
+	"github.com/rcq-project/rcq/internal/cli/info"
 	"github.com/rcq-project/rcq/internal/cli/login"
 	"github.com/rcq-project/rcq/internal/cli/queue"
+	"github.com/rcq-project/rcq/internal/cli/share"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/spf13/cobra"
 )
@@ -28,6 +30,8 @@ func All() []Program {
 		{"rcq-submit", submit.NewRootCmd},
 		{"rcq-queue", queue.NewRootCmd},
 		{"rcq-cancel", cancel.NewRootCmd},
+		{"rcq-info", info.NewRootCmd},
+		{"rcq-share", share.NewRootCmd},
 		{"rcq-admin", admin.NewRootCmd},
 	}
 }
@@ -53,7 +57,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use login, submit, queue, cancel or admin", args[0])
+				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, info, share or admin", args[0])
 			}
 			return cmd.Help()
 		},
