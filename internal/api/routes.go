@@ -71,6 +71,8 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/jobs/{id}/signal", Policy: User, handle: s.signalJob},
 		{Method: "GET", Pattern: "/api/jobs/{id}/output", Policy: User, handle: s.jobOutput},
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
+		{Method: "GET", Pattern: "/api/workers", Policy: User, handle: s.listNodes},
+		{Method: "GET", Pattern: "/api/share", Policy: User, handle: s.share},
 
 		{Method: "GET", Pattern: "/api/acct", Policy: User, handle: s.listAcct},
 		{Method: "GET", Pattern: "/api/acct/summary", Policy: User, handle: s.acctSummary},

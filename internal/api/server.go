@@ -35,6 +35,7 @@ type Store interface {
 	UpdateGroup(ctx context.Context, id rcq.GroupID, quota *float64, priority *int) (*rcq.Group, error)
 
 	Workers(ctx context.Context) ([]rcq.Worker, error)
+	WorkerLoads(ctx context.Context) ([]rcq.WorkerLoad, error)
 	CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error)
 	UpdateWorker(ctx context.Context, id rcq.WorkerID, p rcq.WorkerPatch) (*rcq.Worker, error)
 	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
@@ -56,11 +57,14 @@ type Store interface {
 	AcctSummary(ctx context.Context, f rcq.AcctFilter) ([]rcq.GroupAcct, error)
 }
 
-// Planner is the scheduler's read side: the current plan, and where a job
-// would start.
+// Planner is the scheduler's read side: the current plan, where a job
+// would start, and the groups' fair share.
 type Planner interface {
 	Plan(ctx context.Context) (*rcq.Plan, error)
 	Preview(ctx context.Context, j rcq.PendingJob) (*rcq.PlannedJob, error)
+	// Shares is every group's usage and fair-share factor as the scheduler
+	// computes them, with its users' usage.
+	Shares(ctx context.Context) ([]rcq.GroupUsage, error)
 }
 
 // Config is the API's slice of rcqd's configuration.

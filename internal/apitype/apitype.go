@@ -305,3 +305,57 @@ type WorkerRequest struct {
 	GPUCount *int   `json:"gpu_count,omitempty"`
 	Status   string `json:"status,omitempty"`
 }
+
+// NodeInfo is one worker in GET /api/workers, which every account may read:
+// its name, node and size, its state and what running jobs hold of it.
+// Status is the worker's own state (online, drained, offline); State is
+// sinfo's (idle, mixed, allocated, drained, offline), derived from Status
+// and the allocation.
+type NodeInfo struct {
+	Name          string `json:"name"`
+	Node          string `json:"node"`
+	CPUCores      int    `json:"cpu_cores"`
+	MemoryGB      int    `json:"memory_gb"`
+	GPUCount      int    `json:"gpu_count"`
+	Status        string `json:"status"`
+	State         string `json:"state"`
+	AllocCPUs     int    `json:"alloc_cpus"`
+	AllocMemoryGB int    `json:"alloc_memory_gb"`
+	AllocGPUs     int    `json:"alloc_gpus"`
+	RunningJobs   int    `json:"running_jobs"`
+}
+
+// NodeList is GET /api/workers.
+type NodeList struct {
+	Workers []NodeInfo `json:"workers"`
+	Count   int        `json:"count"`
+}
+
+// UserShare is one account's part of its group's fair-share usage.
+// UsageShare is its usage over the group's (0 when the group used nothing).
+type UserShare struct {
+	Email         string  `json:"email"`
+	UsageCPUHours float64 `json:"usage_cpu_hours"`
+	UsageShare    float64 `json:"usage_share"`
+}
+
+// GroupShare is one group in GET /api/share: its quota and priority, its
+// usage over the fair-share window (CPU-hours, decayed as the scheduler
+// decays it), the scheduler's fair-share factor for it, and, for the
+// caller's own group (every group for an admin), its users; Users is null
+// for the groups whose members the caller may not see.
+type GroupShare struct {
+	ID            int64       `json:"id"`
+	Name          string      `json:"name"`
+	CPUQuota      float64     `json:"cpu_quota"`
+	Priority      int         `json:"priority"`
+	UsageCPUHours float64     `json:"usage_cpu_hours"`
+	FairShare     float64     `json:"fair_share"`
+	Users         []UserShare `json:"users"`
+}
+
+// ShareList is GET /api/share: every group by id.
+type ShareList struct {
+	Groups []GroupShare `json:"groups"`
+	Count  int          `json:"count"`
+}

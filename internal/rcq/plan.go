@@ -75,3 +75,20 @@ type Plan struct {
 	Cancels []DependencyCancel
 	Jobs    []PlannedJob // every pending job (including those starting now), in order
 }
+
+// UserUsage is one account's usage inside one group over the fair-share
+// window, decayed like its group's.
+type UserUsage struct {
+	UserID        UserID
+	Email         string
+	UsageCPUHours float64
+}
+
+// GroupUsage is a group's fair-share standing: its usage, the scheduler's
+// fair-share factor for it, and its members' usage (every current member,
+// and anyone who used it inside the window).
+type GroupUsage struct {
+	GroupShare
+	FairShare float64
+	Users     []UserUsage
+}

@@ -54,3 +54,35 @@ type User struct {
 	TokenVersion int    // bumped on logout and password change: older tokens stop working
 	CreatedAt    time.Time
 }
+
+// WorkerLoad is a worker with what the jobs running on it hold.
+type WorkerLoad struct {
+	Worker
+	Allocated   Resources
+	RunningJobs int
+}
+
+// Node states as sinfo names them (rcq-info, GET /api/workers).
+const (
+	NodeIdle      = "idle"      // online, nothing running
+	NodeMixed     = "mixed"     // online, some CPUs allocated
+	NodeAllocated = "allocated" // online, every CPU (or all memory) allocated
+	NodeDrained   = "drained"   // drained by an admin: takes no new jobs
+	NodeOffline   = "offline"   // its rcqd stopped heartbeating
+)
+
+// NodeState derives the sinfo-style state from the worker's state and what
+// its running jobs hold.
+func (w WorkerLoad) NodeState() string {
+	switch {
+	case w.State == WorkerOffline:
+		return NodeOffline
+	case w.State == WorkerDrained:
+		return NodeDrained
+	case w.RunningJobs == 0 && w.Allocated == (Resources{}):
+		return NodeIdle
+	case w.Allocated.CPUCores >= w.Capacity.CPUCores || w.Capacity.MemoryGB > 0 && w.Allocated.MemoryGB >= w.Capacity.MemoryGB:
+		return NodeAllocated
+	}
+	return NodeMixed
+}

@@ -36,6 +36,9 @@ type Store interface {
 	// has a free CPU core (every job needs one), and fewer than maxRunning
 	// jobs hold resources (0: no cap).
 	HasRoom(ctx context.Context, maxRunning int) (bool, error)
+	// GroupUsages returns every group with its usage over window, decayed
+	// with halfLife exactly as Snapshot counts it, and its users' part.
+	GroupUsages(ctx context.Context, window, halfLife time.Duration) ([]rcq.GroupUsage, error)
 }
 
 // LeaseName is the name of the scheduler's lease row.
@@ -374,6 +377,20 @@ func (l *Loop) currentCycle(ctx context.Context) *cycle {
 // PreviewID is the job id Preview gives the hypothetical job when it has
 // none.
 const PreviewID rcq.JobID = -1
+
+// Shares returns every group's fair-share standing as the scheduler sees it:
+// usage over the configured window and half-life, and the fair-share factor
+// FairShare gives it with the configured bounds.
+func (l *Loop) Shares(ctx context.Context) ([]rcq.GroupUsage, error) {
+	gs, err := l.store.GroupUsages(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
+	if err != nil {
+		return nil, err
+	}
+	for i := range gs {
+		gs[i].FairShare = FairShare(gs[i].CPUQuota, gs[i].UsageCPUHours, l.cfg.FairShareMin, l.cfg.FairShareMax)
+	}
+	return gs, nil
+}
 
 // Preview returns when a hypothetical job would be expected to start if it
 // were submitted now (rcq-submit --test-only): it is planned on a fresh

@@ -114,6 +114,16 @@ func (m *memStore) CancelJobs(ctx context.Context, name, holder string, cancels 
 	return nil
 }
 
+// GroupUsages gives group 1 as Snapshot does, with usage 4000 CPU-hours
+// when the window is at least a day (and none otherwise).
+func (m *memStore) GroupUsages(ctx context.Context, window, halfLife time.Duration) ([]rcq.GroupUsage, error) {
+	g := rcq.GroupUsage{GroupShare: rcq.GroupShare{Group: rcq.Group{ID: 1, CPUQuota: 1000, Priority: 5}}}
+	if window >= 24*time.Hour {
+		g.UsageCPUHours = 4000
+	}
+	return []rcq.GroupUsage{g}, nil
+}
+
 func (m *memStore) HasRoom(ctx context.Context, maxRunning int) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -426,5 +436,22 @@ func TestEventCycleSkipsWithoutRoom(t *testing.T) {
 	a.cycle(t.Context(), true)
 	if got := st.runningIDs(); !slices.Equal(got, []rcq.JobID{2}) {
 		t.Errorf("running = %v after an event cycle with room, want job 2 started", got)
+	}
+}
+
+func TestSharesUseTheConfiguredFairShare(t *testing.T) {
+	cfg := testConfig()
+	cfg.FairShareWindow, cfg.FairShareMin, cfg.FairShareMax = 48*time.Hour, 0.1, 3
+	l := New(newMemStore(nil), cfg, nil, "a")
+	gs, err := l.Shares(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].FairShare != 0.25 {
+		t.Fatalf("shares %+v, want group 1 with factor 1000/4000 = 0.25", gs)
+	}
+	cfg.FairShareWindow = time.Hour // no usage: the configured maximum
+	if gs, _ = New(newMemStore(nil), cfg, nil, "a").Shares(context.Background()); gs[0].FairShare != 3 {
+		t.Fatalf("unused group's factor %v, want the maximum 3", gs[0].FairShare)
 	}
 }

@@ -132,13 +132,20 @@ func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	return err
 }
 
+// Fair-share usage, in one place for the scheduler's snapshot and
+// GroupUsages: the CPU-hours of usage_logs rows u logged inside the window
+// ($1 seconds), each decayed by its age with half-life $2 seconds when > 0.
+const (
+	inWindow     = `u.logged_at > now() - make_interval(secs => $1)`
+	decayedUsage = `coalesce(sum(u.cpu_hours * CASE WHEN $2 > 0
+		THEN power(0.5, extract(epoch FROM now() - u.logged_at) / $2) ELSE 1 END), 0)`
+)
+
 func (s *Store) snapshotGroups(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot, window, halfLife time.Duration) error {
 	rows, err := tx.Query(ctx, `
-		SELECT g.id, g.name, g.cpu_quota, g.priority,
-			coalesce(sum(u.cpu_hours * CASE WHEN $2 > 0
-				THEN power(0.5, extract(epoch FROM now() - u.logged_at) / $2) ELSE 1 END), 0)
+		SELECT g.id, g.name, g.cpu_quota, g.priority, `+decayedUsage+`
 		FROM groups g
-		LEFT JOIN usage_logs u ON u.group_id = g.id AND u.logged_at > now() - make_interval(secs => $1)
+		LEFT JOIN usage_logs u ON u.group_id = g.id AND `+inWindow+`
 		GROUP BY g.id ORDER BY g.id`, window.Seconds(), halfLife.Seconds())
 	if err != nil {
 		return err

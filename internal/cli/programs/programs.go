@@ -11,8 +11,10 @@ import (
 	"github.com/rcq-project/rcq/internal/cli/admin"
 	"github.com/rcq-project/rcq/internal/cli/cancel"
 	"github.com/rcq-project/rcq/internal/cli/control"
+	"github.com/rcq-project/rcq/internal/cli/info"
 	"github.com/rcq-project/rcq/internal/cli/login"
 	"github.com/rcq-project/rcq/internal/cli/queue"
+	"github.com/rcq-project/rcq/internal/cli/share"
 	"github.com/rcq-project/rcq/internal/cli/show"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/spf13/cobra"
@@ -34,6 +36,8 @@ func All() []Program {
 		{"rcq-acct", acct.NewRootCmd},
 		{"rcq-show", show.NewRootCmd},
 		{"rcq-control", control.NewRootCmd},
+		{"rcq-info", info.NewRootCmd},
+		{"rcq-share", share.NewRootCmd},
 		{"rcq-admin", admin.NewRootCmd},
 	}
 }
@@ -59,7 +63,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control or admin", args[0])
+				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control, info, share or admin", args[0])
 			}
 			return cmd.Help()
 		},
