@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,7 +61,7 @@ func (s *Server) acctFilter(r *http.Request, q url.Values) (rcq.AcctFilter, erro
 		}
 	}
 	if name := q.Get("user"); name != "" {
-		uid, err := s.acctUser(r, name)
+		uid, err := s.namedUser(r, name)
 		if err != nil {
 			return f, err
 		}
@@ -69,10 +70,11 @@ func (s *Server) acctFilter(r *http.Request, q url.Values) (rcq.AcctFilter, erro
 	return f, nil
 }
 
-// acctUser resolves ?user= (an email, or a Unix login mapped to an
-// account). A non-admin naming anyone but themselves is refused, whether
-// the account exists or not; an admin naming no account gets 404.
-func (s *Server) acctUser(r *http.Request, name string) (rcq.UserID, error) {
+// namedUser resolves ?user= (an email, or a Unix login mapped to an
+// account) for a list of jobs. A non-admin naming anyone but themselves is
+// refused, whether the account exists or not; an admin naming no account
+// gets 404.
+func (s *Server) namedUser(r *http.Request, name string) (rcq.UserID, error) {
 	me := caller(r)
 	if !me.IsAdmin {
 		if strings.EqualFold(name, me.Email) || (me.UnixUser != "" && name == me.UnixUser) {
@@ -81,24 +83,27 @@ func (s *Server) acctUser(r *http.Request, name string) (rcq.UserID, error) {
 		return 0, rcq.Errorf(rcq.KindForbidden, "other_users_jobs",
 			"only admins may see other users' jobs: %s is not you (%s)", name, me.Email)
 	}
-	if strings.Contains(name, "@") {
-		u, _, err := s.Store.UserByEmail(r.Context(), name)
-		if rcq.KindOf(err) == rcq.KindNotFound {
-			return 0, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s", name)
-		}
-		if err != nil {
-			return 0, err
-		}
-		return u.ID, nil
-	}
-	u, err := s.Store.UserByUnixUser(r.Context(), name)
-	if rcq.KindOf(err) == rcq.KindNotFound {
-		return 0, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s, and no account mapped to the Unix user %s", name, name)
-	}
+	u, err := s.lookupUser(r.Context(), name)
 	if err != nil {
 		return 0, err
 	}
 	return u.ID, nil
+}
+
+// lookupUser finds the account an email or a mapped Unix login names.
+func (s *Server) lookupUser(ctx context.Context, name string) (*rcq.User, error) {
+	if strings.Contains(name, "@") {
+		u, _, err := s.Store.UserByEmail(ctx, name)
+		if rcq.KindOf(err) == rcq.KindNotFound {
+			return nil, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s", name)
+		}
+		return u, err
+	}
+	u, err := s.Store.UserByUnixUser(ctx, name)
+	if rcq.KindOf(err) == rcq.KindNotFound {
+		return nil, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account %s, and no account mapped to the Unix user %s", name, name)
+	}
+	return u, err
 }
 
 // listAcct is GET /api/acct: a page of jobs, newest first by submit time.

@@ -282,8 +282,8 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return rcq.Invalid("order", "%q: use oldest or newest", q.Get("order"))
 	}
-	if email := q.Get("user"); email != "" {
-		uid, err := s.userFilter(r, email)
+	if name := q.Get("user"); name != "" {
+		uid, err := s.namedUser(r, name)
 		if err != nil {
 			return err
 		}
@@ -309,24 +309,6 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 // userFilter resolves ?user=EMAIL: admins may name anyone; others only
 // themselves (naming someone else selects nothing rather than revealing
 // whether the account exists).
-func (s *Server) userFilter(r *http.Request, email string) (rcq.UserID, error) {
-	me := caller(r)
-	if !me.IsAdmin {
-		if strings.EqualFold(email, me.Email) {
-			return me.ID, nil
-		}
-		return -1, nil
-	}
-	u, _, err := s.Store.UserByEmail(r.Context(), email)
-	if rcq.KindOf(err) == rcq.KindNotFound {
-		return -1, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return u.ID, nil
-}
-
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	id, err := jobID(r)
 	if err != nil {

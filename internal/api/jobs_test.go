@@ -309,6 +309,7 @@ func jobIDs(t *testing.T, r resp) []int64 {
 func TestListJobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
+	e.mapUnixUser(e.bob, "bob") // a Unix login names the account too
 	a1 := e.submit(e.aliceT, map[string]any{"name": "first"})
 	a2 := e.submit(e.aliceT, map[string]any{"name": "second"})
 	a3 := e.submit(e.aliceT, map[string]any{"name": "third"})
@@ -338,10 +339,10 @@ func TestListJobs(t *testing.T) {
 		{fmt.Sprintf("?ids=%d,%d", a1, b1), e.adminT, []int64{a1, b1}},
 		{"?since=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), e.aliceT, []int64{}},
 		{"?since=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)), e.aliceT, []int64{a1, a2, a3}},
-		{"?user=bob@example.org", e.aliceT, []int64{}},
 		{"?user=ALICE@example.org", e.aliceT, []int64{a1, a2, a3}},
 		{"?user=bob@example.org", e.adminT, []int64{b1}},
-		{"?user=nobody@example.org", e.adminT, []int64{}},
+		{"?user=bob", e.adminT, []int64{b1}}, // bob's mapped Unix login
+		{"?user=bob", e.bobT, []int64{b1}},
 	} {
 		if got := list(c.q, c.tok); !slices.Equal(got, c.want) {
 			t.Errorf("GET /api/jobs%s = %v, want %v", c.q, got, c.want)
@@ -352,6 +353,12 @@ func TestListJobs(t *testing.T) {
 		want(t, e.get("/api/jobs"+q, e.aliceT), http.StatusBadRequest, "")
 	}
 	want(t, e.get("/api/jobs?status=bogus", e.aliceT), http.StatusBadRequest, "invalid_status")
+	// Another user's jobs are refused, never an empty list that looks like
+	// an answer; an unknown user is a 404 for an admin.
+	want(t, e.get("/api/jobs?user=bob@example.org", e.aliceT), http.StatusForbidden, "other_users_jobs")
+	want(t, e.get("/api/jobs?user=nobody-here@example.org", e.aliceT), http.StatusForbidden, "other_users_jobs")
+	want(t, e.get("/api/jobs?user=nobody-here@example.org", e.adminT), http.StatusNotFound, "user_not_found")
+	want(t, e.get("/api/jobs?user=nobody-here", e.adminT), http.StatusNotFound, "user_not_found")
 	want(t, e.get("/api/jobs", ""), http.StatusUnauthorized, "missing_token")
 	want(t, e.do(req{method: "PUT", path: fmt.Sprintf("/api/jobs/%d", a1), token: e.aliceT}), http.StatusMethodNotAllowed, "method_not_allowed")
 }
@@ -599,6 +606,13 @@ func TestQueue(t *testing.T) {
 	if q.Count != 2 {
 		t.Errorf("queue filtered to bob has %d jobs", q.Count)
 	}
+	// A Unix login names its account; an unknown name is a 404, not an
+	// empty queue.
+	e.mapUnixUser(e.bob, "bob")
+	if q = decodeTo[apitype.Queue](t, e.get("/api/queue?user=bob", e.aliceT)); q.Count != 2 {
+		t.Errorf("queue filtered to the login bob has %d jobs", q.Count)
+	}
+	want(t, e.get("/api/queue?user=nobody-here", e.aliceT), http.StatusNotFound, "user_not_found")
 	want(t, e.get("/api/queue", ""), http.StatusUnauthorized, "")
 }
 

@@ -118,17 +118,15 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	if p.after, err = parseQueueCursor(q.Get("cursor")); err != nil {
 		return err
 	}
-	if email := q.Get("user"); email != "" {
-		// Anyone may narrow the queue to one account: the queue is public.
-		u, _, err := s.Store.UserByEmail(r.Context(), email)
-		switch {
-		case rcq.KindOf(err) == rcq.KindNotFound:
-			p.user = -1
-		case err != nil:
+	if name := q.Get("user"); name != "" {
+		// Anyone may narrow the queue to one account (an email or a mapped
+		// Unix login): the queue is public. An unknown one is a 404, never
+		// an empty queue that looks like an answer.
+		u, err := s.lookupUser(r.Context(), name)
+		if err != nil {
 			return err
-		default:
-			p.user = u.ID
 		}
+		p.user = u.ID
 	}
 	v, err := s.queueViews.do(r.Context(), p)
 	if err != nil {

@@ -88,7 +88,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVarP(&states, "state", "t", "", "only jobs in these `STATES` (comma list: pending, running or PD, R)")
 	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
-	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email; others' jobs need an admin)")
+	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email or a Unix login; others' jobs need an admin)")
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
 	fl.StringVarP(&opts.Signal, "signal", "s", "", "send `SIGNAL` (a name such as USR1 or a number) instead of cancelling")
 	fl.BoolVarP(&opts.Interactive, "interactive", "i", false, "ask before each job")

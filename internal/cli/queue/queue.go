@@ -107,7 +107,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	// -h is --noheader, as in squeue; help is --help only.
 	fl.Bool("help", false, "show this help")
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
-	fl.StringVarP(&users, "user", "u", "", "only the jobs of these `USERS` (emails, comma-separated; others' jobs need an admin)")
+	fl.StringVarP(&users, "user", "u", "", "only the jobs of these `USERS` (an email or a Unix login; several: emails, comma-separated)")
 	fl.StringVarP(&states, "states", "t", "", "only jobs in these `STATES`: comma list of names or codes (PD,R,CD,F,CA,TO), or all")
 	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated)")
 	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
@@ -176,11 +176,13 @@ func parseQuery(opts *Options) (*query, error) {
 	for _, n := range opts.Names {
 		q.names[n] = true
 	}
-	for _, u := range opts.Users {
-		q.users[u] = true
-	}
 	if len(opts.Users) == 1 {
+		// rcqd filters on one user, named by an email or a Unix login.
 		q.user = opts.Users[0]
+	} else {
+		for _, u := range opts.Users {
+			q.users[u] = true
+		}
 	}
 	return q, nil
 }
