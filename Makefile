@@ -5,7 +5,7 @@ BIN       := bin
 PREFIX    ?= /usr/local
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/rcq-project/rcq/internal/daemon.Version=$(VERSION)
-COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-acct rcq-show rcq-control rcq-info rcq-share rcq-admin rcq
+COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-acct rcq-show rcq-control rcq-info rcq-share rcq-tail rcq-admin rcq
 RUN_ARGS  ?=
 
 .DEFAULT_GOAL := help

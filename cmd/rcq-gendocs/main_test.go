@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/cli/gendocs"
+	"github.com/rcq-project/rcq/internal/cli/programs"
 )
 
 // TestCommittedFilesAreFresh fails when man/ or completions/ differ from
@@ -30,7 +31,8 @@ func TestGeneratedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel", "rcq-acct", "rcq-show", "rcq-control", "rcq-admin"} {
+	for _, p := range programs.All() {
+		name := p.Name
 		page := string(files["man/man1/"+name+".1"])
 		for _, want := range []string{".TH \"" + strings.ToUpper(name) + "\" \"1\"", ".SH EXAMPLE", "Exit status", `\fB--server\fP`} {
 			if !strings.Contains(page, want) {

@@ -725,6 +725,34 @@ func TestJobOutputFollow(t *testing.T) {
 	}
 }
 
+// A follower that comes before the supervisor has made the output file
+// waits for it instead of a 404; a job that ends without one is the 404.
+func TestJobOutputFollowWaitsForTheFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := e.submit(e.aliceT, nil)
+	e.start(id)
+	stdout, _ := e.api.OutputPaths(e.job(id))
+	type result struct {
+		status int
+		body   string
+	}
+	done := make(chan result, 1)
+	go func() {
+		r := e.get(fmt.Sprintf("/api/jobs/%d/output?follow=true", id), e.aliceT)
+		done <- result{r.status, string(r.body)}
+	}()
+	writeFile(t, stdout, "late\n")
+	e.finish(id, rcq.JobCompleted, 0)
+	if r := <-done; r.status != http.StatusOK || r.body != "late\n" {
+		t.Errorf("follow before the file existed: %d %q, want 200 %q", r.status, r.body, "late\n")
+	}
+	gone := e.submit(e.aliceT, nil)
+	e.start(gone)
+	e.finish(gone, rcq.JobFailed, 1)
+	want(t, e.get(fmt.Sprintf("/api/jobs/%d/output?follow=true", gone), e.aliceT), http.StatusNotFound, "no_output")
+}
+
 // User B reaching for A's jobs through every job route, by id and by
 // neighbouring ids, gets 404 exactly as for a missing job, and A's jobs do
 // not change.

@@ -33,6 +33,21 @@ func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
 		return rcq.Invalid("stream", "%q: use stdout or stderr", q.Get("stream"))
 	}
 	f, err := s.openOutput(j, path)
+	for follow && err != nil && rcq.KindOf(err) == rcq.KindNotFound && j.CompletedAt == nil {
+		// The job has started but its supervisor may not have created
+		// the file yet: a follower waits for it while the job runs (a
+		// path the user cannot read waits the same way, then is the
+		// same 404).
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-time.After(followPoll):
+		}
+		if j, err = s.Store.JobByID(r.Context(), id, owner(r)); err != nil {
+			return err
+		}
+		f, err = s.openOutput(j, path)
+	}
 	if err != nil {
 		return err
 	}

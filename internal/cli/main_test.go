@@ -101,7 +101,7 @@ func TestBinariesDoNotLinkTheDaemon(t *testing.T) {
 	}
 	dir := filepath.Dir(strings.TrimSpace(string(root)))
 	cmds := []string{"./cmd/rcq-login", "./cmd/rcq-submit", "./cmd/rcq-queue", "./cmd/rcq-cancel", "./cmd/rcq-acct", "./cmd/rcq-show", "./cmd/rcq-control", "./cmd/rcq-admin", "./cmd/rcq",
-		"./cmd/rcq-info", "./cmd/rcq-share"}
+		"./cmd/rcq-info", "./cmd/rcq-share", "./cmd/rcq-tail"}
 	out, err := exec.Command("go", append([]string{"list", "-C", dir, "-deps"}, cmds...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -115,7 +115,7 @@ func buildBinaries(t *testing.T) string {
 	}
 	args := []string{"build", "-C", filepath.Dir(strings.TrimSpace(string(gomod))), "-o", dir,
 		"./cmd/rcqd", "./cmd/rcq-login", "./cmd/rcq-submit", "./cmd/rcq-queue", "./cmd/rcq-cancel", "./cmd/rcq-acct", "./cmd/rcq-show", "./cmd/rcq-control", "./cmd/rcq-admin", "./cmd/rcq",
-		"./cmd/rcq-info", "./cmd/rcq-share"}
+		"./cmd/rcq-info", "./cmd/rcq-share", "./cmd/rcq-tail"}
 	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rcq-project/rcq/internal/cli/share"
 	"github.com/rcq-project/rcq/internal/cli/show"
 	"github.com/rcq-project/rcq/internal/cli/submit"
+	"github.com/rcq-project/rcq/internal/cli/tail"
 	"github.com/spf13/cobra"
 )
 
@@ -38,6 +39,7 @@ func All() []Program {
 		{"rcq-control", control.NewRootCmd},
 		{"rcq-info", info.NewRootCmd},
 		{"rcq-share", share.NewRootCmd},
+		{"rcq-tail", tail.NewRootCmd},
 		{"rcq-admin", admin.NewRootCmd},
 	}
 }
@@ -63,7 +65,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control, info, share or admin", args[0])
+				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control, info, share, tail or admin", args[0])
 			}
 			return cmd.Help()
 		},

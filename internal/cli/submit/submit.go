@@ -428,9 +428,9 @@ func submitRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	code := ExitCodeOf(job)
+	code := cli.ExitCodeOf(job)
 	if code != 0 {
-		f.Errorf("%s", describeEnd(job))
+		f.Errorf("%s", cli.DescribeEnd(job))
 	}
 	return &cli.ExitError{Code: code}
 }
@@ -467,47 +467,6 @@ func Wait(ctx context.Context, c *client.Client, id int64, first, most time.Dura
 		}
 		delay = min(2*delay, most)
 	}
-}
-
-// ExitCodeOf is the exit code rcq-submit --wait returns for a finished job:
-// the job's own exit code; 1 when a signal ended it, or when it was
-// cancelled or timed out without one.
-func ExitCodeOf(j *apitype.Job) int {
-	if j.Signal != "" {
-		return 1
-	}
-	if j.ExitCode != nil && *j.ExitCode != 0 {
-		return max(1, min(*j.ExitCode, 255))
-	}
-	if rcq.JobState(j.Status) == rcq.JobCompleted {
-		return 0
-	}
-	return 1
-}
-
-// describeEnd says how a job ended, with the reason's detail when rcqd gave
-// one (why a launch failed, which output path was refused, ...).
-func describeEnd(j *apitype.Job) string {
-	var msg string
-	switch {
-	case j.Signal != "":
-		msg = fmt.Sprintf("job %d was killed by signal %s (%s)", j.ID, j.Signal, j.Status)
-	case rcq.JobState(j.Status) == rcq.JobCancelled:
-		msg = fmt.Sprintf("job %d was cancelled", j.ID)
-	case rcq.JobState(j.Status) == rcq.JobTimeout:
-		msg = fmt.Sprintf("job %d reached its time limit", j.ID)
-	case j.ExitCode != nil:
-		msg = fmt.Sprintf("job %d %s with exit code %d", j.ID, j.Status, *j.ExitCode)
-	default:
-		msg = fmt.Sprintf("job %d %s", j.ID, j.Status)
-		if j.Reason != "" {
-			msg += " (" + j.Reason + ")"
-		}
-	}
-	if j.ReasonDetail != "" {
-		msg += ": " + j.ReasonDetail
-	}
-	return msg
 }
 
 // NewRootCmd is the command of the program: NewCmd without a runF.
