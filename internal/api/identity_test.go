@@ -414,3 +414,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// On the socket without a token the kernel vouches for the caller: the
+// account made for a Unix user sets its first password with no old one, and
+// then logs in over TCP. With a token, or over TCP, the old password is
+// needed: a stolen token does not change a password.
+func TestPeerSetsPasswordWithoutTheOldOne(t *testing.T) {
+	t.Parallel()
+	b := unixtest.New(t)
+	e := newEnv(t, systemMode)
+	srv := e.peer(b.UID)
+	r := e.via(srv, req{method: "POST", path: "/api/auth/password", body: map[string]string{"new_password": "a brand new password"}})
+	want(t, r, http.StatusOK, "")
+	login := e.post("/api/auth/login", "", map[string]string{"email": b.Name + "@localhost", "password": "a brand new password"})
+	want(t, login, http.StatusOK, "")
+	tok := decodeTo[apitype.LoginResponse](t, login).Token
+	// The same account with a token, on the socket and over TCP: the old
+	// password is asked.
+	body := map[string]string{"old_password": "wrong", "new_password": "another new password"}
+	want(t, e.via(srv, req{method: "POST", path: "/api/auth/password", token: tok, body: body}), http.StatusUnauthorized, "invalid_credentials")
+	want(t, e.post("/api/auth/password", tok, body), http.StatusUnauthorized, "invalid_credentials")
+	want(t, e.post("/api/auth/password", e.aliceT, map[string]string{"new_password": "no old password given"}), http.StatusUnauthorized, "invalid_credentials")
+}

@@ -67,6 +67,17 @@ func (c *Client) Logout(ctx context.Context, all bool) (*apitype.Message, error)
 	return &out, nil
 }
 
+// ChangePassword sets the caller's password (POST /api/auth/password); it
+// ends every session of the account. On the socket without a token the old
+// password may be empty: the kernel vouches for the caller.
+func (c *Client) ChangePassword(ctx context.Context, req apitype.PasswordRequest) (*apitype.Message, error) {
+	var out apitype.Message
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/api/auth/password", body: req, out: &out}); err != nil {
+		return nil, fmt.Errorf("change password: %w", err)
+	}
+	return &out, nil
+}
+
 // Me returns the caller as the token sees them (GET /api/auth/me).
 func (c *Client) Me(ctx context.Context) (*apitype.UserInfo, error) {
 	var out apitype.UserInfo

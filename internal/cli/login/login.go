@@ -29,6 +29,7 @@ type Options struct {
 	Status        bool
 	Logout        bool
 	All           bool // with Logout: every session of the account
+	Password      bool // change the account's password
 	JSON          bool
 }
 
@@ -64,7 +65,8 @@ const example = `  rcq-login
   printf '%s\n' "$PASSWORD" | rcq-login --email ann@lab.example --password-stdin
   rcq-login --status
   rcq-login --logout
-  rcq-login --logout --all`
+  rcq-login --logout --all
+  rcq-login --password`
 
 // NewCmd builds rcq-login. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
@@ -76,8 +78,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Example: example,
 		Args:    cli.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if n := count(opts.Status, opts.Logout, opts.Register); n > 1 || (opts.Status || opts.Logout) && (opts.Email != "" || opts.PasswordStdin) {
-				return cli.Usagef("--status, --logout and logging in (--register, --email, --password-stdin) do not go together")
+			if n := count(opts.Status, opts.Logout, opts.Register, opts.Password); n > 1 || (opts.Status || opts.Logout || opts.Password) && opts.Email != "" || (opts.Status || opts.Logout) && opts.PasswordStdin {
+				return cli.Usagef("--status, --logout, --password and logging in (--register, --email, --password-stdin) do not go together")
 			}
 			if cmd.Flags().Changed("group") && !opts.Register {
 				return cli.Usagef("--group is for --register")
@@ -94,6 +96,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 				return statusRun(ctx, opts)
 			case opts.Logout:
 				return logoutRun(ctx, opts)
+			case opts.Password:
+				return passwordRun(ctx, opts)
 			}
 			return loginRun(ctx, opts)
 		},
@@ -106,6 +110,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Status, "status", false, "show who you are and when the token expires")
 	fl.BoolVar(&opts.Logout, "logout", false, "end this session: its token stops working, and is forgotten here")
 	fl.BoolVar(&opts.All, "all", false, "with --logout: end every session of your account, on every machine")
+	fl.BoolVar(&opts.Password, "password", false, "change your password (then log in again: every session ends)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the session as JSON (with --status, or after logging in)")
 	_ = cmd.RegisterFlagCompletionFunc("email", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("group", cobra.NoFileCompletions)
@@ -285,6 +290,65 @@ func statusRun(ctx context.Context, opts *Options) error {
 	}
 	fmt.Fprintf(f.IO.Out, "Logged in to %s as %s (user %d, group %d%s)%s%s\n",
 		s.Server(), u.Email, u.ID, u.GroupID, role, from, expiry(creds.ExpiresAt, f.Now()))
+	return nil
+}
+
+// passwordRun changes the caller's password.
+func passwordRun(ctx context.Context, opts *Options) error {
+	f := opts.F
+	s, err := f.Client()
+	if err != nil {
+		return err
+	}
+	// Known by the kernel (the socket, no saved token): no current password.
+	_, credErr := f.Credentials()
+	byPeer := s.Socket() && errors.Is(credErr, client.ErrNoCredentials) && f.Getenv("RCQ_TOKEN") == ""
+	var req apitype.PasswordRequest
+	switch {
+	case opts.PasswordStdin:
+		if !byPeer {
+			if req.OldPassword, err = f.IO.ReadLine(); err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read the current password: %w", err)
+			}
+		}
+		if req.NewPassword, err = f.IO.ReadLine(); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read the new password: %w", err)
+		}
+	case !f.IO.IsStdinTTY():
+		return cli.Usagef("no terminal to ask for the passwords: use --password-stdin (the current password, then the new one, a line each)")
+	default:
+		if !byPeer {
+			if req.OldPassword, err = f.IO.ReadPassword("Current password: "); err != nil {
+				return fmt.Errorf("read the current password: %w", err)
+			}
+		}
+		if req.NewPassword, err = f.IO.ReadPassword("New password: "); err != nil {
+			return fmt.Errorf("read the new password: %w", err)
+		}
+		again, err := f.IO.ReadPassword("New password again: ")
+		if err != nil {
+			return fmt.Errorf("read the new password: %w", err)
+		}
+		if again != req.NewPassword {
+			return errors.New("the new passwords differ: nothing changed; run rcq-login --password again")
+		}
+	}
+	if req.NewPassword == "" {
+		return cli.Usagef("empty new password")
+	}
+	if _, err := s.ChangePassword(ctx, req); err != nil {
+		switch rcq.CodeOf(err) {
+		case "invalid_new_password":
+			return cli.Usagef("%s", strings.TrimPrefix(rcq.MessageOf(err), "new_password: "))
+		case "invalid_credentials": // a 401, but the session is fine
+			return &cli.ExitError{Code: cli.ExitFailure, Err: errors.New("the current password does not match: nothing changed")}
+		}
+		return err
+	}
+	if path, err := f.CredentialsPath(); err == nil && credErr == nil {
+		_ = client.RemoveCredentials(path) // its token has just ended
+	}
+	fmt.Fprintln(f.IO.Out, "Password changed: every session of your account has ended; log in again with the new password")
 	return nil
 }
 
