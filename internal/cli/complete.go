@@ -9,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// CompleteJobIDs completes the caller's own pending and running job ids by
-// asking rcqd; it completes nothing (and prints nothing) when rcqd cannot be
-// asked.
+// CompleteJobIDs completes the caller's own pending and running job ids,
+// newest first (the jobs one just submitted), by asking rcqd; it completes
+// nothing (and prints nothing) when rcqd cannot be asked.
 func CompleteJobIDs(f *Factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		s, err := f.Client()
@@ -19,7 +19,7 @@ func CompleteJobIDs(f *Factory) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		ctx := cmd.Context()
-		q := client.JobsQuery{States: []string{"pending", "running"}, Limit: 1000}
+		q := client.JobsQuery{States: []string{"pending", "running"}, Limit: 1000, Newest: true}
 		if me, err := s.Me(ctx); err == nil {
 			q.User = me
 		}
@@ -43,7 +43,7 @@ func CompleteJobIDs(f *Factory) cobra.CompletionFunc {
 			}
 			out = append(out, cobra.CompletionWithDesc(prefix+id, fmt.Sprintf("%s (%s)", j.Name, j.Status)))
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}
 }
 

@@ -62,6 +62,11 @@ func TestScripts(t *testing.T) {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The committed completion scripts, for completion.txtar.
+	completionsDir, err := filepath.Abs(filepath.Join("..", "..", "completions"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		WorkdirRoot:         root,
@@ -89,6 +94,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RCQ_AUTH_LOGIN_RATE_LIMIT_PER_MINUTE", "100000")
 			env.Setenv("RCQ_JOBS_KILL_GRACE_SECONDS", "2")
 			env.Setenv("NOBODY", jobUser)
+			env.Setenv("COMPLETIONS", completionsDir)
 			state := filepath.Join(env.WorkDir, "state")
 			// Whatever happens to the script, leave no job or PostgreSQL behind.
 			env.Defer(func() { stopLeftovers(state) })

@@ -102,13 +102,57 @@ func manName(c *cobra.Command) string { return strings.ReplaceAll(c.CommandPath(
 
 func manTitle(c *cobra.Command) string { return strings.ToUpper(manName(c)) }
 
+// bashFallbacks stand in for the two bash-completion package functions
+// cobra's bash script calls, so completion works where that package is not
+// installed (minimal servers, containers). Defined only when missing, after
+// the script, so the package's full versions win when it is there.
+const bashFallbacks = `
+# Without the bash-completion package: minimal stand-ins for what the script
+# above uses from it.
+if ! declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+_get_comp_words_by_ref()
+{
+    while [[ $# -gt 0 && $1 == -* ]]; do
+        [[ $1 == -n ]] && shift
+        shift
+    done
+    local v
+    for v in "$@"; do
+        case $v in
+        cur) cur=${COMP_WORDS[COMP_CWORD]} ;;
+        prev) prev=${COMP_WORDS[COMP_CWORD-1]} ;;
+        words) words=("${COMP_WORDS[@]}") ;;
+        cword) cword=$COMP_CWORD ;;
+        esac
+    done
+}
+fi
+if ! declare -F _filedir >/dev/null 2>&1; then
+_filedir()
+{
+    local IFS=$'\n'
+    if [[ ${1-} == -d ]]; then
+        COMPREPLY+=($(compgen -d -- "${cur-}"))
+    else
+        COMPREPLY+=($(compgen -f -- "${cur-}"))
+    fi
+}
+fi
+`
+
 func completions(files map[string][]byte, c *cobra.Command) error {
 	name := c.Name()
 	gens := []struct {
 		path string
 		gen  func(io.Writer) error
 	}{
-		{"completions/bash/" + name, func(w io.Writer) error { return c.GenBashCompletionV2(w, true) }},
+		{"completions/bash/" + name, func(w io.Writer) error {
+			if err := c.GenBashCompletionV2(w, true); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, bashFallbacks)
+			return err
+		}},
 		{"completions/zsh/_" + name, c.GenZshCompletion},
 		{"completions/fish/" + name + ".fish", func(w io.Writer) error { return c.GenFishCompletion(w, true) }},
 		{"completions/powershell/" + name + ".ps1", c.GenPowerShellCompletionWithDesc},
