@@ -25,7 +25,7 @@ var options = []option{
 	{long: "cpus-per-task", short: "c", env: []string{"RCQ_CPUS_PER_TASK", "SBATCH_CPUS_PER_TASK"}, directive: true,
 		usage: "`N` CPU cores for the job (default 1)"},
 	{long: "mem", env: []string{"RCQ_MEM", "SBATCH_MEM_PER_NODE"}, directive: true,
-		usage: "memory `SIZE`, e.g. 512M, 4G, 1T (no unit: megabytes; rounded up to whole gigabytes; default 1G)"},
+		usage: "memory `SIZE`, e.g. 512M, 4G, 1T (no unit: megabytes; rounded up to whole gigabytes; 0: all of a node's, the largest worker's; default 1G)"},
 	{long: "mem-per-cpu", env: []string{"RCQ_MEM_PER_CPU", "SBATCH_MEM_PER_CPU"}, directive: true,
 		usage: "memory `SIZE` per CPU core: the job gets SIZE x --cpus-per-task, rounded up to whole gigabytes (instead of --mem)"},
 	{long: "gpus", short: "G", env: []string{"RCQ_GPUS", "SBATCH_GPUS"}, directive: true,

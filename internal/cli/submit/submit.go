@@ -79,6 +79,27 @@ const example = `  # a script with #RCQ or #SBATCH directives
   # a script from standard input; when would it start?
   echo 'sleep 60' | rcq-submit --test-only -c 4`
 
+// wholeNodeMemory gives r the memory of the largest worker not offline:
+// sbatch's --mem=0, "all the memory of the node", on a queue whose job may
+// go to any worker.
+func wholeNodeMemory(ctx context.Context, s *cli.Session, r *apitype.SubmitRequest) error {
+	nodes, err := s.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("--mem=0 (all of a node's memory): %w", err)
+	}
+	most := 0
+	for _, w := range nodes.Workers {
+		if w.Status != string(rcq.WorkerOffline) {
+			most = max(most, w.MemoryGB)
+		}
+	}
+	if most == 0 {
+		return errors.New("--mem=0 (all of a node's memory): no worker is online to take the size of")
+	}
+	r.MemoryGB = &most
+	return nil
+}
+
 // fieldOptions names the rcq-submit option behind each job field rcqd
 // checks.
 var fieldOptions = map[string]string{
@@ -176,6 +197,9 @@ type Plan struct {
 	Parsable bool
 	Wait     bool
 	TestOnly bool
+	// WholeNodeMemory is --mem=0: as sbatch, all the memory of a node; rcq
+	// asks for the largest worker's memory when it sends the job.
+	WholeNodeMemory bool
 	JSON     bool
 }
 
@@ -278,6 +302,7 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 			return nil, fmt.Errorf("%s: %w", v.source, err)
 		}
 		r.MemoryGB = &gb
+		p.WholeNodeMemory = gb == 0
 	}
 	if v, ok := s["mem-per-cpu"]; ok {
 		cores := 1
@@ -385,6 +410,11 @@ func submitRun(ctx context.Context, opts *Options) error {
 	s, err := f.Client()
 	if err != nil {
 		return err
+	}
+	if p.WholeNodeMemory {
+		if err := wholeNodeMemory(ctx, s, &p.Request); err != nil {
+			return err
+		}
 	}
 	// A fresh key per invocation: should the request be retried after a lost
 	// answer, rcqd returns the job it already made instead of a second one.
