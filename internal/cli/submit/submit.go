@@ -200,7 +200,7 @@ type Plan struct {
 	// WholeNodeMemory is --mem=0: as sbatch, all the memory of a node; rcq
 	// asks for the largest worker's memory when it sends the job.
 	WholeNodeMemory bool
-	JSON     bool
+	JSON            bool
 }
 
 // Prepare reads the script and every source of options into a Plan, without
