@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/client"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -47,3 +51,36 @@ func DescribeEnd(j *apitype.Job) string {
 	}
 	return msg
 }
+
+// WaitJob polls job id until until says it is what the caller waits for
+// (ended, started, ...), with a delay growing from first to most (zero:
+// 100 ms and 2 s), and returns it.
+func WaitJob(ctx context.Context, c *client.Client, id int64, first, most time.Duration, until func(*apitype.Job) bool) (*apitype.Job, error) {
+	if first <= 0 {
+		first = 100 * time.Millisecond
+	}
+	if most <= 0 {
+		most = 2 * time.Second
+	}
+	delay := first
+	for {
+		job, err := c.Job(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if until(job) {
+			return job, nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, most)
+	}
+}
+
+// Ended reports whether a job has ended, for WaitJob.
+func Ended(j *apitype.Job) bool { return rcq.JobState(j.Status).Terminal() }

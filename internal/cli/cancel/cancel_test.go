@@ -125,13 +125,14 @@ func TestCompletion(t *testing.T) {
 	if code := e.Run(NewRootCmd(e.F), "__complete", ""); code != 0 {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
-	// The caller's pending and running jobs, not finished ones nor others'.
-	if got := e.Stdout.String(); got != "1\ta (pending)\n2\tb (running)\n:4\n" {
+	// The caller's pending and running jobs, not finished ones nor others',
+	// newest first and kept in that order (:36 = no files, keep order).
+	if got := e.Stdout.String(); got != "2\tb (running)\n1\ta (pending)\n:36\n" {
 		t.Errorf("job ids: %q", got)
 	}
 	e.Stdout.Reset()
 	e.Run(NewRootCmd(e.F), "__complete", "1", "")
-	if got := e.Stdout.String(); got != "2\tb (running)\n:4\n" {
+	if got := e.Stdout.String(); got != "2\tb (running)\n:36\n" {
 		t.Errorf("after 1: %q", got)
 	}
 	e.Stdout.Reset()

@@ -13,6 +13,7 @@ import (
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/slurm"
 	"github.com/spf13/cobra"
 )
 
@@ -142,7 +143,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 		var cells [][]string
 		var right []int
 		for i, c := range fields(cols) {
-			if c.right {
+			if c.Right {
 				right = append(right, i)
 			}
 		}
@@ -173,13 +174,8 @@ const (
 	nodeFormat    = "%N %.D %P %.T"
 )
 
-// column is one -o field, or literal text (code 0).
-type column struct {
-	code    byte
-	width   int
-	right   bool
-	literal string
-}
+// column is one -o field, or literal text (Code 0).
+type column = slurm.Column
 
 var headers = map[byte]string{
 	'P': "PARTITION", 'a': "AVAIL", 'l': "TIMELIMIT", 'D': "NODES", 'N': "NODELIST",
@@ -188,55 +184,17 @@ var headers = map[byte]string{
 
 // parseFormat reads an sinfo -o format: text with %[.][width]code fields.
 func parseFormat(s string) ([]column, error) {
-	var cols []column
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			cols = append(cols, column{literal: lit.String()})
-			lit.Reset()
-		}
+	cols, err := slurm.ParseColumns(s, "PalDNTtCcmG")
+	if err != nil {
+		return nil, cli.Usagef("--format: %v", err)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			lit.WriteByte(s[i])
-			continue
-		}
-		i++
-		if i < len(s) && s[i] == '%' {
-			lit.WriteByte('%')
-			continue
-		}
-		var c column
-		if i < len(s) && s[i] == '.' {
-			c.right = true
-			i++
-		}
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i-start > 3 {
-			return nil, cli.Usagef("--format: width %q is too large", s[start:i])
-		}
-		c.width, _ = strconv.Atoi(s[start:i])
-		if i >= len(s) {
-			return nil, cli.Usagef("--format: %q ends inside a field: use %%[.][width]code, e.g. %%.10N", s)
-		}
-		if headers[s[i]] == "" {
-			return nil, cli.Usagef("--format: %%%c is not a field: use %%P %%a %%l %%D %%N %%T %%t %%C %%c %%m %%G", s[i])
-		}
-		c.code = s[i]
-		flush()
-		cols = append(cols, c)
-	}
-	flush()
 	return cols, nil
 }
 
 func fields(cols []column) []column {
 	var out []column
 	for _, c := range cols {
-		if c.code != 0 {
+		if c.Code != 0 {
 			out = append(out, c)
 		}
 	}
@@ -260,7 +218,7 @@ func lines(cols []column, ws []apitype.NodeInfo, byNode bool) ([]string, []row) 
 	fs := fields(cols)
 	header := make([]string, len(fs))
 	for i, c := range fs {
-		header[i] = headers[c.code]
+		header[i] = headers[c.Code]
 	}
 	var rows []row
 	index := map[string]int{}
@@ -270,8 +228,8 @@ func lines(cols []column, ws []apitype.NodeInfo, byNode bool) ([]string, []row) 
 			key.WriteString(w.Node + "\x00")
 		}
 		for _, c := range fs {
-			if !aggregated(c.code) {
-				key.WriteString(value(c.code, []apitype.NodeInfo{w}, byNode) + "\x00")
+			if !aggregated(c.Code) {
+				key.WriteString(value(c.Code, []apitype.NodeInfo{w}, byNode) + "\x00")
 			}
 		}
 		k := key.String()
@@ -286,7 +244,7 @@ func lines(cols []column, ws []apitype.NodeInfo, byNode bool) ([]string, []row) 
 	for i := range rows {
 		rows[i].cells = make([]string, len(fs))
 		for j, c := range fs {
-			rows[i].cells[j] = value(c.code, rows[i].workers, byNode)
+			rows[i].cells[j] = value(c.Code, rows[i].workers, byNode)
 		}
 	}
 	return header, rows
@@ -370,29 +328,14 @@ func render(cols []column, cells []string) string {
 	var b strings.Builder
 	i := 0
 	for _, c := range cols {
-		if c.code == 0 {
-			b.WriteString(c.literal)
+		if c.Code == 0 {
+			b.WriteString(c.Literal)
 			continue
 		}
-		b.WriteString(pad(cells[i], c))
+		b.WriteString(c.Pad(cells[i]))
 		i++
 	}
 	return strings.TrimRight(b.String(), " ")
-}
-
-func pad(v string, c column) string {
-	if c.width == 0 {
-		return v
-	}
-	r := []rune(v)
-	if len(r) > c.width {
-		return string(r[:c.width])
-	}
-	fill := strings.Repeat(" ", c.width-len(r))
-	if c.right {
-		return fill + v
-	}
-	return v + fill
 }
 
 func writeLong(w io.Writer, ws []apitype.NodeInfo, noHeader bool) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/slurm"
 	"github.com/spf13/cobra"
 )
 
@@ -338,76 +339,16 @@ func sortRows(rows []Row, spec string) error {
 	return nil
 }
 
-// column is one output column: a format letter, or literal text.
-type column struct {
-	code    byte
-	width   int  // 0: natural width
-	right   bool // right-justify (%.Ni)
-	literal string
-}
+// column is one -o field, or literal text (Code 0).
+type column = slurm.Column
 
 // ParseFormat reads an squeue -o format: text with %[.][width]letter codes.
 func ParseFormat(s string) ([]column, error) {
-	var cols []column
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			cols = append(cols, column{literal: lit.String()})
-			lit.Reset()
-		}
+	cols, err := slurm.ParseColumns(s, "ijugtTMlSCmbQrRNPDEBFWY")
+	if err != nil {
+		return nil, cli.Usagef("--format: %v", err)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			lit.WriteByte(s[i])
-			continue
-		}
-		i++
-		if i < len(s) && s[i] == '%' {
-			lit.WriteByte('%')
-			continue
-		}
-		c := column{}
-		if i < len(s) && s[i] == '.' {
-			c.right = true
-			i++
-		}
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i-start > 3 {
-			return nil, cli.Usagef("--format: width %q is too large", s[start:i])
-		}
-		for _, d := range s[start:i] {
-			c.width = c.width*10 + int(d-'0')
-		}
-		if i >= len(s) {
-			return nil, cli.Usagef("--format: %q ends inside a field: use %%[.][width]letter, e.g. %%.10i", s)
-		}
-		if headers[s[i]] == "" {
-			return nil, cli.Usagef("--format: %%%c is not a field: use %%i %%j %%u %%g %%t %%T %%M %%l %%S %%C %%m %%b %%Q %%r %%R %%N %%P %%D %%E %%B %%F %%W %%Y", s[i])
-		}
-		c.code = s[i]
-		flush()
-		cols = append(cols, c)
-	}
-	flush()
 	return cols, nil
-}
-
-func pad(v string, c column) string {
-	if c.width == 0 {
-		return v
-	}
-	r := []rune(v)
-	if len(r) > c.width {
-		return string(r[:c.width])
-	}
-	fill := strings.Repeat(" ", c.width-len(r))
-	if c.right {
-		return fill + v
-	}
-	return v + fill
 }
 
 // renderFormat prints rows as -o asks, squeue's way: no alignment beyond
@@ -416,19 +357,19 @@ func renderFormat(w io.Writer, cols []column, rows []Row, header bool) {
 	line := func(cell func(column) string) {
 		var b strings.Builder
 		for _, c := range cols {
-			if c.code == 0 {
-				b.WriteString(c.literal)
+			if c.Code == 0 {
+				b.WriteString(c.Literal)
 				continue
 			}
-			b.WriteString(pad(cell(c), c))
+			b.WriteString(c.Pad(cell(c)))
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 	if header {
-		line(func(c column) string { return headers[c.code] })
+		line(func(c column) string { return headers[c.Code] })
 	}
 	for i := range rows {
-		line(func(c column) string { return rows[i].value(c.code) })
+		line(func(c column) string { return rows[i].value(c.Code) })
 	}
 }
 

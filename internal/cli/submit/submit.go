@@ -449,7 +449,7 @@ func submitRun(ctx context.Context, opts *Options) error {
 	if !p.Wait {
 		return nil
 	}
-	job, err := Wait(ctx, s.Client, resp.JobID, opts.PollInterval, opts.MaxPollInterval)
+	job, err := cli.WaitJob(ctx, s.Client, resp.JobID, opts.PollInterval, opts.MaxPollInterval, cli.Ended)
 	if err != nil {
 		return err
 	}
@@ -469,34 +469,6 @@ func newKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return "rcq-submit-" + hex.EncodeToString(b[:])
-}
-
-// Wait polls the job until it ends, with a growing delay from first to most.
-func Wait(ctx context.Context, c *client.Client, id int64, first, most time.Duration) (*apitype.Job, error) {
-	if first <= 0 {
-		first = 100 * time.Millisecond
-	}
-	if most <= 0 {
-		most = 2 * time.Second
-	}
-	delay := first
-	for {
-		job, err := c.Job(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if rcq.JobState(job.Status).Terminal() {
-			return job, nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		delay = min(2*delay, most)
-	}
 }
 
 // NewRootCmd is the command of the program: NewCmd without a runF.

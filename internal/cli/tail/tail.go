@@ -117,34 +117,17 @@ func tailRun(ctx context.Context, opts *Options) error {
 // waitStarted returns the job once it has started, or ended without
 // starting (cancelled while pending). With --once it does not wait.
 func waitStarted(ctx context.Context, opts *Options, s *cli.Session) (*apitype.Job, error) {
-	delay, most := opts.PollInterval, opts.MaxPollInterval
-	if delay <= 0 {
-		delay = 100 * time.Millisecond
+	started := func(j *apitype.Job) bool { return j.StartedAt != nil || cli.Ended(j) }
+	job, err := s.Job(ctx, opts.JobID)
+	switch {
+	case errors.Is(err, rcq.ErrNotFound):
+		return nil, fmt.Errorf("job %d not found", opts.JobID)
+	case err != nil:
+		return nil, err
+	case started(job):
+		return job, nil
+	case opts.Once:
+		return nil, &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("job %d has not started: it has no output yet", opts.JobID)}
 	}
-	if most <= 0 {
-		most = 2 * time.Second
-	}
-	for {
-		job, err := s.Job(ctx, opts.JobID)
-		if errors.Is(err, rcq.ErrNotFound) {
-			return nil, fmt.Errorf("job %d not found", opts.JobID)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if job.StartedAt != nil || rcq.JobState(job.Status).Terminal() {
-			return job, nil
-		}
-		if opts.Once {
-			return nil, &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("job %d has not started: it has no output yet", opts.JobID)}
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		delay = min(2*delay, most)
-	}
+	return cli.WaitJob(ctx, s.Client, opts.JobID, opts.PollInterval, opts.MaxPollInterval, started)
 }
