@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,8 +29,14 @@ import (
 // Prefix starts the login name of every user New creates.
 const Prefix = "rcqt"
 
-// lockPath serializes useradd and userdel across test binaries.
-const lockPath = "/run/lock/rcq-unixtest.lock"
+// lockPath serializes useradd and userdel across test binaries: in
+// /run/lock where the machine has it, else in the temporary directory.
+var lockPath = func() string {
+	if st, err := os.Stat("/run/lock"); err == nil && st.IsDir() {
+		return "/run/lock/rcq-unixtest.lock"
+	}
+	return filepath.Join(os.TempDir(), "rcq-unixtest.lock")
+}()
 
 // User is a Unix account created for one test.
 type User struct {
