@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,44 +67,23 @@ func (r *acctRow) job() rcq.Job {
 	return j
 }
 
-// acctWhere builds the conditions f selects, as $n placeholders.
+// acctWhere builds the conditions f selects, as $n placeholders. States
+// nil keeps every state; empty keeps none (a Slurm state rcq has not).
 func acctWhere(f rcq.AcctFilter) (string, []any) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.UserID != 0 {
-		where = append(where, "j.user_id = "+arg(f.UserID))
-	}
+	var c conds
+	c.owner(f.UserID)
 	if f.States != nil {
-		ss := make([]string, len(f.States))
-		for i, st := range f.States {
-			ss[i] = string(st)
-		}
-		where = append(where, "j.status = ANY("+arg(ss)+")")
+		c.states(f.States)
 	}
-	if len(f.IDs) > 0 {
-		ids := make([]int64, len(f.IDs))
-		for i, id := range f.IDs {
-			ids[i] = int64(id)
-		}
-		where = append(where, "j.id = ANY("+arg(ids)+")")
-	}
+	c.ids(f.IDs)
 	if !f.To.IsZero() {
-		where = append(where, "j.submitted_at <= "+arg(f.To))
+		c.add("j.submitted_at <= " + c.arg(f.To))
 	}
 	if !f.From.IsZero() {
-		where = append(where, "(j.completed_at IS NULL OR j.completed_at >= "+arg(f.From)+")")
+		c.add("(j.completed_at IS NULL OR j.completed_at >= " + c.arg(f.From) + ")")
 	}
-	if f.After.ID != 0 {
-		where = append(where, "(j.submitted_at, j.id) < ("+arg(f.After.SubmittedAt)+"::timestamptz, "+arg(f.After.ID)+"::bigint)")
-	}
-	if len(where) == 0 {
-		return "", args
-	}
-	return " WHERE " + strings.Join(where, " AND "), args
+	c.after(f.After, true)
+	return c.clause(), c.args
 }
 
 // acctJobsSQL is the query AcctJobs runs for f (tests EXPLAIN it).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -375,55 +374,29 @@ func (s *Store) JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*r
 
 // ListJobs returns the jobs f selects, oldest first (or newest first).
 func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.UserID != 0 {
-		where = append(where, "j.user_id = "+arg(f.UserID))
-	}
+	var c conds
+	c.owner(f.UserID)
 	if len(f.States) > 0 {
-		ss := make([]string, len(f.States))
-		for i, st := range f.States {
-			ss[i] = string(st)
-		}
-		where = append(where, "j.status = ANY("+arg(ss)+")")
+		c.states(f.States)
 	}
 	if f.Name != "" {
-		where = append(where, "j.name = "+arg(f.Name))
+		c.add("j.name = " + c.arg(f.Name))
 	}
-	if len(f.IDs) > 0 {
-		ids := make([]int64, len(f.IDs))
-		for i, id := range f.IDs {
-			ids[i] = int64(id)
-		}
-		where = append(where, "j.id = ANY("+arg(ids)+")")
-	}
+	c.ids(f.IDs)
 	if !f.Since.IsZero() {
-		where = append(where, "j.submitted_at >= "+arg(f.Since))
+		c.add("j.submitted_at >= " + c.arg(f.Since))
 	}
-	if f.After.ID != 0 {
-		cmp := ">"
-		if f.NewestFirst {
-			cmp = "<"
-		}
-		where = append(where, "(j.submitted_at, j.id) "+cmp+" ("+arg(f.After.SubmittedAt)+"::timestamptz, "+arg(f.After.ID)+"::bigint)")
-	}
-	q := jobSelect
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	c.after(f.After, f.NewestFirst)
+	q := jobSelect + c.clause()
 	if f.NewestFirst {
 		q += " ORDER BY j.submitted_at DESC, j.id DESC"
 	} else {
 		q += " ORDER BY j.submitted_at, j.id"
 	}
 	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
+		q += " LIMIT " + c.arg(f.Limit)
 	}
-	rows, _ := s.pool.Query(ctx, q, args...)
+	rows, _ := s.pool.Query(ctx, q, c.args...)
 	js, err := collectJobs(rows)
 	if err != nil {
 		return nil, wrap("list jobs", err)
