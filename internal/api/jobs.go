@@ -293,11 +293,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var next string
-	if len(js) > limit {
-		js = js[:limit]
-		next = jobsCursor(rcq.JobPos{SubmittedAt: js[limit-1].SubmittedAt, ID: js[limit-1].ID})
-	}
+	js, next := jobsPage(js, limit)
 	out := apitype.JobList{Jobs: make([]apitype.Job, len(js)), Count: len(js), Next: next}
 	for i := range js {
 		out.Jobs[i] = s.jobJSON(&js[i])

@@ -29,6 +29,16 @@ func (s *Server) pageLimit(q url.Values, def int) (int, error) {
 // Keys of jobs, not offsets: a page boundary stays put while jobs come and
 // go, so no job is listed twice.
 
+// jobsPage cuts js, read with one job more than limit, to the page, and
+// returns the cursor of the next page ("" when this is the last).
+func jobsPage(js []rcq.Job, limit int) ([]rcq.Job, string) {
+	if len(js) <= limit {
+		return js, ""
+	}
+	js = js[:limit]
+	return js, jobsCursor(rcq.JobPos{SubmittedAt: js[limit-1].SubmittedAt, ID: js[limit-1].ID})
+}
+
 func jobsCursor(p rcq.JobPos) string {
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "j%d.%d", p.SubmittedAt.UnixMicro(), p.ID))
 }
