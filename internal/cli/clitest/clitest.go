@@ -295,6 +295,7 @@ func (a *API) handler() http.Handler {
 		}
 		if limit > 0 && len(out.Jobs) > limit {
 			out.Jobs = out.Jobs[:limit]
+			out.Next = "more" // opaque to clients, like rcqd's cursor
 		}
 		out.Count = len(out.Jobs)
 		writeJSON(w, 200, out)

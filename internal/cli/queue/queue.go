@@ -248,6 +248,10 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 		if err != nil {
 			return nil, err
 		}
+		if list.Next != "" {
+			// Never a silent cut: say how to see the rest.
+			opts.F.Warnf("only the newest %d jobs are shown: more with --limit (up to 1000), or all of them with rcq-acct", opts.Limit)
+		}
 		out.Now = opts.F.Now()
 		me := s.Email
 		pending := false

@@ -165,6 +165,14 @@ func TestHistory(t *testing.T) {
 	if last := api.Requests[len(api.Requests)-1]; last != "GET /api/jobs?limit=5&order=newest&status=completed%2Cfailed" {
 		t.Errorf("request = %q", last)
 	}
+	if e.Stderr.Len() != 0 {
+		t.Errorf("every finished job fits in --limit 5, yet stderr says %q", e.Stderr)
+	}
+	// A cut list says so on stderr, with how to see the rest.
+	_, e, _ = run(t, "-t", "CD,failed", "--limit", "1", "-h", "-o", "%i")
+	if e.Stdout.String() != "6\n" || !strings.Contains(e.Stderr.String(), "only the newest 1 jobs are shown: more with --limit") {
+		t.Errorf("--limit 1: stdout %q stderr %q, want job 6 and a note that the list was cut", e.Stdout, e.Stderr)
+	}
 	// -t all asks for everything; pending jobs get the scheduler's reasons.
 	api, e, _ = run(t, "-t", "all", "-o", "%i %t %r", "-h")
 	if e.Stdout.String() != "6 F NonZeroExitCode\n5 CD -\n3 PD JobHeldUser\n2 PD Resources\n1 R None\n" {
