@@ -120,28 +120,30 @@ const safePath = "/usr/local/bin:/usr/bin:/bin"
 // Unix user name the job runs as, and a safe PATH. Variables the submitter
 // sent are kept as they are.
 func loginEnv(env []string, name string) []string {
-	have := map[string]bool{}
+	missing := map[string]bool{"HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "PATH": true}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		have[k] = true
+		delete(missing, k)
 	}
-	add := func(k, v string) {
-		if !have[k] && v != "" {
-			env = append(env, k+"="+v)
-		}
+	if len(missing) == 0 {
+		return env // the usual case (--export=ALL): no passwd lookups at launch
 	}
 	home, shell := "/", "/bin/sh"
-	if u, err := user.Lookup(name); err == nil && u.HomeDir != "" {
-		home = u.HomeDir
+	if missing["HOME"] {
+		if u, err := user.Lookup(name); err == nil && u.HomeDir != "" {
+			home = u.HomeDir
+		}
 	}
-	if sh := loginShell(name); sh != "" {
-		shell = sh
+	if missing["SHELL"] {
+		if sh := loginShell(name); sh != "" {
+			shell = sh
+		}
 	}
-	add("HOME", home)
-	add("USER", name)
-	add("LOGNAME", name)
-	add("SHELL", shell)
-	add("PATH", safePath)
+	for _, kv := range [][2]string{{"HOME", home}, {"USER", name}, {"LOGNAME", name}, {"SHELL", shell}, {"PATH", safePath}} {
+		if missing[kv[0]] {
+			env = append(env, kv[0]+"="+kv[1])
+		}
+	}
 	return env
 }
 

@@ -559,7 +559,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 		}
 		sp.SetUser, sp.User, sp.UID, sp.GID, sp.Groups = true, j.UnixUser, uid, gid, groups
 		sp.Env = loginEnv(sp.Env, j.UnixUser)
-	} else if self, err := user.Current(); err == nil {
+	} else if self, err := user.Current(); err == nil { // cached by os/user
 		sp.Env = loginEnv(sp.Env, self.Username)
 	}
 	if e.cgroupParent != "" {

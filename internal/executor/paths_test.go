@@ -107,4 +107,8 @@ func TestLoginEnv(t *testing.T) {
 	if !strings.Contains(env, "PATH=/opt/bin\n") || !strings.Contains(env, "HOME=/w\n") || strings.Count(env, "PATH=") != 1 {
 		t.Errorf("the submitter's PATH and HOME must be kept:\n%s", env)
 	}
+	full := []string{"HOME=/h", "USER=u", "LOGNAME=u", "SHELL=/bin/zsh", "PATH=/p"}
+	if got := loginEnv(full, "no-such-user-here"); !slices.Equal(got, full) {
+		t.Errorf("a complete environment changed: %q", got)
+	}
 }
