@@ -6,6 +6,7 @@ package apitype
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -74,9 +75,12 @@ type Message struct {
 // Dependency is one entry of SubmitRequest.Dependencies. In a job shown by
 // GET /api/jobs/{id}, State is the state of the job it waits on.
 type Dependency struct {
-	Type  string `json:"type"` // afterok, afterany, afternotok
+	Type  string `json:"type"` // afterok, afterany, afternotok, aftercorr
 	JobID int64  `json:"job_id"`
-	State string `json:"state,omitempty"`
+	// ArrayTaskID names one element of the array JobID (afterok:123_4);
+	// absent, a dependency on an array waits for every element.
+	ArrayTaskID *int   `json:"array_task_id,omitempty"`
+	State       string `json:"state,omitempty"`
 }
 
 // SubmitRequest is POST /api/jobs. Optional fields left out take the defaults.
@@ -96,15 +100,19 @@ type SubmitRequest struct {
 	Dependencies   []Dependency      `json:"dependencies,omitempty"`
 	Hold           bool              `json:"hold,omitempty"`
 	Umask          string            `json:"umask,omitempty"` // octal, "0022"; rcq-submit sends its own
+	// Array makes a job array (sbatch --array): "0-99", "1,3,5-7", "0-99:4", "%8" throttle.
+	Array string `json:"array,omitempty"`
 }
 
 // SubmitResponse answers a submit. Test-only submits (POST /api/jobs?test_only=true)
 // carry no id and fill ExpectedStart.
 type SubmitResponse struct {
-	Message       string     `json:"message"`
-	JobID         int64      `json:"job_id,omitempty"`
-	Status        string     `json:"status"`
-	ExpectedStart *time.Time `json:"expected_start,omitempty"`
+	Message string `json:"message"`
+	JobID   int64  `json:"job_id,omitempty"`
+	Status  string `json:"status"`
+	// ArrayTaskCount is the number of elements of a job array (JobID is the array's id).
+	ArrayTaskCount int        `json:"array_task_count,omitempty"`
+	ExpectedStart  *time.Time `json:"expected_start,omitempty"`
 	// With ?test_only=true and no expected start: why the job would wait.
 	Reason       string `json:"reason,omitempty"`
 	ReasonDetail string `json:"reason_detail,omitempty"`
@@ -158,6 +166,20 @@ type Job struct {
 	Rank           int                  `json:"rank,omitempty"`
 	Computed       *rcq.PriorityFactors `json:"computed_priority,omitempty"`
 	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
+	// Array jobs: ArrayJobID is the array's id on every row of the array.
+	// An element that has its own row carries ArrayTaskID; the array's row
+	// for its elements not yet started carries their indices in ArrayTasks
+	// (sbatch's form, "4-99") and the throttle. SlurmID shows either.
+	ArrayJobID    *int64 `json:"array_job_id,omitempty"`
+	ArrayTaskID   *int   `json:"array_task_id,omitempty"`
+	ArrayTasks    string `json:"array_tasks,omitempty"`
+	ArrayThrottle int    `json:"array_throttle,omitempty"`
+}
+
+// SlurmID is the job's id as squeue shows it: "123", an element "123_4",
+// or an array's elements not yet started "123_[4-99%8]".
+func (j *Job) SlurmID() string {
+	return slurmID(j.ID, j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle)
 }
 
 // JobUpdate is PATCH /api/jobs/{id}: changes to a pending job; fields left
@@ -214,6 +236,34 @@ type QueueJob struct {
 	EstimatedHours float64              `json:"estimated_hours,omitempty"`
 	Worker         string               `json:"worker,omitempty"`
 	GPUIndices     []int                `json:"gpu_indices,omitempty"`
+	// Array jobs: ArrayJobID is the array's id on every row of the array.
+	// An element that has its own row carries ArrayTaskID; the array's row
+	// for its elements not yet started carries their indices in ArrayTasks
+	// (sbatch's form, "4-99") and the throttle. SlurmID shows either.
+	ArrayJobID    *int64 `json:"array_job_id,omitempty"`
+	ArrayTaskID   *int   `json:"array_task_id,omitempty"`
+	ArrayTasks    string `json:"array_tasks,omitempty"`
+	ArrayThrottle int    `json:"array_throttle,omitempty"`
+}
+
+// SlurmID is the job's id as squeue shows it (see Job.SlurmID).
+func (j *QueueJob) SlurmID() string {
+	return slurmID(j.ID, j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle)
+}
+
+func slurmID(id int64, arrayID *int64, task *int, tasks string, throttle int) string {
+	switch {
+	case arrayID == nil:
+		return strconv.FormatInt(id, 10)
+	case task != nil:
+		return rcq.ArrayJobName(rcq.JobID(*arrayID), *task, nil, 0)
+	default:
+		pending, err := rcq.ParseIndexSet(tasks)
+		if err != nil { // never from rcqd; show what it sent
+			return strconv.FormatInt(*arrayID, 10) + "_[" + tasks + "]"
+		}
+		return rcq.ArrayJobName(rcq.JobID(*arrayID), 0, pending, throttle)
+	}
 }
 
 // Queue is GET /api/queue: one page of the pending and running jobs, the
