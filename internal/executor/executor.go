@@ -65,9 +65,9 @@ type Config struct {
 	// MaxLaunches bounds concurrent launches; default 32 (a launch mostly
 	// waits on the file system and fork/exec, so more than the cores helps).
 	MaxLaunches int
-	// PidsMax is pids.max of a job's cgroup; 0 for no limit.
+	// PidsMax is pids.max of a job's cgroup (v2 or v1); 0 for no limit.
 	PidsMax int
-	// NoCgroups turns cgroup v2 enforcement off even where it is available.
+	// NoCgroups turns cgroup enforcement (v2 or v1) off even where it is available.
 	NoCgroups bool
 	// OnEnded, when set, is called after a job's end is recorded (rcqd
 	// wakes its scheduler: capacity is free). It must return promptly.
@@ -83,11 +83,11 @@ type Executor struct {
 	bootTime time.Time // when this machine booted; zero when unknown
 	root     bool      // rcqd is root: jobs run as their owners' mapped users
 
-	devnull      *os.File
-	logDir       *os.File // LogDir, held open: job logs are opened relative to it
-	cgroupParent string
-	enforcement  string
-	allowedCPUs  []int
+	devnull     *os.File
+	logDir      *os.File   // LogDir, held open: job logs are opened relative to it
+	cgroups     cgroupMode // nil: CPU affinity only
+	enforcement string
+	allowedCPUs []int
 
 	wake    chan struct{}
 	sigWake chan struct{} // signals asked for: deliver them
@@ -182,20 +182,21 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 	if e.logDir, err = openDirNoFollow(cfg.LogDir); err != nil {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
-	why := "disabled by configuration"
+	why := "cgroups disabled by configuration"
 	if !cfg.NoCgroups {
-		e.cgroupParent, why = detectCgroup()
+		e.cgroups, why = detectCgroups(cgroupInstance(e.jobsDir))
 	}
-	if e.cgroupParent != "" {
-		e.enforcement = EnforceCgroup + " (" + e.cgroupParent + ": memory.max, cpu.max, pids.max)"
+	if e.cgroups != nil {
+		e.enforcement = e.cgroups.describe()
 	} else {
-		e.enforcement = EnforceAffinity + " (no memory limit; cgroup v2 unavailable: " + why + ")"
+		e.enforcement = EnforceAffinity + " (no memory limit; " + why + ")"
 	}
 	return e, nil
 }
 
 // Enforcement says how job limits are enforced on this node, for the start-up
-// banner: cgroup v2 (memory, cpu, pids) or CPU affinity only, with the reason.
+// banner: cgroup v2 (memory, cpu, pids), cgroup v1 (memory, cpuset, pids), or
+// CPU affinity only, with the reasons.
 func (e *Executor) Enforcement() string { return e.enforcement }
 
 // OutputPaths is OutputPathsIn with this executor's output directory.
@@ -444,8 +445,12 @@ func (e *Executor) killLeftovers(dir string) {
 		}
 	}
 	var sp jobSpec
-	if readJSON(filepath.Join(dir, specFile), &sp) == nil && sp.Cgroup != "" {
-		killCgroup(sp.Cgroup)
+	if readJSON(filepath.Join(dir, specFile), &sp) == nil {
+		if cg := jobCgroupOf(&sp); cg != nil {
+			if err := cg.remove(); err != nil {
+				e.log.Warn("remove a lost job's cgroups", "dir", dir, "err", err)
+			}
+		}
 	}
 }
 
@@ -562,8 +567,8 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	} else if self, err := user.Current(); err == nil { // cached by os/user
 		sp.Env = loginEnv(sp.Env, self.Username)
 	}
-	if e.cgroupParent != "" {
-		sp.Cgroup = filepath.Join(e.cgroupParent, fmt.Sprintf(cgroupNameF, j.ID))
+	if e.cgroups != nil {
+		e.cgroups.assign(&sp, j.ID)
 	}
 	e.mu.Lock()
 	used := map[int]int{}

@@ -19,12 +19,11 @@ import (
 
 // Names of the files in a job directory; doc.go describes the protocol.
 const (
-	specFile    = "spec.json"
-	pidFile     = "pid"
-	jobPidFile  = "job.pid"
-	statusFile  = "status.json"
-	jobsSubdir  = "jobs"
-	cgroupNameF = "rcq-job-%d"
+	specFile   = "spec.json"
+	pidFile    = "pid"
+	jobPidFile = "job.pid"
+	statusFile = "status.json"
+	jobsSubdir = "jobs"
 )
 
 // jobSpec is what the executor tells a supervisor about one job.
@@ -50,12 +49,15 @@ type jobSpec struct {
 	TimeLimit time.Duration `json:"time_limit"` // 0: none
 	Grace     time.Duration `json:"grace"`
 
-	CPUs        []int  `json:"cpus,omitempty"`   // affinity when no cgroup
-	Cgroup      string `json:"cgroup,omitempty"` // absolute cgroup v2 directory to create
-	CPUCores    int    `json:"cpu_cores"`
-	MemoryBytes int64  `json:"memory_bytes"` // 0: no memory limit
-	PidsMax     int    `json:"pids_max"`
-	LogFile     string `json:"log_file,omitempty"`
+	CPUs   []int  `json:"cpus,omitempty"`   // cpuset.cpus with cgroup v1, else affinity when no cgroup
+	Cgroup string `json:"cgroup,omitempty"` // absolute cgroup v2 directory to create
+	// CgroupV1 are the absolute cgroup v1 directories to create, by
+	// controller (memory, cpuset, pids, cpuacct); set instead of Cgroup.
+	CgroupV1    map[string]string `json:"cgroup_v1,omitempty"`
+	CPUCores    int               `json:"cpu_cores"`
+	MemoryBytes int64             `json:"memory_bytes"` // 0: no memory limit
+	PidsMax     int               `json:"pids_max"`
+	LogFile     string            `json:"log_file,omitempty"`
 }
 
 // exitStatus is what a supervisor writes when its job's processes are gone.

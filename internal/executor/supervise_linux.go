@@ -56,8 +56,8 @@ type supervisor struct {
 	spec jobSpec
 	lock *os.File // held (flock) until the process exits
 
-	pid      int // the job's main process, also its process group id
-	cgroup   string
+	pid      int       // the job's main process, also its process group id
+	cgroup   jobCgroup // nil when the job runs in none
 	started  time.Time
 	state    rcq.JobState // set when we end the job: cancelled or timeout
 	killAt   time.Time
@@ -114,7 +114,11 @@ func (s *supervisor) run() error {
 		return s.writeStatus(s.launchFailed(files.stdout, rcq.ReasonLaunchFailed, f.Error()))
 	}
 	files.close()
-	s.logf("started job %d: pid %d, user %q, umask %v, cpus %v, cgroup %q", s.spec.JobID, s.pid, s.spec.User, s.spec.Umask, s.spec.CPUs, s.cgroup)
+	var cgroups []string
+	if s.cgroup != nil {
+		cgroups = s.cgroup.dirs()
+	}
+	s.logf("started job %d: pid %d, user %q, umask %v, cpus %v, cgroups %q", s.spec.JobID, s.pid, s.spec.User, s.spec.Umask, s.spec.CPUs, cgroups)
 	s.wait(limit)
 	return s.writeStatus(s.finish())
 }
@@ -237,15 +241,11 @@ func (s *supervisor) start(script []byte, files *jobFiles) error {
 	if sp.SetUser {
 		attr.Credential = &syscall.Credential{Uid: sp.UID, Gid: sp.GID, Groups: sp.Groups}
 	}
-	if sp.Cgroup != "" {
-		fd, err := createCgroup(sp.Cgroup, sp)
-		if err != nil {
-			s.logf("cgroup %s: %v; running without it", sp.Cgroup, err)
-			unix.Rmdir(sp.Cgroup)
+	if cg := jobCgroupOf(sp); cg != nil {
+		if err := cg.create(sp); err != nil {
+			s.logf("cgroups %q: %v; running without them", cg.dirs(), err)
 		} else {
-			defer unix.Close(fd)
-			attr.UseCgroupFD, attr.CgroupFD = true, fd
-			s.cgroup = sp.Cgroup
+			s.cgroup = cg
 		}
 	}
 	env := slices.Clip(sp.Env)
@@ -261,30 +261,12 @@ func (s *supervisor) start(script []byte, files *jobFiles) error {
 		Files: []uintptr{devnull.Fd(), stdout.Fd(), stderr.Fd(), memfd.Fd()},
 		Sys:   attr,
 	}
-	// CPU affinity is per thread: set it on this locked thread, the one that
-	// forks, so the job inherits it from its first instruction.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if len(sp.CPUs) > 0 && s.cgroup == "" {
-		var set unix.CPUSet
-		for _, c := range sp.CPUs {
-			set.Set(c)
+	pid, err := s.fork(argv, pa)
+	if err != nil && s.cgroup != nil {
+		if rerr := s.cgroup.remove(); rerr != nil {
+			s.logf("%v", rerr)
 		}
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			s.logf("cpu affinity %v: %v", sp.CPUs, err)
-		}
-	}
-	pid, err := syscall.ForkExec(argv[0], argv, pa)
-	if err != nil && attr.UseCgroupFD && (errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG)) {
-		// A kernel before 5.7 has no clone3(CLONE_INTO_CGROUP): start the
-		// job, then move it (it may run a few instructions outside).
-		attr.UseCgroupFD = false
-		if pid, err = syscall.ForkExec(argv[0], argv, pa); err == nil {
-			procs := filepath.Join(s.cgroup, "cgroup.procs")
-			if werr := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); werr != nil {
-				s.logf("move job into %s: %v", procs, werr)
-			}
-		}
+		s.cgroup = nil
 	}
 	if err != nil {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
@@ -297,6 +279,36 @@ func (s *supervisor) start(script []byte, files *jobFiles) error {
 		s.logf("%v", err)
 	}
 	return nil
+}
+
+// fork starts the job on an OS thread of its own, locked and discarded when
+// done: what the job must inherit from its first instruction is set on that
+// thread (CPU affinity; with cgroup v1, the thread's own cgroups) and leaves
+// with it.
+func (s *supervisor) fork(argv []string, pa *syscall.ProcAttr) (pid int, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		sp := &s.spec
+		if len(sp.CPUs) > 0 && (s.cgroup == nil || !s.cgroup.limitsCPU()) {
+			var set unix.CPUSet
+			for _, c := range sp.CPUs {
+				set.Set(c)
+			}
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				s.logf("cpu affinity %v: %v", sp.CPUs, err)
+			}
+		}
+		forkExec := func() (int, error) { return syscall.ForkExec(argv[0], argv, pa) }
+		if s.cgroup != nil {
+			pid, err = s.cgroup.fork(pa.Sys, forkExec)
+		} else {
+			pid, err = forkExec()
+		}
+	}()
+	<-done
+	return pid, err
 }
 
 func (s *supervisor) userName() string {
@@ -382,8 +394,8 @@ func (s *supervisor) reap() bool {
 // a subreaper, once their parents die).
 func (s *supervisor) killAll() {
 	unix.Kill(-s.pid, unix.SIGKILL)
-	if s.cgroup != "" {
-		os.WriteFile(filepath.Join(s.cgroup, "cgroup.kill"), []byte("1"), 0)
+	if s.cgroup != nil {
+		s.cgroup.kill()
 	}
 }
 
@@ -441,15 +453,16 @@ func (s *supervisor) finish() *exitStatus {
 	st.CPUSeconds = tv(s.rusage.Utime) + tv(s.rusage.Stime)
 	st.PeakMemoryKB = s.rusage.Maxrss
 	oom := false
-	if s.cgroup != "" {
-		oom = cgroupOOMKilled(s.cgroup)
-		if cpu, peak, ok := cgroupUsage(s.cgroup); ok {
+	if s.cgroup != nil {
+		oom = s.cgroup.oomKilled()
+		cpu, cpuOK, peak := s.cgroup.usage()
+		if cpuOK {
 			st.CPUSeconds = cpu
-			if peak > 0 {
-				st.PeakMemoryKB = peak
-			}
 		}
-		if err := killCgroup(s.cgroup); err != nil {
+		if peak > 0 {
+			st.PeakMemoryKB = peak
+		}
+		if err := s.cgroup.remove(); err != nil {
 			s.logf("%v", err)
 		}
 	}
