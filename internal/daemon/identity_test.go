@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,6 +86,18 @@ func (d *daemon) banner(t *testing.T, want string) {
 	t.Helper()
 	if !strings.Contains(d.log(), want) {
 		t.Errorf("banner lacks %q:\n%s", want, d.log())
+	}
+}
+
+// bannerLimitsRe is the banner's limits line: the mechanism in force and,
+// when it is not cgroup v2, why cgroup v2 (and for affinity, v1) was not used.
+var bannerLimitsRe = regexp.MustCompile(`(?m)^  limits:     (cgroup-v2 \(.*memory\.max.*\)|cgroup-v1 \(memory\.limit_in_bytes.*; cgroup v2 unavailable: .+\)|cpu-affinity \(no memory limit; (cgroups disabled by configuration|cgroup v2 unavailable: .+; cgroup v1 unavailable: .+)\))$`)
+
+// bannerLimits checks that the banner says which limits are in force.
+func (d *daemon) bannerLimits(t *testing.T) {
+	t.Helper()
+	if !bannerLimitsRe.MatchString(d.log()) {
+		t.Errorf("banner lacks a limits line naming cgroup v2, cgroup v1 or cpu-affinity and why:\n%s", d.log())
 	}
 }
 
@@ -191,6 +204,7 @@ func TestSystemModeIdentity(t *testing.T) {
 	d := startDaemon(t, dir)
 	d.ready()
 	d.banner(t, "mode:       system (rcqd runs as root")
+	d.bannerLimits(t)
 	if fi, err := os.Stat(d.socket); err != nil || fi.Mode().Perm() != 0o666 {
 		t.Errorf("socket mode %v, %v, want 0666", fi, err)
 	}

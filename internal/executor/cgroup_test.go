@@ -285,3 +285,35 @@ func TestCgroupCleanupAfterSupervisorCrash(t *testing.T) {
 	cgroupExec(t, st, state, nil)
 	lost(2, "b.child", "after a restarted rcqd found its supervisor dead")
 }
+
+// TestCgroupV1ParentRecreated (cgroup v1): a stopping executor removes its
+// idle rcq-<instance> cgroups, and a supervisor launched just before makes
+// them again (cpuset.cpus and cpuset.mems included) rather than running its
+// job without cgroups.
+func TestCgroupV1ParentRecreated(t *testing.T) {
+	t.Parallel()
+	e := cgroupExec(t, newMemStore(), t.TempDir(), nil)
+	m, ok := e.cgroups.(*cgroupV1)
+	if !ok {
+		t.Skip("cgroup v2 here: " + e.Enforcement())
+	}
+	e.stop()
+	for c, p := range m.parents {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s cgroup %s still there after the executor stopped with no job (stat: %v)", c, p, err)
+		}
+	}
+	cg := jobCgroups(e, 1)
+	sp := &jobSpec{CPUs: allowedCPUs()[:1], MemoryBytes: 1 << 30, PidsMax: 10}
+	if err := cg.create(sp); err != nil {
+		t.Fatalf("create after the parents were removed: %v", err)
+	}
+	if got := strings.TrimSpace(readFile(t, filepath.Join(m.parents["cpuset"], "cpuset.mems"))); got == "" {
+		t.Error("recreated rcq cpuset has no memory nodes")
+	}
+	if err := cg.remove(); err != nil {
+		t.Error(err)
+	}
+	assertNoCgroups(t, cg, "after remove")
+	m.close()
+}

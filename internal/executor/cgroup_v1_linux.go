@@ -196,6 +196,14 @@ func (m *cgroupV1) describe() string {
 	return s + "; cgroup v2 unavailable: " + m.whyNotV2 + ")"
 }
 
+// close removes the rcq-<instance> cgroups detect made, unless jobs still
+// run in them (rmdir fails on a cgroup with children).
+func (m *cgroupV1) close() {
+	for _, p := range m.parents {
+		unix.Rmdir(p)
+	}
+}
+
 func (m *cgroupV1) assign(sp *jobSpec, id rcq.JobID) {
 	sp.CgroupV1 = make(map[string]string, len(m.parents))
 	for c, p := range m.parents {
@@ -224,7 +232,7 @@ func (c cgroupV1Job) create(s *jobSpec) error {
 	var made []string
 	err := func() error {
 		for _, d := range c.dirs() {
-			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			if err := c.mkdir(d); err != nil {
 				return err
 			}
 			made = append(made, d)
@@ -282,6 +290,32 @@ func (c cgroupV1Job) create(s *jobSpec) error {
 	return err
 }
 
+// mkdir makes the job cgroup d, and its parent rcq-<instance> again when a
+// stopping rcqd removed it (close) after this job was launched.
+func (c cgroupV1Job) mkdir(d string) error {
+	var err error
+	for range 3 {
+		if err = os.Mkdir(d, 0o755); err == nil || errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		parent := filepath.Dir(d)
+		if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if d == c.by["cpuset"] {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if err := copyCgroupFile(parent, f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return err
+}
+
 // cpuList writes CPUs as a cpuset list: 0,2,3.
 func cpuList(cpus []int) string {
 	s := make([]string, len(cpus))
@@ -312,7 +346,8 @@ func (c cgroupV1Job) fork(attr *syscall.SysProcAttr, fork func() (int, error)) (
 }
 
 // oomKilled reads the oom_kill counter of memory.oom_control (Linux 4.13 and
-// later); before it, a job that reached its limit (memory.failcnt) counts.
+// later); before it, a job that reached its limit counts (memory.failcnt, or
+// memory.memsw.failcnt: with memsw equal to the limit, that one fails first).
 func (c cgroupV1Job) oomKilled() bool {
 	mem := c.by["memory"]
 	if mem == "" {
@@ -321,7 +356,7 @@ func (c cgroupV1Job) oomKilled() bool {
 	if n, ok := cgroupKeyValue(filepath.Join(mem, "memory.oom_control"), "oom_kill"); ok {
 		return n > 0
 	}
-	return readInt(filepath.Join(mem, "memory.failcnt")) > 0
+	return readInt(filepath.Join(mem, "memory.failcnt")) > 0 || readInt(filepath.Join(mem, "memory.memsw.failcnt")) > 0
 }
 
 func (c cgroupV1Job) usage() (cpu float64, cpuOK bool, peakKB int64) {

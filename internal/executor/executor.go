@@ -273,6 +273,9 @@ func (e *Executor) shutdown() {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	if e.cgroups != nil {
+		e.cgroups.close()
+	}
 }
 
 // passResult says what one reconcile pass did, for tests.

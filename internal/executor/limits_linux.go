@@ -123,6 +123,9 @@ type cgroupMode interface {
 	describe() string
 	// assign names the job's cgroups in its spec; its supervisor creates them.
 	assign(sp *jobSpec, id rcq.JobID)
+	// close removes what detection made, where no job uses it any more
+	// (when the executor stops).
+	close()
 }
 
 // jobCgroup is one job's cgroups, as its supervisor creates, fills, reads and
@@ -195,6 +198,8 @@ type cgroupV2 struct{ parent, instance string }
 func (m cgroupV2) describe() string {
 	return EnforceCgroup + " (" + m.parent + ": memory.max, cpu.max, pids.max)"
 }
+
+func (m cgroupV2) close() {} // rcqd's own cgroup (and its leaf rcqd) stay
 
 func (m cgroupV2) assign(sp *jobSpec, id rcq.JobID) {
 	sp.Cgroup = filepath.Join(m.parent, fmt.Sprintf("rcq-%s-job-%d", m.instance, id))

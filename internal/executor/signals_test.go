@@ -101,7 +101,7 @@ func TestSignalsDeliveredFromTheStore(t *testing.T) {
 func TestSignalNeverReachesAReusedProcessGroup(t *testing.T) {
 	t.Parallel()
 	st, dir := newMemStore(), t.TempDir()
-	e, err := New(Config{Node: "n1", Holder: "n1:test", StateDir: t.TempDir(), SupervisorCommand: []string{"/bin/false"}}, st, nil)
+	e, err := New(Config{Node: "n1", Holder: "n1:test", StateDir: t.TempDir(), SupervisorCommand: []string{"/bin/false"}, NoCgroups: true}, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
