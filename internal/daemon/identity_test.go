@@ -204,7 +204,6 @@ func TestSystemModeIdentity(t *testing.T) {
 	d := startDaemon(t, dir)
 	d.ready()
 	d.banner(t, "mode:       system (rcqd runs as root")
-	d.bannerLimits(t)
 	if fi, err := os.Stat(d.socket); err != nil || fi.Mode().Perm() != 0o666 {
 		t.Errorf("socket mode %v, %v, want 0666", fi, err)
 	}
@@ -252,6 +251,7 @@ func TestSystemModeIdentity(t *testing.T) {
 		t.Errorf("%s with its own token: %+v", c.Name, r)
 	}
 	d.stop()
+	d.bannerLimits(t) // the whole banner is read once rcqd exited
 }
 
 // TestStartRefusals: configurations that would let one user act as another
