@@ -26,6 +26,8 @@ func BenchmarkLaunchTrue(b *testing.B) {
 		if exe := os.Getenv("RCQ_BENCH_SUPERVISOR"); exe != "" {
 			c.SupervisorCommand = []string{exe, "supervise"}
 		}
+		// RCQ_BENCH_NO_CGROUPS=1 measures without job cgroups (their cost).
+		c.NoCgroups = os.Getenv("RCQ_BENCH_NO_CGROUPS") != ""
 		// RCQ_BENCH_RUNDIR=/dev/shm puts the job directories on a tmpfs.
 		if d := os.Getenv("RCQ_BENCH_RUNDIR"); d != "" {
 			run, err := os.MkdirTemp(d, "rcq-bench")
