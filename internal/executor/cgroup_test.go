@@ -317,3 +317,44 @@ func TestCgroupV1ParentRecreated(t *testing.T) {
 	assertNoCgroups(t, cg, "after remove")
 	m.close()
 }
+
+// TestParseCgroupV1: the cgroup v1 mounts and rcqd's cgroups are read as the
+// kernel writes them, co-mounted controllers (cpu,cpuacct) and a container's
+// mount of part of a hierarchy included; cgroup v2 lines are not v1.
+func TestParseCgroupV1(t *testing.T) {
+	mounts := parseV1Mounts(`30 22 0:27 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup rw,cpu,cpuacct
+34 30 0:31 /kubepods/pod1 /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+38 30 0:35 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+`)
+	want := map[string]v1Mount{
+		"cpuacct": {"/", "/sys/fs/cgroup/cpu,cpuacct"},
+		"memory":  {"/kubepods/pod1", "/sys/fs/cgroup/memory"},
+		"pids":    {"/", "/sys/fs/cgroup/pids"},
+	}
+	if fmt.Sprint(mounts) != fmt.Sprint(want) {
+		t.Errorf("mounts %v, want %v", mounts, want)
+	}
+	own := parseV1Own("12:pids:/system.slice/rcqd.service\n4:memory:/kubepods/pod1/c2\n3:cpu,cpuacct:/\n1:name=systemd:/x\n0::/system.slice/rcqd.service\n")
+	if own["pids"] != "/system.slice/rcqd.service" || own["memory"] != "/kubepods/pod1/c2" || own["cpuacct"] != "/" || own["cpu"] != "/" || own[""] != "" {
+		t.Errorf("own cgroups %v", own)
+	}
+	for _, c := range []struct {
+		mt   v1Mount
+		path string
+		dir  string
+		ok   bool
+	}{
+		{v1Mount{"/", "/sys/fs/cgroup/pids"}, "/system.slice/rcqd.service", "/sys/fs/cgroup/pids/system.slice/rcqd.service", true},
+		{v1Mount{"/", "/sys/fs/cgroup/cpuset"}, "/", "/sys/fs/cgroup/cpuset", true},
+		{v1Mount{"/kubepods/pod1", "/sys/fs/cgroup/memory"}, "/kubepods/pod1/c2", "/sys/fs/cgroup/memory/c2", true},
+		{v1Mount{"/kubepods/pod1", "/sys/fs/cgroup/memory"}, "/kubepods/pod1", "/sys/fs/cgroup/memory", true},
+		{v1Mount{"/kubepods/pod1", "/sys/fs/cgroup/memory"}, "/kubepods/pod12", "", false},
+		{v1Mount{"/kubepods/pod1", "/sys/fs/cgroup/memory"}, "/other", "", false},
+	} {
+		if dir, ok := v1Dir(c.mt, c.path); dir != c.dir || ok != c.ok {
+			t.Errorf("v1Dir(%v, %s) = %q %v, want %q %v", c.mt, c.path, dir, ok, c.dir, c.ok)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -79,11 +78,10 @@ func v1Parent(c string, mounts map[string]v1Mount, own map[string]string, instan
 	if !ok {
 		return "", "rcqd is in no " + c + " cgroup (/proc/self/cgroup)"
 	}
-	rel, ok := strings.CutPrefix(path, mt.root)
-	if !ok || (mt.root != "/" && rel != "" && !strings.HasPrefix(rel, "/")) {
+	dir, ok := v1Dir(mt, path)
+	if !ok {
 		return "", fmt.Sprintf("rcqd's %s cgroup %s is outside what %s shows", c, path, mt.point)
 	}
-	dir := filepath.Join(mt.point, rel)
 	if err := unix.Access(dir, unix.W_OK); err != nil {
 		return "", fmt.Sprintf("%s is not writable by rcqd: %v", dir, err)
 	}
@@ -120,16 +118,24 @@ func copyCgroupFile(dir, file string) error {
 
 // v1Mounts maps each cgroup v1 controller to its mount (/proc/self/mountinfo).
 func v1Mounts() (map[string]v1Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read /proc/self/mountinfo: %v", err)
 	}
-	defer f.Close()
+	mounts := parseV1Mounts(string(data))
+	if len(mounts) == 0 {
+		return nil, errors.New("no cgroup v1 controller is mounted")
+	}
+	return mounts, nil
+}
+
+// parseV1Mounts reads the cgroup v1 mounts of a mountinfo text, the first
+// one of each controller of v1Controllers.
+func parseV1Mounts(mountinfo string) map[string]v1Mount {
 	mounts := map[string]v1Mount{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	for line := range strings.SplitSeq(mountinfo, "\n") {
 		// 34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		pre, post, ok := strings.Cut(line, " - ")
 		a, b := strings.Fields(pre), strings.Fields(post)
 		if !ok || len(a) < 5 || len(b) < 3 || b[0] != "cgroup" {
 			continue
@@ -142,10 +148,7 @@ func v1Mounts() (map[string]v1Mount, error) {
 			}
 		}
 	}
-	if len(mounts) == 0 {
-		return nil, errors.New("no cgroup v1 controller is mounted")
-	}
-	return mounts, sc.Err()
+	return mounts
 }
 
 // v1OwnCgroups maps each cgroup v1 controller to rcqd's cgroup in it.
@@ -154,9 +157,14 @@ func v1OwnCgroups() (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read /proc/self/cgroup: %v", err)
 	}
+	return parseV1Own(string(data)), nil
+}
+
+// parseV1Own reads the cgroup v1 lines of a /proc/<pid>/cgroup text.
+func parseV1Own(text string) map[string]string {
 	own := map[string]string{}
-	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
-		// 4:memory:/process_api/64d1   3:cpu,cpuacct:/
+	for line := range strings.SplitSeq(strings.TrimSpace(text), "\n") {
+		// 4:memory:/process_api/64d1   3:cpu,cpuacct:/   0::/ (v2: skipped)
 		f := strings.SplitN(line, ":", 3)
 		if len(f) != 3 || f[1] == "" {
 			continue
@@ -165,7 +173,20 @@ func v1OwnCgroups() (map[string]string, error) {
 			own[c] = f[2]
 		}
 	}
-	return own, nil
+	return own
+}
+
+// v1Dir is the directory of cgroup path (as /proc/self/cgroup names it)
+// under mount mt, false when the mount does not show it.
+func v1Dir(mt v1Mount, path string) (string, bool) {
+	if mt.root == "/" {
+		return filepath.Join(mt.point, path), strings.HasPrefix(path, "/")
+	}
+	rel, ok := strings.CutPrefix(path, mt.root)
+	if !ok || rel != "" && !strings.HasPrefix(rel, "/") {
+		return "", false
+	}
+	return filepath.Join(mt.point, rel), true
 }
 
 func (m *cgroupV1) describe() string {
