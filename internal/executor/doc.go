@@ -18,7 +18,8 @@
 // Files in a job directory (the supervisor protocol):
 //
 //	spec.json    written by the executor before launch: the script text stored at submit,
-//	             interpreter, args, environment, output paths, user, limits, CPUs, cgroup
+//	             interpreter, args, environment, output paths, user, limits, CPUs, and the
+//	             job's cgroups (one cgroup v2 directory, or cgroup v1 directories by controller)
 //	(the dir)    flock(LOCK_EX) on the directory itself: taken by the executor before the
 //	             fork, inherited as fd 3 and held by the supervisor for its whole life
 //	pid          "<supervisor pid> <start ticks>\n", written right after startup
@@ -28,4 +29,11 @@
 //
 // A live supervisor is one that holds the lock; the pid file names it. A
 // directory without a pid file never started its script.
+//
+// Limits: New chooses once how jobs are confined (cgroupMode: cgroup v2,
+// cgroup v1, or CPU affinity alone) and names each job's cgroups in its spec;
+// the supervisor creates them (jobCgroup, rebuilt from the spec), starts the
+// job inside them, reads the OOM count, peak memory and CPU time from them,
+// and removes them at the end. An executor that finds a supervisor dead
+// removes them instead (killLeftovers).
 package executor
