@@ -53,7 +53,7 @@ func assertNoCgroups(t *testing.T, cg jobCgroup, when string) {
 // and memsw, cpuset.cpus of its allocated CPUs, cpuset.mems of the parent);
 // a job that allocates past its memory is killed by the kernel and ends as
 // failed OutOfMemory with its peak from the cgroup; both jobs' cgroups are
-// gone once they ended.
+// gone once they ended (with cgroup v1, rcq-<instance> too, after the last).
 func TestCgroupLimits(t *testing.T) {
 	st, dir := newMemStore(), openDir(t)
 	e := cgroupExec(t, st, t.TempDir(), func(c *Config) { c.PidsMax = 64 })
@@ -140,6 +140,13 @@ grep Cpus_allowed_list /proc/self/status
 		t.Errorf("job 2's peak memory %d KB, want between 768 MiB and its 1 GiB limit", peak)
 	}
 	assertNoCgroups(t, jobCgroups(e, 2), "after job 2 was killed for its memory")
+	if m, ok := e.cgroups.(*cgroupV1); ok {
+		for c, p := range m.parents {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s cgroup %s still there after the last job ended (stat: %v)", c, p, err)
+			}
+		}
+	}
 }
 
 // parseCPUList reads a kernel CPU list such as 0-2,5.

@@ -108,10 +108,10 @@ func copyCgroupFile(dir, file string) error {
 	}
 	v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), file))
 	if err != nil {
-		return fmt.Errorf("read %s of %s: %v", file, filepath.Dir(dir), err)
+		return fmt.Errorf("read %s of %s: %w", file, filepath.Dir(dir), err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, file), v, 0); err != nil {
-		return fmt.Errorf("set %s of %s to %s: %v", file, dir, strings.TrimSpace(string(v)), err)
+		return fmt.Errorf("set %s of %s to %s: %w", file, dir, strings.TrimSpace(string(v)), err)
 	}
 	return nil
 }
@@ -328,9 +328,12 @@ func (c cgroupV1Job) mkdir(d string) error {
 		}
 		if d == c.by["cpuset"] {
 			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-				if err := copyCgroupFile(parent, f); err != nil {
-					return err
+				if err = copyCgroupFile(parent, f); err != nil {
+					break
 				}
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err // ErrNotExist: the last job's supervisor removed it again; retry
 			}
 		}
 	}
@@ -410,12 +413,18 @@ func (c cgroupV1Job) kill() {
 }
 
 // remove kills the job's processes until none is left and removes its
-// cgroups.
+// cgroups, and rcq-<instance> too when it was the last job there (as Slurm
+// removes a user's cgroup after their last job): nothing is left behind by
+// an rcqd that was killed or stopped while jobs ran. The next launch makes
+// it again (mkdir).
 func (c cgroupV1Job) remove() error {
 	c.kill()
 	var errs []error
 	for _, d := range c.dirs() {
 		errs = append(errs, rmdirCgroup(d, c.kill))
+		if parent := filepath.Dir(d); strings.HasPrefix(filepath.Base(parent), "rcq-") {
+			unix.Rmdir(parent) // EBUSY while other jobs run
+		}
 	}
 	return errors.Join(errs...)
 }
