@@ -189,6 +189,7 @@ func TestPersonalModeOnlyOwner(t *testing.T) {
 		t.Errorf("jobs after B's attempts: %+v %v, want A's one", js, err)
 	}
 	d.stop()
+	d.bannerLimits(t) // the whole banner is read once rcqd exited
 }
 
 // TestSystemModeIdentity: rcqd as root. A new Unix user submits with no login
