@@ -85,7 +85,8 @@ echo "mems=$(cat %[2]s/cpuset.mems)"
 echo "pids=$(cat %[3]s/pids.max)"
 grep Cpus_allowed_list /proc/self/status
 `, by["memory"], by["cpuset"], by["pids"]))
-		parentMems := strings.TrimSpace(readFile(t, filepath.Join(filepath.Dir(by["cpuset"]), "cpuset.mems")))
+		// rcq-<instance> copies rcqd's cpuset.mems, and the job the same.
+		parentMems := strings.TrimSpace(readFile(t, filepath.Join(filepath.Dir(filepath.Dir(by["cpuset"])), "cpuset.mems")))
 		want = []string{"mem=1073741824\n", "mems=" + parentMems + "\n", "pids=64\n"}
 		if m.memsw {
 			want = append(want, "memsw=1073741824\n")
@@ -293,10 +294,9 @@ func TestCgroupCleanupAfterSupervisorCrash(t *testing.T) {
 	lost(2, "b.child", "after a restarted rcqd found its supervisor dead")
 }
 
-// TestCgroupV1ParentRecreated (cgroup v1): a stopping executor removes its
-// idle rcq-<instance> cgroups, and a supervisor launched just before makes
-// them again (cpuset.cpus and cpuset.mems included) rather than running its
-// job without cgroups.
+// TestCgroupV1ParentRecreated (cgroup v1): an idle executor leaves no
+// rcq-<instance> cgroup, and a job's supervisor makes it (cpuset.cpus and
+// cpuset.mems included) rather than running its job without cgroups.
 func TestCgroupV1ParentRecreated(t *testing.T) {
 	t.Parallel()
 	e := cgroupExec(t, newMemStore(), t.TempDir(), nil)
@@ -304,10 +304,9 @@ func TestCgroupV1ParentRecreated(t *testing.T) {
 	if !ok {
 		t.Skip("cgroup v2 here: " + e.Enforcement())
 	}
-	e.stop()
 	for c, p := range m.parents {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s cgroup %s still there after the executor stopped with no job (stat: %v)", c, p, err)
+			t.Errorf("%s cgroup %s there with no job (stat: %v)", c, p, err)
 		}
 	}
 	cg := jobCgroups(e, 1)
@@ -362,6 +361,43 @@ func TestParseCgroupV1(t *testing.T) {
 	} {
 		if dir, ok := v1Dir(c.mt, c.path); dir != c.dir || ok != c.ok {
 			t.Errorf("v1Dir(%v, %s) = %q %v, want %q %v", c.mt, c.path, dir, ok, c.dir, c.ok)
+		}
+	}
+}
+
+// TestCgroupManyAtOnce: jobs launched together (their supervisors making
+// the shared rcq-<instance> at the same moment, and removing it as the last
+// ones end) each run inside all their cgroups, and nothing is left after.
+func TestCgroupManyAtOnce(t *testing.T) {
+	t.Parallel()
+	st, dir := newMemStore(), openDir(t)
+	e := cgroupExec(t, st, t.TempDir(), nil)
+	const n = 12
+	for id := rcq.JobID(1); id <= n; id++ {
+		base := filepath.Base(jobCgroups(e, id).dirs()[0])
+		st.add(newJob(id, dir, "#!/bin/sh\ngrep -c '/"+base+"$' /proc/self/cgroup\n"))
+	}
+	e.Notify()
+	for id := rcq.JobID(1); id <= n; id++ {
+		if j := st.wait(t, id, 60*time.Second); j.State != rcq.JobCompleted {
+			t.Errorf("job %d: %s %s", id, j.State, j.Reason)
+			continue
+		}
+		cg := jobCgroups(e, id)
+		want := len(cg.dirs())
+		if v1, ok := cg.(cgroupV1Job); ok {
+			want = len(v1.by) // controllers, each one line of /proc/self/cgroup
+		}
+		if out := strings.TrimSpace(readFile(t, filepath.Join(dir, fmt.Sprintf("rcq-%d.out", id)))); out != strconv.Itoa(want) {
+			t.Errorf("job %d ran in %s of its %d cgroups", id, out, want)
+		}
+		assertNoCgroups(t, cg, "after the job ended")
+	}
+	if m, ok := e.cgroups.(*cgroupV1); ok {
+		for c, p := range m.parents {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s cgroup %s still there after the last job ended (stat: %v)", c, p, err)
+			}
 		}
 	}
 }

@@ -38,10 +38,13 @@ type cgroupV1 struct {
 type v1Mount struct{ root, point string }
 
 // detectCgroupV1 finds, for each controller of v1Controllers mounted as
-// cgroup v1, the cgroup rcqd runs in, and makes rcq-<instance> under it (with
-// cpuset.cpus and cpuset.mems copied from its parent, which cpuset requires
-// before a task may join). The memory controller is required; it returns nil
-// and why when it cannot be used.
+// cgroup v1, the cgroup rcqd runs in, and checks that it can make
+// rcq-<instance> under it (with cpuset.cpus and cpuset.mems copied from its
+// parent, which cpuset requires before a task may join). It removes it again
+// (unless jobs of a previous rcqd run there): a job's supervisor makes it
+// when needed, and removes it after the last job, so an rcqd that is killed,
+// or refuses to start after this, leaves no cgroup behind. The memory
+// controller is required; it returns nil and why when it cannot be used.
 func detectCgroupV1(instance string) (*cgroupV1, string) {
 	mounts, err := v1Mounts()
 	if err != nil {
@@ -96,6 +99,7 @@ func v1Parent(c string, mounts map[string]v1Mount, own map[string]string, instan
 			}
 		}
 	}
+	unix.Rmdir(parent) // EBUSY while jobs run in it
 	return parent, ""
 }
 
@@ -109,6 +113,9 @@ func copyCgroupFile(dir, file string) error {
 	v, err := os.ReadFile(filepath.Join(filepath.Dir(dir), file))
 	if err != nil {
 		return fmt.Errorf("read %s of %s: %w", file, filepath.Dir(dir), err)
+	}
+	if strings.TrimSpace(string(v)) == "" {
+		return fmt.Errorf("%s of %s is empty", file, filepath.Dir(dir))
 	}
 	if err := os.WriteFile(filepath.Join(dir, file), v, 0); err != nil {
 		return fmt.Errorf("set %s of %s to %s: %w", file, dir, strings.TrimSpace(string(v)), err)
@@ -311,33 +318,38 @@ func (c cgroupV1Job) create(s *jobSpec) error {
 	return err
 }
 
-// mkdir makes the job cgroup d, and its parent rcq-<instance> again when a
-// stopping rcqd removed it (close) after this job was launched.
+// mkdir makes the job cgroup d, and its parent rcq-<instance> first: the
+// supervisor of a job that starts alone makes it, and removes it when the
+// job ends (remove). Each supervisor initializes the parent's cpuset itself
+// (idempotent) rather than trust one started at the same moment to have done
+// it; when the parent vanishes meanwhile (the last job's supervisor removed
+// it), it starts over.
 func (c cgroupV1Job) mkdir(d string) error {
 	var err error
-	for range 3 {
-		if err = os.Mkdir(d, 0o755); err == nil || errors.Is(err, os.ErrExist) {
-			return nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
+	for range 5 {
+		if err = c.mkdirOnce(d); err == nil || !errors.Is(err, os.ErrNotExist) {
 			return err
-		}
-		parent := filepath.Dir(d)
-		if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		if d == c.by["cpuset"] {
-			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-				if err = copyCgroupFile(parent, f); err != nil {
-					break
-				}
-			}
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err // ErrNotExist: the last job's supervisor removed it again; retry
-			}
 		}
 	}
 	return err
+}
+
+func (c cgroupV1Job) mkdirOnce(d string) error {
+	parent := filepath.Dir(d)
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if d == c.by["cpuset"] {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if err := copyCgroupFile(parent, f); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // cpuList writes CPUs as a cpuset list: 0,2,3.
