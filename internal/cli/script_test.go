@@ -204,6 +204,19 @@ func cmdExpire(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// stopSupervisor asks a job's supervisor to end its job (SIGTERM: it kills
+// the job and removes the job's cgroups), and kills it if it has not
+// exited within 15 s.
+func stopSupervisor(pid int) {
+	if syscall.Kill(pid, syscall.SIGTERM) != nil {
+		return
+	}
+	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond) // waiting for an external process to exit
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
 // stopLeftovers ends the processes a failed script may have left: job
 // supervisors and the private PostgreSQL under state.
 func stopLeftovers(state string) {
@@ -214,7 +227,7 @@ func stopLeftovers(state string) {
 			continue
 		}
 		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			stopSupervisor(pid)
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(state, "pgdata", "postmaster.pid"))
