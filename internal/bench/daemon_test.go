@@ -22,7 +22,7 @@ func buildBinaries(t *testing.T) string {
 	}
 	if _, err := exec.LookPath("initdb"); err != nil {
 		if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-			t.Skip("no PostgreSQL server binaries")
+			t.Fatal("no PostgreSQL server binaries (pg_ctl): install them with scripts/ensure-postgres.sh (make test does)")
 		}
 	}
 	root, err := moduleRoot()

@@ -38,7 +38,7 @@ func TestScripts(t *testing.T) {
 	}
 	if _, err := exec.LookPath("pg_ctl"); err != nil {
 		if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl"); len(m) == 0 {
-			t.Skip("no PostgreSQL server binaries")
+			t.Fatal("no PostgreSQL server binaries (pg_ctl): install them with scripts/ensure-postgres.sh (make test does)")
 		}
 	}
 	// As root (system mode), rcqd runs each account's jobs as the Unix user

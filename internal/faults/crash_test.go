@@ -71,29 +71,36 @@ func TestFaultKillWithRunningAndPending(t *testing.T) {
 		pending = append(pending, id)
 		prio[id] = *req.Priority
 	}
-	// The queue's order, from what is stored: priority (highest first),
-	// then submit time, then id (one group, so fair share is equal).
+	// rcqd's own queue order: the ranks GET /api/queue gives the pending
+	// jobs, once the scheduler has ranked every one of them.
 	rankOrder := func() []int64 {
-		var js []*apitype.Job
-		for _, id := range pending {
-			if j := getJob(t, c, id); j.Status == "pending" {
-				js = append(js, j)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			q, err := c.Queue(ctxT(t, 30*time.Second), "")
+			if err != nil {
+				t.Fatalf("queue: %v", err)
 			}
+			var js []apitype.QueueJob
+			ranked := true
+			for _, j := range q.Jobs {
+				if j.Status == "pending" && slices.Contains(pending, j.ID) {
+					js = append(js, j)
+					ranked = ranked && j.Rank > 0
+				}
+			}
+			if ranked {
+				slices.SortFunc(js, func(a, b apitype.QueueJob) int { return a.Rank - b.Rank })
+				ids := make([]int64, len(js))
+				for i, j := range js {
+					ids[i] = j.ID
+				}
+				return ids
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the scheduler has not ranked every pending job after 30 s: %+v", js)
+			}
+			time.Sleep(50 * time.Millisecond) // polling rcqd for its next cycle
 		}
-		slices.SortFunc(js, func(a, b *apitype.Job) int {
-			if a.Priority != b.Priority {
-				return b.Priority - a.Priority
-			}
-			if c := a.SubmittedAt.Compare(b.SubmittedAt); c != 0 {
-				return c
-			}
-			return int(a.ID - b.ID)
-		})
-		var ids []int64
-		for _, j := range js {
-			ids = append(ids, j.ID)
-		}
-		return ids
 	}
 	before := rankOrder()
 	if len(before) != 10 {
