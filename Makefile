@@ -76,6 +76,10 @@ install: build ## install binaries, man pages, completions and the systemd unit 
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 scripts/rcqd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/rcqd.service
 
+.PHONY: release-check
+release-check: ## goreleaser check and a snapshot release (nothing published); the .deb installed into a throwaway root and checked (also run by CI)
+	scripts/check-release.sh
+
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf $(BIN) bench-results.json dist

@@ -81,7 +81,8 @@ func readJob(t testing.TB, c *client.Client, id int64) (*apitype.Job, error) {
 	}
 }
 
-// waitJobs waits until every job is in a terminal state and returns them.
+// waitJobs waits until every job has ended and let go of its worker, and
+// returns them as they then are.
 func waitJobs(t testing.TB, c *client.Client, ids []int64, limit time.Duration) map[int64]*apitype.Job {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -91,8 +92,12 @@ func waitJobs(t testing.TB, c *client.Client, ids []int64, limit time.Duration) 
 			if _, ok := out[id]; ok {
 				continue
 			}
+			// A cancelled job that had started is terminal at once but holds
+			// its resources until its processes are gone (completed_at set):
+			// the store's legitimate "cancelled, still ending" state. Wait
+			// for that too, so that nothing of the job changes afterwards.
 			j := getJob(t, c, id)
-			if rcq.JobState(j.Status).Terminal() {
+			if rcq.JobState(j.Status).Terminal() && (j.StartedAt == nil || j.CompletedAt != nil) {
 				out[id] = j
 			}
 		}

@@ -142,8 +142,15 @@ func runLoad(t *testing.T) {
 		t.Logf("%s: %d requests in %v (%.0f/s), p50 %v, p99 %v, max %v", name, len(ss), dur,
 			float64(len(ss))/dur.Seconds(), p50, p99, lat[len(lat)-1])
 	}
+	// The load must have been offered, or the run proved nothing: a tick is
+	// skipped only when 256 requests are already in flight, so many skips
+	// mean rcqd did not keep up with the rate (a generous bound: half).
+	offered := int64(2 * rate * dur.Seconds())
 	if n := skipped.Load(); n > 0 {
-		t.Logf("%d ticks skipped: 256 requests were in flight", n)
+		t.Logf("%d of %d ticks skipped: 256 requests were in flight", n, offered)
+		if n > offered/2 {
+			t.Errorf("%d of %d ticks skipped: rcqd did not keep up with %d submits and %d queue reads per second", n, offered, rate, rate)
+		}
 	}
 	// For the record: one queue read at a time, with the queue the load left.
 	var one []time.Duration
