@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -183,11 +184,15 @@ func wrap(op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case "23505":
+		case pgerrcode.UniqueViolation:
 			return &rcq.Error{Kind: rcq.KindConflict, Code: "duplicate", Msg: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
-		case "23503", "23514", "22003", "22P02", "23502":
+		case pgerrcode.ForeignKeyViolation, pgerrcode.CheckViolation, pgerrcode.NumericValueOutOfRange,
+			pgerrcode.InvalidTextRepresentation, pgerrcode.NotNullViolation:
 			return &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid", Msg: "a value is out of range or refers to something missing", Err: fmt.Errorf("%s: %w", op, err)}
-		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300":
+		case pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow,
+			pgerrcode.ConnectionException, pgerrcode.ConnectionDoesNotExist, pgerrcode.ConnectionFailure,
+			pgerrcode.SQLClientUnableToEstablishSQLConnection, pgerrcode.SQLServerRejectedEstablishmentOfSQLConnection,
+			pgerrcode.TooManyConnections:
 			return unavailable(op, err)
 		}
 		return fmt.Errorf("%s: %w", op, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -95,7 +96,7 @@ func (s *Store) UserByUnixUser(ctx context.Context, name string) (*rcq.User, err
 // isUnixUserTaken reports whether err is the unique index on users.unix_user.
 func isUnixUserTaken(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_unix_user_key"
+	return errors.As(err, &pe) && pe.Code == pgerrcode.UniqueViolation && pe.ConstraintName == "users_unix_user_key"
 }
 
 func unixUserTaken(err error, name string) error {
@@ -149,7 +150,7 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 			return nil, unixUserTaken(err, *u.UnixUser)
 		}
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23503" && u.GroupID != nil { // foreign key: the group
+		if errors.As(err, &pe) && pe.Code == pgerrcode.ForeignKeyViolation && u.GroupID != nil { // foreign key: the group
 			return nil, rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", *u.GroupID)
 		}
 		return nil, notFound(wrap("update user", err), "user_not_found", "user %d does not exist", id)
