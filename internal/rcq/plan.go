@@ -13,6 +13,14 @@ type PendingJob struct {
 	Hold           Hold
 	Dependencies   []Dependency
 	SubmittedAt    time.Time
+	// Job arrays: ArrayJobID is the array's id on each of its rows, with
+	// its throttle (0: none). The array's own row, standing for elements
+	// not yet started, lists the next of their indices in ArrayTasks
+	// (ArrayMore: there are more than these).
+	ArrayJobID    JobID
+	ArrayThrottle int
+	ArrayTasks    []int
+	ArrayMore     bool
 }
 
 // RunningJob is a job that holds resources on a worker: started, and its
@@ -25,6 +33,7 @@ type RunningJob struct {
 	GPUIndices     []int
 	StartedAt      time.Time
 	EstimatedHours float64
+	ArrayJobID     JobID // the array of an array element, 0 for others
 }
 
 // GroupShare is a group with its recent usage, for fair share.

@@ -71,25 +71,41 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 
 	// Hold is read as a small number and ids as plain integers: at 100,000
 	// pending jobs every per-row allocation and conversion shows.
+	// Rows of job arrays carry the array's id and throttle, and the
+	// array's own row the next of its pending indices.
 	rows, err = tx.Query(ctx, `
-		SELECT id, user_id, group_id, cpu_cores, memory_gb, gpu_count, estimated_hours, priority,
-			CASE hold WHEN '' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, submitted_at
-		FROM jobs WHERE status = 'pending'`)
+		SELECT j.id, j.user_id, j.group_id, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.priority,
+			CASE j.hold WHEN '' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, j.submitted_at,
+			coalesce(j.array_job_id, 0), coalesce(a.throttle, 0), CASE WHEN j.array_task_id IS NULL THEN a.pending END
+		FROM jobs j LEFT JOIN job_arrays a ON a.job_id = j.array_job_id AND j.array_job_id IS NOT NULL
+		WHERE j.status = 'pending'`)
 	if err != nil {
 		return err
 	}
 	snap.Pending = make([]rcq.PendingJob, 0, s.pendingHint.Load())
-	var id, user, group int64
-	var cpu, mem, gpu, prio, hold int32
+	var id, user, group, arrayID int64
+	var cpu, mem, gpu, prio, hold, throttle int32
 	var hours float64
 	var submitted time.Time
+	var pendingTasks *string
 	holds := [...]rcq.Hold{rcq.HoldNone, rcq.HoldUser, rcq.HoldAdmin}
-	if _, err = pgx.ForEachRow(rows, []any{&id, &user, &group, &cpu, &mem, &gpu, &hours, &prio, &hold, &submitted}, func() error {
-		snap.Pending = append(snap.Pending, rcq.PendingJob{
+	if _, err = pgx.ForEachRow(rows, []any{&id, &user, &group, &cpu, &mem, &gpu, &hours, &prio, &hold, &submitted,
+		&arrayID, &throttle, &pendingTasks}, func() error {
+		pj := rcq.PendingJob{
 			ID: rcq.JobID(id), UserID: rcq.UserID(user), GroupID: rcq.GroupID(group),
 			Resources:      rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)},
 			EstimatedHours: hours, Priority: int(prio), Hold: holds[hold], SubmittedAt: submitted,
-		})
+			ArrayJobID: rcq.JobID(arrayID), ArrayThrottle: int(throttle),
+		}
+		if pendingTasks != nil {
+			set, err := rcq.ReadIndexSet(*pendingTasks)
+			if err != nil {
+				return fmt.Errorf("array %d: stored pending indices: %w", id, err)
+			}
+			pj.ArrayTasks = set.First(arrayStartsPerCycle)
+			pj.ArrayMore = set.Len() > len(pj.ArrayTasks)
+		}
+		snap.Pending = append(snap.Pending, pj)
 		return nil
 	}); err != nil {
 		return err
@@ -110,9 +126,14 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	return nil
 }
 
+// arrayStartsPerCycle bounds how many elements of one array a snapshot
+// offers the scheduler to start in one cycle.
+const arrayStartsPerCycle = 4096
+
 func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {
 	rows, err := tx.Query(ctx, `
-		SELECT id, group_id, worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices, started_at, estimated_hours
+		SELECT id, group_id, worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices, started_at, estimated_hours,
+			coalesce(array_job_id, 0)
 		FROM jobs WHERE started_at IS NOT NULL AND completed_at IS NULL ORDER BY id`)
 	if err != nil {
 		return err
@@ -120,7 +141,7 @@ func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	var r rcq.RunningJob
 	var cpu, mem, gpu int32
 	var gpus []int32
-	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.GroupID, &r.WorkerID, &cpu, &mem, &gpu, &gpus, &r.StartedAt, &r.EstimatedHours}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.GroupID, &r.WorkerID, &cpu, &mem, &gpu, &gpus, &r.StartedAt, &r.EstimatedHours, &r.ArrayJobID}, func() error {
 		r.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
 		r.GPUIndices = make([]int, len(gpus))
 		for i, g := range gpus {
