@@ -50,6 +50,16 @@ type Snapshot struct {
 	Workers   []Worker
 	Groups    []GroupShare
 	DepStates map[JobID]JobState // the state of every job a pending job depends on
+	// TaskStates: the state of every array element a pending job depends
+	// on by index (afterok:123_4, an element's aftercorr); an element the
+	// array does not have is absent.
+	TaskStates map[ArrayTask]JobState
+}
+
+// ArrayTask names one element of an array: 123_4.
+type ArrayTask struct {
+	Array JobID
+	Task  int
 }
 
 // PriorityFactors is how a job's final priority came about:
