@@ -89,3 +89,72 @@ func TestArrayEndToEnd(t *testing.T) {
 	}
 	d.stop()
 }
+
+// BenchmarkArrayRun measures issue 11's array goals on a real rcqd with a
+// 64-core worker: the submit call of an array of `true` (ARRAY_N elements,
+// default 10,000), and the elements run per second from that submit to the
+// moment the queue has none of them left (an upper bound on the last end).
+//
+//	go test -run '^$' -bench ArrayRun -benchtime 1x ./internal/daemon
+func BenchmarkArrayRun(b *testing.B) {
+	n := 10_000
+	if v := os.Getenv("ARRAY_N"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	d := startDaemon(b, b.TempDir(), "RCQ_DATABASE_URL="+dbtest.URL(b),
+		"RCQ_NODE_CPU_CORES=64", "RCQ_NODE_MEMORY_GB=64", "RCQ_SCHEDULER_MAX_CONCURRENT_JOBS=64", "RCQ_LOG_LEVEL=warn")
+	d.ready()
+	work, err := os.MkdirTemp("", "rcq-array-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(work) })
+	if err := os.Chmod(work, 0o777); err != nil {
+		b.Fatal(err)
+	}
+	c, _ := d.login()
+	ctx := context.Background()
+	// A warm-up submit, so the measured one does not pay for the first
+	// connection and statements.
+	warm, err := c.Submit(ctx, apitype.SubmitRequest{WorkingDir: work, Array: "1", Script: "#!/bin/sh\ntrue\n", Output: "/dev/null"}, client.SubmitOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitJob(b, c, warm.JobID)
+	t0 := time.Now()
+	plain, err := c.Submit(ctx, apitype.SubmitRequest{WorkingDir: work, Script: "#!/bin/sh\ntrue\n", Output: "/dev/null"}, client.SubmitOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("a plain job's submit for comparison: %v", time.Since(t0))
+	waitJob(b, c, plain.JobID)
+	for range b.N {
+		t0 := time.Now()
+		sub, err := c.Submit(ctx, apitype.SubmitRequest{WorkingDir: work, Array: fmt.Sprintf("1-%d", n),
+			Script: "#!/bin/sh\ntrue\n", Output: "/dev/null"}, client.SubmitOptions{})
+		submit := time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ; ; time.Sleep(100 * time.Millisecond) { // external processes: no event to wait on
+			q, err := c.Queue(ctx, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			left := 0
+			for _, j := range q.Jobs {
+				if j.ArrayJobID != nil && *j.ArrayJobID == sub.JobID {
+					left++
+				}
+			}
+			if left == 0 {
+				break
+			}
+		}
+		run := time.Since(t0)
+		b.ReportMetric(float64(submit.Microseconds())/1000, "submit-ms")
+		b.ReportMetric(float64(n)/run.Seconds(), "elements/s")
+		b.Logf("array of %d: submit %v, all ended %v after it (%.0f elements/s)", n, submit, run, float64(n)/run.Seconds())
+	}
+	d.stop()
+}
