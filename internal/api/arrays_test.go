@@ -135,3 +135,32 @@ func TestArrayRefRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestArrayDependencies: afterok on one element and aftercorr between
+// arrays are taken, shown with the state they wait on, and refused for an
+// element the array lacks or aftercorr from a job that is not an array.
+func TestArrayDependencies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	a := e.submit(e.aliceT, map[string]any{"array": "0-3"})
+	one := e.submit(e.aliceT, map[string]any{"dependencies": []map[string]any{{"type": "afterok", "job_id": a, "array_task_id": 2}}})
+	j := decodeTo[apitype.Job](t, e.get(fmt.Sprint("/api/jobs/", one), e.aliceT))
+	if len(j.Dependencies) != 1 || j.Dependencies[0].ArrayTaskID == nil || *j.Dependencies[0].ArrayTaskID != 2 || j.Dependencies[0].State != "pending" {
+		t.Errorf("dependency shown as %+v", j.Dependencies)
+	}
+	corr := e.submit(e.aliceT, map[string]any{"array": "0-3", "dependencies": []map[string]any{{"type": "aftercorr", "job_id": a}}})
+	c := decodeTo[apitype.Job](t, e.get(fmt.Sprint("/api/jobs/", corr), e.aliceT))
+	if len(c.Dependencies) != 1 || c.Dependencies[0].Type != "aftercorr" || c.Dependencies[0].State != "pending" {
+		t.Errorf("aftercorr shown as %+v", c.Dependencies)
+	}
+	for _, deps := range []map[string]any{
+		{"type": "afterok", "job_id": a, "array_task_id": 9},
+		{"type": "aftercorr", "job_id": a},
+	} {
+		r := e.post("/api/jobs", e.aliceT, map[string]any{"script": "#!/bin/sh\ntrue\n", "dependencies": []map[string]any{deps}})
+		want(t, r, http.StatusBadRequest, "invalid_dependencies")
+	}
+	// Bob cannot depend on alice's array, nor on one of its elements.
+	r := e.post("/api/jobs", e.bobT, map[string]any{"script": "#!/bin/sh\ntrue\n", "dependencies": []map[string]any{{"type": "afterok", "job_id": a, "array_task_id": 1}}})
+	want(t, r, http.StatusBadRequest, "invalid_dependencies")
+}
