@@ -139,6 +139,7 @@ func (s *Server) acctJSON(j *rcq.Job) apitype.AcctJob {
 	if s.OutputPaths != nil {
 		out.Output, out.Error = s.OutputPaths(j)
 	}
+	out.ArrayJobID, out.ArrayTaskID, out.ArrayTasks, out.ArrayThrottle = arrayFields(j)
 	switch j.Hold {
 	case rcq.HoldUser:
 		out.Reason = rcq.ReasonHeldUser

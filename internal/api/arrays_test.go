@@ -128,6 +128,22 @@ func TestArrayRefRoutes(t *testing.T) {
 		t.Errorf("ids=%d_[5-6],%d_4 lists %q, want %q", a, a, got, want)
 	}
 	want(t, e.get("/api/jobs?ids=12_[", e.aliceT), http.StatusBadRequest, "invalid_ids")
+	// The queue shows the array's pending elements on one row, and
+	// accounting the elements by their Slurm ids.
+	var queued []string
+	for _, j := range decodeTo[apitype.Queue](t, e.get("/api/queue", e.aliceT)).Jobs {
+		queued = append(queued, j.SlurmID())
+	}
+	if got, want := strings.Join(queued, " "), fmt.Sprintf("%d_[0,3,5-9] %d_1 %d_2", a, a, a); got != want {
+		t.Errorf("queue %q, want %q", got, want)
+	}
+	var acct []string
+	for _, j := range decodeTo[apitype.AcctList](t, e.get(fmt.Sprintf("/api/acct?ids=%d_4", a), e.aliceT)).Jobs {
+		acct = append(acct, j.SlurmID()+":"+j.Status)
+	}
+	if got, want := strings.Join(acct, " "), fmt.Sprintf("%d_4:cancelled", a); got != want {
+		t.Errorf("acct ids=%d_4: %q, want %q", a, got, want)
+	}
 	want(t, e.do(req{method: "DELETE", path: fmt.Sprintf("/api/jobs/%d", a), token: e.aliceT}), http.StatusOK, "")
 	for _, j := range decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%d", a), e.aliceT)).Jobs {
 		if j.Status != "cancelled" {

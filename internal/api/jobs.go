@@ -233,16 +233,7 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		}
 		out.Dependencies = append(out.Dependencies, dep)
 	}
-	if a := j.Array; a != nil {
-		id := int64(a.ID)
-		out.ArrayJobID, out.ArrayThrottle = &id, a.Throttle
-		if a.TaskID != nil {
-			t := *a.TaskID
-			out.ArrayTaskID = &t
-		} else {
-			out.ArrayTasks = a.Pending.String()
-		}
-	}
+	out.ArrayJobID, out.ArrayTaskID, out.ArrayTasks, out.ArrayThrottle = arrayFields(j)
 	switch {
 	case j.Hold == rcq.HoldUser:
 		out.Reason = rcq.ReasonHeldUser
