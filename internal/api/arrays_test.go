@@ -137,6 +137,15 @@ func TestArrayRefRoutes(t *testing.T) {
 	if got, want := strings.Join(queued, " "), fmt.Sprintf("%d_[0,3,5-9] %d_1 %d_2", a, a, a); got != want {
 		t.Errorf("queue %q, want %q", got, want)
 	}
+	queued = queued[:0]
+	path := fmt.Sprintf("/api/queue?ids=%s,%d_2", url.QueryEscape(fmt.Sprintf("%d_[5-6]", a)), a)
+	for _, j := range decodeTo[apitype.Queue](t, e.get(path, e.bobT)).Jobs {
+		queued = append(queued, j.SlurmID())
+	}
+	if got, want := strings.Join(queued, " "), fmt.Sprintf("%d_[5-6] %d_2", a, a); got != want {
+		t.Errorf("queue ids=%d_[5-6],%d_2 (as bob: the queue is public) %q, want %q", a, a, got, want)
+	}
+	want(t, e.get("/api/queue?ids=x", e.aliceT), http.StatusBadRequest, "invalid_ids")
 	var acct []string
 	for _, j := range decodeTo[apitype.AcctList](t, e.get(fmt.Sprintf("/api/acct?ids=%d_4", a), e.aliceT)).Jobs {
 		acct = append(acct, j.SlurmID()+":"+j.Status)
