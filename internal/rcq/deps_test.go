@@ -36,3 +36,18 @@ func TestAfterCorrSatisfied(t *testing.T) {
 		t.Error("aftercorr met or possible after a failed element")
 	}
 }
+
+// TestUpdateElementDependsBeforeArray: an element split off late (a large
+// id) may still only depend on jobs submitted before its array.
+func TestUpdateElementDependsBeforeArray(t *testing.T) {
+	task := 5
+	el := &Job{ID: 300, Priority: 1, EstimatedHours: 1, Array: &JobArray{ID: 123, TaskID: &task}}
+	for id, ok := range map[JobID]bool{122: true, 200: false, 123: false} {
+		deps := []Dependency{{Type: AfterOK, JobID: id}}
+		u := JobUpdate{Dependencies: &deps}
+		err := u.Check(el, false, DefaultLimits)
+		if (err == nil) != ok {
+			t.Errorf("element of 123 depending on %d: %v", id, err)
+		}
+	}
+}
