@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // acctFilter reads the query of GET /api/acct and /api/acct/summary:
 //
 //	user    an email or a Unix login; others' need an admin (403 otherwise)
-//	ids     comma-separated job ids (others' jobs are not listed)
+//	ids     comma-separated job refs: 123 (a job or a whole array), 123_4, 123_[1-3,7] (others' jobs are not listed)
 //	states  comma-separated states (long names or Slurm codes), or all
 //	start   RFC 3339: jobs not ended before it (still queued or running, or ended at or after it)
 //	end     RFC 3339: jobs submitted by it
@@ -38,15 +37,9 @@ func (s *Server) acctFilter(r *http.Request, q url.Values) (rcq.AcctFilter, erro
 		}
 	}
 	if v := q.Get("ids"); v != "" {
-		for _, part := range strings.Split(v, ",") {
-			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-			if err != nil || id <= 0 {
-				return f, rcq.Invalid("ids", "must be a comma-separated list of job ids")
-			}
-			f.IDs = append(f.IDs, rcq.JobID(id))
-		}
-		if len(f.IDs) > s.cfg.Limits.MaxPageSize {
-			return f, rcq.Invalid("ids", "at most %d job ids at once (jobs.max_page_size)", s.cfg.Limits.MaxPageSize)
+		var err error
+		if f.Refs, err = parseRefs("ids", v, s.cfg.Limits.MaxPageSize); err != nil {
+			return f, err
 		}
 	}
 	for _, t := range []struct {
@@ -146,6 +139,7 @@ func (s *Server) acctJSON(j *rcq.Job) apitype.AcctJob {
 	if s.OutputPaths != nil {
 		out.Output, out.Error = s.OutputPaths(j)
 	}
+	out.ArrayJobID, out.ArrayTaskID, out.ArrayTasks, out.ArrayThrottle = arrayFields(j)
 	switch j.Hold {
 	case rcq.HoldUser:
 		out.Reason = rcq.ReasonHeldUser

@@ -136,3 +136,53 @@ func FuzzParseArraySpec(f *testing.F) {
 		}
 	})
 }
+
+func TestIndexSetMinusAndRead(t *testing.T) {
+	for _, tc := range []struct {
+		set    string
+		remove []int
+		want   string
+	}{
+		{"0-99", []int{0, 1, 2}, "3-99"},
+		{"0-99", []int{99}, "0-98"},
+		{"0-9", []int{5}, "0-4,6-9"},
+		{"0-96:4", []int{0, 4, 5}, "8-96:4"},
+		{"0-12:4", []int{4}, "0,8,12"},
+		{"1,3,5-7", []int{3, 6}, "1,5,7"},
+		{"3", []int{3}, ""},
+		{"0-4", []int{0, 1, 2, 3, 4}, ""},
+	} {
+		set, err := ReadIndexSet(tc.set)
+		if err != nil {
+			t.Fatalf("ReadIndexSet(%q): %v", tc.set, err)
+		}
+		if set.String() != tc.set {
+			t.Errorf("ReadIndexSet(%q) = %q", tc.set, set)
+		}
+		got := set.Minus(tc.remove)
+		if got.String() != tc.want {
+			t.Errorf("%s minus %v = %q, want %q", tc.set, tc.remove, got, tc.want)
+		}
+		if slow := set.Without(tc.remove...); slow.Len() != got.Len() {
+			t.Errorf("%s minus %v: %d elements, Without has %d", tc.set, tc.remove, got.Len(), slow.Len())
+		}
+	}
+}
+
+// TestParseOneRangeIsCanonical: the one-range fast path gives what listing
+// the indices would.
+func TestParseOneRangeIsCanonical(t *testing.T) {
+	for _, s := range []string{"5", "0-0", "0-1", "0-4:4", "0-5:4", "0-8:4", "3-99:7", "0-99999", "1-2:1"} {
+		spec, err := ParseArraySpec(s, DefaultMaxArraySize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := ParseArraySpec(s+","+s, DefaultMaxArraySize*2) // two parts: the listing path
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.Tasks.String() != slow.Tasks.String() || spec.Tasks.Len() != slow.Tasks.Len() {
+			t.Errorf("%q: %q (%d), listed %q (%d)", s, spec.Tasks, spec.Tasks.Len(), slow.Tasks, slow.Tasks.Len())
+		}
+	}
+}

@@ -69,14 +69,21 @@ func (u *JobUpdate) Check(j *Job, admin bool, lim Limits) error {
 			return Invalid("dependencies", "at most %d per job, got %d", lim.MaxDependencies, len(deps))
 		}
 		for _, d := range deps {
-			if d.Type != AfterOK && d.Type != AfterAny && d.Type != AfterNotOK {
-				return Invalid("dependencies", "type %q: use afterok, afterany or afternotok", d.Type)
+			if !ValidDependencyType(d.Type) {
+				return Invalid("dependencies", "type %q: use "+DependencyTypes, d.Type)
 			}
 			if d.JobID <= 0 {
 				return Invalid("dependencies", "job_id must be a positive job id")
 			}
-			if d.JobID >= j.ID {
-				return Invalid("dependencies", "job %d may depend only on jobs submitted before it (ids below %d), not on %d", j.ID, j.ID, d.JobID)
+			// An array's elements were all submitted with the array: its id
+			// bounds theirs, so no element can wait on a job that waits on
+			// the array (a cycle).
+			first := j.ID
+			if j.Array != nil {
+				first = j.Array.ID
+			}
+			if d.JobID >= first {
+				return Invalid("dependencies", "job %d may depend only on jobs submitted before it (ids below %d), not on %d", j.ID, first, d.JobID)
 			}
 		}
 	}
