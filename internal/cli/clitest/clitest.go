@@ -285,7 +285,7 @@ func (a *API) handler() http.Handler {
 		out := apitype.JobList{Jobs: []apitype.Job{}}
 		for _, j := range a.jobs {
 			if !u.Admin && j.UserID != u.ID || q.Get("user") != "" && j.User != q.Get("user") ||
-				len(states) > 0 && !states[j.Status] || len(ids) > 0 && !ids[j.ID] || q.Get("name") != "" && j.Name != q.Get("name") {
+				len(states) > 0 && !states[j.Status] || len(ids) > 0 && !ids[j.ID] && (j.ArrayJobID == nil || !ids[*j.ArrayJobID]) || q.Get("name") != "" && j.Name != q.Get("name") {
 				continue
 			}
 			out.Jobs = append(out.Jobs, *j)
@@ -339,7 +339,8 @@ func (a *API) handler() http.Handler {
 				Status: j.Status, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
 				EstimatedHours: j.EstimatedHours, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 				SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
-				ExitCode: j.ExitCode, Worker: j.Worker})
+				ExitCode: j.ExitCode, Worker: j.Worker,
+				ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, ArrayTasks: j.ArrayTasks, ArrayThrottle: j.ArrayThrottle})
 		}
 		out.Count = len(out.Jobs)
 		writeJSON(w, 200, out)
@@ -526,6 +527,7 @@ func (a *API) handler() http.Handler {
 					qj.Name, qj.Priority, qj.Computed, qj.Rank, qj.Reason, qj.ReasonDetail = j.Name, j.Priority, j.Computed, j.Rank, j.Reason, j.ReasonDetail
 					qj.ExpectedStart, qj.SubmittedAt, qj.StartedAt, qj.EstimatedHours, qj.Worker = j.ExpectedStart, &sub, j.StartedAt, j.EstimatedHours, j.Worker
 				}
+				qj.ArrayJobID, qj.ArrayTaskID, qj.ArrayTasks, qj.ArrayThrottle = j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle
 				out.Jobs = append(out.Jobs, qj)
 			}
 		}
