@@ -2,6 +2,7 @@ package rcq
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,15 +51,39 @@ const (
 	AfterOK    DependencyType = "afterok"    // the other job completed with exit 0
 	AfterAny   DependencyType = "afterany"   // the other job ended, however
 	AfterNotOK DependencyType = "afternotok" // the other job ended other than completed
+	// AfterCorr: element i of an array waits for element i of another array
+	// to complete with exit 0 (an element the other array lacks: met).
+	AfterCorr DependencyType = "aftercorr"
 )
 
-// Dependency is one condition of a job on another.
-type Dependency struct {
-	Type  DependencyType `json:"type"`
-	JobID JobID          `json:"job_id"`
+// ValidDependencyType reports whether t is a dependency type rcq knows.
+func ValidDependencyType(t DependencyType) bool {
+	return t == AfterOK || t == AfterAny || t == AfterNotOK || t == AfterCorr
 }
 
-func (d Dependency) String() string { return fmt.Sprintf("%s:%d", d.Type, d.JobID) }
+// DependencyTypes lists the types, for messages.
+const DependencyTypes = "afterok, afterany, afternotok or aftercorr"
+
+// Dependency is one condition of a job on another. JobID may be an array's
+// id: then the condition is on every element of the array, or, with
+// ArrayTaskID, on that one element (afterok:123_4). An aftercorr dependency
+// of an array element carries the element's own index as ArrayTaskID once
+// the element has its own row.
+type Dependency struct {
+	Type        DependencyType `json:"type"`
+	JobID       JobID          `json:"job_id"`
+	ArrayTaskID *int           `json:"array_task_id,omitempty"`
+}
+
+// Target is the job the dependency names, as sbatch writes it: 123 or 123_4.
+func (d Dependency) Target() string {
+	if d.ArrayTaskID != nil && d.Type != AfterCorr {
+		return fmt.Sprintf("%d_%d", d.JobID, *d.ArrayTaskID)
+	}
+	return fmt.Sprint(d.JobID)
+}
+
+func (d Dependency) String() string { return string(d.Type) + ":" + d.Target() }
 
 // Satisfied reports whether d is met by a job in state s, and whether it can
 // still be met at all (false: DependencyNeverSatisfied).
@@ -67,7 +92,7 @@ func (d Dependency) Satisfied(s JobState) (met, possible bool) {
 		return false, true
 	}
 	switch d.Type {
-	case AfterOK:
+	case AfterOK, AfterCorr:
 		return s == JobCompleted, s == JobCompleted
 	case AfterNotOK:
 		return s != JobCompleted, s != JobCompleted
@@ -76,8 +101,10 @@ func (d Dependency) Satisfied(s JobState) (met, possible bool) {
 	}
 }
 
-// ParseDependencies reads sbatch's form: "afterok:1:2,afterany:3". Comma and
-// '?' are not distinguished: every listed condition must hold (AND).
+// ParseDependencies reads sbatch's form: "afterok:1:2,afterany:3", with
+// array elements as 123_4 ("afterok:123_4") and aftercorr:ID (element i of
+// this array after element i of ID). Comma and '?' are not distinguished:
+// every listed condition must hold (AND).
 func ParseDependencies(s string) ([]Dependency, error) {
 	var deps []Dependency
 	for _, part := range strings.Split(s, ",") {
@@ -87,15 +114,27 @@ func ParseDependencies(s string) ([]Dependency, error) {
 		}
 		fields := strings.Split(part, ":")
 		typ := DependencyType(strings.ToLower(fields[0]))
-		if typ != AfterOK && typ != AfterAny && typ != AfterNotOK || len(fields) < 2 {
-			return nil, Invalid("dependency", "%q: use afterok:ID[:ID...], afterany:ID or afternotok:ID, comma-separated", part)
+		if !ValidDependencyType(typ) || len(fields) < 2 {
+			return nil, Invalid("dependency", "%q: use afterok:ID[:ID...], afterany:ID, afternotok:ID or aftercorr:ID (an ID may be an array element, 123_4), comma-separated", part)
 		}
 		for _, f := range fields[1:] {
+			idText, taskText, isElement := strings.Cut(f, "_")
 			var id int64
-			if _, err := fmt.Sscan(f, &id); err != nil || id <= 0 || fmt.Sprint(id) != f {
-				return nil, Invalid("dependency", "%q: %q is not a job id", part, f)
+			if _, err := fmt.Sscan(idText, &id); err != nil || id <= 0 || fmt.Sprint(id) != idText {
+				return nil, Invalid("dependency", "%q: %q is not a job id (123) or array element (123_4)", part, f)
 			}
-			deps = append(deps, Dependency{Type: typ, JobID: JobID(id)})
+			d := Dependency{Type: typ, JobID: JobID(id)}
+			if isElement {
+				task, err := strconv.Atoi(taskText)
+				if err != nil || task < 0 || task > MaxArrayIndex || strconv.Itoa(task) != taskText {
+					return nil, Invalid("dependency", "%q: %q is not a job id (123) or array element (123_4)", part, f)
+				}
+				if typ == AfterCorr {
+					return nil, Invalid("dependency", "%q: aftercorr names a whole array (aftercorr:123), not an element", part)
+				}
+				d.ArrayTaskID = &task
+			}
+			deps = append(deps, d)
 		}
 	}
 	return deps, nil

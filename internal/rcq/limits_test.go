@@ -79,14 +79,14 @@ func TestValidateLimitsConfigured(t *testing.T) {
 		{WorkingDir: "/0123456789"},
 		{Output: "/0123456789"},
 		{Name: "four"},
-		{Dependencies: []Dependency{{AfterOK, 1}, {AfterOK, 2}}},
+		{Dependencies: []Dependency{{Type: AfterOK, JobID: 1}, {Type: AfterOK, JobID: 2}}},
 	} {
 		sp.Script = "true"
 		if _, err := sp.Validate(lim); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Validate(%+v) = %v, want invalid under %+v", sp, err, lim)
 		}
 	}
-	ok := JobSpec{Script: "true", WorkingDir: "/012345678", Name: "abc", Dependencies: []Dependency{{AfterOK, 1}}}
+	ok := JobSpec{Script: "true", WorkingDir: "/012345678", Name: "abc", Dependencies: []Dependency{{Type: AfterOK, JobID: 1}}}
 	if _, err := ok.Validate(lim); err != nil {
 		t.Errorf("Validate(%+v) = %v, want accepted", ok, err)
 	}

@@ -157,8 +157,8 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		return nil, Invalid("dependencies", "at most %d per job, got %d", lim.MaxDependencies, len(s.Dependencies))
 	}
 	for _, d := range s.Dependencies {
-		if d.Type != AfterOK && d.Type != AfterAny && d.Type != AfterNotOK {
-			return nil, Invalid("dependencies", "type %q: use afterok, afterany or afternotok", d.Type)
+		if !ValidDependencyType(d.Type) {
+			return nil, Invalid("dependencies", "type %q: use "+DependencyTypes, d.Type)
 		}
 		if d.JobID <= 0 {
 			return nil, Invalid("dependencies", "job_id must be a positive job id")

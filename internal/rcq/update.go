@@ -69,8 +69,8 @@ func (u *JobUpdate) Check(j *Job, admin bool, lim Limits) error {
 			return Invalid("dependencies", "at most %d per job, got %d", lim.MaxDependencies, len(deps))
 		}
 		for _, d := range deps {
-			if d.Type != AfterOK && d.Type != AfterAny && d.Type != AfterNotOK {
-				return Invalid("dependencies", "type %q: use afterok, afterany or afternotok", d.Type)
+			if !ValidDependencyType(d.Type) {
+				return Invalid("dependencies", "type %q: use "+DependencyTypes, d.Type)
 			}
 			if d.JobID <= 0 {
 				return Invalid("dependencies", "job_id must be a positive job id")

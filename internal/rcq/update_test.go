@@ -36,12 +36,12 @@ func TestJobUpdateCheck(t *testing.T) {
 		{"priority out of range", JobUpdate{Priority: prio(11)}, true, "invalid_priority"},
 		{"priority zero", JobUpdate{Priority: prio(0)}, false, "invalid_priority"},
 		{"lower one, raise another", JobUpdate{Priority: prio(1), EstimatedHours: hours(5)}, false, "admin_required"},
-		{"set dependencies", JobUpdate{Dependencies: deps(Dependency{AfterOK, 3}, Dependency{AfterAny, 9})}, false, ""},
+		{"set dependencies", JobUpdate{Dependencies: deps(Dependency{Type: AfterOK, JobID: 3}, Dependency{Type: AfterAny, JobID: 9})}, false, ""},
 		{"clear dependencies", JobUpdate{Dependencies: deps()}, false, ""},
-		{"depend on itself", JobUpdate{Dependencies: deps(Dependency{AfterOK, 10})}, true, "invalid_dependencies"},
-		{"depend on a later job", JobUpdate{Dependencies: deps(Dependency{AfterOK, 11})}, true, "invalid_dependencies"},
-		{"bad dependency type", JobUpdate{Dependencies: deps(Dependency{"after", 3})}, false, "invalid_dependencies"},
-		{"bad dependency id", JobUpdate{Dependencies: deps(Dependency{AfterOK, 0})}, false, "invalid_dependencies"},
+		{"depend on itself", JobUpdate{Dependencies: deps(Dependency{Type: AfterOK, JobID: 10})}, true, "invalid_dependencies"},
+		{"depend on a later job", JobUpdate{Dependencies: deps(Dependency{Type: AfterOK, JobID: 11})}, true, "invalid_dependencies"},
+		{"bad dependency type", JobUpdate{Dependencies: deps(Dependency{Type: "after", JobID: 3})}, false, "invalid_dependencies"},
+		{"bad dependency id", JobUpdate{Dependencies: deps(Dependency{Type: AfterOK, JobID: 0})}, false, "invalid_dependencies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,15 +66,15 @@ func TestJobUpdateCheck(t *testing.T) {
 func TestJobUpdateApply(t *testing.T) {
 	t.Parallel()
 	name, h, p := " renamed ", 0.5, 2
-	ds := []Dependency{{AfterOK, 1}}
-	j := Job{ID: 4, Name: "old", EstimatedHours: 1, Priority: 3, Dependencies: []Dependency{{AfterAny, 2}}}
+	ds := []Dependency{{Type: AfterOK, JobID: 1}}
+	j := Job{ID: 4, Name: "old", EstimatedHours: 1, Priority: 3, Dependencies: []Dependency{{Type: AfterAny, JobID: 2}}}
 	u := JobUpdate{Name: &name, EstimatedHours: &h, Priority: &p, Dependencies: &ds}
 	u.Apply(&j)
 	if j.Name != "renamed" || j.EstimatedHours != 0.5 || j.Priority != 2 || len(j.Dependencies) != 1 || j.Dependencies[0] != ds[0] {
 		t.Errorf("after apply: %+v", j)
 	}
 	only := JobUpdate{Priority: &p}
-	k := Job{Name: "keep", EstimatedHours: 7, Dependencies: []Dependency{{AfterAny, 2}}}
+	k := Job{Name: "keep", EstimatedHours: 7, Dependencies: []Dependency{{Type: AfterAny, JobID: 2}}}
 	only.Apply(&k)
 	if k.Name != "keep" || k.EstimatedHours != 7 || len(k.Dependencies) != 1 {
 		t.Errorf("fields not in the update changed: %+v", k)
