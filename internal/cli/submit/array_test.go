@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -110,5 +111,25 @@ func TestArrayEnd(t *testing.T) {
 		if done != c.done || got != c.code || w != c.worst || failed != c.failed {
 			t.Errorf("%s: done %v code %d worst %q failed %d; want %v %d %q %d", c.name, done, got, w, failed, c.done, c.code, c.worst, c.failed)
 		}
+	}
+}
+
+// afterok:123_4 names one element; aftercorr:123 a whole array.
+func TestArrayDependencies(t *testing.T) {
+	api := clitest.NewAPI(t)
+	e := clitest.NewEnv(t, "rcq-submit", api.URL)
+	e.Login(t, api, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "-a", "0-3", "-d", "afterok:12_4:13,aftercorr:12", "--wrap", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	four := 4
+	want := []apitype.Dependency{{Type: "afterok", JobID: 12, ArrayTaskID: &four}, {Type: "afterok", JobID: 13}, {Type: "aftercorr", JobID: 12}}
+	if !reflect.DeepEqual(api.Submits[0].Dependencies, want) {
+		t.Errorf("deps %+v, want %+v", api.Submits[0].Dependencies, want)
+	}
+	e = clitest.NewEnv(t, "rcq-submit", api.URL)
+	e.Login(t, api, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "-d", "aftercorr:12_4", "--wrap", "x"); code != cli.ExitUsage || !strings.Contains(e.Stderr.String(), "--dependency: \"aftercorr:12_4\": aftercorr names a whole array") {
+		t.Errorf("aftercorr on an element: exit %d: %s", code, e.Stderr)
 	}
 }

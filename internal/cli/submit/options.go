@@ -45,7 +45,7 @@ var options = []option{
 	{long: "export", env: []string{"RCQ_EXPORT", "SBATCH_EXPORT"}, directive: true,
 		usage: "environment `VARS` of the job: ALL (default), NONE, or a list VAR,VAR=value (ALL,VAR=value adds to everything)"},
 	{long: "dependency", short: "d", env: []string{"RCQ_DEPENDENCY"}, directive: true,
-		usage: "start only after other jobs: `LIST` of afterok:ID[:ID...], afterany:ID, afternotok:ID, comma-separated"},
+		usage: "start only after other jobs: `LIST` of afterok:ID[:ID...], afterany:ID, afternotok:ID, comma-separated; an ID may be an array (every element) or an element, 123_4; aftercorr:ID makes element i of an array wait for element i of array ID"},
 	{long: "array", short: "a", env: []string{"RCQ_ARRAY", "SBATCH_ARRAY_INX"}, directive: true,
 		usage: "a job array: run the script once per index of `SPEC`, e.g. 0-99, 1,3,5-7, 0-99:4 (step), 0-99%8 (at most 8 at once)"},
 	{long: "hold", short: "H", isBool: true, env: []string{"RCQ_HOLD", "SBATCH_HOLD"}, directive: true,

@@ -82,8 +82,11 @@ const example = `  # a script with #RCQ or #SBATCH directives
   id=$(rcq-submit --parsable prepare.sh)
   rcq-submit -d afterok:$id compute.sh
 
-  # a job array: 100 elements, at most 8 running at once
-  rcq-submit --array=0-99%8 sweep.sh
+  # a job array: 100 elements, at most 8 running at once; then a job after
+  # element 4, and an array whose element i follows element i of the first
+  id=$(rcq-submit --parsable --array=0-99%8 sweep.sh)
+  rcq-submit -d afterok:${id}_4 check.sh
+  rcq-submit --array=0-99 -d aftercorr:$id post.sh
 
   # a script from standard input; when would it start?
   echo 'sleep 60' | rcq-submit --test-only -c 4`
@@ -417,7 +420,7 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 			return nil, fmt.Errorf("%s: %s", v.source, strings.TrimPrefix(rcq.MessageOf(err), "dependency: "))
 		}
 		for _, d := range deps {
-			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
+			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID), ArrayTaskID: d.ArrayTaskID})
 		}
 	}
 	return p, nil
