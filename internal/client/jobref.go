@@ -58,3 +58,14 @@ func (c *Client) ReleaseRef(ctx context.Context, ref string) (*apitype.JobAction
 func (c *Client) ArrayJobs(ctx context.Context, id int64) (*apitype.JobList, error) {
 	return c.AllJobs(ctx, JobsQuery{IDs: []int64{id}, States: []string{"all"}, Limit: 1000})
 }
+
+// SignalRef sends a signal to the running jobs a ref names
+// (POST /api/jobs/{ref}/signal).
+func (c *Client) SignalRef(ctx context.Context, ref, signal string) (*apitype.JobAction, error) {
+	var out apitype.JobAction
+	req := request{method: http.MethodPost, path: refPath(ref) + "/signal", body: apitype.SignalRequest{Signal: signal}, out: &out}
+	if err := c.do(ctx, req); err != nil {
+		return nil, fmt.Errorf("signal job %s: %w", ref, err)
+	}
+	return &out, nil
+}

@@ -47,6 +47,7 @@ func TestJobRefRoutes(t *testing.T) {
 		func() error { _, err := c.CancelRef(ctx, "123_[1-3,7]"); return err },
 		func() error { _, err := c.HoldRef(ctx, "123"); return err },
 		func() error { _, err := c.ReleaseRef(ctx, "123_4"); return err },
+		func() error { _, err := c.SignalRef(ctx, "123_[2,4]", "USR1"); return err },
 	} {
 		if err := call(); err != nil {
 			t.Fatal(err)
@@ -64,6 +65,7 @@ func TestJobRefRoutes(t *testing.T) {
 		"DELETE /api/jobs/123_%5B1-3%2C7%5D /api/jobs/123_[1-3,7] ",
 		"POST /api/jobs/123/hold /api/jobs/123/hold ",
 		"POST /api/jobs/123_4/release /api/jobs/123_4/release ",
+		"POST /api/jobs/123_%5B2%2C4%5D/signal /api/jobs/123_[2,4]/signal ",
 		"GET /api/jobs/9_1 /api/jobs/9_1 ",
 		"GET /api/jobs /api/jobs ids=123&limit=1000&status=all",
 	}

@@ -347,8 +347,12 @@ func (a *API) handler() http.Handler {
 	}))
 	find := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		// An array element (123_4) is the element's own row, once split off.
+		ref, err := rcq.ParseJobRef(r.PathValue("id"))
 		for _, j := range a.jobs {
-			if j.ID == id && (u.Admin || j.UserID == u.ID) {
+			element := err == nil && ref.Tasks.Len() == 1 && j.ArrayJobID != nil && j.ArrayTaskID != nil &&
+				*j.ArrayJobID == int64(ref.JobID) && *j.ArrayTaskID == ref.Tasks.Min()
+			if (j.ID == id || element) && (u.Admin || j.UserID == u.ID) {
 				return j
 			}
 		}
