@@ -56,3 +56,16 @@ func SplitRefs(refs []rcq.JobRef) (ids []int64, elements []rcq.JobRef) {
 	}
 	return ids, elements
 }
+
+// RefMessage is rcqd's message for an action on the job or elements ref
+// names that failed, naming them if the message does not already.
+func RefMessage(ref string, err error) string {
+	msg := rcq.MessageOf(err)
+	if msg == "internal error" {
+		msg = err.Error()
+	}
+	if strings.Contains(msg, "job "+ref) {
+		return msg
+	}
+	return "job " + ref + ": " + msg
+}

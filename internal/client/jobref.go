@@ -69,3 +69,13 @@ func (c *Client) SignalRef(ctx context.Context, ref, signal string) (*apitype.Jo
 	}
 	return &out, nil
 }
+
+// UpdateJobRef changes the pending jobs a ref names (PATCH /api/jobs/{ref})
+// and returns the job as changed (of several: the first).
+func (c *Client) UpdateJobRef(ctx context.Context, ref string, u apitype.JobUpdate) (*apitype.Job, error) {
+	var out apitype.Job
+	if err := c.do(ctx, request{method: http.MethodPatch, path: refPath(ref), body: u, out: &out}); err != nil {
+		return nil, fmt.Errorf("update job %s: %w", ref, err)
+	}
+	return &out, nil
+}

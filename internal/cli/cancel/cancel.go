@@ -304,12 +304,7 @@ func actOnElements(ctx context.Context, opts *Options, s *cli.Session) ([]Result
 		case errors.Is(err, rcq.ErrNotFound):
 			r.Error, r.Code = fmt.Sprintf("job %s not found", name), rcq.CodeOf(err)
 		default:
-			r.Error, r.Code = rcq.MessageOf(err), rcq.CodeOf(err)
-			if r.Error == "internal error" {
-				r.Error = err.Error()
-			} else if !strings.Contains(r.Error, "job "+name) {
-				r.Error = "job " + name + ": " + r.Error
-			}
+			r.Error, r.Code = cli.RefMessage(name, err), rcq.CodeOf(err)
 		}
 		results = append(results, r)
 	}
