@@ -196,7 +196,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	addFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
 	_ = cmd.MarkFlagDirname("chdir")
-	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap"} {
+	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap", "array"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	return cmd
