@@ -49,9 +49,20 @@ type Row struct {
 
 // SlurmID is the row's id as squeue's %i shows it: 123, an element 123_4,
 // or an array's elements not yet started folded, 123_[4-99%8].
+// The folded indices are shown as rcqd sent them, never read: a line of
+// 100,000 elements costs its text.
 func (r *Row) SlurmID() string {
-	q := apitype.QueueJob{ID: r.ID, ArrayJobID: r.ArrayJobID, ArrayTaskID: r.ArrayTaskID, ArrayTasks: r.ArrayTasks, ArrayThrottle: r.ArrayThrottle}
-	return q.SlurmID()
+	switch {
+	case r.ArrayJobID == nil:
+		return strconv.FormatInt(r.ID, 10)
+	case r.ArrayTaskID != nil:
+		return rcq.ArrayJobName(rcq.JobID(*r.ArrayJobID), *r.ArrayTaskID, nil, 0)
+	}
+	s := strconv.FormatInt(*r.ArrayJobID, 10) + "_[" + r.ArrayTasks
+	if r.ArrayThrottle > 0 {
+		s += "%" + strconv.Itoa(r.ArrayThrottle)
+	}
+	return s + "]"
 }
 
 // Output is rcq-queue --json.
