@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,15 +37,9 @@ func (s *Server) acctFilter(r *http.Request, q url.Values) (rcq.AcctFilter, erro
 		}
 	}
 	if v := q.Get("ids"); v != "" {
-		for _, part := range strings.Split(v, ",") {
-			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-			if err != nil || id <= 0 {
-				return f, rcq.Invalid("ids", "must be a comma-separated list of job ids")
-			}
-			f.IDs = append(f.IDs, rcq.JobID(id))
-		}
-		if len(f.IDs) > s.cfg.Limits.MaxPageSize {
-			return f, rcq.Invalid("ids", "at most %d job ids at once (jobs.max_page_size)", s.cfg.Limits.MaxPageSize)
+		var err error
+		if f.Refs, err = parseRefs("ids", v, s.cfg.Limits.MaxPageSize); err != nil {
+			return f, err
 		}
 	}
 	for _, t := range []struct {

@@ -61,6 +61,9 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	b := &batchReader{dec: json.NewDecoder(lr), lr: lr}
 	ids, err := s.Store.CreateJobsFrom(r.Context(), func() ([]*rcq.Job, error) {
 		return b.next(func(i int, req *apitype.SubmitRequest) (*rcq.Job, error) {
+			if req.Array != "" {
+				return nil, atJob(rcq.Errorf(rcq.KindInvalid, "invalid_array", "array: a batch submit takes no arrays; submit an array with POST /api/jobs"), i)
+			}
 			j, err := s.newJob(r.Context(), u, req, fit)
 			if err != nil {
 				return nil, atJob(err, i)

@@ -20,7 +20,7 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 		Name: req.Name, Script: req.Script, Args: req.Args, WorkingDir: req.WorkingDir,
 		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
 		EstimatedHours: req.EstimatedHours, Priority: req.Priority,
-		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask,
+		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask, Array: req.Array,
 	}
 	for k, v := range req.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -29,10 +29,22 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 		sp.Env = append(sp.Env, k+"="+v)
 	}
 	slices.Sort(sp.Env)
-	for _, d := range req.Dependencies {
-		sp.Dependencies = append(sp.Dependencies, rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)})
-	}
+	sp.Dependencies = depsOf(req.Dependencies)
 	return sp, nil
+}
+
+// depsOf turns the API's dependencies into the domain's.
+func depsOf(ds []apitype.Dependency) []rcq.Dependency {
+	var out []rcq.Dependency
+	for _, d := range ds {
+		dep := rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)}
+		if d.ArrayTaskID != nil {
+			t := *d.ArrayTaskID
+			dep.ArrayTaskID = &t
+		}
+		out = append(out, dep)
+	}
+	return out
 }
 
 // newJob validates a submit for the caller and checks with fit (checkFits,
@@ -107,7 +119,11 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, http.StatusCreated, apitype.SubmitResponse{Message: "Job submitted successfully", JobID: int64(id), Status: string(rcq.JobPending)})
+	resp := apitype.SubmitResponse{Message: "Job submitted successfully", JobID: int64(id), Status: string(rcq.JobPending)}
+	if j.Array != nil {
+		resp.Message, resp.ArrayTaskCount = "Job array submitted successfully", j.Array.Count
+	}
+	writeJSON(w, http.StatusCreated, resp)
 	return nil
 }
 
@@ -152,7 +168,7 @@ func (s *Server) callerJob(r *http.Request) (*rcq.Job, error) {
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.callerJob(r)
+	j, err := s.callerRefJob(r)
 	if err != nil {
 		return err
 	}
@@ -160,7 +176,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.addDependencyStates(r.Context(), &out); err != nil {
 		return err
 	}
-	if j.State == rcq.JobPending && s.Planner != nil {
+	if j.State == rcq.JobPending && s.Planner != nil && (j.Array == nil || j.Array.TaskID == nil || j.ID != j.Array.ID || len(j.Array.Pending) == 0) {
 		if plan, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
 				if p.JobID == j.ID {
@@ -209,7 +225,22 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		out.WorkerID = &w
 	}
 	for _, d := range j.Dependencies {
-		out.Dependencies = append(out.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
+		dep := apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)}
+		if d.ArrayTaskID != nil && d.Type != rcq.AfterCorr {
+			t := *d.ArrayTaskID
+			dep.ArrayTaskID = &t
+		}
+		out.Dependencies = append(out.Dependencies, dep)
+	}
+	if a := j.Array; a != nil {
+		id := int64(a.ID)
+		out.ArrayJobID, out.ArrayThrottle = &id, a.Throttle
+		if a.TaskID != nil {
+			t := *a.TaskID
+			out.ArrayTaskID = &t
+		} else {
+			out.ArrayTasks = a.Pending.String()
+		}
 	}
 	switch {
 	case j.Hold == rcq.HoldUser:
@@ -267,12 +298,8 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if v := q.Get("ids"); v != "" {
-		for _, part := range strings.Split(v, ",") {
-			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
-			if err != nil || id <= 0 {
-				return rcq.Invalid("ids", "must be a comma-separated list of job ids")
-			}
-			f.IDs = append(f.IDs, rcq.JobID(id))
+		if f.Refs, err = parseRefs("ids", v, s.cfg.Limits.MaxPageSize); err != nil {
+			return err
 		}
 	}
 	switch q.Get("order") {
@@ -306,15 +333,16 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 // themselves (naming someone else selects nothing rather than revealing
 // whether the account exists).
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobID(r)
+	ctx := r.Context()
+	ref, n, err := s.eachRow(ctx, r, true, func(id rcq.JobID) error {
+		_, err := s.Store.CancelJob(ctx, id, owner(r))
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.CancelJob(r.Context(), id, owner(r)); err != nil {
-		return err
-	}
 	s.Wake()
-	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Job cancelled successfully", JobID: int64(id), Status: string(rcq.JobCancelled)})
+	writeJSON(w, http.StatusOK, jobAction(ref, n, "Job cancelled successfully", rcq.JobCancelled))
 	return nil
 }
 
@@ -327,10 +355,6 @@ func (s *Server) releaseJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setHold(w http.ResponseWriter, r *http.Request, hold bool) error {
-	id, err := jobID(r)
-	if err != nil {
-		return err
-	}
 	u := caller(r)
 	h, msg := rcq.HoldNone, "Job released"
 	if hold {
@@ -339,17 +363,20 @@ func (s *Server) setHold(w http.ResponseWriter, r *http.Request, hold bool) erro
 			h = rcq.HoldAdmin
 		}
 	}
-	if err := s.Store.SetHold(r.Context(), id, owner(r), h, u.IsAdmin); err != nil {
+	ctx := r.Context()
+	ref, n, err := s.eachRow(ctx, r, true, func(id rcq.JobID) error {
+		return s.Store.SetHold(ctx, id, owner(r), h, u.IsAdmin)
+	})
+	if err != nil {
 		return err
 	}
 	s.Wake()
-	writeJSON(w, http.StatusOK, apitype.JobAction{Message: msg, JobID: int64(id), Status: string(rcq.JobPending)})
+	writeJSON(w, http.StatusOK, jobAction(ref, n, msg, rcq.JobPending))
 	return nil
 }
 
 func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobID(r)
-	if err != nil {
+	if _, err := jobRef(r); err != nil {
 		return err
 	}
 	var req apitype.SignalRequest
@@ -362,11 +389,16 @@ func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Recorded in the store (with the ownership and state checks) before
 	// the answer: the node's executor delivers it from there, so a 200 is
-	// never lost, even while no executor listens.
-	if err := s.Store.SignalJob(r.Context(), id, owner(r), sig); err != nil {
+	// never lost, even while no executor listens. Elements still pending
+	// in their array's row are not running: nothing to split off.
+	ctx := r.Context()
+	ref, n, err := s.eachRow(ctx, r, false, func(id rcq.JobID) error {
+		return s.Store.SignalJob(ctx, id, owner(r), sig)
+	})
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.JobAction{Message: "Signal " + sig + " sent", JobID: int64(id), Status: string(rcq.JobRunning)})
+	writeJSON(w, http.StatusOK, jobAction(ref, n, "Signal "+sig+" sent", rcq.JobRunning))
 	return nil
 }
 
@@ -393,8 +425,7 @@ func (s *Server) addDependencyStates(ctx context.Context, out *apitype.Job) erro
 // updateJob changes a pending job (scontrol update): the rules of who may
 // change what are rcq.JobUpdate.Check's, applied to the job as stored.
 func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobID(r)
-	if err != nil {
+	if _, err := jobRef(r); err != nil {
 		return err
 	}
 	var req apitype.JobUpdate
@@ -403,22 +434,30 @@ func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := rcq.JobUpdate{Name: req.Name, EstimatedHours: req.EstimatedHours, Priority: req.Priority}
 	if req.Dependencies != nil {
-		deps := make([]rcq.Dependency, len(*req.Dependencies))
-		for i, d := range *req.Dependencies {
-			deps[i] = rcq.Dependency{Type: rcq.DependencyType(d.Type), JobID: rcq.JobID(d.JobID)}
+		deps := depsOf(*req.Dependencies)
+		if deps == nil {
+			deps = []rcq.Dependency{}
 		}
 		u.Dependencies = &deps
 	}
 	me := caller(r)
-	j, err := s.Store.UpdatePendingJob(r.Context(), id, owner(r), u, func(j *rcq.Job) error {
-		return u.Check(j, me.IsAdmin, s.cfg.Limits)
+	ctx := r.Context()
+	var j *rcq.Job
+	_, _, err := s.eachRow(ctx, r, true, func(id rcq.JobID) error {
+		got, err := s.Store.UpdatePendingJob(ctx, id, owner(r), u, func(j *rcq.Job) error {
+			return u.Check(j, me.IsAdmin, s.cfg.Limits)
+		})
+		if err == nil && j == nil {
+			j = got
+		}
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.Wake()
 	out := s.jobJSON(j)
-	if err := s.addDependencyStates(r.Context(), &out); err != nil {
+	if err := s.addDependencyStates(ctx, &out); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -13,7 +13,7 @@ import (
 const followPoll = 200 * time.Millisecond
 
 func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.callerJob(r)
+	j, err := s.callerRefJob(r)
 	if err != nil {
 		return err
 	}

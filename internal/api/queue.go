@@ -162,6 +162,16 @@ func (v *queueView) render(me *rcq.User) apitype.Queue {
 			ID: int64(j.ID), User: j.UserEmail, GroupID: int64(j.GroupID), Status: string(j.State),
 			CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
 		}
+		if a := j.Array; a != nil {
+			id := int64(a.ID)
+			q.ArrayJobID, q.ArrayThrottle = &id, a.Throttle
+			if a.TaskID != nil {
+				t := *a.TaskID
+				q.ArrayTaskID = &t
+			} else {
+				q.ArrayTasks = a.Pending.String()
+			}
+		}
 		p := v.planned[j.ID]
 		if p != nil {
 			q.Rank = p.Rank // order is not a secret: squeue shows it to everyone

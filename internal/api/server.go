@@ -43,6 +43,8 @@ type Store interface {
 	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
 	CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error)
 	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
+	ResolveRef(ctx context.Context, ref rcq.JobRef, owner rcq.UserID, split bool) ([]rcq.JobID, error)
+	ArrayElement(ctx context.Context, arrayID rcq.JobID, task int, owner rcq.UserID) (*rcq.Job, error)
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
 	QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)

@@ -87,6 +87,7 @@ type Jobs struct {
 	MaxPathBytes          int
 	MaxNameBytes          int
 	MaxDependencies       int
+	MaxArraySize          int
 	MaxPendingPerUser     int
 	MaxPendingTotal       int
 	MaxBatchesPerUser     int
@@ -564,6 +565,7 @@ func (c *Config) Limits() rcq.Limits {
 	l.MaxPathBytes = c.Jobs.MaxPathBytes
 	l.MaxNameBytes = c.Jobs.MaxNameBytes
 	l.MaxDependencies = c.Jobs.MaxDependencies
+	l.MaxArraySize = c.Jobs.MaxArraySize
 	l.MaxBatchesPerUser = c.Jobs.MaxBatchesPerUser
 	// A batch may hold a database connection while its body arrives: half
 	// the pool for batches leaves the other half to everything else.

@@ -81,7 +81,7 @@ func TestDefaults(t *testing.T) {
 		Scheduler: Scheduler{IntervalSeconds: 30, MaxConcurrentJobs: 10, FairShareWindow: 720 * time.Hour,
 			WaitBoostPerHour: 0.01, WaitBoostCap: 1.5, FairShareMin: 0.5, FairShareMax: 2, LeaseTTL: 15 * time.Second},
 		Jobs: Jobs{DefaultEstimatedHours: 1, MaxEstimatedHours: 720, MaxScriptBytes: 1 << 20, KillGraceSeconds: 30,
-			DefaultMemoryGB: 1, MaxPathBytes: 4096, MaxNameBytes: 200, MaxDependencies: 100, MaxPendingPerUser: 10_000,
+			DefaultMemoryGB: 1, MaxPathBytes: 4096, MaxNameBytes: 200, MaxDependencies: 100, MaxArraySize: 100_000, MaxPendingPerUser: 10_000,
 			MaxPendingTotal: 100_000, MaxBatchesPerUser: 2, MaxPageSize: 10_000, MaxPids: 4096,
 			LogDirectory: "/home/ada/.local/state/rcq/logs"},
 		Node:    Node{Name: host},

@@ -10,6 +10,7 @@ type AcctFilter struct {
 	UserID UserID     // 0: every account (admins only)
 	States []JobState // nil: every state; empty: none
 	IDs    []JobID
+	Refs   []JobRef // job refs (123, 123_4): a whole array or some elements
 	From   time.Time
 	To     time.Time
 	// After is where the page before ended; pages run newest first by

@@ -334,3 +334,101 @@ func ArrayJobName(arrayID JobID, task int, pending IndexSet, throttle int) strin
 	}
 	return s + "]"
 }
+
+// JobArray is what a row of a job array knows of its array. Every row has
+// ID (the array's id, its first row's). An element's row has TaskID; the
+// array's own row, while some elements have not started (and so have no row
+// of their own), has TaskID nil and their indices in Pending. Count, Min,
+// Max and Step describe the whole array (SLURM_ARRAY_TASK_*).
+type JobArray struct {
+	ID       JobID
+	TaskID   *int
+	Pending  IndexSet
+	Spec     string // as submitted, canonical
+	Throttle int    // at most this many elements running at once; 0: no limit
+	Count    int
+	Min      int
+	Max      int
+	Step     int
+}
+
+// NewJobArray is the array a spec describes, before it has an id: every
+// index pending.
+func NewJobArray(spec ArraySpec) *JobArray {
+	return &JobArray{
+		Pending: spec.Tasks, Spec: spec.String(), Throttle: spec.Throttle,
+		Count: spec.Tasks.Len(), Min: spec.Tasks.Min(), Max: spec.Tasks.Max(), Step: spec.Tasks.Step(),
+	}
+}
+
+// SlurmID is how squeue shows the row: 123_4 for an element, 123_[4-99%8]
+// for the array's elements not yet started.
+func (a *JobArray) SlurmID() string {
+	if a.TaskID != nil {
+		return ArrayJobName(a.ID, *a.TaskID, nil, 0)
+	}
+	return ArrayJobName(a.ID, 0, a.Pending, a.Throttle)
+}
+
+// ReadIndexSet reads a set as IndexSet.String wrote it (as rcq stores an
+// array's pending indices) without listing its indices, so reading a set of
+// 100,000 costs its ranges, not its elements.
+func ReadIndexSet(s string) (IndexSet, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var set IndexSet
+	for part := range strings.SplitSeq(s, ",") {
+		r, err := parseIndexRange(part)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(set); n > 0 && r.First <= set[n-1].Last {
+			return nil, fmt.Errorf("index set %q is not in increasing order", s)
+		}
+		set = append(set, r)
+	}
+	return set, nil
+}
+
+// Minus is the set less the given indices, which must be in increasing
+// order. It costs the set's ranges plus the indices removed, so taking a few
+// indices off a set of 100,000 is cheap.
+func (s IndexSet) Minus(sorted []int) IndexSet {
+	if len(sorted) == 0 {
+		return s
+	}
+	var out IndexSet
+	k := 0
+	for _, r := range s {
+		for k < len(sorted) && sorted[k] < r.First {
+			k++
+		}
+		first := r.First
+		for k < len(sorted) && sorted[k] <= r.Last {
+			i := sorted[k]
+			k++
+			if (i-r.First)%r.Step != 0 {
+				continue
+			}
+			out = appendPiece(out, first, i-r.Step, r.Step)
+			first = i + r.Step
+		}
+		out = appendPiece(out, first, r.Last, r.Step)
+	}
+	return out
+}
+
+// appendPiece adds first..last by step in canonical form: nothing when
+// empty, a single index as itself, two stepped indices as two singles.
+func appendPiece(out IndexSet, first, last, step int) IndexSet {
+	switch {
+	case first > last:
+		return out
+	case first == last:
+		return append(out, IndexRange{First: first, Last: first, Step: 1})
+	case step > 1 && last-first == step:
+		return append(out, IndexRange{First: first, Last: first, Step: 1}, IndexRange{First: last, Last: last, Step: 1})
+	}
+	return append(out, IndexRange{First: first, Last: last, Step: step})
+}

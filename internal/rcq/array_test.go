@@ -136,3 +136,35 @@ func FuzzParseArraySpec(f *testing.F) {
 		}
 	})
 }
+
+func TestIndexSetMinusAndRead(t *testing.T) {
+	for _, tc := range []struct {
+		set    string
+		remove []int
+		want   string
+	}{
+		{"0-99", []int{0, 1, 2}, "3-99"},
+		{"0-99", []int{99}, "0-98"},
+		{"0-9", []int{5}, "0-4,6-9"},
+		{"0-96:4", []int{0, 4, 5}, "8-96:4"},
+		{"0-12:4", []int{4}, "0,8,12"},
+		{"1,3,5-7", []int{3, 6}, "1,5,7"},
+		{"3", []int{3}, ""},
+		{"0-4", []int{0, 1, 2, 3, 4}, ""},
+	} {
+		set, err := ReadIndexSet(tc.set)
+		if err != nil {
+			t.Fatalf("ReadIndexSet(%q): %v", tc.set, err)
+		}
+		if set.String() != tc.set {
+			t.Errorf("ReadIndexSet(%q) = %q", tc.set, set)
+		}
+		got := set.Minus(tc.remove)
+		if got.String() != tc.want {
+			t.Errorf("%s minus %v = %q, want %q", tc.set, tc.remove, got, tc.want)
+		}
+		if slow := set.Without(tc.remove...); slow.Len() != got.Len() {
+			t.Errorf("%s minus %v: %d elements, Without has %d", tc.set, tc.remove, got.Len(), slow.Len())
+		}
+	}
+}

@@ -174,6 +174,7 @@ type Job struct {
 	GPUIndices     []int
 	CPUSeconds     float64 // user+sys of the whole job
 	PeakMemoryKB   int64
+	Array          *JobArray // nil for a job that is not part of an array
 }
 
 // TimeLimit is the job's wall-clock limit.
@@ -195,6 +196,7 @@ type JobFilter struct {
 	States      []JobState
 	Name        string
 	IDs         []JobID
+	Refs        []JobRef  // job refs (123, 123_4): a whole array or some elements
 	Since       time.Time // submitted at or after
 	Limit       int
 	NewestFirst bool
@@ -217,11 +219,15 @@ type QueueFilter struct {
 	Limit  int    // 0: every job
 }
 
-// Start is one decision of the scheduler: run a job on a worker with these GPUs.
+// Start is one decision of the scheduler: run a job on a worker with these
+// GPUs. With ArrayTask, JobID is an array whose element of that index, still
+// pending in the array's own row, starts: the store splits it off, and the
+// Start it reports as done carries the element's own job id.
 type Start struct {
 	JobID      JobID
 	WorkerID   WorkerID
 	GPUIndices []int
+	ArrayTask  *int
 }
 
 // Outcome is how a job's processes ended, as the executor saw it.

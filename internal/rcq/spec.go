@@ -25,6 +25,7 @@ type JobSpec struct {
 	Dependencies   []Dependency
 	Hold           bool
 	Umask          string // octal, as umask(1) prints it; "" for DefaultUmask
+	Array          string // sbatch --array: "" for an ordinary job
 }
 
 // Limits bound what one request may ask for, so that no account can make
@@ -43,6 +44,7 @@ type Limits struct {
 	MaxBatchesPerUser     int // batch submits one account may have in flight
 	MaxBatches            int // batch submits in flight in all (each may hold a database connection)
 	MaxPageSize           int // most jobs in one page of GET /api/jobs or /api/queue
+	MaxArraySize          int // most elements of one job array (jobs.max_array_size)
 }
 
 // DefaultLimits are the limits with no configuration.
@@ -60,6 +62,7 @@ var DefaultLimits = Limits{
 	MaxBatchesPerUser:     2,
 	MaxBatches:            5, // half of the default database.max_conns
 	MaxPageSize:           10_000,
+	MaxArraySize:          DefaultMaxArraySize,
 }
 
 // Validate checks the spec against lim and returns the job it describes, with
@@ -81,6 +84,17 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 	}
 	if s.Hold {
 		j.Hold = HoldUser
+	}
+	if s.Array != "" || s.Array != strings.TrimSpace(s.Array) {
+		spec, err := ParseArraySpec(s.Array, lim.MaxArraySize)
+		if err != nil {
+			msg := err.Error()
+			if !strings.Contains(msg, ArrayForm) {
+				msg += "; use " + ArrayForm
+			}
+			return nil, Errorf(KindInvalid, "invalid_array", "array: %s, at most %d elements", msg, lim.MaxArraySize)
+		}
+		j.Array = NewJobArray(spec)
 	}
 	umask, err := ParseUmask(s.Umask)
 	if err != nil {

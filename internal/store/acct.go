@@ -14,9 +14,9 @@ import (
 const acctSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, g.name AS group_name, j.name,
 	j.working_dir, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.status, j.reason,
 	j.reason_detail, j.hold, j.output_path, j.error_path, j.submitted_at, j.started_at, j.completed_at,
-	j.exit_code, j.signal, w.name AS worker_name, j.cpu_seconds, j.peak_memory_kb
+	j.exit_code, j.signal, w.name AS worker_name, j.cpu_seconds, j.peak_memory_kb, ` + arrayColumns + `
 FROM jobs j JOIN users u ON u.id = j.user_id JOIN groups g ON g.id = j.group_id
-LEFT JOIN workers w ON w.id = j.worker_id`
+LEFT JOIN workers w ON w.id = j.worker_id` + arrayJoin
 
 type acctRow struct {
 	ID             int64
@@ -45,6 +45,7 @@ type acctRow struct {
 	WorkerName     *string
 	CPUSeconds     float64
 	PeakMemoryKB   int64
+	arrayCols
 }
 
 func (r *acctRow) job() rcq.Job {
@@ -64,6 +65,7 @@ func (r *acctRow) job() rcq.Job {
 	if r.WorkerName != nil {
 		j.WorkerName = *r.WorkerName
 	}
+	j.Array = r.array()
 	return j
 }
 
@@ -76,6 +78,7 @@ func acctWhere(f rcq.AcctFilter) (string, []any) {
 		c.states(f.States)
 	}
 	c.ids(f.IDs)
+	c.refs(f.Refs)
 	if !f.To.IsZero() {
 		c.add("j.submitted_at <= " + c.arg(f.To))
 	}
@@ -110,7 +113,7 @@ func (s *Store) AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, erro
 	for i, r := range rs {
 		js[i] = r.job()
 	}
-	return js, nil
+	return elementsOf(js, f.Refs), nil
 }
 
 // acctSummarySelect totals f's jobs per group and state; the caller folds the

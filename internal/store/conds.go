@@ -51,6 +51,34 @@ func (c *conds) ids(ids []rcq.JobID) {
 	c.add("j.id = ANY(" + c.arg(ns) + ")")
 }
 
+// refs keeps the jobs job refs name: "123" the job, or every row of the
+// array 123; "123_[1-3]" those elements and the array's meta row (which
+// stands for its elements not yet split off; elementsOf narrows it). None
+// given keeps every job.
+func (c *conds) refs(refs []rcq.JobRef) {
+	if len(refs) == 0 {
+		return
+	}
+	var whole []int64
+	var or []string
+	for _, r := range refs {
+		if r.Tasks == nil {
+			whole = append(whole, int64(r.JobID))
+			continue
+		}
+		tasks := make([]int32, 0, r.Tasks.Len())
+		for _, t := range r.Tasks.Indices() {
+			tasks = append(tasks, int32(t))
+		}
+		or = append(or, "(j.array_job_id = "+c.arg(int64(r.JobID))+" AND (j.array_task_id IS NULL OR j.array_task_id = ANY("+c.arg(tasks)+")))")
+	}
+	if len(whole) > 0 {
+		p := c.arg(whole)
+		or = append(or, "j.id = ANY("+p+")", "j.array_job_id = ANY("+p+")")
+	}
+	c.add("(" + strings.Join(or, " OR ") + ")")
+}
+
 // after keeps the jobs past a page's last one in (submit time, id) order,
 // descending when newest.
 func (c *conds) after(p rcq.JobPos, newest bool) {

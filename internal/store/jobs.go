@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,43 @@ type jobRow struct {
 	CPUSeconds     float64
 	PeakMemoryKB   int64
 	Deps           []string
+	arrayCols
+}
+
+// arrayCols are a job row's array columns (arrayColumns), NULL for a job
+// that is not part of an array.
+type arrayCols struct {
+	ArrayJobID    *int64
+	ArrayTaskID   *int32
+	ArraySpec     *string
+	ArrayPending  *string
+	ArrayThrottle *int32
+	ArrayCount    *int32
+	ArrayMin      *int32
+	ArrayMax      *int32
+	ArrayStep     *int32
+}
+
+// arrayColumns select arrayCols from jobs j with job_arrays a joined on
+// a.job_id = j.array_job_id (arrayJoin).
+const (
+	arrayColumns = `j.array_job_id, j.array_task_id, a.spec, a.pending, a.throttle, a.task_count, a.task_min, a.task_max, a.task_step`
+	arrayJoin    = ` LEFT JOIN job_arrays a ON a.job_id = j.array_job_id`
+)
+
+func (r *arrayCols) array() *rcq.JobArray {
+	if r.ArrayJobID == nil || r.ArraySpec == nil {
+		return nil
+	}
+	a := &rcq.JobArray{ID: rcq.JobID(*r.ArrayJobID), Spec: *r.ArraySpec, Throttle: int(*r.ArrayThrottle),
+		Count: int(*r.ArrayCount), Min: int(*r.ArrayMin), Max: int(*r.ArrayMax), Step: int(*r.ArrayStep)}
+	if r.ArrayTaskID != nil {
+		t := int(*r.ArrayTaskID)
+		a.TaskID = &t
+	} else {
+		a.Pending, _ = rcq.ReadIndexSet(*r.ArrayPending)
+	}
+	return a
 }
 
 const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.script, j.args,
@@ -56,8 +94,10 @@ const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.n
 	j.status, j.reason, j.reason_detail, j.hold, j.output_path, j.error_path, j.umask, j.submitted_at, j.started_at,
 	j.completed_at, j.exit_code, j.signal, j.worker_id, w.name, j.gpu_indices, j.cpu_seconds,
 	j.peak_memory_kb,
-	ARRAY(SELECT d.type || ':' || d.depends_on FROM job_dependencies d WHERE d.job_id = j.id ORDER BY d.depends_on, d.type)
-FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`
+	ARRAY(SELECT d.type || ':' || d.depends_on || coalesce('_' || d.array_task_id, '') FROM job_dependencies d
+		WHERE d.job_id = j.id ORDER BY d.depends_on, d.type, d.array_task_id),
+	` + arrayColumns + `
+FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id` + arrayJoin
 
 func (r *jobRow) job() rcq.Job {
 	j := rcq.Job{
@@ -87,10 +127,17 @@ func (r *jobRow) job() rcq.Job {
 	}
 	for _, d := range r.Deps {
 		typ, id, _ := strings.Cut(d, ":")
+		id, task, isTask := strings.Cut(id, "_")
 		var n int64
 		fmt.Sscan(id, &n)
-		j.Dependencies = append(j.Dependencies, rcq.Dependency{Type: rcq.DependencyType(typ), JobID: rcq.JobID(n)})
+		dep := rcq.Dependency{Type: rcq.DependencyType(typ), JobID: rcq.JobID(n)}
+		if isTask {
+			t, _ := strconv.Atoi(task)
+			dep.ArrayTaskID = &t
+		}
+		j.Dependencies = append(j.Dependencies, dep)
 	}
+	j.Array = r.array()
 	return j
 }
 
@@ -117,7 +164,7 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 // depend on jobs that exist before it, so a dependency cycle cannot form.
 func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
 	per := map[rcq.UserID]int64{j.UserID: 1}
-	if idemKey == "" && len(j.Dependencies) == 0 && s.pending.far(j.UserID, 1, time.Now()) {
+	if idemKey == "" && len(j.Dependencies) == 0 && j.Array == nil && s.pending.far(j.UserID, 1, time.Now()) {
 		// One statement is its own transaction: one round trip, not three.
 		// Far below the caps it needs no count (see pendingCaps).
 		if err := s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
@@ -145,7 +192,11 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 		if err := checkDependencies(ctx, tx, js, -1); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
+		insert, args := insertJobSQL, insertJobArgs(j)
+		if j.Array != nil {
+			insert, args = insertArraySQL, insertArrayArgs(j)
+		}
+		if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
 			return err
 		}
 		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
@@ -221,21 +272,40 @@ func checkDependencies(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids) // a batch's jobs often wait on the same few
-	rows, _ := tx.Query(ctx, `SELECT id, user_id FROM jobs WHERE id = ANY($1)`, ids)
+	rows, _ := tx.Query(ctx, `SELECT j.id, j.user_id, a.spec FROM jobs j
+		LEFT JOIN job_arrays a ON a.job_id = j.id AND j.array_job_id = j.id WHERE j.id = ANY($1)`, ids)
 	owner := make(map[rcq.JobID]rcq.UserID, len(ids))
+	arrays := map[rcq.JobID]string{}
 	var id rcq.JobID
 	var uid rcq.UserID
-	if _, err := pgx.ForEachRow(rows, []any{&id, &uid}, func() error { owner[id] = uid; return nil }); err != nil {
+	var spec *string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &uid, &spec}, func() error {
+		owner[id] = uid
+		if spec != nil {
+			arrays[id] = *spec
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	for i, j := range js {
+		at := ""
+		if first >= 0 {
+			at = fmt.Sprintf("jobs[%d].", first+i)
+		}
 		for _, d := range j.Dependencies {
 			if u, ok := owner[d.JobID]; !ok || u != j.UserID {
-				at := ""
-				if first >= 0 {
-					at = fmt.Sprintf("jobs[%d].", first+i)
-				}
 				return rcq.Errorf(rcq.KindInvalid, "invalid_dependencies", "%sdependencies: job %d not found (a job may depend only on your own jobs)", at, d.JobID)
+			}
+			spec, isArray := arrays[d.JobID]
+			switch {
+			case d.Type == rcq.AfterCorr && (!isArray || j.Array == nil):
+				return rcq.Errorf(rcq.KindInvalid, "invalid_dependencies", "%sdependencies: aftercorr:%d: aftercorr makes each element of an array wait for the element of the same index of another array; both must be arrays", at, d.JobID)
+			case d.Type != rcq.AfterCorr && d.ArrayTaskID != nil:
+				set, _ := rcq.ParseArraySpec(spec, rcq.MaxArrayIndex+1)
+				if !isArray || !set.Tasks.Contains(*d.ArrayTaskID) {
+					return rcq.Errorf(rcq.KindInvalid, "invalid_dependencies", "%sdependencies: job %s not found (a job may depend only on your own jobs)", at, d.Target())
+				}
 			}
 		}
 	}
@@ -247,17 +317,28 @@ func checkDependencies(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first int)
 func insertDependencies(ctx context.Context, tx pgx.Tx, ids []rcq.JobID, js []*rcq.Job) error {
 	var jobIDs, on []int64
 	var types []string
+	var tasks []*int32
 	for i, j := range js {
 		for _, d := range j.Dependencies {
 			jobIDs, on, types = append(jobIDs, int64(ids[i])), append(on, int64(d.JobID)), append(types, string(d.Type))
+			var task *int32
+			switch {
+			case d.Type == rcq.AfterCorr && j.Array != nil && j.Array.TaskID != nil:
+				t := int32(*j.Array.TaskID) // an element waits on the element of its own index
+				task = &t
+			case d.Type != rcq.AfterCorr && d.ArrayTaskID != nil:
+				t := int32(*d.ArrayTaskID)
+				task = &t
+			}
+			tasks = append(tasks, task)
 		}
 	}
 	if len(jobIDs) == 0 {
 		return nil
 	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO job_dependencies (job_id, depends_on, type)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING`, jobIDs, on, types)
+		INSERT INTO job_dependencies (job_id, depends_on, type, array_task_id)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[]) ON CONFLICT DO NOTHING`, jobIDs, on, types, tasks)
 	return err
 }
 
@@ -383,6 +464,7 @@ func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error
 		c.add("j.name = " + c.arg(f.Name))
 	}
 	c.ids(f.IDs)
+	c.refs(f.Refs)
 	if !f.Since.IsZero() {
 		c.add("j.submitted_at >= " + c.arg(f.Since))
 	}
@@ -401,7 +483,7 @@ func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error
 	if err != nil {
 		return nil, wrap("list jobs", err)
 	}
-	return js, nil
+	return elementsOf(js, f.Refs), nil
 }
 
 // CancelJob cancels a pending or running job of owner (0: any owner, for
@@ -496,8 +578,8 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 			ORDER BY id LIMIT $2)
 		SELECT j.id, j.user_id, u.email, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
-			coalesce(w.name, ''), j.gpu_indices
-		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id
+			coalesce(w.name, ''), j.gpu_indices, `+arrayColumns+`
+		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`+arrayJoin+`
 		ORDER BY j.id`, f.After, limit, f.UserID)
 	if err != nil {
 		return nil, wrap("queue", err)
@@ -507,8 +589,12 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 	var cpu, mem, gpu, prio int32
 	var status, hold string
 	var gpus []int32
+	var ac arrayCols
 	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
-		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus}, func() error {
+		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus,
+		&ac.ArrayJobID, &ac.ArrayTaskID, &ac.ArraySpec, &ac.ArrayPending, &ac.ArrayThrottle, &ac.ArrayCount,
+		&ac.ArrayMin, &ac.ArrayMax, &ac.ArrayStep}, func() error {
+		j.Array = ac.array()
 		j.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
 		j.Priority, j.State, j.Hold = int(prio), rcq.JobState(status), rcq.Hold(hold)
 		j.GPUIndices = make([]int, len(gpus))

@@ -214,6 +214,10 @@ func (s *Store) StartJobs(ctx context.Context, lease, holder string, starts []rc
 		if err := checkLease(ctx, tx, lease, holder); err != nil {
 			return err
 		}
+		starts, err := splitStarts(ctx, tx, starts)
+		if err != nil {
+			return err
+		}
 		free, gpusInUse, err := lockWorkers(ctx, tx, starts)
 		if err != nil {
 			return err
@@ -276,6 +280,49 @@ func (s *Store) StartJobs(ctx context.Context, lease, holder string, starts []rc
 		return nil, wrap("start jobs", err)
 	}
 	return done, nil
+}
+
+// splitStarts splits off the array elements starts name (ArrayTask set), in
+// one statement per array, and returns the starts with the elements' own job
+// ids; an element no longer pending in its array's row is left out.
+func splitStarts(ctx context.Context, tx pgx.Tx, starts []rcq.Start) ([]rcq.Start, error) {
+	tasks := map[rcq.JobID][]int{}
+	var arrays []rcq.JobID
+	for _, st := range starts {
+		if st.ArrayTask == nil {
+			continue
+		}
+		if _, ok := tasks[st.JobID]; !ok {
+			arrays = append(arrays, st.JobID)
+		}
+		tasks[st.JobID] = append(tasks[st.JobID], *st.ArrayTask)
+	}
+	if len(arrays) == 0 {
+		return starts, nil
+	}
+	slices.Sort(arrays) // lock the arrays' rows in one order
+	rows := map[rcq.JobID]map[int]rcq.JobID{}
+	for _, a := range arrays {
+		idx := tasks[a]
+		slices.Sort(idx)
+		got, err := splitElements(ctx, tx, a, slices.Compact(idx))
+		if err != nil {
+			return nil, err
+		}
+		rows[a] = got
+	}
+	out := make([]rcq.Start, 0, len(starts))
+	for _, st := range starts {
+		if st.ArrayTask != nil {
+			id, ok := rows[st.JobID][*st.ArrayTask]
+			if !ok {
+				continue
+			}
+			st.JobID = id
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 type workerFree struct {
