@@ -67,5 +67,12 @@ func RefMessage(ref string, err error) string {
 	if strings.Contains(msg, "job "+ref) {
 		return msg
 	}
+	// rcqd names an element's own row ("job 130 is already cancelled"):
+	// name it as it was asked for, 123_4.
+	if rest, ok := strings.CutPrefix(msg, "job "); ok && strings.Contains(ref, "_") {
+		if n := len(rest) - len(strings.TrimLeft(rest, "0123456789")); n > 0 && strings.HasPrefix(rest[n:], " ") {
+			return "job " + ref + rest[n:]
+		}
+	}
 	return "job " + ref + ": " + msg
 }

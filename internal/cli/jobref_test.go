@@ -51,3 +51,21 @@ func TestParseJobRefs(t *testing.T) {
 		}
 	}
 }
+
+func TestRefMessage(t *testing.T) {
+	for _, c := range []struct {
+		ref, msg, want string
+	}{
+		{"1_3", "job 2 is already cancelled", "job 1_3 is already cancelled"},
+		{"1_3", "job 1_3 is running", "job 1_3 is running"},
+		{"1_[3-4]", "job 1_[3-4]: no element could be changed (job 9 is already completed)", "job 1_[3-4]: no element could be changed (job 9 is already completed)"},
+		{"7", "job 7 is already completed", "job 7 is already completed"},
+		{"7", "no such thing", "job 7: no such thing"},
+		{"1_3", "job is odd", "job 1_3: job is odd"},
+	} {
+		err := &rcq.Error{Kind: rcq.KindConflict, Msg: c.msg}
+		if got := cli.RefMessage(c.ref, err); got != c.want {
+			t.Errorf("RefMessage(%q, %q) = %q, want %q", c.ref, c.msg, got, c.want)
+		}
+	}
+}
