@@ -32,7 +32,7 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) string {
+func buildBinaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "rcqd-bin-")
@@ -68,7 +68,7 @@ func TestMain(m *testing.M) {
 
 // daemon is one rcqd process under test.
 type daemon struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	dir    string
 	socket string
@@ -80,14 +80,14 @@ type daemon struct {
 
 // startDaemon starts rcqd on the state directory dir, with env added to its
 // environment.
-func startDaemon(t *testing.T, dir string, env ...string) *daemon {
+func startDaemon(t testing.TB, dir string, env ...string) *daemon {
 	t.Helper()
 	return startDaemonAs(t, dir, nil, env...)
 }
 
 // startDaemonAs starts rcqd as the Unix user u (in personal mode), or as
 // the test's own user when u is nil, with env added to its environment.
-func startDaemonAs(t *testing.T, dir string, u *unixtest.User, env ...string) *daemon {
+func startDaemonAs(t testing.TB, dir string, u *unixtest.User, env ...string) *daemon {
 	t.Helper()
 	bin := buildBinaries(t)
 	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "rcqd.sock"), tcp: make(chan string, 1), done: make(chan error, 1)}
@@ -222,7 +222,7 @@ func (d *daemon) login() (*client.Client, string) {
 	return c, lr.Token
 }
 
-func waitJob(t *testing.T, c *client.Client, id int64) *apitype.Job {
+func waitJob(t testing.TB, c *client.Client, id int64) *apitype.Job {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {

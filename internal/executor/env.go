@@ -65,8 +65,14 @@ func jobEnv(j *rcq.Job) []string {
 		{"SLURM_NNODES", "1"},
 		{"SLURM_NTASKS", "1"},
 	}
+	set = append(set, arrayEnv(j)...)
 	ours := func(k string) bool {
 		if k == "SLURM_JOB_START_TIME" || k == "SLURM_JOB_END_TIME" {
+			return true
+		}
+		// A job submitted from inside an array element must not look like
+		// one: the array variables are only ever rcq's own.
+		if strings.HasPrefix(k, "SLURM_ARRAY_") || strings.HasPrefix(k, "RCQ_ARRAY_") {
 			return true
 		}
 		for _, kv := range set {
@@ -88,6 +94,29 @@ func jobEnv(j *rcq.Job) []string {
 		env = append(env, kv[0]+"="+kv[1])
 	}
 	return env
+}
+
+// arrayEnv is the environment of an array element, as Slurm sets it, with
+// rcq's names alongside: the array's id, the element's index, and the
+// array's element count, smallest and largest index and step.
+func arrayEnv(j *rcq.Job) [][2]string {
+	a := j.Array
+	if a == nil || a.TaskID == nil {
+		return nil
+	}
+	vals := [][2]string{
+		{"JOB_ID", strconv.FormatInt(int64(a.ID), 10)},
+		{"TASK_ID", strconv.Itoa(*a.TaskID)},
+		{"TASK_COUNT", strconv.Itoa(a.Count)},
+		{"TASK_MIN", strconv.Itoa(a.Min)},
+		{"TASK_MAX", strconv.Itoa(a.Max)},
+		{"TASK_STEP", strconv.Itoa(a.Step)},
+	}
+	out := make([][2]string, 0, 2*len(vals))
+	for _, v := range vals {
+		out = append(out, [2]string{"SLURM_ARRAY_" + v[0], v[1]}, [2]string{"RCQ_ARRAY_" + v[0], v[1]})
+	}
+	return out
 }
 
 // interpreter returns the command that runs script: its shebang's interpreter

@@ -12,11 +12,16 @@ import (
 // relative to its working directory (or the configured output directory).
 const DefaultOutputPattern = "rcq-%j.out"
 
+// DefaultArrayOutputPattern is DefaultOutputPattern for an element of a
+// job array (sbatch's default, slurm-%A_%a.out).
+const DefaultArrayOutputPattern = "rcq-%A_%a.out"
+
 // OutputPaths returns the files a job's stdout and stderr go to: its output and
-// error patterns expanded (%j job id, %x job name, %u user, %% a literal %,
-// %Nj the id zero-padded to width N), relative paths taken from the job's
-// working directory. With no output pattern, stdout goes to
-// <working dir>/rcq-<id>.out. With no error pattern, stderr goes into stdout's
+// error patterns expanded (%j job id, %x job name, %u user, %A array id, %a
+// array index, %% a literal %, %Nj the id zero-padded to width N), relative
+// paths taken from the job's working directory. With no output pattern,
+// stdout goes to <working dir>/rcq-<id>.out (an array element's to
+// rcq-<array id>_<index>.out). With no error pattern, stderr goes into stdout's
 // file and stderr == stdout.
 func OutputPaths(j *rcq.Job) (stdout, stderr string) {
 	return OutputPathsIn(j, "")
@@ -43,6 +48,9 @@ func OutputPathsIn(j *rcq.Job, outputDir string) (stdout, stderr string) {
 	out := j.Output
 	if out == "" {
 		out = DefaultOutputPattern
+		if j.Array != nil {
+			out = DefaultArrayOutputPattern
+		}
 	}
 	stdout = resolve(out)
 	stderr = stdout
@@ -53,9 +61,13 @@ func OutputPathsIn(j *rcq.Job, outputDir string) (stdout, stderr string) {
 }
 
 // ExpandPattern replaces the filename patterns of sbatch's -o/-e in p: %j (job
-// id), %x (job name), %u (user), %% (a literal %), with an optional zero-pad
-// width between % and the letter (%4j -> 0042). Unknown patterns are kept as
-// written. Substituted values never contain '/'.
+// id), %x (job name), %u (user), %A (the array's id; the job id for a job
+// that is not in an array), %a (the element's index; 4294967294 for a job
+// that is not in an array, as Slurm writes), %% (a literal %), with an
+// optional zero-pad width between % and the letter (%4j -> 0042). Unknown
+// patterns are kept as written, and so is %a on an array's row standing for
+// elements not yet started (it has no one index). Substituted values never
+// contain '/'.
 func ExpandPattern(p string, j *rcq.Job) string {
 	if !strings.Contains(p, "%") {
 		return p
@@ -89,8 +101,24 @@ func ExpandPattern(p string, j *rcq.Job) string {
 				continue
 			}
 			v = "%"
-		case 'j', 'A':
+		case 'j':
 			v = strconv.FormatInt(int64(j.ID), 10)
+		case 'A':
+			v = strconv.FormatInt(int64(j.ID), 10)
+			if j.Array != nil {
+				v = strconv.FormatInt(int64(j.Array.ID), 10)
+			}
+		case 'a':
+			switch {
+			case j.Array == nil:
+				v = "4294967294"
+			case j.Array.TaskID != nil:
+				v = strconv.Itoa(*j.Array.TaskID)
+			default:
+				b.WriteString(p[i : k+1])
+				i = k
+				continue
+			}
 		case 'x':
 			v = jobName(j)
 		case 'u':

@@ -76,6 +76,18 @@ func parseIndexList(s string, maxElements int) (IndexSet, error) {
 	if s == "" {
 		return nil, errEmptyArray
 	}
+	if !strings.Contains(s, ",") {
+		// One range, the common case ("1-100000"): its canonical form
+		// without listing its indices.
+		r, err := parseIndexRange(s)
+		if err != nil {
+			return nil, err
+		}
+		if (r.Last-r.First)/r.Step+1 > maxElements {
+			return nil, fmt.Errorf("more than %d elements", maxElements)
+		}
+		return appendPiece(nil, r.First, r.Last, r.Step), nil
+	}
 	var idx []int
 	for part := range strings.SplitSeq(s, ",") {
 		r, err := parseIndexRange(part)

@@ -168,3 +168,21 @@ func TestIndexSetMinusAndRead(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOneRangeIsCanonical: the one-range fast path gives what listing
+// the indices would.
+func TestParseOneRangeIsCanonical(t *testing.T) {
+	for _, s := range []string{"5", "0-0", "0-1", "0-4:4", "0-5:4", "0-8:4", "3-99:7", "0-99999", "1-2:1"} {
+		spec, err := ParseArraySpec(s, DefaultMaxArraySize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := ParseArraySpec(s+","+s, DefaultMaxArraySize*2) // two parts: the listing path
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.Tasks.String() != slow.Tasks.String() || spec.Tasks.Len() != slow.Tasks.Len() {
+			t.Errorf("%q: %q (%d), listed %q (%d)", s, spec.Tasks, spec.Tasks.Len(), slow.Tasks, slow.Tasks.Len())
+		}
+	}
+}

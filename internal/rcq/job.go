@@ -33,6 +33,7 @@ const (
 	ReasonHeldUser                 = "JobHeldUser"
 	ReasonHeldAdmin                = "JobHeldAdmin"
 	ReasonConcurrencyLimit         = "ConcurrencyLimit"
+	ReasonArrayTaskLimit           = "JobArrayTaskLimit" // the array's throttle (%N) is reached
 	ReasonWorkerDrained            = "WorkerDrained"
 	ReasonNone                     = "None"
 	ReasonCancelledByUser          = "CancelledByUser"

@@ -13,6 +13,14 @@ type PendingJob struct {
 	Hold           Hold
 	Dependencies   []Dependency
 	SubmittedAt    time.Time
+	// Job arrays: ArrayJobID is the array's id on each of its rows, with
+	// its throttle (0: none). The array's own row, standing for elements
+	// not yet started, lists the next of their indices in ArrayTasks
+	// (ArrayMore: there are more than these).
+	ArrayJobID    JobID
+	ArrayThrottle int
+	ArrayTasks    []int
+	ArrayMore     bool
 }
 
 // RunningJob is a job that holds resources on a worker: started, and its
@@ -25,6 +33,7 @@ type RunningJob struct {
 	GPUIndices     []int
 	StartedAt      time.Time
 	EstimatedHours float64
+	ArrayJobID     JobID // the array of an array element, 0 for others
 }
 
 // GroupShare is a group with its recent usage, for fair share.
@@ -41,6 +50,16 @@ type Snapshot struct {
 	Workers   []Worker
 	Groups    []GroupShare
 	DepStates map[JobID]JobState // the state of every job a pending job depends on
+	// TaskStates: the state of every array element a pending job depends
+	// on by index (afterok:123_4, an element's aftercorr); an element the
+	// array does not have is absent.
+	TaskStates map[ArrayTask]JobState
+}
+
+// ArrayTask names one element of an array: 123_4.
+type ArrayTask struct {
+	Array JobID
+	Task  int
 }
 
 // PriorityFactors is how a job's final priority came about:

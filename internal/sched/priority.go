@@ -83,7 +83,8 @@ const (
 	flagDeps uint8 = 1 << iota
 	flagHoldUser
 	flagHoldAdmin
-	flagBig // resources beyond int32: taken from the snapshot
+	flagBig   // resources beyond int32: taken from the snapshot
+	flagArray // a row of a job array
 )
 
 func (c *candidate) resources(snap *rcq.Snapshot) rcq.Resources {
@@ -104,6 +105,9 @@ func newCandidate(j *rcq.PendingJob, idx int, p rcq.PriorityFactors, group int) 
 	}
 	if len(j.Dependencies) > 0 {
 		c.flags |= flagDeps
+	}
+	if j.ArrayJobID != 0 {
+		c.flags |= flagArray
 	}
 	switch j.Hold {
 	case rcq.HoldNone:

@@ -210,21 +210,42 @@ type depView struct {
 // depText keys a "waits for" text: a job's state is one per snapshot, so the
 // dependency (type and job) is enough.
 type depText struct {
-	id  rcq.JobID
-	typ rcq.DependencyType
+	id   rcq.JobID
+	typ  rcq.DependencyType
+	task int // an element's index, -1 for a job or a whole array
 }
 
 func (v *depView) waitText(d rcq.Dependency, st rcq.JobState) string {
-	k := depText{d.JobID, d.Type}
+	k := depText{d.JobID, d.Type, -1}
+	if d.ArrayTaskID != nil {
+		k.task = *d.ArrayTaskID
+	}
 	if t, ok := v.waits[k]; ok {
 		return t
 	}
 	if v.waits == nil {
 		v.waits = make(map[depText]string)
 	}
-	t := fmt.Sprintf("waits for %s (job %d is %s)", d, d.JobID, st)
+	t := fmt.Sprintf("waits for %s (job %s is %s)", d, d.Target(), st)
+	if d.Type == rcq.AfterCorr && d.ArrayTaskID != nil {
+		t = fmt.Sprintf("waits for %s (job %d_%d is %s)", d, d.JobID, *d.ArrayTaskID, st)
+	}
 	v.waits[k] = t
 	return t
+}
+
+// depState is the state d waits on: of the job, the whole array (see
+// store.Snapshot), or one element. An aftercorr element whose array lacks
+// the index is met, as in Slurm.
+func (v *depView) depState(d rcq.Dependency) (rcq.JobState, bool) {
+	if d.ArrayTaskID == nil {
+		return v.state(d.JobID)
+	}
+	st, ok := v.snap.TaskStates[rcq.ArrayTask{Array: d.JobID, Task: *d.ArrayTaskID}]
+	if !ok && d.Type == rcq.AfterCorr {
+		return rcq.JobCompleted, true
+	}
+	return st, ok
 }
 
 func (v *depView) state(id rcq.JobID) (rcq.JobState, bool) {
@@ -248,17 +269,26 @@ func (v *depView) state(id rcq.JobID) (rcq.JobState, bool) {
 func (v *depView) check(j *rcq.PendingJob) (met, possible bool, detail string) {
 	met, possible = true, true
 	for _, d := range j.Dependencies {
-		st, known := v.state(d.JobID)
+		if d.Type == rcq.AfterCorr && d.ArrayTaskID == nil {
+			// The array's own row: the snapshot offers only the indices
+			// whose corresponding elements completed (or do not exist).
+			if len(j.ArrayTasks) == 0 && met {
+				met = false
+				detail = fmt.Sprintf("waits for %s (no element's corresponding element of %d has completed yet)", d, d.JobID)
+			}
+			continue
+		}
+		st, known := v.depState(d)
 		if !known {
 			if met {
-				detail = fmt.Sprintf("waits for %s (job %d is not known yet)", d, d.JobID)
+				detail = fmt.Sprintf("waits for %s (job %s is not known yet)", d, d.Target())
 			}
 			met = false
 			continue
 		}
 		ok, can := d.Satisfied(st)
 		if !can {
-			return false, false, fmt.Sprintf("%s can never be met: job %d ended %s", d, d.JobID, st)
+			return false, false, fmt.Sprintf("%s can never be met: job %s ended %s", d, d.Target(), st)
 		}
 		if !ok && met {
 			met = false

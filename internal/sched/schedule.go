@@ -49,6 +49,7 @@ type state struct {
 	text              texts
 	memo              memo[int32]
 	fails             [2]failTable // requests that fit nowhere; [1]: with the reserved worker skipped
+	arrays            *arrayRoom   // throttles of job arrays; nil until an array row comes up
 }
 
 func newState(snap *rcq.Snapshot, cfg *Config) *state {
@@ -140,6 +141,32 @@ func (s *state) start(w int, r rcq.Resources, d int64) []int {
 	return s.gpus.take(w, r.GPUs)
 }
 
+// tryStart starts a job needing r for d on the best-fitting worker the
+// reservation allows, and returns the worker index and GPUs. When it cannot,
+// fitsFree reports that only the reserved worker could hold it now.
+func (s *state) tryStart(r rcq.Resources, d int64) (w int, gpus []int, ok, fitsFree bool) {
+	if !r.Fits(s.freeTree.largest()) {
+		return 0, nil, false, false
+	}
+	skip := -1
+	if s.res != nil {
+		if ok, _ := s.res.allows(s.res.w, r, d); !ok {
+			skip = s.leaf[s.res.w]
+		}
+	}
+	if leaf := s.bestFit(r, skip); leaf >= 0 {
+		w := s.online[leaf]
+		if s.res != nil {
+			if _, eats := s.res.allows(w, r, d); eats {
+				s.res.extra = s.res.extra.Sub(r)
+			}
+		}
+		return w, s.start(w, r, d), true, false
+	}
+	// Only the reserved worker, skipped above, can hold it now.
+	return 0, nil, false, skip >= 0 && r.Fits(s.free[s.res.w])
+}
+
 // Schedule computes one cycle's plan from a snapshot: which pending jobs start
 // now and where, which are cancelled because their dependencies can never be
 // met, and, for every pending job in scheduling order, its priority, the
@@ -220,28 +247,71 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 			continue
 		}
 		d := c.dur
-		fitsFree := false // r fits some online worker's free amount now
-		if r.Fits(s.freeTree.largest()) {
-			skip := -1
-			if s.res != nil {
-				if ok, _ := s.res.allows(s.res.w, r, d); !ok {
-					skip = s.leaf[s.res.w]
-				}
+		if c.flags&flagArray != 0 {
+			j := &snap.Pending[c.idx]
+			if s.arrays == nil {
+				s.arrays = newArrayRoom(snap)
 			}
-			if leaf := s.bestFit(r, skip); leaf >= 0 {
-				w := s.online[leaf]
-				if s.res != nil {
-					if _, eats := s.res.allows(w, r, d); eats {
-						s.res.extra = s.res.extra.Sub(r)
-					}
-				}
-				gpus := s.start(w, r, d)
-				plan.Starts = append(plan.Starts, rcq.Start{JobID: id, WorkerID: s.workers[w].ID, GPUIndices: gpus})
-				pj.ExpectedStart, pj.WorkerID = times.at(now), s.workers[w].ID
+			if j.ArrayThrottle > 0 && s.arrays.room(j) <= 0 {
+				pj.Reason, pj.Detail = rcq.ReasonArrayTaskLimit, arrayLimitText(j)
 				continue
 			}
-			// Only the reserved worker, skipped above, can hold it now.
-			fitsFree = skip >= 0 && r.Fits(s.free[s.res.w])
+			if len(j.ArrayTasks) > 0 {
+				// The array's row: start its next elements while they fit,
+				// as many as the throttle and the concurrency cap allow.
+				started, all := 0, false
+				for _, task := range j.ArrayTasks {
+					if j.ArrayThrottle > 0 && s.arrays.room(j) <= 0 {
+						break
+					}
+					if lim := cfg.MaxConcurrentJobs; lim > 0 && s.running >= lim {
+						break
+					}
+					w, gpus, ok, _ := s.tryStart(r, d)
+					if !ok {
+						break
+					}
+					t := task
+					plan.Starts = append(plan.Starts, rcq.Start{JobID: id, WorkerID: s.workers[w].ID, GPUIndices: gpus, ArrayTask: &t})
+					s.arrays.started(j)
+					started++
+					if started == 1 {
+						pj.ExpectedStart, pj.WorkerID = times.at(now), s.workers[w].ID
+					}
+				}
+				all = started == len(j.ArrayTasks) && !j.ArrayMore
+				switch {
+				case all:
+					continue
+				case j.ArrayThrottle > 0 && s.arrays.room(j) <= 0:
+					pj.Reason, pj.Detail = rcq.ReasonArrayTaskLimit, arrayLimitText(j)
+					continue
+				case cfg.MaxConcurrentJobs > 0 && s.running >= cfg.MaxConcurrentJobs:
+					pj.Reason, pj.Detail = rcq.ReasonConcurrencyLimit, s.text.limit()
+					waiting = append(waiting, k)
+					continue
+				case started > 0:
+					// Some started; the rest wait for resources.
+					pj.Reason, pj.Detail = rcq.ReasonResources, s.text.short(r)
+					continue
+				}
+				// None fits now: wait (and reserve) like any job below.
+			}
+		}
+		fitsFree := false // r fits some online worker's free amount now
+		if c.flags&flagArray == 0 || len(snap.Pending[c.idx].ArrayTasks) == 0 {
+			w, gpus, ok, ff := s.tryStart(r, d)
+			if ok {
+				plan.Starts = append(plan.Starts, rcq.Start{JobID: id, WorkerID: s.workers[w].ID, GPUIndices: gpus})
+				pj.ExpectedStart, pj.WorkerID = times.at(now), s.workers[w].ID
+				if c.flags&flagArray != 0 {
+					s.arrays.started(&snap.Pending[c.idx])
+				}
+				continue
+			}
+			fitsFree = ff
+		} else if r.Fits(s.freeTree.largest()) && s.res != nil {
+			fitsFree = r.Fits(s.free[s.res.w])
 		}
 		// It cannot start now.
 		if s.res == nil {

@@ -229,4 +229,141 @@ func TestArrayHoldRelease(t *testing.T) {
 
 func itoa(id rcq.JobID) string { return rcq.JobRef{JobID: id}.String() }
 
-var _ = time.Now
+func (f *fixture) finishAs(t *testing.T, id rcq.JobID, st rcq.JobState) {
+	t.Helper()
+	code := 0
+	if st != rcq.JobCompleted {
+		code = 1
+	}
+	if err := f.st.FinishJob(ctxT(t), rcq.Outcome{JobID: id, State: st, ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) snap(t *testing.T) *rcq.Snapshot {
+	t.Helper()
+	s, err := f.st.Snapshot(ctxT(t), time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pendingRow(s *rcq.Snapshot, id rcq.JobID) *rcq.PendingJob {
+	for i := range s.Pending {
+		if s.Pending[i].ID == id {
+			return &s.Pending[i]
+		}
+	}
+	return nil
+}
+
+// TestArrayDependencyStates: a dependency on a whole array sees one state
+// (running or pending while any element is, then completed only if all
+// completed); one on an element sees that element, split off or not.
+func TestArrayDependencyStates(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.submitArray(t, f.alice, "0-2")
+	four := 1
+	whole := f.newJob(f.alice, res(1, 1, 0))
+	whole.Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: a}}
+	w, _, err := f.st.CreateJob(ctxT(t), whole, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := f.newJob(f.alice, res(1, 1, 0))
+	one.Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: a, ArrayTaskID: &four}}
+	o, _, err := f.st.CreateJob(ctxT(t), one, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.job(t, o).Dependencies; len(got) != 1 || got[0].String() != "afterok:"+itoa(a)+"_1" {
+		t.Errorf("stored dependency %v", got)
+	}
+	elem := rcq.ArrayTask{Array: a, Task: 1}
+	check := func(when string, wantArray, wantElem rcq.JobState) {
+		t.Helper()
+		s := f.snap(t)
+		if st := s.DepStates[a]; st != wantArray {
+			t.Errorf("%s: array state %q, want %q", when, st, wantArray)
+		}
+		if st := s.TaskStates[elem]; st != wantElem {
+			t.Errorf("%s: element 1 state %q, want %q", when, st, wantElem)
+		}
+		if p := pendingRow(s, w); p == nil || len(p.Dependencies) != 1 || p.Dependencies[0].ArrayTaskID != nil {
+			t.Errorf("%s: the whole-array dependent in the snapshot: %+v", when, p)
+		}
+		if p := pendingRow(s, o); p == nil || p.Dependencies[0].ArrayTaskID == nil || *p.Dependencies[0].ArrayTaskID != 1 {
+			t.Errorf("%s: the element dependent in the snapshot: %+v", when, p)
+		}
+	}
+	check("all pending", rcq.JobPending, rcq.JobPending)
+	e0 := f.startTask(t, a, 0)
+	check("0 running", rcq.JobRunning, rcq.JobPending)
+	e1 := f.startTask(t, a, 1)
+	f.finishAs(t, e0, rcq.JobCompleted)
+	f.finishAs(t, e1, rcq.JobCompleted)
+	check("0, 1 completed, 2 pending", rcq.JobPending, rcq.JobCompleted)
+	e2 := f.startTask(t, a, 2)
+	if e2 != a {
+		t.Fatalf("last element is job %d, not the array's row", e2)
+	}
+	f.finishAs(t, e2, rcq.JobFailed)
+	s := f.snap(t)
+	if st := s.DepStates[a]; st != rcq.JobFailed {
+		t.Errorf("all ended, one failed: array state %q, want failed", st)
+	}
+	if met, can := (rcq.Dependency{Type: rcq.AfterOK}).Satisfied(s.DepStates[a]); met || can {
+		t.Error("afterok on an array with a failed element is still possible")
+	}
+	if met, _ := (rcq.Dependency{Type: rcq.AfterNotOK}).Satisfied(s.DepStates[a]); !met {
+		t.Error("afternotok on an array with a failed element is not met")
+	}
+	if st := s.TaskStates[elem]; st != rcq.JobCompleted {
+		t.Errorf("element 1: %q", st)
+	}
+	// An element the array does not have cannot be depended on.
+	bad := f.newJob(f.alice, res(1, 1, 0))
+	nine := 9
+	bad.Dependencies = []rcq.Dependency{{Type: rcq.AfterOK, JobID: a, ArrayTaskID: &nine}}
+	if _, _, err := f.st.CreateJob(ctxT(t), bad, ""); !errors.Is(err, rcq.ErrInvalid) {
+		t.Errorf("afterok on %d_9: %v", a, err)
+	}
+}
+
+// TestArrayAfterCorr: element i of the dependent array is offered to start
+// only once element i of the other array completed (or when that array has
+// no element i); a split-off element carries its own index.
+func TestArrayAfterCorr(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	first := f.submitArray(t, f.alice, "0-1")
+	second := f.submitArray(t, f.alice, "0-3", rcq.Dependency{Type: rcq.AfterCorr, JobID: first})
+	tasks := func() []int {
+		t.Helper()
+		p := pendingRow(f.snap(t), second)
+		if p == nil {
+			t.Fatal("second array not pending")
+		}
+		return p.ArrayTasks
+	}
+	if got := tasks(); len(got) != 2 || got[0] != 2 || got[1] != 3 {
+		t.Errorf("offered %v before any element of the first ran, want [2 3] (the first has no 2 or 3)", got)
+	}
+	e0 := f.startTask(t, first, 0)
+	f.finishAs(t, e0, rcq.JobCompleted)
+	if got := tasks(); len(got) != 3 || got[0] != 0 {
+		t.Errorf("offered %v after 0 completed, want [0 2 3]", got)
+	}
+	s0 := f.startTask(t, second, 0)
+	if d := f.job(t, s0).Dependencies; len(d) != 1 || d[0].Type != rcq.AfterCorr || d[0].ArrayTaskID == nil || *d[0].ArrayTaskID != 0 {
+		t.Errorf("split-off element's dependency: %+v", d)
+	}
+	// Bob's jobs cannot use aftercorr on alice's array, and a plain job cannot use aftercorr.
+	plain := f.newJob(f.alice, res(1, 1, 0))
+	plain.Dependencies = []rcq.Dependency{{Type: rcq.AfterCorr, JobID: first}}
+	if _, _, err := f.st.CreateJob(ctxT(t), plain, ""); !errors.Is(err, rcq.ErrInvalid) {
+		t.Errorf("aftercorr from a plain job: %v", err)
+	}
+}

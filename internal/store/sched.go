@@ -48,10 +48,11 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	type dep struct {
 		job, on int64
 		typ     rcq.DependencyType
+		task    *int
 	}
 	var deps []dep
 	rows, err := tx.Query(ctx, `
-		SELECT d.job_id, d.type, d.depends_on, o.status
+		SELECT d.job_id, d.type, d.depends_on, d.array_task_id, o.status, coalesce(o.array_job_id = o.id, false)
 		FROM job_dependencies d
 		JOIN jobs p ON p.id = d.job_id AND p.status = 'pending'
 		JOIN jobs o ON o.id = d.depends_on`)
@@ -60,36 +61,68 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	}
 	var d dep
 	var typ, st string
-	if _, err = pgx.ForEachRow(rows, []any{&d.job, &typ, &d.on, &st}, func() error {
-		d.typ = rcq.DependencyType(typ)
+	var task *int32
+	var isArray bool
+	arrays := map[int64]bool{}      // arrays depended on as a whole
+	var taskArrays, taskIdx []int64 // elements depended on by index
+	if _, err = pgx.ForEachRow(rows, []any{&d.job, &typ, &d.on, &task, &st, &isArray}, func() error {
+		d.typ, d.task = rcq.DependencyType(typ), nil
+		if task != nil {
+			t := int(*task)
+			d.task = &t
+		}
 		deps = append(deps, d)
-		snap.DepStates[rcq.JobID(d.on)] = rcq.JobState(st)
+		switch {
+		case !isArray:
+			snap.DepStates[rcq.JobID(d.on)] = rcq.JobState(st)
+		case d.task != nil:
+			taskArrays, taskIdx = append(taskArrays, d.on), append(taskIdx, int64(*d.task))
+		case d.typ != rcq.AfterCorr:
+			arrays[d.on] = true
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
+	if err := arrayDepStates(ctx, tx, snap, arrays, taskArrays, taskIdx); err != nil {
+		return err
+	}
 
-	// Hold is read as a small number and ids as plain integers: at 100,000
-	// pending jobs every per-row allocation and conversion shows.
+	// Rows of job arrays carry the array's id and throttle, and the
+	// array's own row the next of its pending indices.
 	rows, err = tx.Query(ctx, `
-		SELECT id, user_id, group_id, cpu_cores, memory_gb, gpu_count, estimated_hours, priority,
-			CASE hold WHEN '' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, submitted_at
-		FROM jobs WHERE status = 'pending'`)
+		SELECT j.id, j.user_id, j.group_id, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.priority,
+			CASE j.hold WHEN '' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, j.submitted_at,
+			coalesce(j.array_job_id, 0), coalesce(a.throttle, 0), CASE WHEN j.array_task_id IS NULL THEN a.pending END
+		FROM jobs j LEFT JOIN job_arrays a ON a.job_id = j.array_job_id AND j.array_job_id IS NOT NULL
+		WHERE j.status = 'pending'`)
 	if err != nil {
 		return err
 	}
 	snap.Pending = make([]rcq.PendingJob, 0, s.pendingHint.Load())
-	var id, user, group int64
-	var cpu, mem, gpu, prio, hold int32
+	var id, user, group, arrayID int64
+	var cpu, mem, gpu, prio, hold, throttle int32
 	var hours float64
 	var submitted time.Time
+	var pendingTasks *string
 	holds := [...]rcq.Hold{rcq.HoldNone, rcq.HoldUser, rcq.HoldAdmin}
-	if _, err = pgx.ForEachRow(rows, []any{&id, &user, &group, &cpu, &mem, &gpu, &hours, &prio, &hold, &submitted}, func() error {
-		snap.Pending = append(snap.Pending, rcq.PendingJob{
+	if _, err = pgx.ForEachRow(rows, []any{&id, &user, &group, &cpu, &mem, &gpu, &hours, &prio, &hold, &submitted,
+		&arrayID, &throttle, &pendingTasks}, func() error {
+		pj := rcq.PendingJob{
 			ID: rcq.JobID(id), UserID: rcq.UserID(user), GroupID: rcq.GroupID(group),
 			Resources:      rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)},
 			EstimatedHours: hours, Priority: int(prio), Hold: holds[hold], SubmittedAt: submitted,
-		})
+			ArrayJobID: rcq.JobID(arrayID), ArrayThrottle: int(throttle),
+		}
+		if pendingTasks != nil {
+			set, err := rcq.ReadIndexSet(*pendingTasks)
+			if err != nil {
+				return fmt.Errorf("array %d: stored pending indices: %w", id, err)
+			}
+			pj.ArrayTasks = set.First(arrayStartsPerCycle)
+			pj.ArrayMore = set.Len() > len(pj.ArrayTasks)
+		}
+		snap.Pending = append(snap.Pending, pj)
 		return nil
 	}); err != nil {
 		return err
@@ -102,17 +135,162 @@ func (s *Store) snapshotPending(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	for i := range snap.Pending {
 		index[snap.Pending[i].ID] = i
 	}
+	var corr []int // pending array rows with an aftercorr of their own
 	for _, d := range deps {
 		if i, ok := index[rcq.JobID(d.job)]; ok {
-			snap.Pending[i].Dependencies = append(snap.Pending[i].Dependencies, rcq.Dependency{Type: d.typ, JobID: rcq.JobID(d.on)})
+			snap.Pending[i].Dependencies = append(snap.Pending[i].Dependencies, rcq.Dependency{Type: d.typ, JobID: rcq.JobID(d.on), ArrayTaskID: d.task})
+			if d.typ == rcq.AfterCorr && d.task == nil && len(snap.Pending[i].ArrayTasks) > 0 {
+				corr = append(corr, i)
+			}
+		}
+	}
+	return corrTasks(ctx, tx, snap, slices.Compact(corr))
+}
+
+// arrayDepStates fills the snapshot's states of the arrays depended on as a
+// whole (each array's one state, see below) and of the elements depended on
+// by index (taskArrays[i]_taskIdx[i]).
+//
+// A whole array is running or pending while any element is (the elements
+// not yet split off are pending with the array's row); once every element
+// has ended, completed if every one completed, else the state of one that
+// did not: so afterok waits for every element and is met when all
+// completed, afternotok is met when all ended and one did not complete, and
+// afterany when all ended (rcq.Dependency.Satisfied).
+func arrayDepStates(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot, arrays map[int64]bool, taskArrays, taskIdx []int64) error {
+	if len(arrays) > 0 {
+		ids := make([]int64, 0, len(arrays))
+		for id := range arrays {
+			ids = append(ids, id)
+		}
+		rows, _ := tx.Query(ctx, `
+			SELECT array_job_id, CASE
+				WHEN bool_or(status = 'running') THEN 'running'
+				WHEN bool_or(status = 'pending') THEN 'pending'
+				WHEN bool_and(status = 'completed') THEN 'completed'
+				ELSE min(status) FILTER (WHERE status <> 'completed') END
+			FROM jobs WHERE array_job_id = ANY($1) GROUP BY array_job_id`, ids)
+		var id int64
+		var st string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error {
+			snap.DepStates[rcq.JobID(id)] = rcq.JobState(st)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(taskArrays) == 0 {
+		return nil
+	}
+	states, err := elementStates(ctx, tx, taskArrays, taskIdx)
+	if err != nil {
+		return err
+	}
+	snap.TaskStates = states
+	return nil
+}
+
+// elementStates returns the states of the elements arrays[i]_tasks[i] that
+// exist: an element's own row, or the array's row while the element is
+// still one of its pending indices (pending, or cancelled with the row).
+func elementStates(ctx context.Context, tx pgx.Tx, arrays, tasks []int64) (map[rcq.ArrayTask]rcq.JobState, error) {
+	out := make(map[rcq.ArrayTask]rcq.JobState, len(arrays))
+	rows, _ := tx.Query(ctx, `
+		SELECT n.a, n.t, j.status FROM unnest($1::bigint[], $2::bigint[]) AS n(a, t)
+		JOIN jobs j ON j.array_job_id = n.a AND j.array_task_id = n.t`, arrays, tasks)
+	var a, t int64
+	var st string
+	if _, err := pgx.ForEachRow(rows, []any{&a, &t, &st}, func() error {
+		out[rcq.ArrayTask{Array: rcq.JobID(a), Task: int(t)}] = rcq.JobState(st)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var missing []int64
+	for i := range arrays {
+		if _, ok := out[rcq.ArrayTask{Array: rcq.JobID(arrays[i]), Task: int(tasks[i])}]; !ok {
+			missing = append(missing, arrays[i])
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, _ = tx.Query(ctx, `
+		SELECT a.job_id, a.pending, j.status FROM job_arrays a JOIN jobs j ON j.id = a.job_id
+		WHERE a.job_id = ANY($1) AND j.array_task_id IS NULL`, missing)
+	pending := map[int64]rcq.IndexSet{}
+	status := map[int64]rcq.JobState{}
+	var text string
+	if _, err := pgx.ForEachRow(rows, []any{&a, &text, &st}, func() error {
+		set, err := rcq.ReadIndexSet(text)
+		if err != nil {
+			return fmt.Errorf("array %d: stored pending indices: %w", a, err)
+		}
+		pending[a], status[a] = set, rcq.JobState(st)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i := range arrays {
+		k := rcq.ArrayTask{Array: rcq.JobID(arrays[i]), Task: int(tasks[i])}
+		if _, ok := out[k]; !ok && pending[arrays[i]].Contains(k.Task) {
+			out[k] = status[arrays[i]]
+		}
+	}
+	return out, nil
+}
+
+// corrTasks narrows the indices offered to start of the array rows at idx
+// (rows with aftercorr:ID of their own) to those whose element i of each ID
+// completed or does not exist (aftercorr, as Slurm).
+func corrTasks(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	var arrays, tasks []int64
+	for _, i := range idx {
+		j := &snap.Pending[i]
+		for _, d := range j.Dependencies {
+			if d.Type == rcq.AfterCorr && d.ArrayTaskID == nil {
+				for _, t := range j.ArrayTasks {
+					arrays, tasks = append(arrays, int64(d.JobID)), append(tasks, int64(t))
+				}
+			}
+		}
+	}
+	states, err := elementStates(ctx, tx, arrays, tasks)
+	if err != nil {
+		return err
+	}
+	for _, i := range idx {
+		j := &snap.Pending[i]
+		offered := len(j.ArrayTasks)
+		j.ArrayTasks = slices.DeleteFunc(j.ArrayTasks, func(t int) bool {
+			for _, d := range j.Dependencies {
+				if d.Type != rcq.AfterCorr || d.ArrayTaskID != nil {
+					continue
+				}
+				if st, ok := states[rcq.ArrayTask{Array: d.JobID, Task: t}]; ok && st != rcq.JobCompleted {
+					return true
+				}
+			}
+			return false
+		})
+		if len(j.ArrayTasks) < offered {
+			j.ArrayMore = true // the rest wait on their corresponding elements
 		}
 	}
 	return nil
 }
 
+// arrayStartsPerCycle bounds how many elements of one array a snapshot
+// offers the scheduler to start in one cycle.
+const arrayStartsPerCycle = 4096
+
 func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot) error {
 	rows, err := tx.Query(ctx, `
-		SELECT id, group_id, worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices, started_at, estimated_hours
+		SELECT id, group_id, worker_id, cpu_cores, memory_gb, gpu_count, gpu_indices, started_at, estimated_hours,
+			coalesce(array_job_id, 0)
 		FROM jobs WHERE started_at IS NOT NULL AND completed_at IS NULL ORDER BY id`)
 	if err != nil {
 		return err
@@ -120,7 +298,7 @@ func (s *Store) snapshotRunning(ctx context.Context, tx pgx.Tx, snap *rcq.Snapsh
 	var r rcq.RunningJob
 	var cpu, mem, gpu int32
 	var gpus []int32
-	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.GroupID, &r.WorkerID, &cpu, &mem, &gpu, &gpus, &r.StartedAt, &r.EstimatedHours}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.GroupID, &r.WorkerID, &cpu, &mem, &gpu, &gpus, &r.StartedAt, &r.EstimatedHours, &r.ArrayJobID}, func() error {
 		r.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
 		r.GPUIndices = make([]int, len(gpus))
 		for i, g := range gpus {
