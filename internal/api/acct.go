@@ -14,7 +14,7 @@ import (
 // acctFilter reads the query of GET /api/acct and /api/acct/summary:
 //
 //	user    an email or a Unix login; others' need an admin (403 otherwise)
-//	ids     comma-separated job ids (others' jobs are not listed)
+//	ids     comma-separated job refs: 123 (a job or a whole array), 123_4, 123_[1-3,7] (others' jobs are not listed)
 //	states  comma-separated states (long names or Slurm codes), or all
 //	start   RFC 3339: jobs not ended before it (still queued or running, or ended at or after it)
 //	end     RFC 3339: jobs submitted by it
@@ -139,6 +139,7 @@ func (s *Server) acctJSON(j *rcq.Job) apitype.AcctJob {
 	if s.OutputPaths != nil {
 		out.Output, out.Error = s.OutputPaths(j)
 	}
+	out.ArrayJobID, out.ArrayTaskID, out.ArrayTasks, out.ArrayThrottle = arrayFields(j)
 	switch j.Hold {
 	case rcq.HoldUser:
 		out.Reason = rcq.ReasonHeldUser

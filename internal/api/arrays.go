@@ -142,3 +142,19 @@ func actionMessage(ref rcq.JobRef, n int, one string) string {
 func jobAction(ref rcq.JobRef, n int, one string, st rcq.JobState) apitype.JobAction {
 	return apitype.JobAction{Message: actionMessage(ref, n, one), JobID: int64(ref.JobID), Status: string(st)}
 }
+
+// arrayFields are the array fields of a job body: the array's id on every
+// row of an array, and the element's index or, on the array's row standing
+// for elements not yet started, their indices and the throttle.
+func arrayFields(j *rcq.Job) (arrayID *int64, task *int, tasks string, throttle int) {
+	a := j.Array
+	if a == nil {
+		return nil, nil, "", 0
+	}
+	id := int64(a.ID)
+	if a.TaskID != nil {
+		t := *a.TaskID
+		return &id, &t, "", a.Throttle
+	}
+	return &id, nil, a.Pending.String(), a.Throttle
+}

@@ -128,10 +128,64 @@ func TestArrayRefRoutes(t *testing.T) {
 		t.Errorf("ids=%d_[5-6],%d_4 lists %q, want %q", a, a, got, want)
 	}
 	want(t, e.get("/api/jobs?ids=12_[", e.aliceT), http.StatusBadRequest, "invalid_ids")
+	// The queue shows the array's pending elements on one row, and
+	// accounting the elements by their Slurm ids.
+	var queued []string
+	for _, j := range decodeTo[apitype.Queue](t, e.get("/api/queue", e.aliceT)).Jobs {
+		queued = append(queued, j.SlurmID())
+	}
+	if got, want := strings.Join(queued, " "), fmt.Sprintf("%d_[0,3,5-9] %d_1 %d_2", a, a, a); got != want {
+		t.Errorf("queue %q, want %q", got, want)
+	}
+	queued = queued[:0]
+	path := fmt.Sprintf("/api/queue?ids=%s,%d_2", url.QueryEscape(fmt.Sprintf("%d_[5-6]", a)), a)
+	for _, j := range decodeTo[apitype.Queue](t, e.get(path, e.bobT)).Jobs {
+		queued = append(queued, j.SlurmID())
+	}
+	if got, want := strings.Join(queued, " "), fmt.Sprintf("%d_[5-6] %d_2", a, a); got != want {
+		t.Errorf("queue ids=%d_[5-6],%d_2 (as bob: the queue is public) %q, want %q", a, a, got, want)
+	}
+	want(t, e.get("/api/queue?ids=x", e.aliceT), http.StatusBadRequest, "invalid_ids")
+	var acct []string
+	for _, j := range decodeTo[apitype.AcctList](t, e.get(fmt.Sprintf("/api/acct?ids=%d_4", a), e.aliceT)).Jobs {
+		acct = append(acct, j.SlurmID()+":"+j.Status)
+	}
+	if got, want := strings.Join(acct, " "), fmt.Sprintf("%d_4:cancelled", a); got != want {
+		t.Errorf("acct ids=%d_4: %q, want %q", a, got, want)
+	}
 	want(t, e.do(req{method: "DELETE", path: fmt.Sprintf("/api/jobs/%d", a), token: e.aliceT}), http.StatusOK, "")
 	for _, j := range decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%d", a), e.aliceT)).Jobs {
 		if j.Status != "cancelled" {
 			t.Errorf("%s is %s after cancelling the array", j.SlurmID(), j.Status)
 		}
 	}
+}
+
+// TestArrayDependencies: afterok on one element and aftercorr between
+// arrays are taken, shown with the state they wait on, and refused for an
+// element the array lacks or aftercorr from a job that is not an array.
+func TestArrayDependencies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	a := e.submit(e.aliceT, map[string]any{"array": "0-3"})
+	one := e.submit(e.aliceT, map[string]any{"dependencies": []map[string]any{{"type": "afterok", "job_id": a, "array_task_id": 2}}})
+	j := decodeTo[apitype.Job](t, e.get(fmt.Sprint("/api/jobs/", one), e.aliceT))
+	if len(j.Dependencies) != 1 || j.Dependencies[0].ArrayTaskID == nil || *j.Dependencies[0].ArrayTaskID != 2 || j.Dependencies[0].State != "pending" {
+		t.Errorf("dependency shown as %+v", j.Dependencies)
+	}
+	corr := e.submit(e.aliceT, map[string]any{"array": "0-3", "dependencies": []map[string]any{{"type": "aftercorr", "job_id": a}}})
+	c := decodeTo[apitype.Job](t, e.get(fmt.Sprint("/api/jobs/", corr), e.aliceT))
+	if len(c.Dependencies) != 1 || c.Dependencies[0].Type != "aftercorr" || c.Dependencies[0].State != "pending" {
+		t.Errorf("aftercorr shown as %+v", c.Dependencies)
+	}
+	for _, deps := range []map[string]any{
+		{"type": "afterok", "job_id": a, "array_task_id": 9},
+		{"type": "aftercorr", "job_id": a},
+	} {
+		r := e.post("/api/jobs", e.aliceT, map[string]any{"script": "#!/bin/sh\ntrue\n", "dependencies": []map[string]any{deps}})
+		want(t, r, http.StatusBadRequest, "invalid_dependencies")
+	}
+	// Bob cannot depend on alice's array, nor on one of its elements.
+	r := e.post("/api/jobs", e.bobT, map[string]any{"script": "#!/bin/sh\ntrue\n", "dependencies": []map[string]any{{"type": "afterok", "job_id": a, "array_task_id": 1}}})
+	want(t, r, http.StatusBadRequest, "invalid_dependencies")
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -176,7 +177,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.addDependencyStates(r.Context(), &out); err != nil {
 		return err
 	}
-	if j.State == rcq.JobPending && s.Planner != nil && (j.Array == nil || j.Array.TaskID == nil || j.ID != j.Array.ID || len(j.Array.Pending) == 0) {
+	if j.State == rcq.JobPending && s.Planner != nil {
 		if plan, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
 				if p.JobID == j.ID {
@@ -232,16 +233,7 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		}
 		out.Dependencies = append(out.Dependencies, dep)
 	}
-	if a := j.Array; a != nil {
-		id := int64(a.ID)
-		out.ArrayJobID, out.ArrayThrottle = &id, a.Throttle
-		if a.TaskID != nil {
-			t := *a.TaskID
-			out.ArrayTaskID = &t
-		} else {
-			out.ArrayTasks = a.Pending.String()
-		}
-	}
+	out.ArrayJobID, out.ArrayTaskID, out.ArrayTasks, out.ArrayThrottle = arrayFields(j)
 	switch {
 	case j.Hold == rcq.HoldUser:
 		out.Reason = rcq.ReasonHeldUser
@@ -402,8 +394,10 @@ func (s *Server) signalJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// addDependencyStates fills in the state of each job out waits on. A job
-// that is gone shows no state.
+// addDependencyStates fills in the state of each job out waits on: a job's,
+// a whole array's (running or pending while any element is; once all
+// ended, completed only if all completed) or one element's. A job that is
+// gone shows no state.
 func (s *Server) addDependencyStates(ctx context.Context, out *apitype.Job) error {
 	if len(out.Dependencies) == 0 {
 		return nil
@@ -416,8 +410,19 @@ func (s *Server) addDependencyStates(ctx context.Context, out *apitype.Job) erro
 	if err != nil {
 		return err
 	}
-	for i := range out.Dependencies {
+	for i, d := range out.Dependencies {
 		out.Dependencies[i].State = string(states[ids[i]])
+		if d.ArrayTaskID != nil {
+			el, err := s.Store.ArrayElement(ctx, ids[i], *d.ArrayTaskID, 0)
+			switch {
+			case err == nil:
+				out.Dependencies[i].State = string(el.State)
+			case errors.Is(err, rcq.ErrNotFound):
+				out.Dependencies[i].State = ""
+			default:
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -128,11 +128,25 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.user = u.ID
 	}
+	var refs []rcq.JobRef
+	if ids := q.Get("ids"); ids != "" {
+		if refs, err = parseRefs("ids", ids, s.cfg.Limits.MaxPageSize); err != nil {
+			return err
+		}
+	}
 	v, err := s.queueViews.do(r.Context(), p)
 	if err != nil {
 		return err
 	}
 	me := caller(r)
+	if refs != nil {
+		// A narrowed view (squeue -j) is rendered for this request only.
+		out := v.render(me)
+		out.Jobs = queueRefs(out.Jobs, refs)
+		out.Count = len(out.Jobs)
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	key := strconv.FormatInt(int64(me.ID), 10) + "|" + strconv.FormatBool(me.IsAdmin)
 	v.mu.Lock()
 	body, ok := v.rendered[key]
@@ -162,16 +176,7 @@ func (v *queueView) render(me *rcq.User) apitype.Queue {
 			ID: int64(j.ID), User: j.UserEmail, GroupID: int64(j.GroupID), Status: string(j.State),
 			CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
 		}
-		if a := j.Array; a != nil {
-			id := int64(a.ID)
-			q.ArrayJobID, q.ArrayThrottle = &id, a.Throttle
-			if a.TaskID != nil {
-				t := *a.TaskID
-				q.ArrayTaskID = &t
-			} else {
-				q.ArrayTasks = a.Pending.String()
-			}
-		}
+		q.ArrayJobID, q.ArrayTaskID, q.ArrayTasks, q.ArrayThrottle = arrayFields(j)
 		p := v.planned[j.ID]
 		if p != nil {
 			q.Rank = p.Rank // order is not a secret: squeue shows it to everyone
@@ -199,5 +204,37 @@ func (v *queueView) render(me *rcq.User) apitype.Queue {
 	}
 	apitype.SortQueue(out.Jobs)
 	out.Count = len(out.Jobs)
+	return out
+}
+
+// queueRefs keeps the queue rows job refs name (squeue -j): "123" the job,
+// or every row of the array 123; "123_[1-3]" those elements, the array's
+// row narrowed to those of its pending indices.
+func queueRefs(js []apitype.QueueJob, refs []rcq.JobRef) []apitype.QueueJob {
+	out := js[:0]
+	for _, j := range js {
+		keep := false
+		for _, ref := range refs {
+			id := int64(ref.JobID)
+			switch {
+			case ref.Tasks == nil:
+				keep = j.ID == id || j.ArrayJobID != nil && *j.ArrayJobID == id
+			case j.ArrayJobID == nil || *j.ArrayJobID != id:
+			case j.ArrayTaskID != nil:
+				keep = ref.Tasks.Contains(*j.ArrayTaskID)
+			default:
+				pending, err := rcq.ReadIndexSet(j.ArrayTasks)
+				if in := pending.Intersect(ref.Tasks); err == nil && len(in) > 0 {
+					j.ArrayTasks, keep = in.String(), true
+				}
+			}
+			if keep {
+				break
+			}
+		}
+		if keep {
+			out = append(out, j)
+		}
+	}
 	return out
 }

@@ -30,14 +30,15 @@ type AcctJob struct {
 	PeakMemoryKB   int64      `json:"peak_memory_kb"`
 	Output         string     `json:"output"`
 	Error          string     `json:"error"`
-	// Array jobs, as in Job: sacct names an element 123_4 (SlurmID).
+	// Array jobs, as in Job: sacct shows SlurmID (123_4; 123_[5-9] for
+	// elements that never started, e.g. cancelled with the array).
 	ArrayJobID    *int64 `json:"array_job_id,omitempty"`
 	ArrayTaskID   *int   `json:"array_task_id,omitempty"`
 	ArrayTasks    string `json:"array_tasks,omitempty"`
 	ArrayThrottle int    `json:"array_throttle,omitempty"`
 }
 
-// SlurmID is the job's id as sacct's JobID shows it (see Job.SlurmID).
+// SlurmID is the job's id as sacct shows it (see Job.SlurmID).
 func (j *AcctJob) SlurmID() string {
 	return slurmID(j.ID, j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle)
 }

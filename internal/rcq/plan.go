@@ -21,6 +21,9 @@ type PendingJob struct {
 	ArrayThrottle int
 	ArrayTasks    []int
 	ArrayMore     bool
+	// ArrayNever: indices of the array's row whose aftercorr can never be
+	// met (the corresponding element did not complete): they are cancelled.
+	ArrayNever []int
 }
 
 // RunningJob is a job that holds resources on a worker: started, and its
@@ -82,10 +85,13 @@ type PlannedJob struct {
 	WorkerID      WorkerID   // where it starts or is expected to start; 0 if unknown
 }
 
-// DependencyCancel ends a job whose dependencies can never be satisfied.
+// DependencyCancel ends a job whose dependencies can never be satisfied;
+// with ArrayTask, the element of that index still pending in the array
+// JobID's row.
 type DependencyCancel struct {
-	JobID  JobID
-	Detail string
+	JobID     JobID
+	Detail    string
+	ArrayTask *int
 }
 
 // Plan is the outcome of one scheduling cycle.

@@ -34,3 +34,14 @@ func (a *arrayRoom) started(j *rcq.PendingJob) {
 func arrayLimitText(j *rcq.PendingJob) string {
 	return fmt.Sprintf("at most %d elements of array %d run at once (%%%d)", j.ArrayThrottle, j.ArrayJobID, j.ArrayThrottle)
 }
+
+// arrayNeverText explains the cancel of element t of j's array whose
+// aftercorr can never be met.
+func arrayNeverText(j *rcq.PendingJob, t int) string {
+	for _, d := range j.Dependencies {
+		if d.Type == rcq.AfterCorr && d.ArrayTaskID == nil {
+			return fmt.Sprintf("element %d: aftercorr:%d can never be met: job %d_%d did not complete", t, d.JobID, d.JobID, t)
+		}
+	}
+	return fmt.Sprintf("element %d: a dependency can never be met", t)
+}

@@ -91,3 +91,18 @@ func TestArrayConcurrencyCap(t *testing.T) {
 		t.Errorf("reason %q", pj.Reason)
 	}
 }
+
+// TestArrayNeverCancelled: indices whose aftercorr can never be met are
+// cancelled even while the array's row waits on its dependency.
+func TestArrayNeverCancelled(t *testing.T) {
+	j := array(10, res(1, 1, 0), 0)
+	j.Dependencies = []rcq.Dependency{{Type: rcq.AfterCorr, JobID: 5}}
+	j.ArrayNever = []int{2, 3}
+	p := Schedule(snapshot([]rcq.Worker{worker(1, res(4, 4, 0))}, nil, j), unlimited())
+	if len(p.Cancels) != 2 || *p.Cancels[0].ArrayTask != 2 || p.Cancels[0].JobID != 10 {
+		t.Errorf("cancels %+v", p.Cancels)
+	}
+	if pj := planned(p, 10); pj.Reason != rcq.ReasonDependency {
+		t.Errorf("the row waits with %q", pj.Reason)
+	}
+}

@@ -214,6 +214,16 @@ func Schedule(snap *rcq.Snapshot, cfg Config) rcq.Plan {
 			WaitBoost: WaitBoost(now.Sub(time.Unix(0, int64(c.k2^1<<63))), cfg.WaitBoostPerHour, cfg.WaitBoostCap)}
 		pj.Priority.Final = pj.Priority.Base * pj.Priority.FairShare * pj.Priority.WaitBoost
 
+		if c.flags&flagArray != 0 {
+			// Elements whose aftercorr can never be met end now, whatever
+			// the array's row waits for.
+			j := &snap.Pending[c.idx]
+			for _, t := range j.ArrayNever {
+				task := t
+				plan.Cancels = append(plan.Cancels, rcq.DependencyCancel{JobID: id, ArrayTask: &task,
+					Detail: arrayNeverText(j, t)})
+			}
+		}
 		if c.flags&flagDeps != 0 {
 			j := &snap.Pending[c.idx]
 			met, possible, detail := deps.check(j)

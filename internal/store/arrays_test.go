@@ -367,3 +367,29 @@ func TestArrayAfterCorr(t *testing.T) {
 		t.Errorf("aftercorr from a plain job: %v", err)
 	}
 }
+
+// TestArrayAfterCorrNever: an element whose corresponding element failed
+// is split off and cancelled (DependencyNeverSatisfied), the others wait.
+func TestArrayAfterCorrNever(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	first := f.submitArray(t, f.alice, "0-1")
+	second := f.submitArray(t, f.alice, "0-1", rcq.Dependency{Type: rcq.AfterCorr, JobID: first})
+	e0 := f.startTask(t, first, 0)
+	f.finishAs(t, e0, rcq.JobFailed)
+	p := pendingRow(f.snap(t), second)
+	if p == nil || len(p.ArrayNever) != 1 || p.ArrayNever[0] != 0 || len(p.ArrayTasks) != 0 {
+		t.Fatalf("second array in the snapshot: %+v", p)
+	}
+	task := 0
+	f.takeLease(t)
+	if err := f.st.CancelJobs(ctxT(t), lease, holder, []rcq.DependencyCancel{{JobID: second, ArrayTask: &task, Detail: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.element(t, second, 0); e.ID == second || e.State != rcq.JobCancelled || e.Reason != rcq.ReasonDependencyNeverSatisfied {
+		t.Errorf("element 0: job %d %s %s", e.ID, e.State, e.Reason)
+	}
+	if e := f.element(t, second, 1); e.State != rcq.JobPending {
+		t.Errorf("element 1: %s", e.State)
+	}
+}

@@ -663,7 +663,8 @@ func (s *Store) UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.Us
 }
 
 // JobStates returns the states of the jobs ids names that exist, for showing
-// a job's dependencies with the states of the jobs they wait on.
+// a job's dependencies with the states of the jobs they wait on; an array's
+// is the state of its elements taken together, as a dependency sees it.
 func (s *Store) JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]rcq.JobState, error) {
 	out := make(map[rcq.JobID]rcq.JobState, len(ids))
 	if len(ids) == 0 {
@@ -673,7 +674,16 @@ func (s *Store) JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]r
 	for i, id := range ids {
 		raw[i] = int64(id)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, status FROM jobs WHERE id = ANY($1)`, raw)
+	// An array's state is its elements' (see arrayDepStates).
+	rows, _ := s.pool.Query(ctx, `
+		SELECT o.id, CASE WHEN o.array_job_id = o.id THEN (
+			SELECT CASE
+				WHEN bool_or(e.status = 'running') THEN 'running'
+				WHEN bool_or(e.status = 'pending') THEN 'pending'
+				WHEN bool_and(e.status = 'completed') THEN 'completed'
+				ELSE min(e.status) FILTER (WHERE e.status <> 'completed') END
+			FROM jobs e WHERE e.array_job_id = o.id) ELSE o.status END
+		FROM jobs o WHERE o.id = ANY($1)`, raw)
 	var id rcq.JobID
 	var st rcq.JobState
 	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { out[id] = st; return nil }); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -271,6 +272,9 @@ func corrTasks(ctx context.Context, tx pgx.Tx, snap *rcq.Snapshot, idx []int) er
 					continue
 				}
 				if st, ok := states[rcq.ArrayTask{Array: d.JobID, Task: t}]; ok && st != rcq.JobCompleted {
+					if st.Terminal() {
+						j.ArrayNever = append(j.ArrayNever, t)
+					}
 					return true
 				}
 			}
@@ -575,14 +579,40 @@ func (s *Store) CancelJobs(ctx context.Context, lease, holder string, cancels []
 	if len(cancels) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(cancels))
-	details := make([]string, len(cancels))
-	for i, c := range cancels {
-		ids[i], details[i] = int64(c.JobID), c.Detail
-	}
+	var ids []int64
+	var details []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids, details = ids[:0], details[:0]
 		if err := checkLease(ctx, tx, lease, holder); err != nil {
 			return err
+		}
+		// Elements still pending in their array's row are split off to be
+		// cancelled one by one (aftercorr on an element that failed).
+		tasks := map[rcq.JobID][]int{}
+		for _, c := range cancels {
+			if c.ArrayTask != nil {
+				tasks[c.JobID] = append(tasks[c.JobID], *c.ArrayTask)
+			}
+		}
+		rows := map[rcq.JobID]map[int]rcq.JobID{}
+		for _, a := range slices.Sorted(maps.Keys(tasks)) {
+			idx := tasks[a]
+			slices.Sort(idx)
+			got, err := splitElements(ctx, tx, a, slices.Compact(idx))
+			if err != nil {
+				return err
+			}
+			rows[a] = got
+		}
+		for _, c := range cancels {
+			id := c.JobID
+			if c.ArrayTask != nil {
+				var ok bool
+				if id, ok = rows[c.JobID][*c.ArrayTask]; !ok {
+					continue
+				}
+			}
+			ids, details = append(ids, int64(id)), append(details, c.Detail)
 		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE jobs j SET status = 'cancelled', reason = $2, reason_detail = c.detail, hold = '', completed_at = now()
