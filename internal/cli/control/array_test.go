@@ -2,6 +2,7 @@ package control
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -45,5 +46,22 @@ func TestArrayElements(t *testing.T) {
 	if len(got.Refs) != 2 || got.Refs[1].String() != "1_[2-3]" || !reflect.DeepEqual(got.JobIDs, []int64{4}) ||
 		!reflect.DeepEqual(*got.Update.Dependencies, []apitype.Dependency{{Type: "afterok", JobID: 1, ArrayTaskID: &two}}) {
 		t.Errorf("options %+v", got)
+	}
+}
+
+// rcq-control show is scontrol show job: rcq-show's output, elements too.
+func TestShow(t *testing.T) {
+	api := clitest.NewAPI(t)
+	arr, one := int64(1), 1
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "pending", Hold: "user", ArrayJobID: &arr, ArrayTasks: "3-9"})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "pending", Hold: "user", ArrayJobID: &arr, ArrayTaskID: &one})
+	e := clitest.NewEnv(t, "rcq-control", api.URL)
+	e.Login(t, api, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "show", "job", "1_1"); code != 0 || !strings.HasPrefix(e.Stdout.String(), "JobId=2 ArrayJobId=1 ArrayTaskId=1 JobName=sweep\n   UserId=ann@lab(1)") {
+		t.Errorf("show job 1_1: exit %d\n%s%s", code, e.Stdout, e.Stderr)
+	}
+	e.Stderr.Reset()
+	if code := e.Run(NewRootCmd(e.F), "show", "9"); code != 1 || e.Stderr.String() != "rcq-control: job 9 not found\n" {
+		t.Errorf("show 9: exit %d: %q", code, e.Stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/show"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -29,11 +30,13 @@ type Options struct {
 	Update apitype.JobUpdate // for update
 }
 
-const long = `Change jobs, like scontrol hold, release, requeue and update.
+const long = `Change jobs, like scontrol hold, release, requeue and update, and
+show them, like scontrol show job.
 
 JOB is a job id, an array's id (every element), an element (123_4) or
 elements (123_[1-3,7]).
 
+  show [job] JOB... show jobs in full, as rcq-show does
   hold JOB...       hold pending jobs back (they do not start until released)
   release JOB...    release held jobs
   requeue JOB...    put finished jobs back in the queue (not supported yet:
@@ -65,16 +68,16 @@ const example = `  rcq-control hold 42 43
 // NewCmd builds rcq-control. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "rcq-control hold|release|requeue|update ID... [KEY=VALUE...]",
+		Use:     "rcq-control show|hold|release|requeue|update ID... [KEY=VALUE...]",
 		Short:   "Hold, release, requeue and update jobs (like scontrol)",
 		Long:    long,
 		Example: example,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use hold, release, requeue or update", args[0])
+				return cli.Usagef("unknown command %q: use show, hold, release, requeue or update", args[0])
 			}
-			return cli.Usagef("no command given: use hold, release, requeue or update")
+			return cli.Usagef("no command given: use show, hold, release, requeue or update")
 		},
 	}
 	for _, action := range []struct{ name, short string }{
@@ -107,6 +110,11 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			},
 		})
 	}
+	// scontrol show job ID: rcq-show's command, under rcq-control.
+	sc := show.NewCmd(f, nil)
+	sc.Use, sc.Short = "show [job] ID...", "Show jobs in full (as rcq-show)"
+	sc.Example = "  rcq-control show job 42\n  rcq-control show 123_4"
+	cmd.AddCommand(sc)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "update ID[,ID...] KEY=VALUE...",
 		Short: "Change a pending job (TimeLimit, Priority, JobName, Dependency)",
