@@ -128,7 +128,22 @@ func BenchmarkArrayRun(b *testing.B) {
 	}
 	b.Logf("a plain job's submit for comparison: %v", time.Since(t0))
 	waitJob(b, c, plain.JobID)
+	idle := rssKB(b, d.cmd.Process.Pid)
 	for range b.N {
+		peak := make(chan int64)
+		stopSampling := make(chan struct{})
+		go func() { // rcqd's resident memory while the array runs
+			var top int64
+			for {
+				select {
+				case <-stopSampling:
+					peak <- top
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				top = max(top, rssKB(b, d.cmd.Process.Pid))
+			}
+		}()
 		t0 := time.Now()
 		sub, err := c.Submit(ctx, apitype.SubmitRequest{WorkingDir: work, Array: fmt.Sprintf("1-%d", n),
 			Script: "#!/bin/sh\ntrue\n", Output: "/dev/null"}, client.SubmitOptions{})
@@ -152,9 +167,29 @@ func BenchmarkArrayRun(b *testing.B) {
 			}
 		}
 		run := time.Since(t0)
+		close(stopSampling)
+		above := float64(<-peak-idle) / 1024
+		b.ReportMetric(above, "rss-MB-above-idle")
 		b.ReportMetric(float64(submit.Microseconds())/1000, "submit-ms")
 		b.ReportMetric(float64(n)/run.Seconds(), "elements/s")
-		b.Logf("array of %d: submit %v, all ended %v after it (%.0f elements/s)", n, submit, run, float64(n)/run.Seconds())
+		b.Logf("array of %d: submit %v, all ended %v after it (%.0f elements/s); rcqd RSS peak %.1f MB above idle", n, submit, run, float64(n)/run.Seconds(), above)
 	}
 	d.stop()
+}
+
+// rssKB is a process's resident set size (VmRSS), in KiB.
+func rssKB(tb testing.TB, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Error(err)
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb
+		}
+	}
+	return 0
 }

@@ -17,6 +17,7 @@ import (
 //     cancelled (Plan.Cancels).
 //   - JobHeldUser, JobHeldAdmin: held; never started until released.
 //   - ConcurrencyLimit: MaxConcurrentJobs jobs already hold resources.
+//   - JobArrayTaskLimit: the array's throttle (%N) is reached (arrays.go).
 //   - Resources: nothing free fits it now ("needs 8 cpu_cores; largest free
 //     is 4 on w1"); the top blocked job also names its reservation.
 //   - Priority: it would fit now, but only where the top blocked job's
