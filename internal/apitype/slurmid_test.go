@@ -20,5 +20,9 @@ func TestSlurmID(t *testing.T) {
 		if got := q.SlurmID(); got != tc.want {
 			t.Errorf("QueueJob SlurmID = %q, want %q", got, tc.want)
 		}
+		a := AcctJob{ID: tc.job.ID, ArrayJobID: tc.job.ArrayJobID, ArrayTaskID: tc.job.ArrayTaskID, ArrayTasks: tc.job.ArrayTasks, ArrayThrottle: tc.job.ArrayThrottle}
+		if got := a.SlurmID(); got != tc.want {
+			t.Errorf("AcctJob SlurmID = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -38,6 +38,9 @@ func CompleteJobIDs(f *Factory) cobra.CompletionFunc {
 		var out []cobra.Completion
 		for _, j := range list.Jobs {
 			id := fmt.Sprint(j.ID)
+			if j.ArrayTaskID != nil {
+				id = j.SlurmID() // an array element: 123_4
+			}
 			if seen[id] {
 				continue
 			}
@@ -75,5 +78,6 @@ func CompleteDependency(cmd *cobra.Command, args []string, toComplete string) ([
 		cobra.CompletionWithDesc(prefix+"afterok:", "after the jobs completed with exit code 0"),
 		cobra.CompletionWithDesc(prefix+"afterany:", "after the jobs ended, however"),
 		cobra.CompletionWithDesc(prefix+"afternotok:", "after the jobs failed, timed out or were cancelled"),
+		cobra.CompletionWithDesc(prefix+"aftercorr:", "each array element after the same element of another array"),
 	}, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 }

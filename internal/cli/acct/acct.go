@@ -23,7 +23,10 @@ import (
 type Options struct {
 	F *cli.Factory
 
-	Jobs      []int64
+	Jobs []int64
+	// Elements are the array elements -j named (123_4, 123_[1-3]), by
+	// array; their arrays are in Jobs, and only these elements are shown.
+	Elements  map[int64]rcq.IndexSet
 	User      string
 	Me        bool
 	Start     string
@@ -66,7 +69,8 @@ state but PENDING.
 
 -o/--format takes sacct's field names, comma-separated, in any case, each
 with an optional %WIDTH (JobName%30): ` + "JobID, JobIDRaw, JobName, User, Group, State, ExitCode, Elapsed, Start, End, Submit, AllocCPUS, AllocTRES, ReqMem, MaxRSS, TotalCPU, CPUTime, NodeList, Reason, WorkDir, StdOut, Timelimit" + `.
-State is sacct's long name, ExitCode code:signal, Elapsed, TotalCPU and
+JobID is an array element's Slurm id (123_4; an array's elements never
+started: 123_[5-99]), JobIDRaw its own job id. State is sacct's long name, ExitCode code:signal, Elapsed, TotalCPU and
 CPUTime [DD-]HH:MM:SS, times YYYY-MM-DDTHH:MM:SS in local time or Unknown,
 ReqMem like 4G, MaxRSS like 1234K. Group is the rcq group (Slurm's account),
 User the Unix login mapped to the account, else its email.
@@ -95,11 +99,12 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Example: example,
 		Args:    cli.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := cli.ParseJobIDs(cli.SplitList(jobs))
+			refs, err := cli.ParseJobRefs([]string{jobs})
 			if err != nil {
 				return cli.Usagef("--jobs: %v", err)
 			}
-			opts.Jobs, opts.States = ids, cli.SplitList(states)
+			opts.Jobs, opts.Elements = jobRefs(refs)
+			opts.States = cli.SplitList(states)
 			if opts.Me && opts.User != "" {
 				return cli.Usagef("--me and --user together: choose one")
 			}
@@ -119,7 +124,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated)")
+	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated): jobs, arrays (123: every element), array elements (123_4, 123_[1-3,7])")
 	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email or a Unix login; others' need an admin)")
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
 	fl.StringVarP(&opts.Start, "starttime", "S", "", "jobs not ended before `TIME` (default: midnight, of -E's day when earlier; none with -j)")
@@ -245,7 +250,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 	}
 	w := opts.F.IO.Out
 	if opts.JSON {
-		return streamJSON(ctx, w, s, q, none)
+		return streamJSON(ctx, w, s, q, none, opts.wanted)
 	}
 	fcs := make([]cli.FixedColumn, len(cols))
 	for i, c := range cols {
@@ -266,6 +271,9 @@ func acctRun(ctx context.Context, opts *Options) error {
 		vals := make([]string, len(cols))
 		err = s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
+				if !opts.wanted(&p.Jobs[i]) {
+					continue
+				}
 				for k, c := range cols {
 					vals[k] = Value(&p.Jobs[i], c.Name, now)
 				}
@@ -284,7 +292,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 
 // streamJSON writes {"jobs": [...], "count": N} page by page: the jobs as
 // GET /api/acct gives them, never all held at once.
-func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool) error {
+func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool, wanted func(*apitype.AcctJob) bool) error {
 	if _, err := io.WriteString(w, "{\n  \"jobs\": ["); err != nil {
 		return err
 	}
@@ -292,6 +300,9 @@ func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQ
 	if !none {
 		err := s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
+				if !wanted(&p.Jobs[i]) {
+					continue
+				}
 				b, err := json.MarshalIndent(&p.Jobs[i], "    ", "  ")
 				if err != nil {
 					return err
@@ -319,11 +330,56 @@ func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQ
 	return err
 }
 
+// jobRefs splits -j's refs into the ids to ask rcqd for (jobs, arrays, and
+// the arrays of elements named) and the elements named, by array.
+func jobRefs(refs []rcq.JobRef) ([]int64, map[int64]rcq.IndexSet) {
+	var ids []int64
+	whole := map[int64]bool{}
+	elements := map[int64]rcq.IndexSet{}
+	for _, r := range refs {
+		id := int64(r.JobID)
+		if !whole[id] && elements[id] == nil {
+			ids = append(ids, id)
+		}
+		if r.Tasks == nil {
+			whole[id] = true
+		} else {
+			elements[id] = rcq.NewIndexSet(append(elements[id].Indices(), r.Tasks.Indices()...))
+		}
+	}
+	for id := range whole {
+		delete(elements, id) // the whole array was named too
+	}
+	if len(elements) == 0 {
+		elements = nil
+	}
+	return ids, elements
+}
+
+// wanted reports whether -j's elements keep j: every job but the other
+// elements of an array of which -j named only some.
+func (opts *Options) wanted(j *apitype.AcctJob) bool {
+	if opts.Elements == nil || j.ArrayJobID == nil {
+		return true
+	}
+	set, ok := opts.Elements[*j.ArrayJobID]
+	switch {
+	case !ok:
+		return true
+	case j.ArrayTaskID != nil:
+		return set.Contains(*j.ArrayTaskID)
+	}
+	pending, err := rcq.ParseIndexSet(j.ArrayTasks)
+	return err == nil && len(pending.Intersect(set)) > 0
+}
+
 // Value is one sacct field of a job, as sacct prints it.
 func Value(j *apitype.AcctJob, field string, now time.Time) string {
 	st := rcq.JobState(j.Status)
 	switch field {
-	case "JobID", "JobIDRaw":
+	case "JobID":
+		return j.SlurmID() // 123, an array element 123_4
+	case "JobIDRaw":
 		return fmt.Sprint(j.ID)
 	case "JobName":
 		return j.Name

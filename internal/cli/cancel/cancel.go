@@ -20,6 +20,7 @@ type Options struct {
 	F *cli.Factory
 
 	JobIDs      []int64
+	Elements    []rcq.JobRef // array elements named: 123_4, 123_[1-3,7]
 	States      []string
 	Names       []string
 	User        string
@@ -32,7 +33,8 @@ type Options struct {
 
 const long = `Cancel jobs, like scancel.
 
-Name jobs by id, or select them with filters (--state, --name, --user,
+Name jobs by id (an array's id cancels every element; 123_4 one element,
+123_[1-3,7] several), or select them with filters (--state, --name, --user,
 --me); with both, only the named jobs that match the filters are cancelled.
 Filters alone select pending and running jobs unless --state says otherwise.
 Another user's job is refused like a missing one (admins may cancel any).
@@ -48,6 +50,7 @@ job that had already finished as a failure.
 ` + cli.ExitStatusHelp
 
 const example = `  rcq-cancel 42 43
+  rcq-cancel 123_4 123_[10-19]
   rcq-cancel --me --state pending
   rcq-cancel --name sweep -i
   rcq-cancel -s USR1 42`
@@ -57,20 +60,24 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	var states, names string
 	cmd := &cobra.Command{
-		Use:               "rcq-cancel [flags] [job-id...]",
+		Use:               "rcq-cancel [flags] [job-id|array_index...]",
 		Short:             "Cancel rcq jobs (like scancel)",
 		Long:              long,
 		Example:           example,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: cli.CompleteJobIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := cli.ParseJobIDs(args)
+			refs, err := cli.ParseJobRefs(args)
 			if err != nil {
 				return err
 			}
-			opts.JobIDs = ids
+			ids, elements := cli.SplitRefs(refs)
+			opts.JobIDs, opts.Elements = ids, elements
 			opts.States, opts.Names = cli.SplitList(states), cli.SplitList(names)
-			if len(ids) == 0 && len(opts.States) == 0 && len(opts.Names) == 0 && opts.User == "" && !opts.Me {
+			if len(elements) > 0 && (len(opts.States) > 0 || len(opts.Names) > 0 || opts.User != "" || opts.Me) {
+				return cli.Usagef("array elements (%s) and filters together: name the elements alone, or the array's id with filters", elements[0])
+			}
+			if len(ids) == 0 && len(elements) == 0 && len(opts.States) == 0 && len(opts.Names) == 0 && opts.User == "" && !opts.Me {
 				return cli.Usagef("no jobs given: name job ids or use --state, --name, --user or --me")
 			}
 			if opts.Me && opts.User != "" {
@@ -104,6 +111,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 // Result is what happened to one job; --json prints {"results": [...]}.
 type Result struct {
 	JobID  int64  `json:"job_id"`
+	Job    string `json:"job,omitempty"` // array elements: as named, 123_4
 	OK     bool   `json:"ok"`
 	Status string `json:"status,omitempty"` // the job's state after the action
 	Error  string `json:"error,omitempty"`
@@ -184,6 +192,11 @@ func cancelRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	elements, err := actOnElements(ctx, opts, s)
+	if err != nil {
+		return err
+	}
+	results = append(results, elements...)
 	verb := "Cancel"
 	if opts.Signal != "" {
 		verb = "Signal " + opts.Signal + " to"
@@ -252,3 +265,48 @@ func cancelRun(ctx context.Context, opts *Options) error {
 
 // NewRootCmd is the command of the program: NewCmd without a runF.
 func NewRootCmd(f *cli.Factory) *cobra.Command { return NewCmd(f, nil) }
+
+// actOnElements cancels (or signals) the array elements named, one call
+// per ref (DELETE /api/jobs/123_[1-3]).
+func actOnElements(ctx context.Context, opts *Options, s *cli.Session) ([]Result, error) {
+	var results []Result
+	for _, ref := range opts.Elements {
+		name := ref.String()
+		if opts.Interactive {
+			verb := "Cancel"
+			if opts.Signal != "" {
+				verb = "Signal " + opts.Signal + " to"
+			}
+			answer, err := opts.F.IO.Prompt(fmt.Sprintf("%s job %s? [y/n] ", verb, name))
+			if err != nil {
+				return nil, fmt.Errorf("read answer: %w", err)
+			}
+			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				continue
+			}
+		}
+		var (
+			action *apitype.JobAction
+			err    error
+		)
+		if opts.Signal != "" {
+			action, err = s.SignalRef(ctx, name, opts.Signal)
+		} else {
+			action, err = s.CancelRef(ctx, name)
+		}
+		r := Result{JobID: int64(ref.JobID), Job: name}
+		var conn *client.ConnError
+		switch {
+		case err == nil:
+			r.OK, r.Status = true, action.Status
+		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
+			return nil, err
+		case errors.Is(err, rcq.ErrNotFound):
+			r.Error, r.Code = fmt.Sprintf("job %s not found", name), rcq.CodeOf(err)
+		default:
+			r.Error, r.Code = cli.RefMessage(name, err), rcq.CodeOf(err)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}

@@ -285,7 +285,7 @@ func (a *API) handler() http.Handler {
 		out := apitype.JobList{Jobs: []apitype.Job{}}
 		for _, j := range a.jobs {
 			if !u.Admin && j.UserID != u.ID || q.Get("user") != "" && j.User != q.Get("user") ||
-				len(states) > 0 && !states[j.Status] || len(ids) > 0 && !ids[j.ID] || q.Get("name") != "" && j.Name != q.Get("name") {
+				len(states) > 0 && !states[j.Status] || len(ids) > 0 && !ids[j.ID] && (j.ArrayJobID == nil || !ids[*j.ArrayJobID]) || q.Get("name") != "" && j.Name != q.Get("name") {
 				continue
 			}
 			out.Jobs = append(out.Jobs, *j)
@@ -339,15 +339,20 @@ func (a *API) handler() http.Handler {
 				Status: j.Status, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
 				EstimatedHours: j.EstimatedHours, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 				SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
-				ExitCode: j.ExitCode, Worker: j.Worker})
+				ExitCode: j.ExitCode, Worker: j.Worker,
+				ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, ArrayTasks: j.ArrayTasks, ArrayThrottle: j.ArrayThrottle})
 		}
 		out.Count = len(out.Jobs)
 		writeJSON(w, 200, out)
 	}))
 	find := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		// An array element (123_4) is the element's own row, once split off.
+		ref, err := rcq.ParseJobRef(r.PathValue("id"))
 		for _, j := range a.jobs {
-			if j.ID == id && (u.Admin || j.UserID == u.ID) {
+			element := err == nil && ref.Tasks.Len() == 1 && j.ArrayJobID != nil && j.ArrayTaskID != nil &&
+				*j.ArrayJobID == int64(ref.JobID) && *j.ArrayTaskID == ref.Tasks.Min()
+			if (j.ID == id || element) && (u.Admin || j.UserID == u.ID) {
 				return j
 			}
 		}
@@ -526,6 +531,7 @@ func (a *API) handler() http.Handler {
 					qj.Name, qj.Priority, qj.Computed, qj.Rank, qj.Reason, qj.ReasonDetail = j.Name, j.Priority, j.Computed, j.Rank, j.Reason, j.ReasonDetail
 					qj.ExpectedStart, qj.SubmittedAt, qj.StartedAt, qj.EstimatedHours, qj.Worker = j.ExpectedStart, &sub, j.StartedAt, j.EstimatedHours, j.Worker
 				}
+				qj.ArrayJobID, qj.ArrayTaskID, qj.ArrayTasks, qj.ArrayThrottle = j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle
 				out.Jobs = append(out.Jobs, qj)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/show"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -23,11 +24,19 @@ type Options struct {
 
 	Action string // hold, release, requeue or update
 	JobIDs []int64
+	// Refs are the jobs in the order named, array elements (123_4,
+	// 123_[1-3]) too; JobIDs are those that are plain ids. Nil: JobIDs.
+	Refs   []rcq.JobRef
 	Update apitype.JobUpdate // for update
 }
 
-const long = `Change jobs, like scontrol hold, release, requeue and update.
+const long = `Change jobs, like scontrol hold, release, requeue and update, and
+show them, like scontrol show job.
 
+JOB is a job id, an array's id (every element), an element (123_4) or
+elements (123_[1-3,7]).
+
+  show [job] JOB... show jobs in full, as rcq-show does
   hold JOB...       hold pending jobs back (they do not start until released)
   release JOB...    release held jobs
   requeue JOB...    put finished jobs back in the queue (not supported yet:
@@ -50,6 +59,7 @@ prints one line per job that was not and exits with 1.
 ` + cli.ExitStatusHelp
 
 const example = `  rcq-control hold 42 43
+  rcq-control release 123_[4-7]
   rcq-control release 42
   rcq-control update 42 TimeLimit=30:00 JobName=short
   rcq-control update JobId=42 Priority=1 Dependency=afterok:40
@@ -58,16 +68,16 @@ const example = `  rcq-control hold 42 43
 // NewCmd builds rcq-control. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "rcq-control hold|release|requeue|update ID... [KEY=VALUE...]",
+		Use:     "rcq-control show|hold|release|requeue|update ID... [KEY=VALUE...]",
 		Short:   "Hold, release, requeue and update jobs (like scontrol)",
 		Long:    long,
 		Example: example,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use hold, release, requeue or update", args[0])
+				return cli.Usagef("unknown command %q: use show, hold, release, requeue or update", args[0])
 			}
-			return cli.Usagef("no command given: use hold, release, requeue or update")
+			return cli.Usagef("no command given: use show, hold, release, requeue or update")
 		},
 	}
 	for _, action := range []struct{ name, short string }{
@@ -81,14 +91,18 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			Args:              cli.ArgsUsage(cobra.MinimumNArgs(1)),
 			ValidArgsFunction: cli.CompleteJobIDs(f),
 			RunE: func(c *cobra.Command, args []string) error {
-				ids, err := cli.ParseJobIDs(args)
+				refs, err := cli.ParseJobRefs(args)
 				if err != nil {
 					return err
 				}
-				if len(ids) == 0 {
+				if len(refs) == 0 {
 					return cli.Usagef("no job given: name job ids, e.g. rcq-control %s 42", action.name)
 				}
-				opts := &Options{F: f, Action: action.name, JobIDs: ids}
+				ids, elements := cli.SplitRefs(refs)
+				if action.name == "requeue" && len(elements) > 0 {
+					return cli.Usagef("requeue %s: array elements cannot be requeued: submit the script again", elements[0])
+				}
+				opts := &Options{F: f, Action: action.name, JobIDs: ids, Refs: refs}
 				if runF != nil {
 					return runF(opts)
 				}
@@ -96,6 +110,11 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			},
 		})
 	}
+	// scontrol show job ID: rcq-show's command, under rcq-control.
+	sc := show.NewCmd(f, nil)
+	sc.Use, sc.Short = "show [job] ID...", "Show jobs in full (as rcq-show)"
+	sc.Example = "  rcq-control show job 42\n  rcq-control show 123_4"
+	cmd.AddCommand(sc)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "update ID[,ID...] KEY=VALUE...",
 		Short: "Change a pending job (TimeLimit, Priority, JobName, Dependency)",
@@ -138,30 +157,33 @@ const updateKeys = "TimeLimit, Priority, JobName (or Name), Dependency"
 func parseUpdate(f *cli.Factory, args []string) (*Options, error) {
 	opts := &Options{F: f, Action: "update"}
 	var ids []int64
+	var refs []rcq.JobRef
 	for i, a := range args {
 		key, val, ok := strings.Cut(a, "=")
 		if !ok {
-			if i > 0 || ids != nil {
+			if i > 0 || refs != nil {
 				return nil, cli.Usagef("%q is not KEY=VALUE: use %s", a, updateKeys)
 			}
-			list, err := cli.ParseJobIDs([]string{a})
+			list, err := cli.ParseJobRefs([]string{a})
 			if err != nil {
 				return nil, err
 			}
-			ids = list
+			refs = list
+			ids, _ = cli.SplitRefs(list)
 			continue
 		}
 		u := &opts.Update
 		switch strings.ToLower(key) {
 		case "jobid":
-			if ids != nil {
+			if refs != nil {
 				return nil, cli.Usagef("JobId given twice: list the jobs once, comma-separated")
 			}
-			list, err := cli.ParseJobIDs([]string{val})
+			list, err := cli.ParseJobRefs([]string{val})
 			if err != nil {
 				return nil, err
 			}
-			ids = list
+			refs = list
+			ids, _ = cli.SplitRefs(list)
 		case "timelimit":
 			d, err := submit.ParseTime(val)
 			if err != nil {
@@ -188,21 +210,21 @@ func parseUpdate(f *cli.Factory, args []string) (*Options, error) {
 			}
 			list := make([]apitype.Dependency, len(deps))
 			for i, d := range deps {
-				list[i] = apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)}
+				list[i] = apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID), ArrayTaskID: d.ArrayTaskID}
 			}
 			u.Dependencies = &list
 		default:
 			return nil, cli.Usagef("%q is not a key rcq-control update knows: use %s", key, updateKeys)
 		}
 	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		return nil, cli.Usagef("no job given: rcq-control update JOB KEY=VALUE..., e.g. rcq-control update 42 TimeLimit=30")
 	}
 	u := opts.Update
 	if u.Name == nil && u.EstimatedHours == nil && u.Priority == nil && u.Dependencies == nil {
 		return nil, cli.Usagef("nothing to change: give KEY=VALUE with one of %s", updateKeys)
 	}
-	opts.JobIDs = ids
+	opts.JobIDs, opts.Refs = ids, refs
 	return opts, nil
 }
 
@@ -216,16 +238,23 @@ func controlRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	failed, usage := false, false
-	for _, id := range opts.JobIDs {
+	refs := opts.Refs
+	if refs == nil {
+		for _, id := range opts.JobIDs {
+			refs = append(refs, rcq.JobRef{JobID: rcq.JobID(id)})
+		}
+	}
+	for _, ref := range refs {
+		id := ref.String() // 42, or an array element 123_4
 		switch opts.Action {
 		case "hold":
-			_, err = s.Hold(ctx, id)
+			_, err = s.HoldRef(ctx, id)
 		case "release":
-			_, err = s.Release(ctx, id)
+			_, err = s.ReleaseRef(ctx, id)
 		case "requeue":
-			_, err = s.Requeue(ctx, id)
+			_, err = s.Requeue(ctx, int64(ref.JobID))
 		case "update":
-			_, err = s.UpdateJob(ctx, id, opts.Update)
+			_, err = s.UpdateJobRef(ctx, id, opts.Update)
 		default:
 			return fmt.Errorf("unknown action %q", opts.Action)
 		}
@@ -236,14 +265,14 @@ func controlRun(ctx context.Context, opts *Options) error {
 		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
 			return err
 		case errors.Is(err, rcq.ErrNotFound):
-			f.Errorf("job %d not found", id)
+			f.Errorf("job %s not found", id)
 		case opts.Action == "update" && errors.Is(err, rcq.ErrInvalid):
 			// rcqd's words for a value it refuses, with the key as typed here.
-			f.Errorf("job %d: %s", id, apiKeys.Replace(rcq.MessageOf(err)))
+			f.Errorf("job %s: %s", id, apiKeys.Replace(rcq.MessageOf(err)))
 			usage = true
 			continue
 		default:
-			f.Errorf("%s", cli.JobMessage(id, err))
+			f.Errorf("%s", cli.RefMessage(id, err))
 		}
 		failed = true
 	}

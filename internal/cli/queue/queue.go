@@ -32,6 +32,7 @@ type Options struct {
 	States   []string
 	Jobs     []string
 	Names    []string
+	Array    bool // -r: one line per array element
 	Start    bool
 	Long     bool
 	Format   string
@@ -61,7 +62,13 @@ vanish (squeue's MinJobAge). Older finished jobs are shown with -t all or
 -t CD,F,CA,TO (history, newest first, at most --limit jobs), and by
 rcq-acct.
 
--o/--format takes squeue's codes: %i id, %j name, %u user, %g group,
+Job arrays: an array's elements not yet started are one line,
+123_[4-99%8] (indices, and the throttle after %); started elements one
+line each, 123_3. -r/--array shows one line per element. -j takes arrays
+and elements: 123 (every element), 123_4, 123_[1-3,7].
+
+-o/--format takes squeue's codes: %i id (123_4 for an array element),
+%A the job's own id, %K the array index, %j name, %u user, %g group,
 %t state code, %T state, %M time used, %l time limit, %S start (actual or
 expected), %C CPUs, %m memory, %b GPUs, %Q priority, %r reason, %R reason
 or worker, %N worker, %P partition (always rcq), %D nodes (always 1), and
@@ -75,6 +82,7 @@ comma-separated, each with an optional - for descending (e.g. -S -Q,i).
 const example = `  rcq-queue
   rcq-queue --me -t pending --start
   rcq-queue -l -j 42,43
+  rcq-queue -r -j 123_[1-10]
   rcq-queue -t all --limit 20
   rcq-queue -o "%.8i %.10j %.2t %.10M %R" -S -Q
   rcq-queue -i 5
@@ -91,7 +99,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Example: example,
 		Args:    cli.ArgsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Users, opts.States, opts.Jobs, opts.Names = cli.SplitList(users), cli.SplitList(states), cli.SplitList(jobs), cli.SplitList(names)
+			opts.Users, opts.States, opts.Jobs, opts.Names = cli.SplitList(users), cli.SplitList(states), cli.SplitJobRefs([]string{jobs}), cli.SplitList(names)
 			if opts.Limit < 1 || opts.Limit > 1000 {
 				return cli.Usagef("--limit %d: use a number from 1 to 1000", opts.Limit)
 			}
@@ -110,7 +118,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
 	fl.StringVarP(&users, "user", "u", "", "only the jobs of these `USERS` (an email or a Unix login; several: emails, comma-separated)")
 	fl.StringVarP(&states, "states", "t", "", "only jobs in these `STATES`: comma list of names or codes (PD,R,CD,F,CA,TO), or all")
-	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated)")
+	fl.StringVarP(&jobs, "jobs", "j", "", "only these job `IDS` (comma-separated): jobs, arrays (123), array elements (123_4, 123_[1-3,7])")
+	fl.BoolVarP(&opts.Array, "array", "r", false, "one line per array element (default: an array's elements not yet started on one line)")
 	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
 	fl.BoolVar(&opts.Start, "start", false, "show pending jobs with their expected start times (from the backfill plan)")
 	fl.BoolVarP(&opts.Long, "long", "l", false, "more columns: time limit, priority factors (base, fair share, wait boost) and the reason's detail")
@@ -133,15 +142,16 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 type query struct {
 	history bool // finished jobs wanted: GET /api/jobs
 	states  map[rcq.JobState]bool
-	ids     map[int64]bool
-	idList  []int64
+	ids     map[int64]bool         // jobs, and whole arrays
+	idList  []int64                // what to ask rcqd for: ids, and the arrays of elements
+	tasks   map[int64]rcq.IndexSet // array id: the elements asked for
 	names   map[string]bool
 	users   map[string]bool
 	user    string // the one user to ask rcqd for
 }
 
 func parseQuery(opts *Options) (*query, error) {
-	q := &query{states: map[rcq.JobState]bool{}, names: map[string]bool{}, users: map[string]bool{}, ids: map[int64]bool{}}
+	q := &query{states: map[rcq.JobState]bool{}, names: map[string]bool{}, users: map[string]bool{}, ids: map[int64]bool{}, tasks: map[int64]rcq.IndexSet{}}
 	for _, s := range opts.States {
 		if strings.EqualFold(s, "all") {
 			for _, st := range rcq.JobStates {
@@ -166,13 +176,20 @@ func parseQuery(opts *Options) (*query, error) {
 			q.history = true
 		}
 	}
-	ids, err := cli.ParseJobIDs(opts.Jobs)
+	refs, err := cli.ParseJobRefs(opts.Jobs)
 	if err != nil {
 		return nil, cli.Usagef("--jobs: %v", err)
 	}
-	q.idList = ids
-	for _, id := range ids {
-		q.ids[id] = true
+	for _, ref := range refs {
+		id := int64(ref.JobID)
+		if !q.ids[id] && q.tasks[id] == nil {
+			q.idList = append(q.idList, id)
+		}
+		if ref.Tasks == nil {
+			q.ids[id] = true
+		} else {
+			q.tasks[id] = rcq.NewIndexSet(append(q.tasks[id].Indices(), ref.Tasks.Indices()...))
+		}
 	}
 	for _, n := range opts.Names {
 		q.names[n] = true
@@ -192,11 +209,43 @@ func (q *query) keep(r *Row) bool {
 	return q.states[rcq.JobState(r.State)] && q.keepAnyState(r)
 }
 
-// keepAnyState is keep without the state filter.
+// keepAnyState is keep without the state filter. A folded array row that
+// -j names some elements of is cut to those elements.
 func (q *query) keepAnyState(r *Row) bool {
-	return (len(q.ids) == 0 || q.ids[r.ID]) &&
+	return q.keepID(r) &&
 		(len(q.names) == 0 || q.names[r.Name]) &&
 		(len(q.users) == 0 || q.users[r.User])
+}
+
+// keepID is -j: a job, every row of an array (123), or elements (123_4).
+func (q *query) keepID(r *Row) bool {
+	if len(q.ids) == 0 && len(q.tasks) == 0 || q.ids[r.ID] {
+		return true
+	}
+	if r.ArrayJobID == nil {
+		return false
+	}
+	if q.ids[*r.ArrayJobID] {
+		return true
+	}
+	want := q.tasks[*r.ArrayJobID]
+	switch {
+	case want == nil:
+		return false
+	case r.ArrayTaskID != nil:
+		return want.Contains(*r.ArrayTaskID)
+	}
+	pending, err := rcq.ParseIndexSet(r.ArrayTasks)
+	if err != nil {
+		return false
+	}
+	keep := pending.Intersect(want)
+	r.ArrayTasks = keep.String()
+	if keep.Len() == 1 { // one element: shown as such, 123_4
+		i := keep.Min()
+		r.ArrayTaskID, r.ArrayTasks, r.ArrayThrottle = &i, "", 0
+	}
+	return len(keep) > 0
 }
 
 // fetch asks rcqd for the rows q selects.
@@ -282,6 +331,9 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 			}
 		}
 	}
+	if opts.Array {
+		out.Jobs = unfold(out.Jobs)
+	}
 	if err := sortRows(out.Jobs, opts.Sort); err != nil {
 		return nil, err
 	}
@@ -348,7 +400,7 @@ type column = slurm.Column
 
 // ParseFormat reads an squeue -o format: text with %[.][width]letter codes.
 func ParseFormat(s string) ([]column, error) {
-	cols, err := slurm.ParseColumns(s, "ijugtTMlSCmbQrRNPDEBFWY")
+	cols, err := slurm.ParseColumns(s, "ijugtTMlSCmbQrRNPDEBFWYAK")
 	if err != nil {
 		return nil, cli.Usagef("--format: %v", err)
 	}

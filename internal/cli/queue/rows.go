@@ -38,6 +38,31 @@ type Row struct {
 	CompletedAt    *time.Time           `json:"completed_at,omitempty"`
 	ExpectedStart  *time.Time           `json:"expected_start,omitempty"`
 	ExitCode       *int                 `json:"exit_code,omitempty"`
+	// Array jobs (see apitype.QueueJob): an element carries its array's id
+	// and its index; the array's row of elements not yet started their
+	// indices and throttle.
+	ArrayJobID    *int64 `json:"array_job_id,omitempty"`
+	ArrayTaskID   *int   `json:"array_task_id,omitempty"`
+	ArrayTasks    string `json:"array_tasks,omitempty"`
+	ArrayThrottle int    `json:"array_throttle,omitempty"`
+}
+
+// SlurmID is the row's id as squeue's %i shows it: 123, an element 123_4,
+// or an array's elements not yet started folded, 123_[4-99%8].
+// The folded indices are shown as rcqd sent them, never read: a line of
+// 100,000 elements costs its text.
+func (r *Row) SlurmID() string {
+	switch {
+	case r.ArrayJobID == nil:
+		return strconv.FormatInt(r.ID, 10)
+	case r.ArrayTaskID != nil:
+		return rcq.ArrayJobName(rcq.JobID(*r.ArrayJobID), *r.ArrayTaskID, nil, 0)
+	}
+	s := strconv.FormatInt(*r.ArrayJobID, 10) + "_[" + r.ArrayTasks
+	if r.ArrayThrottle > 0 {
+		s += "%" + strconv.Itoa(r.ArrayThrottle)
+	}
+	return s + "]"
 }
 
 // Output is rcq-queue --json.
@@ -71,6 +96,7 @@ func fromQueue(j apitype.QueueJob, now time.Time) Row {
 		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 		Worker: j.Worker, GPUIndices: j.GPUIndices, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt,
 		ExpectedStart: j.ExpectedStart,
+		ArrayJobID:    j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, ArrayTasks: j.ArrayTasks, ArrayThrottle: j.ArrayThrottle,
 	}
 }
 
@@ -84,6 +110,7 @@ func fromAcct(j apitype.AcctJob, me string, now time.Time) Row {
 		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, j.CompletedAt, now),
 		Reason: j.Reason, ReasonDetail: j.ReasonDetail, Worker: j.Worker, SubmittedAt: &sub,
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, ExitCode: j.ExitCode,
+		ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, ArrayTasks: j.ArrayTasks, ArrayThrottle: j.ArrayThrottle,
 	}
 }
 
@@ -98,6 +125,7 @@ func fromJob(j apitype.Job, me string, now time.Time) Row {
 		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 		Worker: j.Worker, GPUIndices: j.GPUIndices, SubmittedAt: &sub, StartedAt: j.StartedAt,
 		CompletedAt: j.CompletedAt, ExpectedStart: j.ExpectedStart, ExitCode: j.ExitCode,
+		ArrayJobID: j.ArrayJobID, ArrayTaskID: j.ArrayTaskID, ArrayTasks: j.ArrayTasks, ArrayThrottle: j.ArrayThrottle,
 	}
 }
 
@@ -131,7 +159,19 @@ func (r *Row) value(code byte) string {
 	st := rcq.JobState(r.State)
 	switch code {
 	case 'i':
+		return r.SlurmID()
+	case 'A':
 		return strconv.FormatInt(r.ID, 10)
+	case 'K':
+		switch {
+		case r.ArrayTaskID != nil:
+			return strconv.Itoa(*r.ArrayTaskID)
+		case r.ArrayTasks != "" && r.ArrayThrottle > 0:
+			return r.ArrayTasks + "%" + strconv.Itoa(r.ArrayThrottle)
+		case r.ArrayTasks != "":
+			return r.ArrayTasks
+		}
+		return "N/A"
 	case 'j':
 		return orDash(r.Name)
 	case 'u':
@@ -223,6 +263,7 @@ var headers = map[byte]string{
 	'l': "TIME_LIMIT", 'S': "START_TIME", 'C': "CPUS", 'm': "MEM", 'b': "GPUS", 'Q': "PRIORITY",
 	'r': "REASON", 'R': "NODELIST(REASON)", 'E': "DETAIL", 'B': "BASE", 'F': "FAIRSHARE",
 	'W': "WAITBOOST", 'P': "PARTITION", 'D': "NODES", 'N': "NODELIST", 'Y': "RANK",
+	'A': "JOBID", 'K': "ARRAY_TASK_ID",
 }
 
 // Partition is rcq's one partition, as squeue's %P and sinfo show it.
@@ -232,7 +273,12 @@ const Partition = "rcq"
 func compare(a, b *Row, code byte) int {
 	switch code {
 	case 'i':
+		// An array's rows together, by index; the folded row first.
+		return cmp.Or(cmp.Compare(arrayOf(a), arrayOf(b)), cmp.Compare(taskOf(a), taskOf(b)))
+	case 'A':
 		return cmp.Compare(a.ID, b.ID)
+	case 'K':
+		return cmp.Compare(taskOf(a), taskOf(b))
 	case 'g':
 		return cmp.Compare(a.GroupID, b.GroupID)
 	case 'M':
@@ -271,4 +317,48 @@ func stateOrder(s string) int {
 		}
 	}
 	return len(rcq.JobStates)
+}
+
+// arrayOf is a row's array id, or its own id.
+func arrayOf(r *Row) int64 {
+	if r.ArrayJobID != nil {
+		return *r.ArrayJobID
+	}
+	return r.ID
+}
+
+// taskOf orders an array's rows: the folded row (-1), then by index.
+func taskOf(r *Row) int {
+	if r.ArrayTaskID != nil {
+		return *r.ArrayTaskID
+	}
+	return -1
+}
+
+// unfold is squeue -r: the folded row of an array's elements not yet
+// started becomes one row per element (123_4, 123_5, ...).
+func unfold(rows []Row) []Row {
+	n := 0
+	for i := range rows {
+		if rows[i].ArrayTasks != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return rows
+	}
+	out := make([]Row, 0, len(rows))
+	for _, r := range rows {
+		set, err := rcq.ParseIndexSet(r.ArrayTasks)
+		if r.ArrayTasks == "" || r.ArrayTaskID != nil || err != nil {
+			out = append(out, r)
+			continue
+		}
+		for _, i := range set.Indices() {
+			e := r
+			e.ArrayTaskID, e.ArrayTasks, e.ArrayThrottle = &i, "", 0
+			out = append(out, e)
+		}
+	}
+	return out
 }

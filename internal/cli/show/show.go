@@ -24,7 +24,10 @@ type Options struct {
 	F *cli.Factory
 
 	JobIDs []int64
-	JSON   bool
+	// Refs are the jobs in the order named, array elements (123_4) too;
+	// JobIDs those that are plain ids. Nil: JobIDs.
+	Refs []rcq.JobRef
+	JSON bool
 }
 
 const long = `Show jobs in full, like "scontrol show job".
@@ -40,6 +43,11 @@ TotalCPU (user+system CPU time), MaxRSS (peak memory), WorkDir, StdErr,
 StdIn, StdOut and Umask. Several jobs are separated by a blank line.
 "rcq-show job 42" is accepted too, as scontrol's habit.
 
+An array element (123_4, or several: 123_[1-3]) shows ArrayJobId and
+ArrayTaskId on its first line; an array's id shows every element, those
+not yet started as one job with their indices (ArrayTaskId=4-99) and
+ArrayTaskThrottle.
+
 --json prints the API's job object (GET /api/jobs/{id}); several jobs are
 {"jobs": [...]}.
 
@@ -51,6 +59,7 @@ exit code 1 (admins see every job).
 const example = `  rcq-show 42
   rcq-show job 42
   rcq-show 42 43
+  rcq-show 123_4
   rcq-show --json 42 | jq .exit_code`
 
 // NewCmd builds rcq-show. runF, when not nil, replaces the run.
@@ -67,14 +76,15 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			if len(args) > 0 && strings.EqualFold(args[0], "job") {
 				args = args[1:]
 			}
-			ids, err := cli.ParseJobIDs(args)
+			refs, err := cli.ParseJobRefs(args)
 			if err != nil {
 				return err
 			}
-			if len(ids) == 0 {
+			if len(refs) == 0 {
 				return cli.Usagef("no job given: name a job id, e.g. rcq-show 42")
 			}
-			opts.JobIDs = ids
+			opts.JobIDs, _ = cli.SplitRefs(refs)
+			opts.Refs = refs
 			if runF != nil {
 				return runF(opts)
 			}
@@ -96,8 +106,19 @@ func showRun(ctx context.Context, opts *Options) error {
 	}
 	var jobs []*apitype.Job
 	failed := false
-	for _, id := range opts.JobIDs {
-		j, err := s.Job(ctx, id) // one request per job: the job, its plan and its dependencies' states
+	names := targets(opts)
+	for _, id := range names {
+		j, err := s.JobRef(ctx, id) // one request per job: the job, its plan and its dependencies' states
+		if err == nil && j.ArrayJobID != nil && *j.ArrayJobID == j.ID && !strings.Contains(id, "_") {
+			// An array's id: every element, as scontrol shows it.
+			var list *apitype.JobList
+			if list, err = s.ArrayJobs(ctx, j.ID); err == nil && len(list.Jobs) > 0 {
+				for i := range list.Jobs {
+					jobs = append(jobs, &list.Jobs[i])
+				}
+				continue
+			}
+		}
 		var conn *client.ConnError
 		switch {
 		case err == nil:
@@ -106,12 +127,12 @@ func showRun(ctx context.Context, opts *Options) error {
 		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
 			return err
 		case errors.Is(err, rcq.ErrNotFound):
-			if len(opts.JobIDs) == 1 {
-				return fmt.Errorf("job %d not found", id)
+			if len(names) == 1 {
+				return fmt.Errorf("job %s not found", id)
 			}
-			f.Errorf("job %d not found", id)
+			f.Errorf("job %s not found", id)
 		default:
-			if len(opts.JobIDs) == 1 {
+			if len(names) == 1 {
 				return err
 			}
 			f.Errorf("%s", err)
@@ -119,7 +140,7 @@ func showRun(ctx context.Context, opts *Options) error {
 		failed = true
 	}
 	if opts.JSON {
-		if len(opts.JobIDs) == 1 {
+		if len(names) == 1 && len(jobs) == 1 {
 			if err := cli.PrintJSON(f.IO.Out, jobs[0]); err != nil {
 				return err
 			}
@@ -149,6 +170,28 @@ func showRun(ctx context.Context, opts *Options) error {
 	return nil
 }
 
+// targets are the jobs to ask rcqd for, in the order named: ids, and each
+// element of an element list (123_[1-3] is 123_1, 123_2, 123_3).
+func targets(opts *Options) []string {
+	refs := opts.Refs
+	if refs == nil {
+		for _, id := range opts.JobIDs {
+			refs = append(refs, rcq.JobRef{JobID: rcq.JobID(id)})
+		}
+	}
+	var out []string
+	for _, r := range refs {
+		if r.Tasks == nil {
+			out = append(out, r.String())
+			continue
+		}
+		for _, i := range r.Tasks.Indices() {
+			out = append(out, rcq.ArrayJobName(r.JobID, i, nil, 0))
+		}
+	}
+	return out
+}
+
 // Write prints j as scontrol prints a job: a first line, then indented
 // lines of Key=Value pairs. now is the clock for a running job's RunTime;
 // times are shown in its location.
@@ -168,7 +211,20 @@ func Write(w io.StringWriter, j *apitype.Job, now time.Time) {
 		b.WriteByte('\n')
 		_, _ = w.WriteString(b.String())
 	}
-	_, _ = w.WriteString("JobId=" + itoa(j.ID) + " JobName=" + j.Name + "\n")
+	first := "JobId=" + itoa(j.ID)
+	if j.ArrayJobID != nil {
+		first += " ArrayJobId=" + itoa(*j.ArrayJobID)
+		switch {
+		case j.ArrayTaskID != nil:
+			first += " ArrayTaskId=" + strconv.Itoa(*j.ArrayTaskID)
+		case j.ArrayTasks != "":
+			first += " ArrayTaskId=" + j.ArrayTasks
+		}
+		if j.ArrayThrottle > 0 {
+			first += " ArrayTaskThrottle=" + strconv.Itoa(j.ArrayThrottle)
+		}
+	}
+	_, _ = w.WriteString(first + " JobName=" + j.Name + "\n")
 	line("UserId", fmt.Sprintf("%s(%d)", j.User, j.UserID), "GroupId", itoa(j.GroupID))
 	prio := []string{"Priority", strconv.Itoa(j.Priority)}
 	if j.Rank > 0 {
@@ -259,7 +315,11 @@ func dependencies(ds []apitype.Dependency) string {
 		if st == "" {
 			st = "UNKNOWN"
 		}
-		parts[i] = fmt.Sprintf("%s:%d(%s)", d.Type, d.JobID, st)
+		target := itoa(d.JobID)
+		if d.ArrayTaskID != nil {
+			target += "_" + strconv.Itoa(*d.ArrayTaskID)
+		}
+		parts[i] = fmt.Sprintf("%s:%s(%s)", d.Type, target, st)
 	}
 	return strings.Join(parts, ",")
 }

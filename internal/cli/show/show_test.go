@@ -42,10 +42,11 @@ func TestFlagParsing(t *testing.T) {
 	if code := e.Run(NewCmd(e.F, func(o *Options) error { got = o; return nil }), "job", "4", "5,6", "--json"); code != 0 {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
-	if want := (&Options{F: e.F, JobIDs: []int64{4, 5, 6}, JSON: true}); !reflect.DeepEqual(got, want) {
+	refs := []rcq.JobRef{{JobID: 4}, {JobID: 5}, {JobID: 6}}
+	if want := (&Options{F: e.F, JobIDs: []int64{4, 5, 6}, Refs: refs, JSON: true}); !reflect.DeepEqual(got, want) {
 		t.Errorf("options = %+v", got)
 	}
-	for _, args := range [][]string{{}, {"job"}, {"x"}, {"0"}, {"4_1"}, {"--format", "x", "1"}} {
+	for _, args := range [][]string{{}, {"job"}, {"x"}, {"0"}, {"4_"}, {"4_[2-1]"}, {"--format", "x", "1"}} {
 		_, e := setup(t)
 		if code := e.Run(NewCmd(e.F, func(*Options) error { return nil }), args...); code != cli.ExitUsage {
 			t.Errorf("%q: exit %d, want 2", args, code)

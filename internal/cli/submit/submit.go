@@ -62,6 +62,12 @@ On success rcq-submit prints "Submitted batch job ID" (only ID with
 --parsable). With --wait it then waits for the job and exits with the job's
 exit code (1 when a signal ended it, or when it was cancelled or timed out).
 
+With --array the script runs once per index, each run an element with its
+own job id, state and output (default rcq-%%A_%%a.out), SLURM_ARRAY_TASK_ID
+set to its index; ID is the array's id (rcq-queue -j ID, rcq-cancel ID or
+ID_INDEX). --wait waits for every element and exits with the highest exit
+code among them.
+
 ` + cli.ExitStatusHelp + `
   (with --wait: the job's exit code)`
 
@@ -75,6 +81,12 @@ const example = `  # a script with #RCQ or #SBATCH directives
   # a chain: the second job starts when the first succeeded
   id=$(rcq-submit --parsable prepare.sh)
   rcq-submit -d afterok:$id compute.sh
+
+  # a job array: 100 elements, at most 8 running at once; then a job after
+  # element 4, and an array whose element i follows element i of the first
+  id=$(rcq-submit --parsable --array=0-99%8 sweep.sh)
+  rcq-submit -d afterok:${id}_4 check.sh
+  rcq-submit --array=0-99 -d aftercorr:$id post.sh
 
   # a script from standard input; when would it start?
   echo 'sleep 60' | rcq-submit --test-only -c 4`
@@ -106,7 +118,7 @@ var fieldOptions = map[string]string{
 	"cpu_cores": "--cpus-per-task", "memory_gb": "--mem", "gpu_count": "--gpus", "estimated_hours": "--time",
 	"priority": "--priority", "name": "--job-name", "working_dir": "--chdir", "output": "--output",
 	"error": "--error", "dependencies": "--dependency", "env": "--export", "script": "the script",
-	"args": "the script's arguments",
+	"args": "the script's arguments", "array": "--array",
 }
 
 // asOptionError turns rcqd's refusal of a field (400 invalid_<field>) into a
@@ -184,7 +196,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	addFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
 	_ = cmd.MarkFlagDirname("chdir")
-	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap"} {
+	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap", "array"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	return cmd
@@ -389,13 +401,26 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 	}
 	r.Env = env
 	r.Umask = processUmask().String()
+	if v, ok := s["array"]; ok {
+		// rcqd holds the limit on elements (jobs.max_array_size); the
+		// form is checked here.
+		spec, err := rcq.ParseArraySpec(v.value, rcq.MaxArrayIndex+1)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), "array ")
+			if !strings.Contains(msg, rcq.ArrayForm) {
+				msg += ": use " + rcq.ArrayForm
+			}
+			return nil, fmt.Errorf("%s: %s", v.source, msg)
+		}
+		r.Array = spec.String()
+	}
 	if v, ok := s["dependency"]; ok {
 		deps, err := rcq.ParseDependencies(v.value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s", v.source, strings.TrimPrefix(rcq.MessageOf(err), "dependency: "))
 		}
 		for _, d := range deps {
-			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID)})
+			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID), ArrayTaskID: d.ArrayTaskID})
 		}
 	}
 	return p, nil
@@ -448,6 +473,9 @@ func submitRun(ctx context.Context, opts *Options) error {
 	}
 	if !p.Wait {
 		return nil
+	}
+	if p.Request.Array != "" {
+		return waitArray(ctx, opts, s, resp, p.JSON)
 	}
 	job, err := cli.WaitJob(ctx, s.Client, resp.JobID, opts.PollInterval, opts.MaxPollInterval, cli.Ended)
 	if err != nil {

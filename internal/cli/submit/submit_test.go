@@ -287,7 +287,8 @@ func TestDependencyCompletion(t *testing.T) {
 	e.Run(NewRootCmd(e.F), "__complete", "-d", "afterok:1,")
 	want := "afterok:1,afterok:\tafter the jobs completed with exit code 0\n" +
 		"afterok:1,afterany:\tafter the jobs ended, however\n" +
-		"afterok:1,afternotok:\tafter the jobs failed, timed out or were cancelled\n:6\n"
+		"afterok:1,afternotok:\tafter the jobs failed, timed out or were cancelled\n" +
+		"afterok:1,aftercorr:\teach array element after the same element of another array\n:6\n"
 	if got := e.Stdout.String(); got != want {
 		t.Errorf("got %q", got)
 	}
