@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+// CancelMatching cancels every pending and running job f selects in one
+// transaction of one UPDATE, as CancelJob does for one: a pending job ends
+// at once; a running job becomes cancelled and keeps its resources until
+// its executor, woken by one job_cancelled event per node, reports its
+// processes gone. Each job f names by id and leaves alone is refused with
+// the reason CancelJob would give (NotFound for another owner's job, or a
+// Conflict naming a finished job's state); a named job that is pending or
+// running but outside the other filters is NotFound too.
+func (s *Store) CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.CancelResult, error) {
+	var c conds
+	c.owner(f.UserID)
+	c.ids(f.IDs)
+	states := f.States
+	if len(states) == 0 {
+		states = []rcq.JobState{rcq.JobPending, rcq.JobRunning}
+	}
+	c.states(slices.DeleteFunc(slices.Clone(states), func(st rcq.JobState) bool {
+		return st != rcq.JobPending && st != rcq.JobRunning
+	}))
+	if len(f.Names) > 0 {
+		c.add("j.name = ANY(" + c.arg(f.Names) + ")")
+	}
+	reason := c.arg(rcq.ReasonCancelledByUser)
+	// The rows are locked in id order, and the UPDATE sees each one as it
+	// was once locked: a job the scheduler started meanwhile is cancelled as
+	// running, never as pending.
+	q := `
+		WITH old AS (
+			SELECT j.id, j.status, j.user_id, w.node FROM jobs j LEFT JOIN workers w ON w.id = j.worker_id` +
+		c.clause() + ` ORDER BY j.id FOR UPDATE OF j)
+		UPDATE jobs j SET status = 'cancelled', reason = ` + reason + `, hold = '',
+			completed_at = CASE WHEN old.status = 'pending' THEN now() END
+		FROM old WHERE j.id = old.id
+		RETURNING j.id, old.status, old.user_id, old.node`
+
+	var res rcq.CancelResult
+	pending := map[rcq.UserID]int64{} // pending jobs cancelled, per owner
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res = rcq.CancelResult{}
+		clear(pending)
+		rows, _ := tx.Query(ctx, q, c.args...)
+		var (
+			id    rcq.JobID
+			prev  rcq.JobState
+			owner rcq.UserID
+			node  *string
+		)
+		nodes := map[string]rcq.JobID{}
+		if _, err := pgx.ForEachRow(rows, []any{&id, &prev, &owner, &node}, func() error {
+			res.Cancelled = append(res.Cancelled, id)
+			if prev == rcq.JobPending {
+				pending[owner]++
+			} else if node != nil {
+				nodes[*node] = id
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		slices.Sort(res.Cancelled)
+		// Events are wake-ups (receivers re-read the store): one for the
+		// scheduler, one per node whose executor has processes to stop.
+		if len(pending) > 0 {
+			if err := notify(ctx, tx, rcq.Event{Kind: rcq.EventJobEnded}); err != nil {
+				return err
+			}
+		}
+		for node, id := range nodes {
+			if err := notify(ctx, tx, rcq.Event{Kind: rcq.EventJobCancelled, JobID: id, Node: node}); err != nil {
+				return err
+			}
+		}
+		var err error
+		res.Refused, err = s.refusals(ctx, tx, f, res.Cancelled)
+		return err
+	})
+	if err != nil {
+		return rcq.CancelResult{}, wrap("cancel jobs", err)
+	}
+	s.pending.cancelled(pending)
+	return res, nil
+}
+
+// refusals says why each job f names and the cancel left alone was not
+// cancelled.
+func (s *Store) refusals(ctx context.Context, tx pgx.Tx, f rcq.CancelFilter, cancelled []rcq.JobID) ([]rcq.Refusal, error) {
+	var left []int64
+	seen := map[rcq.JobID]bool{}
+	for _, id := range f.IDs {
+		if _, done := slices.BinarySearch(cancelled, id); !done && !seen[id] {
+			seen[id] = true
+			left = append(left, int64(id))
+		}
+	}
+	if len(left) == 0 {
+		return nil, nil
+	}
+	rows, _ := tx.Query(ctx, `SELECT id, status FROM jobs WHERE id = ANY($1) AND ($2 = 0 OR user_id = $2)`, left, f.UserID)
+	states := map[rcq.JobID]rcq.JobState{}
+	var (
+		id rcq.JobID
+		st rcq.JobState
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error {
+		states[id] = st
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]rcq.Refusal, 0, len(left))
+	for _, n := range left {
+		id := rcq.JobID(n)
+		var err error
+		switch st, ok := states[id]; {
+		case !ok:
+			err = rcq.Errorf(rcq.KindNotFound, "not_found", "job %d not found", id)
+		case st.Terminal():
+			err = rcq.Errorf(rcq.KindConflict, "job_finished", "job %d is already %s", id, st)
+		default:
+			err = rcq.Errorf(rcq.KindNotFound, "not_found", "job %d not found or does not match the filters", id)
+		}
+		out = append(out, rcq.Refusal{JobID: id, Err: err})
+	}
+	return out, nil
+}
+
+// cancelled takes the pending jobs a cancel just ended (per owner) off this
+// process's estimates, as stored adds a submit's: without it, an estimate
+// near a cap would refuse the submits that the cancel made room for until
+// the next exact count.
+func (c *pendingCaps) cancelled(per map[rcq.UserID]int64) {
+	if len(per) == 0 {
+		return
+	}
+	neg := make(map[rcq.UserID]int64, len(per))
+	for u, n := range per {
+		neg[u] = -n
+	}
+	c.stored(neg)
+}
