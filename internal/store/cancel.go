@@ -32,17 +32,15 @@ func (s *Store) CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.Can
 		c.add("j.name = ANY(" + c.arg(f.Names) + ")")
 	}
 	reason := c.arg(rcq.ReasonCancelledByUser)
-	// The rows are locked in id order, and the UPDATE sees each one as it
-	// was once locked: a job the scheduler started meanwhile is cancelled as
-	// running, never as pending.
+	// SET reads the row as it was (the CASE sees its old status); a row the
+	// scheduler changed meanwhile is checked again against WHERE as it now
+	// is, so a job it started is cancelled as running, never as pending. A
+	// pending job gets its completed_at here, a running one keeps its worker.
 	q := `
-		WITH old AS (
-			SELECT j.id, j.status, j.user_id, w.node FROM jobs j LEFT JOIN workers w ON w.id = j.worker_id` +
-		c.clause() + ` ORDER BY j.id FOR UPDATE OF j)
 		UPDATE jobs j SET status = 'cancelled', reason = ` + reason + `, hold = '',
-			completed_at = CASE WHEN old.status = 'pending' THEN now() END
-		FROM old WHERE j.id = old.id
-		RETURNING j.id, old.status, old.user_id, old.node`
+			completed_at = CASE WHEN j.status = 'pending' THEN now() END` + c.clause() + `
+		RETURNING j.id, CASE WHEN j.completed_at IS NULL THEN 'running' ELSE 'pending' END, j.user_id,
+			(SELECT node FROM workers w WHERE w.id = j.worker_id)`
 
 	var res rcq.CancelResult
 	pending := map[rcq.UserID]int64{} // pending jobs cancelled, per owner
