@@ -35,6 +35,9 @@ type RegisterRequest struct {
 type RegisterResponse struct {
 	Message string `json:"message"`
 	UserID  int64  `json:"user_id"`
+	// Warning, when set, is what the new account cannot do yet: on a
+	// root rcqd, run jobs before an admin maps it to a Unix user.
+	Warning string `json:"warning,omitempty"`
 }
 
 // LoginRequest is POST /api/auth/login.

@@ -59,6 +59,9 @@ type API struct {
 	TestOnly int                     // how many test-only submits came
 	Signals  []string                // "ID:SIG" of every signal sent
 	Requests []string                // "METHOD /path?query" of every request
+	// RegisterWarning is sent with every registration, as a root rcqd
+	// warns an account it cannot run jobs for.
+	RegisterWarning string
 	// QueuePage is GET /api/queue's largest and default page (rcqd's
 	// jobs.max_page_size); 0 means 10,000.
 	QueuePage int
@@ -189,7 +192,7 @@ func (a *API) handler() http.Handler {
 		}
 		u := &User{ID: int64(len(a.users) + 1), Email: req.Email, Password: req.Password, GroupID: req.GroupID}
 		a.users = append(a.users, u)
-		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID})
+		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID, Warning: a.RegisterWarning})
 	})
 	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var req apitype.LoginRequest
