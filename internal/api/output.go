@@ -60,10 +60,11 @@ func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
 	// as the job writes it, not at the next poll.
 	var watch *outputWatch
 	if follow {
-		if watch, err = watchOutput(f); err != nil {
+		ow, err := watchOutput(f)
+		if err != nil {
 			s.Logger.Debug("following job output by polling", "job_id", id, "err", err)
-			watch = nil
 		} else {
+			watch = ow
 			defer watch.Close()
 		}
 	}
