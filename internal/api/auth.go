@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -105,7 +106,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	writeJSON(w, http.StatusCreated, apitype.RegisterResponse{Message: "User registered successfully", UserID: int64(id)})
+	out := apitype.RegisterResponse{Message: "User registered successfully", UserID: int64(id)}
+	if s.cfg.RunningAsRoot && u.UnixUser == "" {
+		// It can log in and submit, but every job would fail at launch.
+		out.Warning = fmt.Sprintf("%s cannot run jobs until an admin maps it to a Unix user (rcq-admin user set %s --unix-user NAME): "+
+			"rcqd runs as root and runs each job as its account's Unix user; the accounts of this machine's users are mapped automatically on rcqd's socket",
+			email, email)
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

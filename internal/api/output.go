@@ -9,7 +9,10 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// followPoll is how often a followed output file is checked for new data.
+// followPoll is how often a followed output file is checked for new data
+// without an inotify watch, and how long a watched one waits at most for an
+// event (a write from another machine on a shared file system raises none
+// here).
 const followPoll = 200 * time.Millisecond
 
 func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
@@ -52,6 +55,19 @@ func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer f.Close()
+	// Watched before the first read, so a write between a read and the
+	// wait is an event already queued: a line reaches the follower as soon
+	// as the job writes it, not at the next poll.
+	var watch *outputWatch
+	if follow {
+		ow, err := watchOutput(f)
+		if err != nil {
+			s.Logger.Debug("following job output by polling", "job_id", id, "err", err)
+		} else {
+			watch = ow
+			defer watch.Close()
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
@@ -78,10 +94,16 @@ func (s *Server) jobOutput(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 		}
-		select {
-		case <-r.Context().Done():
+		if watch != nil {
+			watch.wait(r.Context(), followPoll)
+		} else {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(followPoll):
+			}
+		}
+		if r.Context().Err() != nil {
 			return nil
-		case <-time.After(followPoll):
 		}
 	}
 }

@@ -61,6 +61,7 @@ func (s *Server) routes() []Route {
 
 		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
+		{Method: "POST", Pattern: "/api/jobs/cancel", Policy: User, MaxBody: cancelMaxBody, handle: s.cancelJobs},
 		{Method: "GET", Pattern: "/api/jobs", Policy: User, handle: s.listJobs},
 		{Method: "GET", Pattern: "/api/jobs/{id}", Policy: User, handle: s.getJob},
 		{Method: "DELETE", Pattern: "/api/jobs/{id}", Policy: User, handle: s.cancelJob},

@@ -48,6 +48,8 @@ type Store interface {
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
 	QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error)
 	CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (rcq.JobState, error)
+	// CancelMatching cancels every pending and running job f selects, in one transaction.
+	CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.CancelResult, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
 	UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, u rcq.JobUpdate, check func(*rcq.Job) error) (*rcq.Job, error)
 	JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]rcq.JobState, error)

@@ -36,6 +36,9 @@ type RegisterRequest struct {
 type RegisterResponse struct {
 	Message string `json:"message"`
 	UserID  int64  `json:"user_id"`
+	// Warning, when set, is what the new account cannot do yet: on a
+	// root rcqd, run jobs before an admin maps it to a Unix user.
+	Warning string `json:"warning,omitempty"`
 }
 
 // LoginRequest is POST /api/auth/login.
@@ -206,6 +209,33 @@ type JobAction struct {
 	Message string `json:"message"`
 	JobID   int64  `json:"job_id"`
 	Status  string `json:"status,omitempty"`
+}
+
+// CancelRequest is POST /api/jobs/cancel: cancel, in one call, every
+// pending and running job that matches all the fields given (at least one).
+type CancelRequest struct {
+	IDs    []int64  `json:"ids,omitempty"`
+	States []string `json:"states,omitempty"` // pending, running (or PD, R); none: both
+	Names  []string `json:"names,omitempty"`
+	User   string   `json:"user,omitempty"` // an email or a mapped Unix login; others' need an admin
+	Me     bool     `json:"me,omitempty"`   // the caller's jobs (an admin's own)
+}
+
+// CancelResponse answers POST /api/jobs/cancel: the jobs cancelled
+// (ascending), and each job named in ids that was not, with why.
+type CancelResponse struct {
+	Count     int             `json:"count"`
+	Cancelled []int64         `json:"cancelled"`
+	Refused   []CancelRefusal `json:"refused"`
+}
+
+// CancelRefusal is one named job a bulk cancel left alone: Error and Code
+// are what DELETE /api/jobs/{id} would have answered (not_found,
+// job_finished).
+type CancelRefusal struct {
+	JobID int64  `json:"job_id"`
+	Error string `json:"error"`
+	Code  string `json:"code"`
 }
 
 // SignalRequest is POST /api/jobs/{id}/signal.

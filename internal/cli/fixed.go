@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mattn/go-runewidth"
@@ -15,6 +16,15 @@ type FixedColumn struct {
 	Width  int  // display columns; longer values are cut to Width-1 and a "+"
 	Right  bool // right-align (numbers, times)
 }
+
+// The fast writer. rcq-queue and rcq-acct print tables of any number of
+// rows, so they use this writer rather than tablewriter (WriteTable): at
+// 10,000 rows tablewriter takes over 100 times as long and makes 243
+// allocations a row, against 8 in all here (BenchmarkTables,
+// docs/performance.md). It has two forms over one cell formatter:
+// FixedWriter streams rows with widths known in advance (sacct), and
+// WriteAligned measures a table it is given whole (squeue). Both count
+// display columns with go-runewidth, so wide characters (CJK, emoji) align.
 
 // FixedWriter streams an unbounded table row by row, sacct's way: every
 // column has a width known before the first row (so nothing is held to
@@ -93,12 +103,68 @@ func (t *FixedWriter) Row(vals []string) error {
 // Flush writes what is buffered.
 func (t *FixedWriter) Flush() error { return t.w.Flush() }
 
+// WriteAligned writes rows (a header, when wanted, is the first) as one
+// aligned table without borders, squeue's way: each column as wide as its
+// widest cell in display columns, one space between columns, the columns
+// marked in right right-aligned, no trailing spaces. It makes one pass to
+// measure and one to print.
+func WriteAligned(w io.Writer, rows [][]string, right []bool) error {
+	var widths []int
+	for _, row := range rows {
+		for len(widths) < len(row) {
+			widths = append(widths, 0)
+		}
+		for k, v := range row {
+			widths[k] = max(widths[k], DisplayWidth(v))
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var b []byte
+	for _, row := range rows {
+		b = b[:0]
+		for k, v := range row {
+			if k > 0 {
+				b = append(b, ' ')
+			}
+			b = appendCell(b, v, widths[k], k < len(right) && right[k])
+		}
+		b = append(bytes.TrimRight(b, " "), '\n')
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// Fit pads v to width display columns (none when width is 0), or cuts it
+// to width without a mark, as squeue and sinfo treat -o widths.
+func Fit(v string, width int, right bool) string {
+	n := DisplayWidth(v)
+	if width == 0 || n == width {
+		return v
+	}
+	if n > width {
+		cut := runewidth.Truncate(v, width, "")
+		return cut + strings.Repeat(" ", width-DisplayWidth(cut))
+	}
+	if right {
+		return strings.Repeat(" ", width-n) + v
+	}
+	return v + strings.Repeat(" ", width-n)
+}
+
+// DisplayWidth is how many terminal columns s takes: its length for ASCII,
+// East Asian wide characters and emoji counted twice otherwise.
+func DisplayWidth(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	return runewidth.StringWidth(s)
+}
+
 // appendCell pads v to width w or cuts it to w-1 columns and a "+".
 func appendCell(b []byte, v string, w int, right bool) []byte {
-	n := len(v)
-	if !isASCII(v) {
-		n = runewidth.StringWidth(v)
-	}
+	n := DisplayWidth(v)
 	if n > w {
 		if w <= 1 {
 			return append(b, '+')

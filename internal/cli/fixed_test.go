@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,63 @@ func TestFixedWriter(t *testing.T) {
 		}
 		if buf.String() != c.want {
 			t.Errorf("%s:\n%s\nwant:\n%s", c.name, buf.String(), c.want)
+		}
+	}
+}
+
+// wideRows mix ASCII, CJK (two columns a character) and emoji (two columns).
+var wideRows = [][]string{
+	{"JOBID", "NAME", "CPUS", "REASON"},
+	{"1", "日本語", "2", "(None)"},
+	{"22", "🎉party", "16", "(Resources)"},
+	{"333", "plain", "1", ""},
+}
+
+const wideWant = "" +
+	"JOBID NAME    CPUS REASON\n" +
+	"    1 日本語     2 (None)\n" +
+	"   22 🎉party   16 (Resources)\n" +
+	"  333 plain      1\n"
+
+// Every table writer counts display columns: wide characters align.
+func TestWideCharactersAlign(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := WriteAligned(&b, wideRows, []bool{true, false, true, false}); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != wideWant {
+		t.Errorf("WriteAligned:\n%s\nwant:\n%s", b.String(), wideWant)
+	}
+	b.Reset()
+	if err := WriteTable(&b, wideRows[0], wideRows[1:], 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != wideWant {
+		t.Errorf("WriteTable:\n%s\nwant:\n%s", b.String(), wideWant)
+	}
+	// Each line's REASON column starts at the same display column.
+	for _, line := range strings.Split(strings.TrimSuffix(wideWant, "\n"), "\n")[:3] {
+		i := strings.LastIndexByte(line, ' ')
+		if w := DisplayWidth(line[:i]); w != 18 {
+			t.Errorf("%q: REASON at column %d, want 18", line, w)
+		}
+	}
+	for _, c := range []struct {
+		v     string
+		width int
+		right bool
+		want  string
+	}{
+		{"日本語", 8, false, "日本語  "},
+		{"日本語", 8, true, "  日本語"},
+		{"日本語", 5, false, "日本 "}, // a wide character is never cut in half
+		{"🎉ab", 3, false, "🎉a"},
+		{"abc", 0, false, "abc"},
+		{"abcdef", 4, true, "abcd"},
+	} {
+		if got := Fit(c.v, c.width, c.right); got != c.want {
+			t.Errorf("Fit(%q, %d, %v) = %q, want %q", c.v, c.width, c.right, got, c.want)
 		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 // WriteTable draws a bounded table with tablewriter in Slurm's style: no
 // borders, one space between columns, the columns listed in right
 // right-aligned, no trailing spaces. A nil header prints the rows only.
-// (rcq-queue and rcq-acct, whose rows are unbounded, use the fast writer.)
+// (rcq-queue and rcq-acct, whose rows are unbounded, use the fast writer in
+// fixed.go.)
 func WriteTable(w io.Writer, header []string, rows [][]string, right ...int) error {
 	n := len(header)
 	if n == 0 && len(rows) > 0 {

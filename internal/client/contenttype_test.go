@@ -49,6 +49,7 @@ func TestStateChangingRequestsSayJSON(t *testing.T) {
 		},
 		"SubmitBatch":  func() error { _, err := c.SubmitBatch(ctx, apitype.BatchSubmitRequest{}); return err },
 		"Cancel":       func() error { _, err := c.Cancel(ctx, 1); return err },
+		"CancelJobs":   func() error { _, err := c.CancelJobs(ctx, apitype.CancelRequest{Me: true}); return err },
 		"Hold":         func() error { _, err := c.Hold(ctx, 1); return err },
 		"Release":      func() error { _, err := c.Release(ctx, 1); return err },
 		"Signal":       func() error { _, err := c.Signal(ctx, 1, "USR1"); return err },

@@ -232,6 +232,17 @@ func (c *Client) Cancel(ctx context.Context, id int64) (*apitype.JobAction, erro
 	return c.action(ctx, http.MethodDelete, "cancel", id, nil)
 }
 
+// CancelJobs cancels, in one call, every pending and running job that
+// matches req (POST /api/jobs/cancel). Named jobs that were not cancelled
+// come back in Refused, each with the error a single cancel would give.
+func (c *Client) CancelJobs(ctx context.Context, req apitype.CancelRequest) (*apitype.CancelResponse, error) {
+	var out apitype.CancelResponse
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/api/jobs/cancel", body: req, out: &out}); err != nil {
+		return nil, fmt.Errorf("cancel jobs: %w", err)
+	}
+	return &out, nil
+}
+
 // Hold holds a pending job (POST /api/jobs/{id}/hold).
 func (c *Client) Hold(ctx context.Context, id int64) (*apitype.JobAction, error) {
 	return c.action(ctx, http.MethodPost, "hold", id, nil)

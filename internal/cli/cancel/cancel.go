@@ -36,8 +36,10 @@ const long = `Cancel jobs, like scancel.
 Name jobs by id (an array's id cancels every element; 123_4 one element,
 123_[1-3,7] several), or select them with filters (--state, --name, --user,
 --me); with both, only the named jobs that match the filters are cancelled.
-Filters alone select pending and running jobs unless --state says otherwise.
-Another user's job is refused like a missing one (admins may cancel any).
+Filters select pending and running jobs (--state narrows to one of them),
+and every job they select is cancelled in one request to rcqd, however
+many. Another user's job is refused like a missing one; --user naming
+someone else is refused unless you are an admin (admins may cancel any).
 
 Cancelling a running job sends SIGTERM to all its processes, then SIGKILL.
 -s/--signal sends a signal instead and does not cancel.
@@ -93,7 +95,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&states, "state", "t", "", "only jobs in these `STATES` (comma list: pending, running or PD, R)")
+	fl.StringVarP(&states, "state", "t", "", "only jobs in these `STATES` (pending, running or PD, R; comma-separated)")
 	fl.StringVarP(&names, "name", "n", "", "only jobs with these `NAMES` (comma-separated)")
 	fl.StringVarP(&opts.User, "user", "u", "", "only the jobs of `USER` (an email or a Unix login; others' jobs need an admin)")
 	fl.BoolVar(&opts.Me, "me", false, "only my jobs")
@@ -188,53 +190,30 @@ func cancelRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	ts, results, err := targets(ctx, opts, s)
+	// Array element refs (123_4, 123_[1-3]) are acted on one by one; ids
+	// and filters go to rcqd in one request.
+	results, err := actOnElements(ctx, opts, s)
 	if err != nil {
 		return err
 	}
-	elements, err := actOnElements(ctx, opts, s)
+	var more []Result
+	hasSelection := len(opts.JobIDs) > 0 || len(opts.States) > 0 || len(opts.Names) > 0 || opts.User != "" || opts.Me
+	switch {
+	case !hasSelection:
+	case opts.Signal != "":
+		more, err = signalRun(ctx, opts, s)
+	case opts.Interactive:
+		more, err = interactiveRun(ctx, opts, s)
+	default:
+		var req apitype.CancelRequest
+		if req, err = cancelRequest(opts); err == nil {
+			more, err = cancelJobs(ctx, s, req, opts.JobIDs)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	results = append(results, elements...)
-	verb := "Cancel"
-	if opts.Signal != "" {
-		verb = "Signal " + opts.Signal + " to"
-	}
-	for _, t := range ts {
-		if opts.Interactive {
-			desc := fmt.Sprintf("job %d", t.id)
-			if t.name != "" {
-				desc += fmt.Sprintf(" (%s, %s)", t.name, t.user)
-			}
-			answer, err := f.IO.Prompt(fmt.Sprintf("%s %s? [y/n] ", verb, desc))
-			if err != nil {
-				return fmt.Errorf("read answer: %w", err)
-			}
-			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-				continue
-			}
-		}
-		var action *apitype.JobAction
-		if opts.Signal != "" {
-			action, err = s.Signal(ctx, t.id, opts.Signal)
-		} else {
-			action, err = s.Cancel(ctx, t.id)
-		}
-		r := Result{JobID: t.id}
-		var conn *client.ConnError
-		switch {
-		case err == nil:
-			r.OK, r.Status = true, action.Status
-		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
-			return err // nothing else will work either
-		case errors.Is(err, rcq.ErrNotFound):
-			r.Error, r.Code = fmt.Sprintf("job %d not found", t.id), rcq.CodeOf(err)
-		default:
-			r.Error, r.Code = cli.JobMessage(t.id, err), rcq.CodeOf(err)
-		}
-		results = append(results, r)
-	}
+	results = append(results, more...)
 	failed := false
 	for _, r := range results {
 		if r.OK {
@@ -261,6 +240,127 @@ func cancelRun(ctx context.Context, opts *Options) error {
 		return &cli.ExitError{Code: cli.ExitFailure}
 	}
 	return nil
+}
+
+// cancelRequest is the one bulk cancel the options ask for.
+func cancelRequest(opts *Options) (apitype.CancelRequest, error) {
+	req := apitype.CancelRequest{IDs: opts.JobIDs, Names: opts.Names, User: opts.User, Me: opts.Me}
+	for _, st := range opts.States {
+		state, err := rcq.ParseJobState(st)
+		if err != nil {
+			return req, cli.Usagef("--state: %s", strings.TrimPrefix(rcq.MessageOf(err), "state: "))
+		}
+		if state != rcq.JobPending && state != rcq.JobRunning {
+			return req, cli.Usagef("--state: %s: only pending and running jobs can be cancelled: use pending, running (or PD, R)", st)
+		}
+		req.States = append(req.States, string(state))
+	}
+	return req, nil
+}
+
+// cancelJobs cancels every job req selects in one call (POST
+// /api/jobs/cancel), however many: the named jobs first, in the order
+// given, then the others the filters selected, by id.
+func cancelJobs(ctx context.Context, s *cli.Session, req apitype.CancelRequest, named []int64) ([]Result, error) {
+	out, err := s.CancelJobs(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]Result, len(out.Cancelled)+len(out.Refused))
+	for _, id := range out.Cancelled {
+		byID[id] = Result{JobID: id, OK: true, Status: string(rcq.JobCancelled)}
+	}
+	for _, rf := range out.Refused {
+		byID[rf.JobID] = Result{JobID: rf.JobID, Error: rf.Error, Code: rf.Code}
+	}
+	results := make([]Result, 0, len(byID))
+	for _, id := range named {
+		if r, ok := byID[id]; ok {
+			results = append(results, r)
+			delete(byID, id)
+		}
+	}
+	for _, id := range out.Cancelled {
+		if r, ok := byID[id]; ok {
+			results = append(results, r)
+		}
+	}
+	return results, nil
+}
+
+// interactiveRun asks about each job the options select, then cancels the
+// ones confirmed in one call.
+func interactiveRun(ctx context.Context, opts *Options, s *cli.Session) ([]Result, error) {
+	if _, err := cancelRequest(opts); err != nil {
+		return nil, err
+	}
+	ts, results, err := targets(ctx, opts, s)
+	if err != nil {
+		return nil, err
+	}
+	var yes []int64
+	for _, t := range ts {
+		ok, err := confirm(opts, "Cancel", t)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			yes = append(yes, t.id)
+		}
+	}
+	if len(yes) == 0 {
+		return results, nil
+	}
+	more, err := cancelJobs(ctx, s, apitype.CancelRequest{IDs: yes}, yes)
+	return append(results, more...), err
+}
+
+// signalRun sends the signal to each job the options select, one call each.
+func signalRun(ctx context.Context, opts *Options, s *cli.Session) ([]Result, error) {
+	ts, results, err := targets(ctx, opts, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if opts.Interactive {
+			ok, err := confirm(opts, "Signal "+opts.Signal+" to", t)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		action, err := s.Signal(ctx, t.id, opts.Signal)
+		r := Result{JobID: t.id}
+		var conn *client.ConnError
+		switch {
+		case err == nil:
+			r.OK, r.Status = true, action.Status
+		case errors.As(err, &conn), errors.Is(err, rcq.ErrUnauthorized), ctx.Err() != nil:
+			return nil, err // nothing else will work either
+		case errors.Is(err, rcq.ErrNotFound):
+			r.Error, r.Code = fmt.Sprintf("job %d not found", t.id), rcq.CodeOf(err)
+		default:
+			r.Error, r.Code = cli.JobMessage(t.id, err), rcq.CodeOf(err)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// confirm asks "<verb> job N (name, user)? [y/n]" and reports a yes.
+func confirm(opts *Options, verb string, t target) (bool, error) {
+	desc := fmt.Sprintf("job %d", t.id)
+	if t.name != "" {
+		desc += fmt.Sprintf(" (%s, %s)", t.name, t.user)
+	}
+	answer, err := opts.F.IO.Prompt(fmt.Sprintf("%s %s? [y/n] ", verb, desc))
+	if err != nil {
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes", nil
 }
 
 // NewRootCmd is the command of the program: NewCmd without a runF.

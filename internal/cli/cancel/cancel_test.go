@@ -153,3 +153,29 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("no rcqd: %q", got)
 	}
 }
+
+// A filter cancels every job it selects in one request, however many.
+func TestFilterIsOneCall(t *testing.T) {
+	api, e := setup(t, "ann@lab")
+	for range 1500 {
+		api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "pending"})
+	}
+	if code := e.Run(NewRootCmd(e.F), "--me", "-n", "sweep"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	if !reflect.DeepEqual(api.Requests, []string{"POST /api/jobs/cancel"}) {
+		t.Errorf("requests %v, want one POST /api/jobs/cancel", api.Requests)
+	}
+	for id := int64(5); id < 1505; id++ {
+		if st := api.Job(id).Status; st != "cancelled" {
+			t.Fatalf("job %d is %s", id, st)
+		}
+	}
+	if api.Job(1).Status != "pending" || api.Job(4).Status != "pending" {
+		t.Errorf("jobs outside the filter were cancelled")
+	}
+	// Only pending and running jobs can be cancelled: other states are a usage error.
+	if code := e.Run(NewRootCmd(e.F), "--me", "-t", "CD"); code != cli.ExitUsage || !strings.Contains(e.Stderr.String(), "--state: CD: only pending and running") {
+		t.Errorf("-t CD: exit %d, %q", code, e.Stderr)
+	}
+}

@@ -59,6 +59,9 @@ type API struct {
 	TestOnly int                     // how many test-only submits came
 	Signals  []string                // "ID:SIG" of every signal sent
 	Requests []string                // "METHOD /path?query" of every request
+	// RegisterWarning is sent with every registration, as a root rcqd
+	// warns an account it cannot run jobs for.
+	RegisterWarning string
 	// QueuePage is GET /api/queue's largest and default page (rcqd's
 	// jobs.max_page_size); 0 means 10,000.
 	QueuePage int
@@ -189,7 +192,7 @@ func (a *API) handler() http.Handler {
 		}
 		u := &User{ID: int64(len(a.users) + 1), Email: req.Email, Password: req.Password, GroupID: req.GroupID}
 		a.users = append(a.users, u)
-		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID})
+		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID, Warning: a.RegisterWarning})
 	})
 	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var req apitype.LoginRequest
@@ -400,6 +403,66 @@ func (a *API) handler() http.Handler {
 		}
 		j.Status, j.Reason = "cancelled", rcq.ReasonCancelledByUser
 		writeJSON(w, 200, apitype.JobAction{Message: "Job cancelled", JobID: j.ID, Status: j.Status})
+	}))
+	// POST /api/jobs/cancel: rcqd's bulk cancel, by ids and filters.
+	mux.HandleFunc("POST /api/jobs/cancel", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		a.record(r)
+		var req apitype.CancelRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		user := ""
+		switch {
+		case req.Me:
+			user = u.Email
+		case req.User != "" && !u.Admin && req.User != u.Email:
+			writeErr(w, 403, "other_users_jobs", "only admins may see other users' jobs: %s is not you (%s)", req.User, u.Email)
+			return
+		case req.User != "":
+			if a.user(req.User) == nil {
+				writeErr(w, 404, "user_not_found", "no account %s", req.User)
+				return
+			}
+			user = req.User
+		}
+		states := map[string]bool{}
+		for _, s := range req.States {
+			st, _ := rcq.ParseJobState(s)
+			states[string(st)] = true
+		}
+		if len(states) == 0 {
+			states = map[string]bool{"pending": true, "running": true}
+		}
+		out := apitype.CancelResponse{Cancelled: []int64{}, Refused: []apitype.CancelRefusal{}}
+		done := map[int64]bool{}
+		for _, j := range a.jobs {
+			if !u.Admin && j.UserID != u.ID || user != "" && j.User != user || !states[j.Status] ||
+				len(req.IDs) > 0 && !slices.Contains(req.IDs, j.ID) || len(req.Names) > 0 && !slices.Contains(req.Names, j.Name) {
+				continue
+			}
+			j.Status, j.Reason = "cancelled", rcq.ReasonCancelledByUser
+			out.Cancelled = append(out.Cancelled, j.ID)
+			done[j.ID] = true
+		}
+		for _, id := range req.IDs {
+			if done[id] {
+				continue
+			}
+			rf := apitype.CancelRefusal{JobID: id, Code: "not_found", Error: fmt.Sprintf("job %d not found", id)}
+			for _, j := range a.jobs {
+				if j.ID != id || !u.Admin && j.UserID != u.ID {
+					continue
+				}
+				if rcq.JobState(j.Status).Terminal() {
+					rf.Code, rf.Error = "job_finished", fmt.Sprintf("job %d is already %s", id, j.Status)
+				} else {
+					rf.Error = fmt.Sprintf("job %d not found or does not match the filters", id)
+				}
+			}
+			out.Refused = append(out.Refused, rf)
+		}
+		out.Count = len(out.Cancelled)
+		writeJSON(w, 200, out)
 	}))
 	mux.HandleFunc("POST /api/jobs/{id}/signal", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		var req apitype.SignalRequest

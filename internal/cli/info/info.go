@@ -332,7 +332,7 @@ func render(cols []column, cells []string) string {
 			b.WriteString(c.Literal)
 			continue
 		}
-		b.WriteString(c.Pad(cells[i]))
+		b.WriteString(cli.Fit(cells[i], c.Width, c.Right))
 		i++
 	}
 	return strings.TrimRight(b.String(), " ")

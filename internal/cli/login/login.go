@@ -197,10 +197,14 @@ func loginRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.Register {
-		if _, err := c.Register(ctx, apitype.RegisterRequest{Email: email, Password: password, GroupID: opts.Group}); err != nil {
+		reg, err := c.Register(ctx, apitype.RegisterRequest{Email: email, Password: password, GroupID: opts.Group})
+		if err != nil {
 			return err
 		}
 		f.Errorf("Registered %s", email)
+		if reg.Warning != "" {
+			f.Warnf("%s", reg.Warning)
+		}
 	}
 	resp, err := c.Login(ctx, apitype.LoginRequest{Email: email, Password: password})
 	if errors.Is(err, rcq.ErrUnauthorized) {

@@ -92,6 +92,20 @@ func TestRegisterOnATerminal(t *testing.T) {
 	}
 }
 
+// A root rcqd's warning that the new account cannot run jobs yet is shown.
+func TestRegisterShowsTheWarning(t *testing.T) {
+	api := clitest.NewAPI(t)
+	api.RegisterWarning = "new@lab cannot run jobs until an admin maps it to a Unix user"
+	e := clitest.NewEnv(t, "rcq-login", api.URL)
+	e.Stdin.WriteString("secret\n")
+	if code := e.Run(NewRootCmd(e.F), "--register", "--email", "new@lab", "--password-stdin"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	if want := "rcq-login: Registered new@lab\nrcq-login: warning: new@lab cannot run jobs until an admin maps it to a Unix user\n"; e.Stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", e.Stderr, want)
+	}
+}
+
 func TestLoginFailures(t *testing.T) {
 	api := clitest.NewAPI(t)
 	e := clitest.NewEnv(t, "rcq-login", api.URL)

@@ -4,7 +4,6 @@
 package queue
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -12,9 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/mattn/go-runewidth"
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/client"
@@ -417,7 +414,7 @@ func renderFormat(w io.Writer, cols []column, rows []Row, header bool) {
 				b.WriteString(c.Literal)
 				continue
 			}
-			b.WriteString(c.Pad(cell(c)))
+			b.WriteString(cli.Fit(cell(c), c.Width, c.Right))
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
@@ -441,10 +438,10 @@ func tableCodes(opts *Options) string {
 }
 
 // renderTable prints rows as an aligned table without borders, squeue's
-// way: each column as wide as its widest cell, one space between columns,
-// names and reasons left-aligned, everything else right-aligned. (A generic
-// table library measured every cell through a cache and took most of
-// rcq-queue's time at 100,000 jobs; this is one pass to measure, one to print.)
+// way (cli.WriteAligned, the fast writer): each column as wide as its
+// widest cell, one space between columns, names and reasons left-aligned,
+// everything else right-aligned. (tablewriter took most of rcq-queue's time
+// at 100,000 jobs: docs/performance.md.)
 func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 	codes = strings.ReplaceAll(codes, " ", "")
 	if len(rows) == 0 && !header {
@@ -469,57 +466,11 @@ func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 		}
 		cells = append(cells, line)
 	}
-	widths := make([]int, len(codes))
-	for _, line := range cells {
-		for k, v := range line {
-			widths[k] = max(widths[k], displayWidth(v))
-		}
-	}
-	left := make([]bool, len(codes))
+	right := make([]bool, len(codes))
 	for i, c := range []byte(codes) {
-		left[i] = c == 'R' || c == 'E' || c == 'j' || c == 'u'
+		right[i] = c != 'R' && c != 'E' && c != 'j' && c != 'u'
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var b []byte
-	for _, line := range cells {
-		b = b[:0]
-		for k, v := range line {
-			if k > 0 {
-				b = append(b, ' ')
-			}
-			fill := widths[k] - displayWidth(v)
-			if !left[k] {
-				b = appendSpaces(b, fill)
-			}
-			b = append(b, v...)
-			if left[k] && k < len(line)-1 {
-				b = appendSpaces(b, fill)
-			}
-		}
-		b = append(bytes.TrimRight(b, " "), '\n')
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
-}
-
-func appendSpaces(b []byte, n int) []byte {
-	for ; n > 0; n-- {
-		b = append(b, ' ')
-	}
-	return b
-}
-
-// displayWidth is how many terminal columns s takes: its length for ASCII,
-// East Asian wide characters counted twice otherwise.
-func displayWidth(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return runewidth.StringWidth(s)
-		}
-	}
-	return len(s)
+	return cli.WriteAligned(w, cells, right)
 }
 
 // iterateUnit is what one --iterate step is; tests shorten it.
