@@ -69,6 +69,7 @@ func srunRun(opts *Options) error {
 		return err
 	}
 	base := f.Environ()
+	ownOut, ownErr := lockedStreams(f.IO.Out, f.IO.ErrOut)
 	// Pdeathsig is sent when the thread that started the child exits: keep
 	// the starts on one thread that outlives them (it returns to the pool).
 	runtime.LockOSThread()
@@ -84,7 +85,7 @@ func srunRun(opts *Options) error {
 		}
 		var stdout, stderr io.Writer
 		if err == nil {
-			stdout, stderr, err = outputs(opts, st, files, i)
+			stdout, stderr, err = outputs(opts, st, files, ownOut, ownErr, i)
 		}
 		if err != nil {
 			break
@@ -246,7 +247,7 @@ func (o *openFiles) closeAll() {
 // outputs are task i's stdout and stderr: srun's own, or the files of -o
 // and -e (-e defaults to where -o goes), or /dev/null ("none", or another
 // task's number).
-func outputs(opts *Options, st *step, files *openFiles, i int) (io.Writer, io.Writer, error) {
+func outputs(opts *Options, st *step, files *openFiles, ownOut, ownErr io.Writer, i int) (io.Writer, io.Writer, error) {
 	pick := func(pattern string, own io.Writer) (io.Writer, error) {
 		switch {
 		case pattern == "":
@@ -265,11 +266,11 @@ func outputs(opts *Options, st *step, files *openFiles, i int) (io.Writer, io.Wr
 		}
 		return f, nil
 	}
-	out, err := pick(opts.Output, opts.F.IO.Out)
+	out, err := pick(opts.Output, ownOut)
 	if err != nil {
 		return nil, nil, err
 	}
-	errPattern, errOwn := opts.Error, opts.F.IO.ErrOut
+	errPattern, errOwn := opts.Error, ownErr
 	if errPattern == "" && opts.Output != "" && !isNumber(opts.Output) {
 		errPattern = opts.Output
 	}
@@ -404,4 +405,28 @@ func closeLabels(cmd *exec.Cmd) {
 			lw.Close()
 		}
 	}
+}
+
+// lockedStreams returns srun's stdout and stderr for several tasks to
+// write to at once: files as they are (the kernel orders the writes),
+// anything else behind one lock.
+func lockedStreams(out, errOut io.Writer) (io.Writer, io.Writer) {
+	_, f1 := out.(*os.File)
+	_, f2 := errOut.(*os.File)
+	if f1 && f2 {
+		return out, errOut
+	}
+	mu := &sync.Mutex{}
+	return &lockedWriter{mu: mu, w: out}, &lockedWriter{mu: mu, w: errOut}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -250,7 +250,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		refusedVals[name] = v
 		fl.StringVar(v, name, "", "refused: exit status 2")
 		fl.Lookup(name).Hidden = true
-		if name == "pty" || name == "x11" || name == "hold" || name == "test-only" {
+		if name == "pty" || name == "x11" || name == "hold" || name == "test-only" || name == "multi-prog" {
 			fl.Lookup(name).NoOptDefVal = " "
 		}
 	}
