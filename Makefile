@@ -42,6 +42,11 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
 
+.PHONY: test-compat
+test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil) run workflows on a throwaway rcqd through the Slurm names
+	scripts/install-compat-tools.sh
+	RCQ_COMPAT=1 $(GO) test -count=1 -v -timeout 40m -run '^TestCompat' ./internal/compat
+
 .PHONY: lint
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
