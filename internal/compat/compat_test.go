@@ -65,7 +65,7 @@ func newRig(t *testing.T) *rig {
 		}
 	}
 	r.build()
-	r.start()
+	r.startRcqd()
 	return r
 }
 
@@ -92,8 +92,8 @@ func (r *rig) build() {
 	}
 }
 
-// start starts rcqd and waits until it answers.
-func (r *rig) start() {
+// startRcqd starts rcqd and waits until it answers.
+func (r *rig) startRcqd() {
 	t := r.t
 	logf, err := os.Create(filepath.Join(r.root, "rcqd.log"))
 	if err != nil {
@@ -250,19 +250,68 @@ func (r *rig) run(dir string, env []string, name string, args ...string) (int, s
 	return 0, out.String()
 }
 
-// waitFile waits for a file a job writes and returns its content.
-func (r *rig) waitFile(path string, limit time.Duration, running *exec.Cmd, out *bytes.Buffer) string {
+// tool is a workflow tool running in the background.
+type tool struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan struct{}
+	code int
+}
+
+// start starts name args as the tools' user in dir.
+func (r *rig) start(dir, name string, args ...string) *tool {
+	tl := &tool{out: &bytes.Buffer{}, done: make(chan struct{})}
+	tl.cmd = r.command(dir, tl.out, name, args...)
+	if err := tl.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	go func() {
+		err := tl.cmd.Wait()
+		tl.code = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			tl.code = ee.ExitCode()
+		} else if err != nil {
+			tl.code = -1
+		}
+		close(tl.done)
+	}()
+	r.t.Cleanup(func() {
+		tl.cmd.Process.Kill()
+		<-tl.done
+	})
+	return tl
+}
+
+// wait waits for the tool to end, killing it past limit, and returns its
+// exit code.
+func (tl *tool) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-tl.done:
+		return tl.code
+	case <-time.After(limit):
+		tl.cmd.Process.Kill()
+		<-tl.done
+		t.Fatalf("%s did not end within %v; output:\n%s", tl.cmd.Path, limit, tail(tl.out.String(), 80))
+		return -1
+	}
+}
+
+// waitFile waits for a file a job of the running tool writes and returns
+// its content.
+func (r *rig) waitFile(path string, limit time.Duration, tl *tool) string {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
 			return strings.TrimSpace(string(b))
 		}
-		if running.ProcessState != nil {
-			break
+		select {
+		case <-tl.done:
+			r.t.Fatalf("%s ended (exit %d) before %s appeared; output:\n%s", tl.cmd.Path, tl.code, path, tail(tl.out.String(), 80))
+		case <-time.After(100 * time.Millisecond): // polling a file a job writes
 		}
-		time.Sleep(100 * time.Millisecond) // polling an external process
 	}
-	r.t.Fatalf("%s did not appear within %v; tool output:\n%s", path, limit, tail(out.String(), 60))
+	r.t.Fatalf("%s did not appear within %v; tool output:\n%s", path, limit, tail(tl.out.String(), 80))
 	return ""
 }
 
@@ -290,27 +339,6 @@ func readFile(t *testing.T, path string) string {
 		t.Errorf("%v", err)
 	}
 	return string(b)
-}
-
-// waitCmd waits for a started tool with a limit, killing it past the limit.
-func waitCmd(t *testing.T, cmd *exec.Cmd, limit time.Duration, out *bytes.Buffer) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s: %v", cmd.Path, err)
-		}
-		return 0
-	case <-time.After(limit):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s did not end within %v; output:\n%s", cmd.Path, limit, tail(out.String(), 80))
-		return -1
-	}
 }
 
 func mustContain(t *testing.T, what, s string, subs ...string) {

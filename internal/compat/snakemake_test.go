@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,17 +55,15 @@ func TestCompatSnakemake(t *testing.T) {
 	// One run: the chain and the parallel jobs succeed, "fail" fails, and
 	// "slow" is cancelled with scancel while it runs; --keep-going lets the
 	// rest finish, and Snakemake reports both failures and exits 1.
-	var out bytes.Buffer
-	cmd := r.command(wf, &out, "/usr/bin/snakemake", "--slurm", "--jobs", "10", "--keep-going",
+	sm := r.start(wf, "/usr/bin/snakemake", "--slurm", "--jobs", "10", "--keep-going",
 		"--default-resources", "mem_mb=100", "runtime=10", "--max-status-checks-per-second", "5",
 		"--latency-wait", "10", "final.txt", "fail.txt", "slow.txt")
-	must(t, cmd.Start())
-	slowID := r.waitFile(filepath.Join(wf, "slow.started"), 5*time.Minute, cmd, &out)
+	slowID := r.waitFile(filepath.Join(wf, "slow.started"), 5*time.Minute, sm)
 	if code, o := r.run(wf, nil, filepath.Join(r.names, "scancel"), slowID); code != 0 {
 		t.Errorf("scancel %s: exit %d: %s", slowID, code, o)
 	}
-	code := waitCmd(t, cmd, 10*time.Minute, &out)
-	log := out.String()
+	code := sm.wait(t, 10*time.Minute)
+	log := sm.out.String()
 	t.Logf("snakemake's output:\n%s", tail(log, 120))
 	if code != 1 {
 		t.Errorf("snakemake exited %d, want 1 (two jobs failed)", code)

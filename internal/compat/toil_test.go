@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,15 +109,13 @@ func TestCompatToil(t *testing.T) {
 	}
 
 	// A failing job and a cancelled one: Toil reports both and fails.
-	var out bytes.Buffer
-	cmd := r.command(wf, &out, "/usr/bin/python3", toilArgs(wf, "js-fail", "fail")...)
-	must(t, cmd.Start())
-	slowID := r.waitFile(filepath.Join(wf, "slow.started"), 5*time.Minute, cmd, &out)
+	tl := r.start(wf, "/usr/bin/python3", toilArgs(wf, "js-fail", "fail")...)
+	slowID := r.waitFile(filepath.Join(wf, "slow.started"), 5*time.Minute, tl)
 	if code, o := r.run(wf, nil, filepath.Join(r.names, "scancel"), slowID); code != 0 {
 		t.Errorf("scancel %s: exit %d: %s", slowID, code, o)
 	}
-	code = waitCmd(t, cmd, 10*time.Minute, &out)
-	log = out.String()
+	code = tl.wait(t, 10*time.Minute)
+	log = tl.out.String()
 	t.Logf("toil (fail) output:\n%s", tail(log, 80))
 	if code == 0 {
 		t.Errorf("toil (fail) exited 0")
