@@ -144,7 +144,9 @@ func srunRun(opts *Options) error {
 		select {
 		case sig := <-sigs:
 			for _, t := range tasks {
-				if t.cmd != nil && t.cmd.ProcessState == nil && t.cmd.Process != nil {
+				// A task's group outlives it while its children run:
+				// they get the signal too (ESRCH once all are gone).
+				if t.cmd != nil && t.cmd.Process != nil {
 					unix.Kill(-t.cmd.Process.Pid, sig.(syscall.Signal))
 				}
 			}
