@@ -7,6 +7,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/rcq-project/rcq/internal/daemon.Version=$(VERSION)
 COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-acct rcq-show rcq-control rcq-info rcq-share rcq-tail rcq-admin rcq
 RUN_ARGS  ?=
+# Slurm's command names the rcq binary answers to (internal/cli/slurmcompat),
+# installed as symlinks under lib/rcq/slurm-compat, never on PATH.
+SLURM_NAMES := sbatch squeue scancel sacct sinfo scontrol sacctmgr
 
 .DEFAULT_GOAL := help
 
@@ -69,7 +72,7 @@ completions: ## regenerate the shell completions in completions/
 	$(GO) run ./cmd/rcq-gendocs -completions completions
 
 .PHONY: install
-install: build ## install binaries, man pages, completions and the systemd unit under PREFIX
+install: build ## install binaries, man pages, completions, the systemd unit and the Slurm names (lib/rcq/slurm-compat) under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(addprefix $(BIN)/,$(notdir $(wildcard $(BIN)/*))) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -80,6 +83,8 @@ install: build ## install binaries, man pages, completions and the systemd unit 
 	-install -m 0644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 scripts/rcqd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/rcqd.service
+	install -d $(DESTDIR)$(PREFIX)/lib/rcq/slurm-compat
+	for n in $(SLURM_NAMES); do ln -sfn ../../../bin/rcq $(DESTDIR)$(PREFIX)/lib/rcq/slurm-compat/$$n; done
 
 .PHONY: clean
 clean: ## remove build outputs

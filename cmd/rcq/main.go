@@ -1,6 +1,9 @@
 // Command rcq runs the rcq-* programs as subcommands: rcq submit, rcq queue...
-// Invoked as srun (a symbolic link in the Slurm-compatibility directory that
-// rcqd puts first on jobs' PATH), it is rcq's srun.
+// Started through a symlink named after a Slurm command (sbatch, squeue,
+// scancel, sacct, sinfo, scontrol, sacctmgr: "rcq slurm-compat install DIR"
+// writes them), it is that command, busybox-style. Named srun (a link in the
+// Slurm-compatibility directory that rcqd puts first on jobs' PATH), it is
+// rcq's srun, which exits 2 on bad options and outside a job.
 package main
 
 import (
@@ -9,12 +12,17 @@ import (
 
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/cli/programs"
+	"github.com/rcq-project/rcq/internal/cli/slurmcompat"
 	"github.com/rcq-project/rcq/internal/cli/srun"
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == "srun" {
+	name := filepath.Base(os.Args[0])
+	if name == "srun" {
 		os.Exit(cli.Main("srun", srun.NewRootCmd))
+	}
+	if p, ok := slurmcompat.Lookup(name); ok {
+		os.Exit(slurmcompat.Main(p))
 	}
 	os.Exit(cli.Main("rcq", programs.NewUmbrella))
 }

@@ -36,6 +36,8 @@ type Options struct {
 	JSON      bool
 	Summary   bool
 	PageSize  int
+	Names     []string // --name: only jobs with these names
+	Groups    []string // -A/--accounts: only jobs of these groups
 }
 
 // DefaultFormat is rcq-acct's columns without --format.
@@ -65,7 +67,7 @@ lost their node as FAILED, so OOM and NF select nothing. Default: every
 state but PENDING.
 
 -o/--format takes sacct's field names, comma-separated, in any case, each
-with an optional %WIDTH (JobName%30): ` + "JobID, JobIDRaw, JobName, User, Group, State, ExitCode, Elapsed, Start, End, Submit, AllocCPUS, AllocTRES, ReqMem, MaxRSS, TotalCPU, CPUTime, NodeList, Reason, WorkDir, StdOut, Timelimit" + `.
+with an optional %WIDTH (JobName%30): ` + "JobID, JobIDRaw, JobName, User, Group, State, ExitCode, Elapsed, Start, End, Submit, AllocCPUS, AllocTRES, ReqMem, MaxRSS, TotalCPU, CPUTime, NodeList, Reason, WorkDir, StdOut, Timelimit, Account (the group), Partition, Cluster, NNodes, NCPUS, ReqCPUS, QOS, Priority" + `.
 State is sacct's long name, ExitCode code:signal, Elapsed, TotalCPU and
 CPUTime [DD-]HH:MM:SS, times YYYY-MM-DDTHH:MM:SS in local time or Unknown,
 ReqMem like 4G, MaxRSS like 1234K. Group is the rcq group (Slurm's account),
@@ -86,7 +88,7 @@ const example = `  rcq-acct
 // NewCmd builds rcq-acct. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{F: f}
-	var jobs, states string
+	var jobs, states, names, groups string
 	var allocations bool
 	cmd := &cobra.Command{
 		Use:     "rcq-acct [flags]",
@@ -100,6 +102,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 				return cli.Usagef("--jobs: %v", err)
 			}
 			opts.Jobs, opts.States = ids, cli.SplitList(states)
+			opts.Names, opts.Groups = cli.SplitList(names), cli.SplitList(groups)
 			if opts.Me && opts.User != "" {
 				return cli.Usagef("--me and --user together: choose one")
 			}
@@ -129,6 +132,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Parsable, "parsable", "p", false, "values separated by |, with a | at the end of each line")
 	fl.BoolVarP(&opts.Parsable2, "parsable2", "P", false, "values separated by |, none at the end")
 	fl.StringVarP(&opts.Format, "format", "o", "", "the `FIELDS` to show, comma-separated, e.g. JobID,State,ExitCode (default "+DefaultFormat+")")
+	fl.StringVar(&names, "name", "", "only jobs with these `NAMES` (comma-separated)")
+	fl.StringVarP(&groups, "accounts", "A", "", "only jobs of these `GROUPS` (Slurm's accounts, comma-separated)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the jobs (or the summary) as JSON")
 	fl.BoolVar(&opts.Summary, "summary", false, "per-group totals: jobs by state, CPU and GPU hours")
 	fl.BoolVarP(&allocations, "allocations", "X", false, "accepted for sacct's sake: rcq jobs have no steps, so every line is an allocation")
@@ -266,6 +271,9 @@ func acctRun(ctx context.Context, opts *Options) error {
 		vals := make([]string, len(cols))
 		err = s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
+				if !opts.keep(&p.Jobs[i]) {
+					continue
+				}
 				for k, c := range cols {
 					vals[k] = Value(&p.Jobs[i], c.Name, now)
 				}
@@ -280,6 +288,22 @@ func acctRun(ctx context.Context, opts *Options) error {
 		err = ferr
 	}
 	return err
+}
+
+// keep applies the filters rcqd does not: --name and -A/--accounts.
+func (opts *Options) keep(j *apitype.AcctJob) bool {
+	in := func(list []string, v string, fold bool) bool {
+		if len(list) == 0 {
+			return true
+		}
+		for _, x := range list {
+			if x == v || fold && strings.EqualFold(x, v) {
+				return true
+			}
+		}
+		return false
+	}
+	return in(opts.Names, j.Name, false) && in(opts.Groups, j.Group, true)
 }
 
 // streamJSON writes {"jobs": [...], "count": N} page by page: the jobs as
@@ -332,8 +356,20 @@ func Value(j *apitype.AcctJob, field string, now time.Time) string {
 			return j.UnixUser
 		}
 		return j.User
-	case "Group":
+	case "Group", "Account":
 		return j.Group
+	case "Partition":
+		return slurm.Partition
+	case "Cluster":
+		return slurm.ClusterName
+	case "NNodes":
+		return "1"
+	case "NCPUS", "ReqCPUS":
+		return fmt.Sprint(j.CPUCores)
+	case "QOS":
+		return "normal"
+	case "Priority":
+		return "1"
 	case "State":
 		return slurm.StateOf(st).Name
 	case "ExitCode":

@@ -16,6 +16,7 @@ import (
 	"github.com/rcq-project/rcq/internal/cli/queue"
 	"github.com/rcq-project/rcq/internal/cli/share"
 	"github.com/rcq-project/rcq/internal/cli/show"
+	"github.com/rcq-project/rcq/internal/cli/slurmcompat"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/rcq-project/rcq/internal/cli/tail"
 	"github.com/spf13/cobra"
@@ -76,6 +77,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		sub.Use = strings.Replace(sub.Use, p.Name, verb, 1)
 		root.AddCommand(sub)
 	}
+	root.AddCommand(slurmcompat.NewInstallCmd(f))
 	return root
 }
 

@@ -377,6 +377,13 @@ func renderFormat(w io.Writer, cols []column, rows []Row, header bool) {
 	}
 }
 
+// WriteFormat prints rows as an -o format asks (squeue under Slurm's name
+// prints the header alone when its options select nothing).
+func WriteFormat(w io.Writer, cols []column, rows []Row, header bool) error {
+	renderFormat(w, cols, rows, header)
+	return nil
+}
+
 // tableCodes are the columns of the default, --long and --start tables.
 func tableCodes(opts *Options) string {
 	switch {
