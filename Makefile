@@ -9,7 +9,7 @@ COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-acct rcq-show rc
 RUN_ARGS  ?=
 # Slurm's command names the rcq binary answers to (internal/cli/slurmcompat),
 # installed as symlinks under lib/rcq/slurm-compat, never on PATH.
-SLURM_NAMES := sbatch squeue scancel sacct sinfo scontrol sacctmgr
+SLURM_NAMES := sbatch squeue scancel sacct sinfo scontrol sacctmgr srun
 
 .DEFAULT_GOAL := help
 

@@ -69,25 +69,27 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// build builds the binaries and links the Slurm names to rcq.
+// build builds the binaries and installs the Slurm names.
 func (r *rig) build() {
 	t := r.t
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{r.bin, r.names} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Mkdir(r.bin, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	args := []string{"build", "-C", filepath.Dir(strings.TrimSpace(string(gomod))), "-o", r.bin, "./cmd/rcqd", "./cmd/rcq", "./cmd/rcq-supervise"}
 	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// The names as users install them.
+	if out, err := exec.Command(filepath.Join(r.bin, "rcq"), "slurm-compat", "install", r.names).CombinedOutput(); err != nil {
+		t.Fatalf("rcq slurm-compat install: %v\n%s", err, out)
+	}
 	for _, n := range slurmNames {
-		if err := os.Symlink(filepath.Join(r.bin, "rcq"), filepath.Join(r.names, n)); err != nil {
-			t.Fatal(err)
+		if _, err := os.Stat(filepath.Join(r.names, n)); err != nil {
+			t.Fatalf("rcq slurm-compat install wrote no %s: %v", n, err)
 		}
 	}
 }

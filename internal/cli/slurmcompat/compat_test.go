@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/slurm"
 )
 
 // The Makefile and the packages install every name, and only those.
@@ -22,6 +23,10 @@ func TestNamesShipped(t *testing.T) {
 		if strings.HasPrefix(l, "SLURM_NAMES :=") {
 			line = strings.TrimSpace(strings.TrimPrefix(l, "SLURM_NAMES :="))
 		}
+	}
+	// rcqd links the same names into the directory it puts on jobs' PATH.
+	if !reflect.DeepEqual(slurm.Commands, Names()) {
+		t.Errorf("slurm.Commands = %q, want %q", slurm.Commands, Names())
 	}
 	if got := strings.Fields(line); !reflect.DeepEqual(got, Names()) {
 		t.Errorf("Makefile SLURM_NAMES = %q, want %q", got, Names())

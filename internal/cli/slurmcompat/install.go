@@ -82,11 +82,12 @@ func link(target, path string, force bool) error {
 	return nil
 }
 
-// Names are the Slurm command names rcq answers to.
+// Names are the Slurm command names rcq answers to: the programs here and
+// srun (internal/cli/srun, which keeps rcq's exit code 2 for bad options).
 func Names() []string {
 	var out []string
 	for _, p := range Programs() {
 		out = append(out, p.Name)
 	}
-	return out
+	return append(out, "srun")
 }
