@@ -64,7 +64,8 @@ func toilArgs(wf, store, mode string) []string {
 	return []string{filepath.Join(wf, "workflow.py"), "file:" + filepath.Join(wf, store),
 		"--mode", mode, "--batchSystem", "slurm", "--retryCount", "0", "--statePollingWait", "1",
 		"--defaultMemory", "100M", "--defaultDisk", "10M", "--defaultCores", "1",
-		"--workDir", filepath.Join(wf, "work"), "--clean", "never", "--logLevel", "INFO"}
+		"--workDir", filepath.Join(wf, "work"), "--clean", "never", "--logLevel", "INFO",
+		"--disableChaining"} // each job its own Slurm job, the chain too
 }
 
 func TestCompatToil(t *testing.T) {
