@@ -105,7 +105,9 @@ func TestCompatSnakemake(t *testing.T) {
 	if failID == nil {
 		t.Fatal("no failed SLURM-job line")
 	}
-	if got := r.sacct(failID[1]); got != failID[1]+"|FAILED|3:0" {
+	// The rule's exit 3 ends the job step's Snakemake with 1, and the
+	// batch script with it.
+	if got := r.sacct(failID[1]); got != failID[1]+"|FAILED|1:0" {
 		t.Errorf("sacct for the failed job: %q", got)
 	}
 	if got := r.sacct(slowID); !strings.HasPrefix(got, slowID+"|CANCELLED") {
