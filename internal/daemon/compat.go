@@ -25,7 +25,11 @@ func slurmCompatDir(socket string, root bool) (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	bin := filepath.Dir(exe)
+	return compatDirFor(filepath.Dir(exe), socket, root)
+}
+
+// compatDirFor is slurmCompatDir for the binaries in bin.
+func compatDirFor(bin, socket string, root bool) (string, error) {
 	installed := filepath.Join(bin, "..", "lib", "rcq", compatDirName)
 	if fi, err := os.Stat(filepath.Join(installed, "srun")); err == nil && fi.Mode().IsRegular() {
 		dir := filepath.Clean(installed)
