@@ -163,7 +163,7 @@ func showJobs(ctx context.Context, f *cli.Factory, s *cli.Session, args []string
 		for _, id := range ids {
 			j, err := s.Job(ctx, id)
 			if errors.Is(err, rcq.ErrNotFound) {
-				return slurmError("slurm_load_jobs error: Invalid job id specified")
+				return errInvalidJobID(f)
 			}
 			if err != nil {
 				return err
