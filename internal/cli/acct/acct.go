@@ -250,7 +250,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 	}
 	w := opts.F.IO.Out
 	if opts.JSON {
-		return streamJSON(ctx, w, s, q, none)
+		return streamJSON(ctx, w, s, q, none, opts.keep)
 	}
 	fcs := make([]cli.FixedColumn, len(cols))
 	for i, c := range cols {
@@ -308,7 +308,7 @@ func (opts *Options) keep(j *apitype.AcctJob) bool {
 
 // streamJSON writes {"jobs": [...], "count": N} page by page: the jobs as
 // GET /api/acct gives them, never all held at once.
-func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool) error {
+func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool, keep func(*apitype.AcctJob) bool) error {
 	if _, err := io.WriteString(w, "{\n  \"jobs\": ["); err != nil {
 		return err
 	}
@@ -316,6 +316,9 @@ func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQ
 	if !none {
 		err := s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
+				if !keep(&p.Jobs[i]) {
+					continue
+				}
 				b, err := json.MarshalIndent(&p.Jobs[i], "    ", "  ")
 				if err != nil {
 					return err

@@ -52,7 +52,9 @@ will start them, then running jobs, as a table:
 
 ST is Slurm's state code (PD pending, R running, CD completed, F failed,
 CA cancelled, TO timeout), TIME the time used, and the last column the
-worker of a running job or, in parentheses, why a pending job waits. Other
+worker of a running job or, in parentheses, why a pending job waits. USER
+is the Unix login mapped to the account (as squeue and rcq-acct show it),
+else its email. Other
 users' jobs show only their id, user, group, state and size.
 
 Jobs that ended in the last --recent (5 minutes) follow, a failed one with
@@ -196,7 +198,7 @@ func (q *query) keep(r *Row) bool {
 func (q *query) keepAnyState(r *Row) bool {
 	return (len(q.ids) == 0 || q.ids[r.ID]) &&
 		(len(q.names) == 0 || q.names[r.Name]) &&
-		(len(q.users) == 0 || q.users[r.User])
+		(len(q.users) == 0 || q.users[r.User] || r.UnixUser != "" && q.users[r.UnixUser])
 }
 
 // fetch asks rcqd for the rows q selects.

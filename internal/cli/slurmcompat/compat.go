@@ -81,6 +81,13 @@ func slurmError(format string, args ...any) error {
 	return &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf(format, args...)}
 }
 
+// errInvalidJobID is Slurm's answer for a job it does not know (or no
+// longer holds in memory): its line alone, unprefixed, and exit 1.
+func errInvalidJobID(f *cli.Factory) error {
+	fmt.Fprintln(f.IO.ErrOut, "slurm_load_jobs error: Invalid job id specified")
+	return &cli.ExitError{Code: cli.ExitFailure}
+}
+
 // runRCQ runs the rcq command sub with args, over the streams, context and
 // --server of the Slurm command.
 func runRCQ(ctx context.Context, f *cli.Factory, sub *cobra.Command, args []string) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,7 +163,7 @@ func showJobs(ctx context.Context, f *cli.Factory, s *cli.Session, args []string
 		for _, id := range ids {
 			j, err := s.Job(ctx, id)
 			if errors.Is(err, rcq.ErrNotFound) {
-				return slurmError("slurm_load_jobs error: Invalid job id specified")
+				return errInvalidJobID(f)
 			}
 			if err != nil {
 				return err
@@ -188,7 +190,17 @@ func showJobs(ctx context.Context, f *cli.Factory, s *cli.Session, args []string
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		show.Write(b, &jobs[i], now)
+		j := &jobs[i]
+		if j.UnixUser != "" {
+			// Slurm's UserId is the login and its uid.
+			j.User = j.UnixUser
+			if u, err := user.Lookup(j.UnixUser); err == nil {
+				if uid, err := strconv.ParseInt(u.Uid, 10, 64); err == nil {
+					j.UserID = uid
+				}
+			}
+		}
+		show.Write(b, j, now)
 	}
 	return nil
 }

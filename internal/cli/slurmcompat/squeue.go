@@ -1,11 +1,13 @@
 package slurmcompat
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/cli/queue"
+	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/slurm"
 	"github.com/spf13/cobra"
 )
@@ -104,6 +106,22 @@ ended in the last 5 minutes are shown too, as squeue's MinJobAge.
 					fmt.Fprintln(f.IO.Out, "         STEPID     NAME PARTITION     USER      TIME NODELIST")
 				}
 				return nil
+			}
+			if ids, err := cli.ParseJobIDs([]string{jobs}); err == nil && len(ids) == 1 && !strings.Contains(jobs, ",") {
+				// One job: squeue asks for it alone and fails when Slurm
+				// no longer holds it (unknown, or ended over MinJobAge ago).
+				s, err := f.Client()
+				if err != nil {
+					return err
+				}
+				j, err := s.Job(cmd.Context(), ids[0])
+				if errors.Is(err, rcq.ErrNotFound) ||
+					err == nil && j.CompletedAt != nil && f.Now().Sub(*j.CompletedAt) > minJobAge {
+					return errInvalidJobID(f)
+				}
+				if err != nil {
+					return err
+				}
 			}
 			rargs := []string{"-o", format}
 			if noHeader {

@@ -37,6 +37,9 @@ var slurmOptions = []option{
 	{long: "quiet", short: "Q", isBool: true, directive: true, usage: "accepted: rcq prints no progress messages"},
 	{long: "verbose", short: "v", isBool: true, directive: true, usage: "accepted; no effect"},
 	{long: "no-requeue", isBool: true, directive: true, usage: "accepted: rcq never requeues a job"},
+	// A comment is metadata only, which tools (Snakemake) put on every job:
+	// no warning, since some read sbatch's stderr and stdout as one.
+	{long: "comment", directive: true, usage: "`TEXT` accepted and not kept (metadata only: nothing changes in what runs)"},
 	// Ignored with a warning: they would not change what runs, or rcq
 	// cannot honour them.
 	ignored("qos", "q", "rcq has no QOS (normal is accepted)"),
@@ -48,7 +51,6 @@ var slurmOptions = []option{
 	ignored("wckey", "", "rcq has no workload keys"),
 	ignored("mail-type", "", "rcq sends no mail (NONE is accepted)"),
 	ignored("mail-user", "", "rcq sends no mail"),
-	ignored("comment", "", "rcq keeps no job comments"),
 	ignored("reservation", "", "rcq has no reservations"),
 	ignored("licenses", "L", "rcq has no licenses"),
 	ignoredOptional("nice", "use --priority"),
