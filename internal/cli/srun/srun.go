@@ -153,6 +153,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 				return cli.Usagef("--mpi=%s is not supported: rcq starts no MPI process manager; use --mpi=none, or mpirun inside the job", mpi)
 			}
 			if !fl.Changed("ntasks") {
+				opts.NTasks = 1
 				if n, err := strconv.Atoi(f.Getenv("SLURM_NTASKS")); err == nil && n > 0 {
 					opts.NTasks = n
 				}
@@ -205,7 +206,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.SetInterspersed(false) // the first argument that is not an option is the command
-	fl.IntVarP(&opts.NTasks, "ntasks", "n", 1, "run `N` tasks (default: $SLURM_NTASKS, else 1)")
+	fl.IntVarP(&opts.NTasks, "ntasks", "n", 0, "run `N` tasks (default: $SLURM_NTASKS, else 1)")
 	fl.IntVarP(&opts.CPUsPerTask, "cpus-per-task", "c", 0, "`N` CPUs for each task: N x --ntasks must fit in the job's CPUs")
 	fl.StringVar(&opts.CPUBind, "cpu-bind", "", "`TYPE`: none, quiet or verbose (the tasks share the job's CPUs); other types warn and are ignored")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the tasks' stdout to files named by `PATTERN` (%t task, %j job, %J job.step...), none, or a task number")
@@ -216,7 +217,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.StringVarP(&opts.Chdir, "chdir", "D", "", "run the tasks in `DIR`")
 	fl.StringVar(&opts.OpenMode, "open-mode", "", "`MODE` of output files: truncate (default) or append")
 	fl.BoolVarP(&opts.Label, "label", "l", false, "prefix each output line with its task id (\"2: \")")
-	fl.IntVarP(&opts.KillOnBadExit, "kill-on-bad-exit", "K", 0, "`1`: kill the other tasks when one exits non-zero")
+	fl.IntVarP(&opts.KillOnBadExit, "kill-on-bad-exit", "K", 0, "kill the other tasks when one exits non-zero (=0: do not)")
 	fl.Lookup("kill-on-bad-exit").NoOptDefVal = "1"
 	fl.BoolVarP(&opts.Overcommit, "overcommit", "O", false, "allow more tasks x CPUs than the job has")
 	fl.StringVarP(&nodes, "nodes", "N", "", "`N`: 1 (rcq runs a step on the job's one node)")
