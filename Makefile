@@ -7,6 +7,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/rcq-project/rcq/internal/daemon.Version=$(VERSION)
 COMMANDS  := rcqd rcq-login rcq-submit rcq-queue rcq-cancel rcq-acct rcq-show rcq-control rcq-info rcq-share rcq-tail rcq-admin rcq
 RUN_ARGS  ?=
+# Slurm's command names the rcq binary answers to (internal/cli/slurmcompat),
+# installed as symlinks under lib/rcq/slurm-compat, never on PATH.
+SLURM_NAMES := sbatch squeue scancel sacct sinfo scontrol sacctmgr srun
 
 .DEFAULT_GOAL := help
 
@@ -42,6 +45,11 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
 
+.PHONY: test-compat
+test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil) run workflows on a throwaway rcqd through the Slurm names
+	scripts/install-compat-tools.sh
+	RCQ_COMPAT=1 $(GO) test -count=1 -v -timeout 40m -run '^TestCompat' ./internal/compat
+
 .PHONY: lint
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
@@ -64,7 +72,7 @@ completions: ## regenerate the shell completions in completions/
 	$(GO) run ./cmd/rcq-gendocs -completions completions
 
 .PHONY: install
-install: build ## install binaries, man pages, completions and the systemd unit under PREFIX
+install: build ## install binaries, man pages, completions, the systemd unit and the Slurm names (lib/rcq/slurm-compat) under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(addprefix $(BIN)/,$(notdir $(wildcard $(BIN)/*))) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -75,6 +83,8 @@ install: build ## install binaries, man pages, completions and the systemd unit 
 	-install -m 0644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 scripts/rcqd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/rcqd.service
+	install -d $(DESTDIR)$(PREFIX)/lib/rcq/slurm-compat
+	for n in $(SLURM_NAMES); do ln -sfn ../../../bin/rcq $(DESTDIR)$(PREFIX)/lib/rcq/slurm-compat/$$n; done
 
 .PHONY: release-check
 release-check: ## goreleaser check and a snapshot release (nothing published); the .deb installed into a throwaway root and checked (also run by CI)

@@ -206,7 +206,7 @@ func addPlan(out *apitype.Job, p *rcq.PlannedJob) {
 // applied).
 func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 	out := apitype.Job{
-		ID: int64(j.ID), UserID: int64(j.UserID), User: j.UserEmail, GroupID: int64(j.GroupID), Name: j.Name,
+		ID: int64(j.ID), UserID: int64(j.UserID), User: j.UserEmail, UnixUser: j.UnixUser, GroupID: int64(j.GroupID), Name: j.Name,
 		Script: j.Script, Args: nonNilStrings(j.Args), WorkingDir: j.WorkingDir,
 		CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
 		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason, ReasonDetail: j.ReasonDetail,

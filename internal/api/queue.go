@@ -173,7 +173,7 @@ func (v *queueView) render(me *rcq.User) apitype.Queue {
 	for i := range v.jobs {
 		j := &v.jobs[i]
 		q := apitype.QueueJob{
-			ID: int64(j.ID), User: j.UserEmail, GroupID: int64(j.GroupID), Status: string(j.State),
+			ID: int64(j.ID), User: j.UserEmail, UnixUser: j.UnixUser, GroupID: int64(j.GroupID), Status: string(j.State),
 			CPUCores: j.Resources.CPUCores, MemoryGB: j.Resources.MemoryGB, GPUCount: j.Resources.GPUs,
 		}
 		q.ArrayJobID, q.ArrayTaskID, q.ArrayTasks, q.ArrayThrottle = arrayFields(j)

@@ -138,6 +138,7 @@ type Job struct {
 	ID             int64                `json:"id"`
 	UserID         int64                `json:"user_id"`
 	User           string               `json:"user"`
+	UnixUser       string               `json:"unix_user,omitempty"` // the Unix login mapped to the account
 	GroupID        int64                `json:"group_id"`
 	Name           string               `json:"name"`
 	Script         string               `json:"script"`
@@ -248,6 +249,7 @@ type SignalRequest struct {
 type QueueJob struct {
 	ID             int64                `json:"id"`
 	User           string               `json:"user"`
+	UnixUser       string               `json:"unix_user,omitempty"` // the Unix login mapped to the account
 	GroupID        int64                `json:"group_id"`
 	Status         string               `json:"status"`
 	CPUCores       int                  `json:"cpu_cores"`

@@ -195,6 +195,27 @@ func (s *Session) Me(ctx context.Context) (string, error) {
 	return s.Email, nil
 }
 
+// GroupName returns the name of the caller's group (Slurm's account).
+func (s *Session) GroupName(ctx context.Context) (string, error) {
+	me, err := s.Client.Me(ctx)
+	if err != nil {
+		return "", err
+	}
+	if s.Email == "" {
+		s.Email = me.Email
+	}
+	share, err := s.Share(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range share.Groups {
+		if g.ID == me.GroupID {
+			return g.Name, nil
+		}
+	}
+	return "", fmt.Errorf("group %d of %s not found", me.GroupID, me.Email)
+}
+
 // Warnf writes one warning line on stderr, prefixed with the program's name.
 func (f *Factory) Warnf(format string, args ...any) {
 	word := "warning"

@@ -90,7 +90,8 @@ func Run(ctx context.Context, f *Factory, cmd *cobra.Command, args []string) int
 	if msg != "" {
 		fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", f.Name, msg)
 	}
-	if code == ExitUsage && c != nil {
+	var usage *UsageError
+	if code == ExitUsage && c != nil && errors.As(err, &usage) {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", c.CommandPath())
 	}
 	return code

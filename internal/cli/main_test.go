@@ -90,6 +90,16 @@ func TestArgsUsage(t *testing.T) {
 	}
 }
 
+// An exit code of 2 that is not a usage error (a job's or a task's exit
+// code passed on) prints no usage hint.
+func TestExitTwoIsNotUsage(t *testing.T) {
+	e := clitest.NewEnv(t, "rcq-x", "unix:///nowhere.sock")
+	cmd := &cobra.Command{Use: "rcq-x", RunE: func(*cobra.Command, []string) error { return &cli.ExitError{Code: 2} }}
+	if code := e.Run(cmd); code != 2 || e.Stderr.Len() != 0 {
+		t.Errorf("exit %d, %q", code, e.Stderr)
+	}
+}
+
 // The command-line binaries must not link the daemon's parts.
 func TestBinariesDoNotLinkTheDaemon(t *testing.T) {
 	if testing.Short() {

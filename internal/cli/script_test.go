@@ -116,8 +116,12 @@ func buildBinaries(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+	// Jobs run rcq (as srun) from here: as root they run as another user,
+	// who must reach it through the test's temporary directory too.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	args := []string{"build", "-C", filepath.Dir(strings.TrimSpace(string(gomod))), "-o", dir,
 		"./cmd/rcqd", "./cmd/rcq-login", "./cmd/rcq-submit", "./cmd/rcq-queue", "./cmd/rcq-cancel", "./cmd/rcq-acct", "./cmd/rcq-show", "./cmd/rcq-control", "./cmd/rcq-admin", "./cmd/rcq",

@@ -91,6 +91,11 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		return err
 	}
 
+	compatDir, err := slurmCompatDir(cfg.Listen.Socket, cfg.Root())
+	if err != nil {
+		return fmt.Errorf("slurm-compat directory: %w", err)
+	}
+
 	// The executor and the scheduler wake each other in process: a start
 	// wakes the executor, an end wakes the scheduler.
 	var loop *sched.Loop
@@ -103,6 +108,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		KillGrace:         killGrace(cfg),
 		PidsMax:           cfg.Jobs.MaxPids,
 		SupervisorCommand: supervisorCommand(),
+		CompatDir:         compatDir,
 		OnEnded:           func(rcq.JobID) { loop.Notify() },
 	}, st, logger.With("component", "executor"))
 	if err != nil {

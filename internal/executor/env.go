@@ -192,3 +192,27 @@ func loginShell(name string) string {
 	}
 	return ""
 }
+
+// compatPath puts dir (rcq's Slurm-compatibility directory) first on env's
+// PATH, once: a script's srun is then rcq's even where a Slurm client is
+// installed. An empty dir leaves env as it is.
+func compatPath(env []string, dir string) []string {
+	if dir == "" {
+		return env
+	}
+	for i, kv := range env {
+		v, ok := strings.CutPrefix(kv, "PATH=")
+		if !ok {
+			continue
+		}
+		parts := []string{dir}
+		for p := range strings.SplitSeq(v, ":") {
+			if p != dir {
+				parts = append(parts, p)
+			}
+		}
+		env[i] = "PATH=" + strings.Join(parts, ":")
+		return env
+	}
+	return append(env, "PATH="+dir+":"+safePath)
+}

@@ -69,6 +69,10 @@ type Config struct {
 	PidsMax int
 	// NoCgroups turns cgroup enforcement (v2 or v1) off even where it is available.
 	NoCgroups bool
+	// CompatDir, when set, is put first on every job's PATH: rcq's Slurm
+	// command names (srun), so a script's srun is rcq's even where a
+	// Slurm client is installed.
+	CompatDir string
 	// OnEnded, when set, is called after a job's end is recorded (rcqd
 	// wakes its scheduler: capacity is free). It must return promptly.
 	OnEnded func(rcq.JobID)
@@ -570,6 +574,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	} else if self, err := user.Current(); err == nil { // cached by os/user
 		sp.Env = loginEnv(sp.Env, self.Username)
 	}
+	sp.Env = compatPath(sp.Env, e.cfg.CompatDir)
 	if e.cgroups != nil {
 		e.cgroups.assign(&sp, j.ID)
 	}

@@ -23,6 +23,8 @@ var AcctFields = []Field{
 	{"ReqMem", 10, true}, {"MaxRSS", 10, true}, {"TotalCPU", 10, true}, {"CPUTime", 10, true},
 	{"NodeList", 15, true}, {"Reason", 20, true}, {"WorkDir", 20, true}, {"StdOut", 20, true},
 	{"JobIDRaw", 12, false}, {"Timelimit", 10, true},
+	{"Account", 10, true}, {"Partition", 10, true}, {"Cluster", 10, true}, {"NNodes", 8, true},
+	{"NCPUS", 10, true}, {"ReqCPUS", 8, true}, {"QOS", 10, true}, {"Priority", 10, true},
 }
 
 // FieldNames is the accepted-values list for messages.

@@ -42,13 +42,14 @@ func TestStates(t *testing.T) {
 		"CD": rcq.JobCompleted, "completed": rcq.JobCompleted, "F": rcq.JobFailed, "FAILED": rcq.JobFailed,
 		"ca": rcq.JobCancelled, "CANCELLED": rcq.JobCancelled, "TO": rcq.JobTimeout, "timeout": rcq.JobTimeout,
 		"R": rcq.JobRunning, "PD": rcq.JobPending, "Pending": rcq.JobPending, "OOM": "", "NODE_FAIL": "", "nf": "",
+		"COMPLETING": "", "cg": "", "S": "", "suspended": "", "PREEMPTED": "",
 	} {
 		got, err := ParseState(in)
 		if err != nil || got != want {
 			t.Errorf("ParseState(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"done", "", "C", "COMPLETING"} {
+	for _, in := range []string{"done", "", "C", "COMPLETE"} {
 		if _, err := ParseState(in); err == nil || rcq.KindOf(err) != rcq.KindInvalid {
 			t.Errorf("ParseState(%q) = %v, want an invalid-input error", in, err)
 		}
@@ -143,6 +144,25 @@ func TestParseFormat(t *testing.T) {
 	for _, bad := range []string{"JobID,Nope", "", ",", "JobName%x", "JobName%0", "Elapsed%5000"} {
 		if _, err := ParseFormat(bad); err == nil || rcq.KindOf(err) != rcq.KindInvalid {
 			t.Errorf("ParseFormat(%q) = %v, want an invalid-input error", bad, err)
+		}
+	}
+}
+
+func TestLongFormat(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"JobID,State":                       "%20i%20T",
+		"jobid:10,statecompact:.3,Name:":    "%10i%.3t%20j",
+		"JobArrayID,TimeUsed:.8,ReasonList": "%20i%.8M%20R",
+	} {
+		got, err := LongFormat(in)
+		if err != nil || got != want {
+			t.Errorf("LongFormat(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ",", "Nope", "JobID:x", "JobID:-1"} {
+		if _, err := LongFormat(bad); err == nil || rcq.KindOf(err) != rcq.KindInvalid {
+			t.Errorf("LongFormat(%q) = %v, want an invalid-input error", bad, err)
 		}
 	}
 }

@@ -20,6 +20,15 @@ var States = []State{
 	{"CANCELLED", "CA"}, {"TIMEOUT", "TO"}, {"OUT_OF_MEMORY", "OOM"}, {"NODE_FAIL", "NF"},
 }
 
+// otherStates are Slurm's other job states (squeue's and sacct's lists):
+// rcq never gives a job one, so selecting them selects nothing.
+var otherStates = []State{
+	{"BOOT_FAIL", "BF"}, {"COMPLETING", "CG"}, {"CONFIGURING", "CF"}, {"DEADLINE", "DL"},
+	{"PREEMPTED", "PR"}, {"REQUEUED", "RQ"}, {"REQUEUE_FED", "RF"}, {"REQUEUE_HOLD", "RH"},
+	{"RESIZING", "RS"}, {"RESV_DEL_HOLD", "RD"}, {"REVOKED", "RV"}, {"SIGNALING", "SI"},
+	{"SPECIAL_EXIT", "SE"}, {"STAGE_OUT", "SO"}, {"STOPPED", "ST"}, {"SUSPENDED", "S"},
+}
+
 // StateOf is the Slurm state of an rcq state.
 func StateOf(s rcq.JobState) State {
 	switch s {
@@ -44,7 +53,7 @@ const StateNames = "PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT
 
 // ParseState reads a long name or code in any case (COMPLETED, cd, Timeout).
 // It returns the rcq state, or "" for a Slurm state rcq never gives a job
-// (OUT_OF_MEMORY, NODE_FAIL), and an error naming the accepted values for
+// (OUT_OF_MEMORY, NODE_FAIL, COMPLETING, SUSPENDED and Slurm's others), and an error naming the accepted values for
 // anything else.
 func ParseState(s string) (rcq.JobState, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
@@ -58,6 +67,11 @@ func ParseState(s string) (rcq.JobState, error) {
 			}
 		}
 		return "", nil
+	}
+	for _, st := range otherStates {
+		if u == st.Name || u == st.Code {
+			return "", nil
+		}
 	}
 	return "", rcq.Invalid("state", "%q is not a job state: use %s", s, StateNames)
 }

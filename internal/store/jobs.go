@@ -576,7 +576,7 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 			UNION ALL
 			(SELECT id FROM jobs WHERE status = 'running' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
 			ORDER BY id LIMIT $2)
-		SELECT j.id, j.user_id, u.email, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
+		SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
 			coalesce(w.name, ''), j.gpu_indices, `+arrayColumns+`
 		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`+arrayJoin+`
@@ -590,7 +590,7 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 	var status, hold string
 	var gpus []int32
 	var ac arrayCols
-	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
+	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.UnixUser, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
 		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus,
 		&ac.ArrayJobID, &ac.ArrayTaskID, &ac.ArraySpec, &ac.ArrayPending, &ac.ArrayThrottle, &ac.ArrayCount,
 		&ac.ArrayMin, &ac.ArrayMax, &ac.ArrayStep}, func() error {

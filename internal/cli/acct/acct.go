@@ -39,6 +39,8 @@ type Options struct {
 	JSON      bool
 	Summary   bool
 	PageSize  int
+	Names     []string // --name: only jobs with these names
+	Groups    []string // -A/--accounts: only jobs of these groups
 }
 
 // DefaultFormat is rcq-acct's columns without --format.
@@ -68,7 +70,7 @@ lost their node as FAILED, so OOM and NF select nothing. Default: every
 state but PENDING.
 
 -o/--format takes sacct's field names, comma-separated, in any case, each
-with an optional %WIDTH (JobName%30): ` + "JobID, JobIDRaw, JobName, User, Group, State, ExitCode, Elapsed, Start, End, Submit, AllocCPUS, AllocTRES, ReqMem, MaxRSS, TotalCPU, CPUTime, NodeList, Reason, WorkDir, StdOut, Timelimit" + `.
+with an optional %WIDTH (JobName%30): ` + "JobID, JobIDRaw, JobName, User, Group, State, ExitCode, Elapsed, Start, End, Submit, AllocCPUS, AllocTRES, ReqMem, MaxRSS, TotalCPU, CPUTime, NodeList, Reason, WorkDir, StdOut, Timelimit, Account (the group), Partition, Cluster, NNodes, NCPUS, ReqCPUS, QOS, Priority" + `.
 JobID is an array element's Slurm id (123_4; an array's elements never
 started: 123_[5-99]), JobIDRaw its own job id. State is sacct's long name, ExitCode code:signal, Elapsed, TotalCPU and
 CPUTime [DD-]HH:MM:SS, times YYYY-MM-DDTHH:MM:SS in local time or Unknown,
@@ -90,7 +92,7 @@ const example = `  rcq-acct
 // NewCmd builds rcq-acct. runF, when not nil, replaces the run.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{F: f}
-	var jobs, states string
+	var jobs, states, names, groups string
 	var allocations bool
 	cmd := &cobra.Command{
 		Use:     "rcq-acct [flags]",
@@ -105,6 +107,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			}
 			opts.Jobs, opts.Elements = jobRefs(refs)
 			opts.States = cli.SplitList(states)
+			opts.Names, opts.Groups = cli.SplitList(names), cli.SplitList(groups)
 			if opts.Me && opts.User != "" {
 				return cli.Usagef("--me and --user together: choose one")
 			}
@@ -134,6 +137,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Parsable, "parsable", "p", false, "values separated by |, with a | at the end of each line")
 	fl.BoolVarP(&opts.Parsable2, "parsable2", "P", false, "values separated by |, none at the end")
 	fl.StringVarP(&opts.Format, "format", "o", "", "the `FIELDS` to show, comma-separated, e.g. JobID,State,ExitCode (default "+DefaultFormat+")")
+	fl.StringVar(&names, "name", "", "only jobs with these `NAMES` (comma-separated)")
+	fl.StringVarP(&groups, "accounts", "A", "", "only jobs of these `GROUPS` (Slurm's accounts, comma-separated)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the jobs (or the summary) as JSON")
 	fl.BoolVar(&opts.Summary, "summary", false, "per-group totals: jobs by state, CPU and GPU hours")
 	fl.BoolVarP(&allocations, "allocations", "X", false, "accepted for sacct's sake: rcq jobs have no steps, so every line is an allocation")
@@ -250,7 +255,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 	}
 	w := opts.F.IO.Out
 	if opts.JSON {
-		return streamJSON(ctx, w, s, q, none, opts.wanted)
+		return streamJSON(ctx, w, s, q, none, opts.keep)
 	}
 	fcs := make([]cli.FixedColumn, len(cols))
 	for i, c := range cols {
@@ -271,7 +276,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 		vals := make([]string, len(cols))
 		err = s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
-				if !opts.wanted(&p.Jobs[i]) {
+				if !opts.keep(&p.Jobs[i]) {
 					continue
 				}
 				for k, c := range cols {
@@ -290,9 +295,25 @@ func acctRun(ctx context.Context, opts *Options) error {
 	return err
 }
 
+// keep applies the filters rcqd does not: --name and -A/--accounts.
+func (opts *Options) keep(j *apitype.AcctJob) bool {
+	in := func(list []string, v string, fold bool) bool {
+		if len(list) == 0 {
+			return true
+		}
+		for _, x := range list {
+			if x == v || fold && strings.EqualFold(x, v) {
+				return true
+			}
+		}
+		return false
+	}
+	return opts.wanted(j) && in(opts.Names, j.Name, false) && in(opts.Groups, j.Group, true)
+}
+
 // streamJSON writes {"jobs": [...], "count": N} page by page: the jobs as
 // GET /api/acct gives them, never all held at once.
-func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool, wanted func(*apitype.AcctJob) bool) error {
+func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQuery, none bool, keep func(*apitype.AcctJob) bool) error {
 	if _, err := io.WriteString(w, "{\n  \"jobs\": ["); err != nil {
 		return err
 	}
@@ -300,7 +321,7 @@ func streamJSON(ctx context.Context, w io.Writer, s *cli.Session, q client.AcctQ
 	if !none {
 		err := s.EachAcct(ctx, q, func(p *apitype.AcctList) error {
 			for i := range p.Jobs {
-				if !wanted(&p.Jobs[i]) {
+				if !keep(&p.Jobs[i]) {
 					continue
 				}
 				b, err := json.MarshalIndent(&p.Jobs[i], "    ", "  ")
@@ -388,8 +409,20 @@ func Value(j *apitype.AcctJob, field string, now time.Time) string {
 			return j.UnixUser
 		}
 		return j.User
-	case "Group":
+	case "Group", "Account":
 		return j.Group
+	case "Partition":
+		return slurm.Partition
+	case "Cluster":
+		return slurm.ClusterName
+	case "NNodes":
+		return "1"
+	case "NCPUS", "ReqCPUS":
+		return fmt.Sprint(j.CPUCores)
+	case "QOS":
+		return "normal"
+	case "Priority":
+		return "1"
 	case "State":
 		return slurm.StateOf(st).Name
 	case "ExitCode":

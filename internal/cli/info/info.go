@@ -56,7 +56,8 @@ GPUS are free/total (memory in GB), JOBS the running jobs.
 time limit, %D number of workers, %N worker names (node names with -N),
 %T state, %t state as sinfo's compact code (idle, mix, alloc, drain, down),
 %C CPUs as A/I/O/T, %c CPUs per worker, %m memory per worker in MB, %G
-generic resources (gpu:N, or (null)); %[.][width]code sets a width, a dot
+generic resources (gpu:N, or (null)), %p the partition's priority
+tier (1); %[.][width]code sets a width, a dot
 right-justifies, %% is a literal %. As in sinfo, workers whose printed
 fields are equal share one line (%N, %D and %C sum over them).
 
@@ -180,11 +181,12 @@ type column = slurm.Column
 var headers = map[byte]string{
 	'P': "PARTITION", 'a': "AVAIL", 'l': "TIMELIMIT", 'D': "NODES", 'N': "NODELIST",
 	'T': "STATE", 't': "STATE", 'C': "CPUS(A/I/O/T)", 'c': "CPUS", 'm': "MEMORY", 'G': "GRES",
+	'p': "PRIO_TIER",
 }
 
 // parseFormat reads an sinfo -o format: text with %[.][width]code fields.
 func parseFormat(s string) ([]column, error) {
-	cols, err := slurm.ParseColumns(s, "PalDNTtCcmG")
+	cols, err := slurm.ParseColumns(s, "PalDNTtCcmGp")
 	if err != nil {
 		return nil, cli.Usagef("--format: %v", err)
 	}
@@ -259,6 +261,8 @@ func value(code byte, ws []apitype.NodeInfo, byNode bool) string {
 		return Partition
 	case 'a':
 		return "up"
+	case 'p':
+		return "1" // the one partition's priority tier
 	case 'l':
 		return "infinite"
 	case 'D':

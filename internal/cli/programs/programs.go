@@ -16,6 +16,7 @@ import (
 	"github.com/rcq-project/rcq/internal/cli/queue"
 	"github.com/rcq-project/rcq/internal/cli/share"
 	"github.com/rcq-project/rcq/internal/cli/show"
+	"github.com/rcq-project/rcq/internal/cli/slurmcompat"
 	"github.com/rcq-project/rcq/internal/cli/submit"
 	"github.com/rcq-project/rcq/internal/cli/tail"
 	"github.com/spf13/cobra"
@@ -60,12 +61,16 @@ func NewUmbrella(f *cli.Factory) *cobra.Command {
 		Long: `rcq runs the rcq-* programs as subcommands: "rcq submit" is
 rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 
+"rcq slurm-compat install DIR" writes symlinks named sbatch, squeue,
+scancel, sacct, sinfo, scontrol and sacctmgr into DIR: started under such a
+name, rcq is that Slurm command, for tools written for Slurm.
+
 ` + cli.ExitStatusHelp,
 		Example: "  rcq login\n  rcq submit --wrap hostname\n  rcq queue --me\n  rcq cancel 42",
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control, info, share, tail or admin", args[0])
+				return cli.Usagef("unknown command %q: use login, submit, queue, cancel, acct, show, control, info, share, tail, admin or slurm-compat", args[0])
 			}
 			return cmd.Help()
 		},
@@ -76,6 +81,7 @@ rcq-submit, "rcq queue" is rcq-queue, and so on. See each one's help.
 		sub.Use = strings.Replace(sub.Use, p.Name, verb, 1)
 		root.AddCommand(sub)
 	}
+	root.AddCommand(slurmcompat.NewInstallCmd(f))
 	return root
 }
 

@@ -50,7 +50,9 @@ will start them, then running jobs, as a table:
 
 ST is Slurm's state code (PD pending, R running, CD completed, F failed,
 CA cancelled, TO timeout), TIME the time used, and the last column the
-worker of a running job or, in parentheses, why a pending job waits. Other
+worker of a running job or, in parentheses, why a pending job waits. USER
+is the Unix login mapped to the account (as squeue and rcq-acct show it),
+else its email. Other
 users' jobs show only their id, user, group, state and size.
 
 Jobs that ended in the last --recent (5 minutes) follow, a failed one with
@@ -211,7 +213,7 @@ func (q *query) keep(r *Row) bool {
 func (q *query) keepAnyState(r *Row) bool {
 	return q.keepID(r) &&
 		(len(q.names) == 0 || q.names[r.Name]) &&
-		(len(q.users) == 0 || q.users[r.User])
+		(len(q.users) == 0 || q.users[r.User] || r.UnixUser != "" && q.users[r.UnixUser])
 }
 
 // keepID is -j: a job, every row of an array (123), or elements (123_4).
@@ -424,6 +426,13 @@ func renderFormat(w io.Writer, cols []column, rows []Row, header bool) {
 	for i := range rows {
 		line(func(c column) string { return rows[i].value(c.Code) })
 	}
+}
+
+// WriteFormat prints rows as an -o format asks (squeue under Slurm's name
+// prints the header alone when its options select nothing).
+func WriteFormat(w io.Writer, cols []column, rows []Row, header bool) error {
+	renderFormat(w, cols, rows, header)
+	return nil
 }
 
 // tableCodes are the columns of the default, --long and --start tables.

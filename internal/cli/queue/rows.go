@@ -17,6 +17,7 @@ type Row struct {
 	ID             int64                `json:"id"`
 	Name           string               `json:"name"`
 	User           string               `json:"user"`
+	UnixUser       string               `json:"unix_user,omitempty"`
 	GroupID        int64                `json:"group_id"`
 	State          string               `json:"state"`
 	StateCode      string               `json:"state_code"`
@@ -90,7 +91,7 @@ func elapsed(state rcq.JobState, started, completed *time.Time, now time.Time) i
 func fromQueue(j apitype.QueueJob, now time.Time) Row {
 	st := rcq.JobState(j.Status)
 	return Row{
-		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		ID: j.ID, Name: j.Name, User: j.User, UnixUser: j.UnixUser, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
 		Own: j.Own, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
 		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, nil, now),
 		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
@@ -105,7 +106,7 @@ func fromAcct(j apitype.AcctJob, me string, now time.Time) Row {
 	st := rcq.JobState(j.Status)
 	sub := j.SubmittedAt
 	return Row{
-		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		ID: j.ID, Name: j.Name, User: j.User, UnixUser: j.UnixUser, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
 		Own: me == "" || j.User == me, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
 		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, j.CompletedAt, now),
 		Reason: j.Reason, ReasonDetail: j.ReasonDetail, Worker: j.Worker, SubmittedAt: &sub,
@@ -119,7 +120,7 @@ func fromJob(j apitype.Job, me string, now time.Time) Row {
 	st := rcq.JobState(j.Status)
 	sub := j.SubmittedAt
 	return Row{
-		ID: j.ID, Name: j.Name, User: j.User, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
+		ID: j.ID, Name: j.Name, User: j.User, UnixUser: j.UnixUser, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
 		Own: me == "" || j.User == me, CPUCores: j.CPUCores, MemoryGB: j.MemoryGB, GPUCount: j.GPUCount,
 		TimeLimitHours: j.EstimatedHours, ElapsedSeconds: elapsed(st, j.StartedAt, j.CompletedAt, now),
 		Priority: j.Priority, Computed: j.Computed, Rank: j.Rank, Reason: j.Reason, ReasonDetail: j.ReasonDetail,
@@ -175,6 +176,11 @@ func (r *Row) value(code byte) string {
 	case 'j':
 		return orDash(r.Name)
 	case 'u':
+		// As squeue and rcq-acct: the Unix login mapped to the account,
+		// else its email.
+		if r.UnixUser != "" {
+			return r.UnixUser
+		}
 		return orDash(r.User)
 	case 'g':
 		return strconv.FormatInt(r.GroupID, 10)

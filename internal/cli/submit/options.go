@@ -16,6 +16,8 @@ type option struct {
 	env         []string // input variables, highest precedence first
 	directive   bool     // may appear in #RCQ and #SBATCH lines
 	usage       string   // a `WORD` in back quotes is the value's placeholder
+	optional    bool     // the value may be left out (--exclusive): it is then optionalSet
+	note        string   // a Slurm option rcq ignores: why, for its warning
 }
 
 // options is every rcq-submit option. Order is the order of --help.
@@ -123,6 +125,12 @@ func addFlags(fs *pflag.FlagSet) {
 		} else {
 			fs.StringP(o.long, o.short, "", o.usage)
 		}
+		if o.optional {
+			fs.Lookup(o.long).NoOptDefVal = optionalSet
+		}
+		if slurmOnly(o.long) {
+			_ = fs.MarkHidden(o.long) // sbatch shows them
+		}
 	}
 }
 
@@ -200,6 +208,9 @@ func fromDirectives(dirs []Directive, warn func(string)) (settings, error) {
 				}
 				continue
 			}
+			if o != nil && d.Prefix == "RCQ" && slurmOnly(o.long) {
+				o = nil // Slurm's options, in #SBATCH lines only
+			}
 			if o == nil || !o.directive {
 				if d.Prefix == "RCQ" {
 					if o != nil {
@@ -217,6 +228,10 @@ func fromDirectives(dirs []Directive, warn func(string)) (settings, error) {
 				continue
 			}
 			src := fmt.Sprintf("#%s --%s (line %d)", d.Prefix, o.long, d.Line)
+			if o.optional && !hasValue {
+				out[o.long] = setting{value: optionalSet, source: src}
+				continue
+			}
 			if o.isBool {
 				if !hasValue {
 					value = "true"

@@ -178,11 +178,11 @@ echo start
 
 func TestFromDirectives(t *testing.T) {
 	dirs, _ := ParseDirectives(`#!/bin/sh
-#SBATCH --partition gpu
-#SBATCH -p gpu
-#SBATCH --nodes=1 -J sl
-#SBATCH --partition=other
-#SBATCH --hold
+#SBATCH --cpu-freq high
+#SBATCH -S 2
+#SBATCH --cores-per-socket=1 -J sl
+#SBATCH --cpu-freq=low
+#SBATCH --hold -p rcq --exclusive
 #RCQ --mem 4G -c8
 #RCQ --job-name=rcq
 `)
@@ -194,13 +194,18 @@ func TestFromDirectives(t *testing.T) {
 	if s["job-name"].value != "rcq" || s["mem"].value != "4G" || s["cpus-per-task"].value != "8" || s["hold"].value != "true" {
 		t.Errorf("settings = %+v", s)
 	}
+	// Slurm's options rcq-submit knows are read from #SBATCH lines (an
+	// optional value left out is optionalSet), never from #RCQ lines.
+	if s["partition"].value != "rcq" || s["exclusive"].value != optionalSet {
+		t.Errorf("partition %+v, exclusive %+v", s["partition"], s["exclusive"])
+	}
 	if s["job-name"].source != "#RCQ --job-name (line 8)" {
 		t.Errorf("source = %q", s["job-name"].source)
 	}
 	// One warning per unsupported option, naming it.
-	wantW := []string{"#SBATCH --partition is not supported by rcq and is ignored (line 2)",
-		"#SBATCH -p is not supported by rcq and is ignored (line 3)",
-		"#SBATCH --nodes is not supported by rcq and is ignored (line 4)"}
+	wantW := []string{"#SBATCH --cpu-freq is not supported by rcq and is ignored (line 2)",
+		"#SBATCH -S is not supported by rcq and is ignored (line 3)",
+		"#SBATCH --cores-per-socket is not supported by rcq and is ignored (line 4)"}
 	if !reflect.DeepEqual(warnings, wantW) {
 		t.Errorf("warnings = %q", warnings)
 	}

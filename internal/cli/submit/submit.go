@@ -35,6 +35,9 @@ type Options struct {
 	Args []string
 	// CmdLine holds the options given on the command line, by long name.
 	CmdLine map[string]string
+	// Slurm is set by sbatch: what Slurm refuses is refused (exit 1, Slurm's
+	// words) instead of warned about.
+	Slurm bool
 
 	// PollInterval is the first delay between checks of --wait (it doubles
 	// up to MaxPollInterval). Zero means the defaults.
@@ -172,7 +175,11 @@ func inputVariables() string {
 // NewCmd builds rcq-submit. runF, when not nil, replaces the run: flag
 // parsing tests stop there and inspect the options.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{F: f}
+	return newCmd(f, runF, false)
+}
+
+func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Command {
+	opts := &Options{F: f, Slurm: slurm}
 	cmd := &cobra.Command{
 		Use:     "rcq-submit [flags] [script [args...]]",
 		Short:   "Submit a batch job to rcq (like sbatch)",
@@ -213,6 +220,11 @@ type Plan struct {
 	// asks for the largest worker's memory when it sends the job.
 	WholeNodeMemory bool
 	JSON            bool
+	// Account is sbatch's --account: it must name the caller's group.
+	Account       string
+	accountSource string
+	// Slurm is set under sbatch: Slurm's refusals instead of warnings.
+	Slurm bool
 }
 
 // Prepare reads the script and every source of options into a Plan, without
@@ -266,7 +278,7 @@ func Prepare(opts *Options) (*Plan, error) {
 	}
 	all := fromDirs.merge(fromEnv(f.Getenv)).merge(cmdline)
 
-	p := &Plan{}
+	p := &Plan{Slurm: opts.Slurm}
 	if p, err = build(f, all, p); err != nil {
 		return nil, &cli.UsageError{Err: err}
 	}
@@ -304,6 +316,9 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 			return nil, fmt.Errorf("%s: %q is not a number of CPU cores: use a whole number of at least 1", v.source, v.value)
 		}
 		r.CPUCores = &n
+	}
+	if err := applySlurm(f, s, p); err != nil {
+		return nil, err
 	}
 	if v, ok := s["mem"]; ok {
 		if w, both := s["mem-per-cpu"]; both {
@@ -435,6 +450,11 @@ func submitRun(ctx context.Context, opts *Options) error {
 	s, err := f.Client()
 	if err != nil {
 		return err
+	}
+	if p.Account != "" {
+		if err := checkAccount(ctx, f, s, p); err != nil {
+			return err
+		}
 	}
 	if p.WholeNodeMemory {
 		if err := wholeNodeMemory(ctx, s, &p.Request); err != nil {

@@ -77,7 +77,7 @@ exit 0
 	if e.Stdout.String() != "Submitted batch job 1\n" {
 		t.Errorf("stdout = %q", e.Stdout)
 	}
-	wantWarn := "rcq-submit: warning: #SBATCH --partition is not supported by rcq and is ignored (line 4)\n" +
+	wantWarn := "rcq-submit: warning: #SBATCH --partition (line 4): partition \"gpu\" is ignored: rcq has one partition, rcq\n" +
 		"rcq-submit: warning: #RCQ --gres (line 6): GPU type \"a100\" is ignored: rcq gives any free GPU\n"
 	if e.Stderr.String() != wantWarn {
 		t.Errorf("stderr = %q\nwant %q", e.Stderr, wantWarn)
