@@ -1,13 +1,13 @@
-package cli
+package table
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestWriteTable(t *testing.T) {
+func TestWrite(t *testing.T) {
 	var b strings.Builder
-	if err := WriteTable(&b, []string{"NAME", "N", "NOTE"}, [][]string{{"w1", "8", "a_b"}, {"gpu-node", "12", ""}}, 1); err != nil {
+	if err := Write(&b, []string{"NAME", "N", "NOTE"}, [][]string{{"w1", "8", "a_b"}, {"gpu-node", "12", ""}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	want := "NAME      N NOTE\nw1        8 a_b\ngpu-node 12\n"
@@ -15,7 +15,7 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
 	}
 	b.Reset()
-	if err := WriteTable(&b, nil, [][]string{{"x", "y"}}); err != nil || b.String() != "x y\n" {
+	if err := Write(&b, nil, [][]string{{"x", "y"}}); err != nil || b.String() != "x y\n" {
 		t.Errorf("without header: %q %v", b.String(), err)
 	}
 }
