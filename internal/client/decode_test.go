@@ -34,7 +34,7 @@ func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
 	q := apitype.Queue{Now: now, Next: "c1", Count: 3, Jobs: []apitype.QueueJob{
 		{ID: 1, User: "a@localhost", Status: "pending", CPUCores: 2, Own: true, Name: "tab\there \"q\" \\ é ✓ \u2028 😀",
 			Computed: &rcq.PriorityFactors{Base: 6, FairShare: 2, WaitBoost: 1.0008706224027777, Final: 12.010447468833332},
-			Rank: 1, Reason: "JobHeldUser", ReasonDetail: "held <by> & its owner", SubmittedAt: &now, EstimatedHours: 0.5},
+			Rank:     1, Reason: "JobHeldUser", ReasonDetail: "held <by> & its owner", SubmittedAt: &now, EstimatedHours: 0.5},
 		{ID: 2, User: "b@x", Status: "running", StartedAt: &later, Worker: "w1", GPUIndices: []int{0, 3}},
 		{ID: -3},
 	}}
@@ -116,7 +116,7 @@ func BenchmarkDecodeQueue(b *testing.B) {
 		q.Jobs = append(q.Jobs, apitype.QueueJob{ID: int64(i), User: "admin@localhost", GroupID: 1, Status: "pending", CPUCores: 1,
 			MemoryGB: 1, Own: true, Name: fmt.Sprintf("bench-%d", i), Priority: 5,
 			Computed: &rcq.PriorityFactors{Base: 6, FairShare: 2, WaitBoost: 1.0008706224027777, Final: 12.010447468833332},
-			Rank: i + 1, Reason: "JobHeldUser", ReasonDetail: strings.Repeat("held by its owner ", 4), SubmittedAt: &now, EstimatedHours: 1})
+			Rank:     i + 1, Reason: "JobHeldUser", ReasonDetail: strings.Repeat("held by its owner ", 4), SubmittedAt: &now, EstimatedHours: 1})
 	}
 	data, err := json.Marshal(q)
 	if err != nil {
