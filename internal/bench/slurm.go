@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/client"
 )
 
 // ErrNoSlurm means Slurm's commands are missing or slurmctld does not
@@ -201,9 +202,18 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 			return el, int64(n), nil
 		}
 
-		// (a) One submit of a held job, each way, in turn.
-		var rs, ss []time.Duration
+		// (a) One submit of a held job, each way, in turn; and the same
+		// request from this process (no process start), for where the
+		// time goes.
+		var rs, ss, api []time.Duration
+		held := trivialJob(d.WorkDir)
+		held.Hold = true
 		for i := range sz.SlurmSubmits {
+			t0 := time.Now()
+			if _, err := c.Submit(ctx, held, client.SubmitOptions{IdempotencyKey: fmt.Sprintf("bench-%d", i)}); err != nil {
+				return err
+			}
+			api = append(api, time.Since(t0))
 			pair := []func() error{
 				func() error {
 					el, _, err := cli("rcq-submit", "--hold", "--wrap", "true")
@@ -228,7 +238,8 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 		p := params("calls", sz.SlurmSubmits, "order", "interleaved", "stat", "median")
 		b.add(Result{9, "rcq-submit --hold --wrap true", p, "ms", median(ms(rs)), "", nil},
 			Result{9, "sbatch --hold --wrap true", p, "ms", median(ms(ss)), "", nil},
-			Result{9, "rcq-submit/sbatch", p, "ratio", median(ms(rs)) / median(ms(ss)), "", nil}.goal(false, 0.8))
+			Result{9, "rcq-submit/sbatch", p, "ratio", median(ms(rs)) / median(ms(ss)), "", nil}.goal(false, 0.8),
+			Result{9, "POST /api/jobs (held, idempotency key)", p, "ms", median(ms(api)), "", nil})
 
 		// Both queues up to SlurmPending held jobs.
 		fill := func() error {
