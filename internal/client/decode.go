@@ -131,8 +131,9 @@ func judge(t reflect.Type) bool {
 }
 
 type fastDecoder struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	depth int // objects and arrays open
 	// seen holds short strings already made: a page repeats its users,
 	// states, reasons and workers thousands of times.
 	seen map[string]string
@@ -438,6 +439,8 @@ func hex4(data []byte, i int) (rune, bool) {
 func (d *fastDecoder) object(v reflect.Value) bool {
 	info, _ := structInfos.Load(v.Type())
 	si := info.(*structInfo)
+	d.depth++
+	defer func() { d.depth-- }()
 	d.pos++ // {
 	d.ws()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
@@ -493,6 +496,8 @@ func (d *fastDecoder) object(v reflect.Value) bool {
 }
 
 func (d *fastDecoder) array(v reflect.Value) bool {
+	d.depth++
+	defer func() { d.depth-- }()
 	d.pos++ // [
 	d.ws()
 	n := 0
@@ -504,16 +509,28 @@ func (d *fastDecoder) array(v reflect.Value) bool {
 		v.SetLen(0)
 		return true
 	}
+	start := d.pos
 	for {
-		if n >= v.Cap() {
-			grown := reflect.MakeSlice(v.Type(), n+1, max(4, 2*v.Cap()))
+		c := v.Cap()
+		if n >= c {
+			c = max(4, 2*c)
+		}
+		if n == 1 && d.depth <= 2 {
+			// A page's list of rows (at the top, or in the top object):
+			// as many more as the first row's size says the rest holds,
+			// one copy instead of a dozen. Not deeper, where the rest of
+			// the page says nothing about a row's own small lists.
+			c = max(c, n+(len(d.data)-d.pos)/max(d.pos-start, 1)+1)
+		}
+		if c > v.Cap() {
+			grown := reflect.MakeSlice(v.Type(), n+1, c)
 			reflect.Copy(grown, v)
 			v.Set(grown)
 		}
 		v.SetLen(n + 1)
-		e := v.Index(n)
-		e.SetZero()
-		if !d.value(e) {
+		// Like encoding/json, into the element as it is (zero unless the
+		// caller's slice had room beyond its length).
+		if !d.value(v.Index(n)) {
 			return false
 		}
 		n++

@@ -80,6 +80,22 @@ func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestDecodeJSONSizesRowsNotTheirLists(t *testing.T) {
+	var page apitype.Queue
+	data := []byte(`{"jobs":[{"id":1,"gpu_indices":[0]},{"id":2,"gpu_indices":[1,2]},{"id":3,"gpu_indices":[3]},{"id":4}]}`)
+	if err := decodeJSON(data, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Jobs) != 4 || cap(page.Jobs) > 8 {
+		t.Errorf("jobs: len %d cap %d, want 4 and a cap near it", len(page.Jobs), cap(page.Jobs))
+	}
+	for _, j := range page.Jobs {
+		if cap(j.GPUIndices) > 4 {
+			t.Errorf("job %d: gpu_indices cap %d: sized from the page, not the list", j.ID, cap(j.GPUIndices))
+		}
+	}
+}
+
 func TestDecodeJSONKnowsItsTypes(t *testing.T) {
 	for _, c := range []struct {
 		v    any
