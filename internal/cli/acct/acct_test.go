@@ -21,7 +21,10 @@ func fakeAcct(t *testing.T, n int, queries *[]string) string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/acct", func(w http.ResponseWriter, r *http.Request) {
 		*queries = append(*queries, r.URL.RawQuery)
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+		if err != nil {
+			limit = 10_000 // rcqd's largest page, its default
+		}
 		from := n
 		if c := r.URL.Query().Get("cursor"); c != "" {
 			from, _ = strconv.Atoi(c)
