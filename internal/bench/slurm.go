@@ -101,7 +101,19 @@ func (s *slurm) load(ctx context.Context, n, par, want int) error {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) && ctx.Err() == nil {
-				if _, _, err := s.run(ctx, "sbatch", "--hold", "-o", "/dev/null", "--wrap", "true"); err != nil {
+				// A busy slurmctld times out now and then ("Socket timed
+				// out on send/recv operation"): a job that failed to submit
+				// is tried again, up to three times.
+				var err error
+				for try := range 3 {
+					if try > 0 {
+						time.Sleep(time.Second)
+					}
+					if _, _, err = s.run(ctx, "sbatch", "--hold", "-o", "/dev/null", "--wrap", "true"); err == nil {
+						break
+					}
+				}
+				if err != nil {
 					errs <- err
 					next.Store(int64(n))
 					return
@@ -114,6 +126,19 @@ func (s *slurm) load(ctx context.Context, n, par, want int) error {
 	case err := <-errs:
 		return err
 	default:
+	}
+	// A timed-out sbatch that was tried again may have made its job after
+	// all: cancel the newest extra ones.
+	cmd := exec.CommandContext(ctx, "squeue", "-h", "-o", "%i", "-u", s.user, "--sort=-i")
+	cmd.Env = s.env
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("squeue: %w", err)
+	}
+	if ids := strings.Fields(string(out)); len(ids) > want {
+		if _, _, err := s.run(ctx, "scancel", ids[:len(ids)-want]...); err != nil {
+			return err
+		}
 	}
 	return s.waitCount(ctx, want, time.Minute)
 }
