@@ -109,8 +109,8 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			if opts.Parsable && opts.Parsable2 {
 				return cli.Usagef("-p/--parsable and -P/--parsable2 together: choose one")
 			}
-			if opts.PageSize < 0 || opts.PageSize > 10000 {
-				return cli.Usagef("--page-size %d: use a number from 1 to 10000 (0: rcqd's largest page)", opts.PageSize)
+			if opts.PageSize < 1 || opts.PageSize > 10000 {
+				return cli.Usagef("--page-size %d: use a number from 1 to 10000", opts.PageSize)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -132,9 +132,7 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.JSON, "json", false, "print the jobs (or the summary) as JSON")
 	fl.BoolVar(&opts.Summary, "summary", false, "per-group totals: jobs by state, CPU and GPU hours")
 	fl.BoolVarP(&allocations, "allocations", "X", false, "accepted for sacct's sake: rcq jobs have no steps, so every line is an allocation")
-	// rcqd's largest page by default (10,000 unless jobs.max_page_size says
-	// otherwise): -P over 100,000 jobs in 10 requests, not 100.
-	fl.IntVar(&opts.PageSize, "page-size", 0, "read `N` jobs per request (0: rcqd's largest page)")
+	fl.IntVar(&opts.PageSize, "page-size", 1000, "read `N` jobs per request")
 	_ = fl.MarkHidden("page-size")
 	_ = cmd.RegisterFlagCompletionFunc("state", completeStates)
 	_ = cmd.RegisterFlagCompletionFunc("format", completeFields)

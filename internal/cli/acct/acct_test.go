@@ -21,10 +21,7 @@ func fakeAcct(t *testing.T, n int, queries *[]string) string {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/acct", func(w http.ResponseWriter, r *http.Request) {
 		*queries = append(*queries, r.URL.RawQuery)
-		limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
-		if err != nil {
-			limit = 10_000 // rcqd's largest page, its default
-		}
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		from := n
 		if c := r.URL.Query().Get("cursor"); c != "" {
 			from, _ = strconv.Atoi(c)
