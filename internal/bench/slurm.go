@@ -103,11 +103,11 @@ func (s *slurm) load(ctx context.Context, n, par, want int) error {
 			for next.Add(1) <= int64(n) && ctx.Err() == nil {
 				// A busy slurmctld times out now and then ("Socket timed
 				// out on send/recv operation"): a job that failed to submit
-				// is tried again, up to three times.
+				// is tried again, up to six times, waiting longer each time.
 				var err error
-				for try := range 3 {
+				for try := range 6 {
 					if try > 0 {
-						time.Sleep(time.Second)
+						time.Sleep(time.Duration(try) * time.Second)
 					}
 					if _, _, err = s.run(ctx, "sbatch", "--hold", "-o", "/dev/null", "--wrap", "true"); err == nil {
 						break
@@ -185,6 +185,7 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 	b.logf("scenario 9: rcq against Slurm (user %s): %d submits each, queue and cancel at %d pending", s.user, sz.SlurmSubmits, sz.SlurmPending)
 	// Slurm's jobs are cancelled whatever happens.
 	defer func() {
+		s.dir = "" // the daemon's working directory is gone by now
 		if n, err := s.count(context.Background()); err == nil && n > 0 {
 			if _, err := s.cancelAll(context.Background()); err != nil {
 				fmt.Fprintf(b.log, "rcq-bench: cancelling the Slurm jobs left: %v\n", err)
