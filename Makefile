@@ -20,8 +20,10 @@ help: ## list the targets
 .PHONY: build
 build: ## build every binary into ./bin
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(filter $(COMMANDS),$(notdir $(wildcard cmd/*))))
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/rcq-supervise
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/rcqd
+	@# The commands and the supervisor are static, as in the releases: no
+	@# dynamic loader and libc at every start (docs/performance.md).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(filter-out rcqd,$(filter $(COMMANDS),$(notdir $(wildcard cmd/*))))) ./cmd/rcq-supervise
 
 .PHONY: run
 run: ensure-postgres build ## build, then start rcqd in the foreground on its private PostgreSQL
@@ -59,6 +61,10 @@ lint: ## go vet and staticcheck
 bench: ensure-postgres build bench-sched ## every benchmark: the scheduler core, then rcq-bench end to end
 	$(GO) run ./cmd/rcq-bench -bin $(BIN) -json bench-results.json
 
+.PHONY: bench-slurm
+bench-slurm: ensure-postgres build ## rcq side by side with a running Slurm on this machine (docs/performance.md)
+	$(GO) run ./cmd/rcq-bench -bin $(BIN) -slurm -json bench-slurm.json
+
 .PHONY: bench-sched
 bench-sched: ensure-postgres ## scheduler benchmarks: pure core and full cycle against PostgreSQL
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/sched
@@ -92,4 +98,4 @@ release-check: ## goreleaser check and a snapshot release (nothing published); t
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf $(BIN) bench-results.json dist
+	rm -rf $(BIN) bench-results.json bench-slurm.json dist

@@ -163,7 +163,8 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(body) // the client went away: nothing left to tell it
+	w.Header().Set("Content-Length", strconv.Itoa(len(body))) // the client's buffer is sized once
+	_, _ = w.Write(body)                                      // the client went away: nothing left to tell it
 	return nil
 }
 

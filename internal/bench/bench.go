@@ -35,18 +35,32 @@ type Sizes struct {
 	QueueRuns   int   // scenario 6: runs per median
 	SchedCycles int   // scenario 7: cycles timed
 	SchedWorker int   // scenario 7: workers
+	// Scenario 9, against Slurm.
+	SlurmSubmits int // one-call submits of each
+	SlurmPending int // held jobs in each queue for the queue view and the cancel
+	SlurmRuns    int // queue views of each (median)
+	SlurmCancels int // cancel rounds (median); each reloads both queues
+	// Scenario 10.
+	ShowRuns    int // rcq-show runs (median)
+	InfoWorkers int // workers rcq-info lists
+	AcctJobs    int // finished jobs rcq-acct reads
+	AcctRuns    int // rcq-acct runs (median); rcq-info runs twice as many
 }
 
 func fullSizes() Sizes {
 	return Sizes{Submits: 10_000, Clients: []int{1, 4, 16}, BatchJobs: 10_000, Batches: 3, PGSeconds: 5,
 		LatencyJobs: 200, E2EJobs: 2000, E2ECores: 8, SpawnSecs: 3, CLIJobs: 1000, CLITimed: 200,
-		QueueSizes: []int{1000, 10_000, 100_000}, QueueRuns: 5, SchedCycles: 3, SchedWorker: 1000}
+		QueueSizes: []int{1000, 10_000, 100_000}, QueueRuns: 5, SchedCycles: 3, SchedWorker: 1000,
+		SlurmSubmits: 50, SlurmPending: 10_000, SlurmRuns: 10, SlurmCancels: 3,
+		ShowRuns: 30, InfoWorkers: 1000, AcctJobs: 100_000, AcctRuns: 5}
 }
 
 func quickSizes() Sizes {
 	return Sizes{Submits: 1000, Clients: []int{1, 4, 16}, BatchJobs: 5000, Batches: 1, PGSeconds: 2,
 		LatencyJobs: 40, E2EJobs: 300, E2ECores: 8, SpawnSecs: 1, CLIJobs: 100, CLITimed: 30,
-		QueueSizes: []int{1000, 5000, 20_000}, QueueRuns: 3, SchedCycles: 1, SchedWorker: 200}
+		QueueSizes: []int{1000, 5000, 20_000}, QueueRuns: 3, SchedCycles: 1, SchedWorker: 200,
+		SlurmSubmits: 10, SlurmPending: 1000, SlurmRuns: 3, SlurmCancels: 1,
+		ShowRuns: 10, InfoWorkers: 200, AcctJobs: 10_000, AcctRuns: 3}
 }
 
 // Bench runs the scenarios and collects their results.
@@ -104,9 +118,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rcq-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	jsonPath := fs.String("json", "bench-results.json", "write the results as JSON to `PATH` (empty: do not)")
-	bin := fs.String("bin", "bin", "directory holding rcqd, rcq-login, rcq-submit and rcq-queue (make build)")
+	bin := fs.String("bin", "bin", "directory holding rcqd and the rcq commands (make build)")
 	quick := fs.Bool("quick", false, "reduced sizes for a quick check (about a minute); the figures are not issue 6's")
-	only := fs.String("only", "", "comma-separated scenarios to run (1-8; 2 needs 1, 8 runs with 6 and 7); default all")
+	only := fs.String("only", "", "comma-separated scenarios to run (1-10; 2 needs 1, 8 runs with 6 and 7, 9 needs Slurm); default all but 9")
+	withSlurm := fs.Bool("slurm", false, "run scenario 9 only: rcq side by side with a running Slurm (sbatch, squeue, scancel) on this machine; fails when Slurm is not there")
 	schedBench := fs.Bool("sched", true, "scenario 7 also runs the scheduler's go test benchmarks at 100k jobs x 1000 workers (needs the source tree)")
 	keep := fs.Bool("keep", false, "keep the state directories (logs, databases) for inspection")
 	profileDir := fs.String("profile", "", "write CPU profiles of rcqd during the measures with goals into `DIR`")
@@ -121,18 +136,33 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	want := map[int]bool{}
-	if *only == "" {
-		for i := 1; i <= 8; i++ {
-			want[i] = true
+	switch {
+	case *withSlurm && *only != "":
+		fmt.Fprintln(stderr, "rcq-bench: -slurm runs scenario 9 only; -only 9 is the same, without -slurm")
+		return 2
+	case *withSlurm:
+		want[9] = true
+	case *only == "":
+		// Scenario 9 needs Slurm running beside rcq: only on request.
+		for i := 1; i <= 10; i++ {
+			want[i] = i != 9
 		}
-	} else {
+	default:
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 8 {
-				fmt.Fprintf(stderr, "rcq-bench: -only: %q is not a scenario 1-8\n", s)
+			if err != nil || n < 1 || n > 10 {
+				fmt.Fprintf(stderr, "rcq-bench: -only: %q is not a scenario 1-10\n", s)
 				return 2
 			}
 			want[n] = true
+		}
+	}
+	if want[9] {
+		// Before anything starts: without Slurm this mode has nothing to
+		// compare with, and says so.
+		if _, err := findSlurm(context.Background()); err != nil {
+			fmt.Fprintf(stderr, "rcq-bench: scenario 9: %v\n", err)
+			return 1
 		}
 	}
 	binDir, err := filepath.Abs(*bin)
@@ -140,7 +170,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rcq-bench: %v\n", err)
 		return 1
 	}
-	for _, name := range []string{"rcqd", "rcq-login", "rcq-submit", "rcq-queue"} {
+	for _, name := range []string{"rcqd", "rcq-login", "rcq-submit", "rcq-queue", "rcq-cancel", "rcq-show", "rcq-info", "rcq-acct"} {
 		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
 			fmt.Fprintf(stderr, "rcq-bench: %s not found in %s: run make build, or pass -bin DIR\n", name, binDir)
 			return 1
@@ -180,6 +210,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			}
 			return b.schedGoBench(ctx)
 		}},
+		{[]int{9}, b.versusSlurm},
+		{[]int{10}, b.details},
 	} {
 		run := false
 		for _, n := range s.n {

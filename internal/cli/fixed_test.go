@@ -1,6 +1,8 @@
 package cli
 
 import (
+	clitable "github.com/rcq-project/rcq/internal/cli/table"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -68,11 +70,11 @@ func TestWideCharactersAlign(t *testing.T) {
 		t.Errorf("WriteAligned:\n%s\nwant:\n%s", b.String(), wideWant)
 	}
 	b.Reset()
-	if err := WriteTable(&b, wideRows[0], wideRows[1:], 0, 2); err != nil {
+	if err := clitable.Write(&b, wideRows[0], wideRows[1:], 0, 2); err != nil {
 		t.Fatal(err)
 	}
 	if b.String() != wideWant {
-		t.Errorf("WriteTable:\n%s\nwant:\n%s", b.String(), wideWant)
+		t.Errorf("table.Write:\n%s\nwant:\n%s", b.String(), wideWant)
 	}
 	// Each line's REASON column starts at the same display column.
 	for _, line := range strings.Split(strings.TrimSuffix(wideWant, "\n"), "\n")[:3] {

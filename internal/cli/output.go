@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +13,16 @@ import (
 
 // PrintJSON writes v as one indented JSON document.
 func PrintJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	// Compact first, then indented by indentJSON (the same bytes as the
+	// encoder's SetIndent, in a fraction of the time for a long list).
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	out := indentJSON(make([]byte, 0, compact.Len()*2), bytes.TrimSuffix(compact.Bytes(), []byte("\n")))
+	if _, err := w.Write(append(out, '\n')); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
 	return nil

@@ -190,7 +190,18 @@ func (c *Client) do(ctx context.Context, r request) error {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(r.out); err != nil {
+	// The whole answer first, in one buffer of its announced size, then one
+	// decode: a page of 10,000 jobs is 4-5 MB, and encoding/json's Decoder
+	// spent a third of its time growing and copying its buffer.
+	var body bytes.Buffer
+	if resp.ContentLength > 0 {
+		body.Grow(int(min(resp.ContentLength, 64<<20)) + bytes.MinRead)
+	}
+	_, err = body.ReadFrom(resp.Body)
+	if err == nil {
+		err = decodeJSON(body.Bytes(), r.out)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -3,11 +3,11 @@ package admin
 import (
 	"io"
 
-	"github.com/rcq-project/rcq/internal/cli"
+	clitable "github.com/rcq-project/rcq/internal/cli/table"
 )
 
 // table gathers a bounded table (groups, users, workers) and draws it with
-// cli.WriteTable (tablewriter) in rcq-queue's style: one space between
+// clitable.Write (tablewriter) in rcq-queue's style: one space between
 // columns, numbers right-aligned, no trailing spaces.
 type table struct {
 	header []string
@@ -25,4 +25,4 @@ func (t *table) rightAlign(cols ...int) *table {
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
-func (t *table) render(w io.Writer) error { return cli.WriteTable(w, t.header, t.rows, t.right...) }
+func (t *table) render(w io.Writer) error { return clitable.Write(w, t.header, t.rows, t.right...) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/table"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/slurm"
 	"github.com/spf13/cobra"
@@ -151,7 +152,7 @@ func infoRun(ctx context.Context, opts *Options) error {
 		for _, r := range rows {
 			cells = append(cells, r.cells)
 		}
-		return cli.WriteTable(w, header, cells, right...)
+		return table.Write(w, header, cells, right...)
 	}
 	cols, err := parseFormat(format)
 	if err != nil {
@@ -353,5 +354,5 @@ func writeLong(w io.Writer, ws []apitype.NodeInfo, noHeader bool) error {
 			fmt.Sprintf("%dG/%dG", max(x.MemoryGB-x.AllocMemoryGB, 0), x.MemoryGB),
 			fmt.Sprintf("%d/%d", max(x.GPUCount-x.AllocGPUs, 0), x.GPUCount), strconv.Itoa(x.RunningJobs)}
 	}
-	return cli.WriteTable(w, header, rows, 3, 4, 5, 6)
+	return table.Write(w, header, rows, 3, 4, 5, 6)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/table"
 	"github.com/spf13/cobra"
 )
 
@@ -103,7 +104,7 @@ func shareRun(ctx context.Context, opts *Options) error {
 		header = nil
 	}
 	if !opts.Parsable2 {
-		return cli.WriteTable(w, header, rows, 2, 3, 4, 5, 6)
+		return table.Write(w, header, rows, 2, 3, 4, 5, 6)
 	}
 	var b strings.Builder
 	if header != nil {

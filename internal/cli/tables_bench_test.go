@@ -4,27 +4,13 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
+
+	clitable "github.com/rcq-project/rcq/internal/cli/table"
 )
 
-func TestWriteTable(t *testing.T) {
-	var b strings.Builder
-	if err := WriteTable(&b, []string{"NAME", "N", "NOTE"}, [][]string{{"w1", "8", "a_b"}, {"gpu-node", "12", ""}}, 1); err != nil {
-		t.Fatal(err)
-	}
-	want := "NAME      N NOTE\nw1        8 a_b\ngpu-node 12\n"
-	if b.String() != want {
-		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
-	}
-	b.Reset()
-	if err := WriteTable(&b, nil, [][]string{{"x", "y"}}); err != nil || b.String() != "x y\n" {
-		t.Errorf("without header: %q %v", b.String(), err)
-	}
-}
-
 // BenchmarkTables draws one 10,000-row table of rcq-queue's default columns
-// with tablewriter (WriteTable) and with the fast writer (WriteAligned, and
+// with tablewriter (table.Write) and with the fast writer (WriteAligned, and
 // FixedWriter as rcq-acct streams), to io.Discard: the measured reason why
 // the unbounded tables do not use tablewriter (docs/performance.md).
 //
@@ -40,7 +26,7 @@ func BenchmarkTables(b *testing.B) {
 	b.Run("tablewriter", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := WriteTable(io.Discard, header, rows, right...); err != nil {
+			if err := clitable.Write(io.Discard, header, rows, right...); err != nil {
 				b.Fatal(err)
 			}
 		}

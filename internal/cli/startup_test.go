@@ -1,0 +1,36 @@
+package cli_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStartupLinksNoTablewriter keeps tablewriter out of the commands that
+// draw no bounded table: its package initialisation (width caches, an ANSI
+// regexp, locale detection) costs 1.5-5 ms at every start of every command
+// that links it, a third of rcq-submit's whole budget beside sbatch
+// (docs/performance.md). Bounded tables are drawn by internal/cli/table.
+func TestStartupLinksNoTablewriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Skipf("go env: %v", err)
+	}
+	dir := filepath.Dir(strings.TrimSpace(string(root)))
+	for _, cmd := range []string{"./cmd/rcq-submit", "./cmd/rcq-queue", "./cmd/rcq-cancel", "./cmd/rcq-acct", "./cmd/rcq-show",
+		"./cmd/rcq-control", "./cmd/rcq-tail", "./cmd/rcq-login"} {
+		out, err := exec.Command("go", "list", "-C", dir, "-deps", cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			if strings.HasPrefix(d, "github.com/olekukonko/") {
+				t.Errorf("%s links %s", cmd, d)
+			}
+		}
+	}
+}
