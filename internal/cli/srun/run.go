@@ -77,7 +77,7 @@ func srunRun(opts *Options) error {
 		cmd := exec.Command(opts.Argv[0], opts.Argv[1:]...)
 		cmd.Env = st.env(base, opts.Export, i, opts.CPUsPerTask)
 		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = taskAttr()
 		t := &task{id: i, cmd: cmd}
 		tasks[i] = t
 		if err == nil {
