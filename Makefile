@@ -46,6 +46,9 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArraySpec$$' -fuzztime 10s ./internal/rcq
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/client
+	$(GO) test -run '^$$' -fuzz '^FuzzIndentJSON$$' -fuzztime 10s ./internal/cli
 
 .PHONY: test-compat
 test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil) run workflows on a throwaway rcqd through the Slurm names
