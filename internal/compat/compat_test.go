@@ -351,10 +351,3 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 		}
 	}
 }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}

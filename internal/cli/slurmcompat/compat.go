@@ -15,7 +15,6 @@ package slurmcompat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -151,10 +150,6 @@ func ignored(f *cli.Factory, cmd *cobra.Command, why string, names ...string) {
 		}
 	}
 }
-
-// errNothing is returned by a translation that selects nothing: the
-// command prints what Slurm prints for an empty answer and exits 0.
-var errNothing = errors.New("nothing selected")
 
 // helpFlag declares --help alone, so -h can be Slurm's --noheader.
 func helpFlag(cmd *cobra.Command) { cmd.Flags().Bool("help", false, "show this help") }

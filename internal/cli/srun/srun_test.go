@@ -16,8 +16,6 @@ import (
 type testEnv struct {
 	f    *cli.Factory
 	vars map[string]string
-	out  *strings.Builder
-	err  *strings.Builder
 }
 
 func newTestEnv(t *testing.T, dir string) *testEnv {

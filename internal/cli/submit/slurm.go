@@ -130,6 +130,7 @@ func applySlurm(f *cli.Factory, s settings, p *Plan) error {
 				continue
 			}
 			if p.Slurm {
+				//lint:ignore ST1005 sbatch's own words, which tools match
 				return &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("error: '%s' can't be reached now, or it is an invalid entry for --cluster.  Use 'sacctmgr list clusters' to see available clusters.", c)}
 			}
 			f.Warnf("%s: cluster %q is ignored: this is %s", v.source, c, slurm.ClusterName)
