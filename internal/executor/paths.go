@@ -69,73 +69,29 @@ func OutputPathsIn(j *rcq.Job, outputDir string) (stdout, stderr string) {
 // elements not yet started (it has no one index). Substituted values never
 // contain '/'.
 func ExpandPattern(p string, j *rcq.Job) string {
-	if !strings.Contains(p, "%") {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c != '%' {
-			b.WriteByte(c)
-			continue
-		}
-		k := i + 1
-		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
-			k++
-		}
-		if k >= len(p) {
-			b.WriteString(p[i:])
-			break
-		}
-		width := 0
-		if k > i+1 {
-			width, _ = strconv.Atoi(p[i+1 : k])
-			width = min(width, 64)
-		}
-		var v string
-		switch p[k] {
-		case '%':
-			if k != i+1 {
-				b.WriteString(p[i : k+1])
-				i = k
-				continue
-			}
-			v = "%"
+	return rcq.ExpandFilename(p, func(letter byte) (string, bool) {
+		switch letter {
 		case 'j':
-			v = strconv.FormatInt(int64(j.ID), 10)
+			return strconv.FormatInt(int64(j.ID), 10), true
 		case 'A':
-			v = strconv.FormatInt(int64(j.ID), 10)
 			if j.Array != nil {
-				v = strconv.FormatInt(int64(j.Array.ID), 10)
+				return strconv.FormatInt(int64(j.Array.ID), 10), true
 			}
+			return strconv.FormatInt(int64(j.ID), 10), true
 		case 'a':
 			switch {
 			case j.Array == nil:
-				v = "4294967294"
+				return "4294967294", true
 			case j.Array.TaskID != nil:
-				v = strconv.Itoa(*j.Array.TaskID)
-			default:
-				b.WriteString(p[i : k+1])
-				i = k
-				continue
+				return strconv.Itoa(*j.Array.TaskID), true
 			}
 		case 'x':
-			v = jobName(j)
+			return jobName(j), true
 		case 'u':
-			v = userName(j)
-		default:
-			b.WriteString(p[i : k+1])
-			i = k
-			continue
+			return userName(j), true
 		}
-		v = strings.ReplaceAll(v, "/", "_")
-		for n := len(v); n < width; n++ {
-			b.WriteByte('0')
-		}
-		b.WriteString(v)
-		i = k
-	}
-	return b.String()
+		return "", false
+	})
 }
 
 func jobName(j *rcq.Job) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/rcq"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,75 +78,31 @@ func shortHost(h string) string {
 // optional zero-pad width (%3t -> 007). Unknown patterns are kept as
 // written; substituted values never contain '/'.
 func (s *step) expand(p string, task int) string {
-	if !strings.Contains(p, "%") {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] != '%' {
-			b.WriteByte(p[i])
-			continue
-		}
-		k := i + 1
-		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
-			k++
-		}
-		if k >= len(p) {
-			b.WriteString(p[i:])
-			break
-		}
-		width := 0
-		if k > i+1 {
-			width, _ = strconv.Atoi(p[i+1 : k])
-			width = min(width, 64)
-		}
-		var v string
-		switch p[k] {
-		case '%':
-			v = "%"
+	return rcq.ExpandFilename(p, func(letter byte) (string, bool) {
+		switch letter {
 		case 't':
-			if task < 0 {
-				b.WriteString(p[i : k+1])
-				i = k
-				continue
-			}
-			v = strconv.Itoa(task)
+			return strconv.Itoa(task), task >= 0
 		case 'j':
-			v = s.JobID
+			return s.JobID, true
 		case 'J':
-			v = s.JobID + "." + strconv.Itoa(s.StepID)
+			return s.JobID + "." + strconv.Itoa(s.StepID), true
 		case 's':
-			v = strconv.Itoa(s.StepID)
+			return strconv.Itoa(s.StepID), true
 		case 'n':
-			v = "0"
+			return "0", true
 		case 'N':
-			v = shortHost(s.Node)
+			return shortHost(s.Node), true
 		case 'x':
-			v = s.JobName
+			return s.JobName, true
 		case 'u':
-			v = s.User
+			return s.User, true
 		case 'A':
-			v = s.ArrayID
+			return s.ArrayID, true
 		case 'a':
-			v = s.Index
-		default:
-			b.WriteString(p[i : k+1])
-			i = k
-			continue
+			return s.Index, true
 		}
-		if p[k] == '%' && k != i+1 {
-			b.WriteString(p[i : k+1])
-			i = k
-			continue
-		}
-		v = strings.ReplaceAll(v, "/", "_")
-		for n := len(v); n < width; n++ {
-			b.WriteByte('0')
-		}
-		b.WriteString(v)
-		i = k
-	}
-	return b.String()
+		return "", false
+	})
 }
 
 // env is task's environment: base filtered by --export, then Slurm's step
