@@ -478,21 +478,30 @@ func (d *fastDecoder) object(v reflect.Value) bool {
 		} else if !d.skip() {
 			return false
 		}
-		d.ws()
-		if d.pos >= len(d.data) {
-			return false
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-			d.ws()
-		case '}':
-			d.pos++
-			return true
-		default:
-			return false
+		if more, ok := d.next('}'); !more {
+			return ok
 		}
 	}
+}
+
+// next reads what follows an element of an object or array closed by end:
+// a comma (more elements follow) or end (the last one; ok). Anything else
+// is malformed (not ok).
+func (d *fastDecoder) next(end byte) (more, ok bool) {
+	d.ws()
+	if d.pos >= len(d.data) {
+		return false, false
+	}
+	switch d.data[d.pos] {
+	case ',':
+		d.pos++
+		d.ws()
+		return true, true
+	case end:
+		d.pos++
+		return false, true
+	}
+	return false, false
 }
 
 func (d *fastDecoder) array(v reflect.Value) bool {
@@ -534,19 +543,8 @@ func (d *fastDecoder) array(v reflect.Value) bool {
 			return false
 		}
 		n++
-		d.ws()
-		if d.pos >= len(d.data) {
-			return false
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-			d.ws()
-		case ']':
-			d.pos++
-			return true
-		default:
-			return false
+		if more, ok := d.next(']'); !more {
+			return ok
 		}
 	}
 }
@@ -581,19 +579,8 @@ func (d *fastDecoder) mapValue(v reflect.Value) bool {
 			return false
 		}
 		v.SetMapIndex(reflect.ValueOf(key), e)
-		d.ws()
-		if d.pos >= len(d.data) {
-			return false
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-			d.ws()
-		case '}':
-			d.pos++
-			return true
-		default:
-			return false
+		if more, ok := d.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -636,19 +623,8 @@ func (d *fastDecoder) skip() bool {
 			if !d.skip() {
 				return false
 			}
-			d.ws()
-			if d.pos >= len(d.data) {
-				return false
-			}
-			switch d.data[d.pos] {
-			case ',':
-				d.pos++
-				d.ws()
-			case end:
-				d.pos++
-				return true
-			default:
-				return false
+			if more, ok := d.next(end); !more {
+				return ok
 			}
 		}
 	case c == 't':
