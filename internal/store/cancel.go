@@ -20,14 +20,12 @@ import (
 func (s *Store) CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.CancelResult, error) {
 	var c conds
 	c.owner(f.UserID)
-	if len(f.IDs) > 0 { // an array's id names every row of the array
-		ns := make([]int64, len(f.IDs))
-		for i, id := range f.IDs {
-			ns[i] = int64(id)
-		}
-		ids := c.arg(ns)
-		c.add("(j.id = ANY(" + ids + ") OR j.array_job_id = ANY(" + ids + "))")
+	// An id names its job, or every row of the array with that id.
+	refs := make([]rcq.JobRef, len(f.IDs))
+	for i, id := range f.IDs {
+		refs[i] = rcq.JobRef{JobID: id}
 	}
+	c.refs(refs)
 	states := f.States
 	if len(states) == 0 {
 		states = []rcq.JobState{rcq.JobPending, rcq.JobRunning}
