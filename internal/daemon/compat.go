@@ -18,7 +18,8 @@ const compatDirName = "slurm-compat"
 // PREFIX/bin/rcqd) is used as it is. Otherwise rcqd links the names to the
 // rcq binary beside it in <socket directory>/slurm-compat, which every
 // job's user can reach: the socket's directory (0755 as root, rcqd's user's
-// own otherwise). As root both must be root's and closed to others, like
+// own otherwise). As root (root: rcqd runs as root) both must be root's and
+// closed to others, like
 // rcqd's other directories, or a user could swap another srun in.
 func slurmCompatDir(socket string, root bool) (string, error) {
 	exe, err := os.Executable()
@@ -33,7 +34,7 @@ func compatDirFor(bin, socket string, root bool) (string, error) {
 	installed := filepath.Join(bin, "..", "lib", "rcq", compatDirName)
 	if fi, err := os.Stat(filepath.Join(installed, "srun")); err == nil && fi.Mode().IsRegular() {
 		dir := filepath.Clean(installed)
-		if os.Geteuid() == 0 {
+		if root {
 			if err := checkOwnedDir(dir); err != nil {
 				return "", err
 			}
@@ -51,7 +52,7 @@ func compatDirFor(bin, socket string, root bool) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if os.Geteuid() == 0 {
+	if root {
 		if err := checkOwnedDir(dir); err != nil {
 			return "", err
 		}
