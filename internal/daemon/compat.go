@@ -18,9 +18,9 @@ const compatDirName = "slurm-compat"
 // PREFIX/bin/rcqd) is used as it is. Otherwise rcqd links the names to the
 // rcq binary beside it in <socket directory>/slurm-compat, which every
 // job's user can reach: the socket's directory (0755 as root, rcqd's user's
-// own otherwise). As root (root: rcqd runs as root) both must be root's and
-// closed to others, like
-// rcqd's other directories, or a user could swap another srun in.
+// own otherwise). As root (root true) both must be root's and closed to
+// others, like rcqd's other directories, or a user could swap another srun
+// in.
 func slurmCompatDir(socket string, root bool) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
