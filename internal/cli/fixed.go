@@ -18,7 +18,7 @@ type FixedColumn struct {
 }
 
 // The fast writer. rcq-queue and rcq-acct print tables of any number of
-// rows, so they use this writer rather than tablewriter (WriteTable): at
+// rows, so they use this writer rather than tablewriter (table.Write): at
 // 10,000 rows tablewriter takes over 100 times as long and makes 243
 // allocations a row, against 8 in all here (BenchmarkTables,
 // docs/performance.md). It has two forms over one cell formatter:
