@@ -59,13 +59,47 @@ var (
 )
 
 // fastType reports whether the fast path handles t and every type in it.
+// The verdicts are published only once judged whole, struct layouts before
+// verdicts: a decoder that finds a verdict of true (perhaps in another
+// goroutine) always finds the layouts it needs.
 func fastType(t reflect.Type) bool {
 	if ok, found := fastTypes.Load(t); found {
 		return ok.(bool)
 	}
-	fastTypes.Store(t, true) // a recursive type is judged by its other parts
-	ok := judge(t)
-	fastTypes.Store(t, ok)
+	j := judging{verdicts: map[reflect.Type]bool{}, infos: map[reflect.Type]*structInfo{}}
+	ok := j.fast(t)
+	// A true verdict may lean on a type that was still being judged (a
+	// recursive type counts as fast while judged by its other parts); those
+	// hold only when the whole judgement is true. False verdicts always hold.
+	if ok {
+		for typ, info := range j.infos {
+			structInfos.Store(typ, info)
+		}
+	}
+	for typ, v := range j.verdicts {
+		if ok || !v {
+			fastTypes.Store(typ, v)
+		}
+	}
+	return ok
+}
+
+// judging is one judgement of a type and the types in it.
+type judging struct {
+	verdicts map[reflect.Type]bool
+	infos    map[reflect.Type]*structInfo
+}
+
+func (j *judging) fast(t reflect.Type) bool {
+	if ok, found := fastTypes.Load(t); found {
+		return ok.(bool)
+	}
+	if ok, found := j.verdicts[t]; found {
+		return ok
+	}
+	j.verdicts[t] = true // a recursive type is judged by its other parts
+	ok := j.judge(t)
+	j.verdicts[t] = ok
 	return ok
 }
 
@@ -74,12 +108,12 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-func judge(t reflect.Type) bool {
+func (j *judging) judge(t reflect.Type) bool {
 	if t == timeType {
 		return true
 	}
 	if t.Kind() == reflect.Pointer {
-		return fastType(t.Elem()) // T's methods include *T's: judged there
+		return j.fast(t.Elem()) // T's methods include *T's: judged there
 	}
 	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) ||
 		t.Implements(textUnmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
@@ -91,9 +125,9 @@ func judge(t reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return true
 	case reflect.Slice:
-		return t.Elem().Kind() != reflect.Uint8 && fastType(t.Elem()) // []byte is base64
+		return t.Elem().Kind() != reflect.Uint8 && j.fast(t.Elem()) // []byte is base64
 	case reflect.Map:
-		return t.Key() == reflect.TypeFor[string]() && fastType(t.Elem())
+		return t.Key() == reflect.TypeFor[string]() && j.fast(t.Elem())
 	case reflect.Struct:
 		info := &structInfo{byName: map[string]int{}}
 		for i := range t.NumField() {
@@ -118,13 +152,13 @@ func judge(t reflect.Type) bool {
 			if _, dup := info.byName[name]; dup {
 				return false
 			}
-			if !fastType(f.Type) {
+			if !j.fast(f.Type) {
 				return false
 			}
 			info.byName[name] = len(info.fields)
 			info.fields = append(info.fields, fastField{name: name, index: i})
 		}
-		structInfos.Store(t, info)
+		j.infos[t] = info
 		return true
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,4 +157,29 @@ func BenchmarkDecodeQueue(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Goroutines meeting a type for the first time at once all decode it: none
+// may see the type judged fast before its layout is published (a panic in
+// TestTransports under -race found that).
+func TestDecodeNewTypeConcurrently(t *testing.T) {
+	type inner struct {
+		N    int      `json:"n"`
+		Next *inner   `json:"next"`
+		Tags []string `json:"tags"`
+	}
+	type page struct {
+		Items []inner `json:"items"`
+	}
+	data := []byte(`{"items":[{"n":1,"next":{"n":2},"tags":["a"]},{"n":3}]}`)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			var p page
+			if err := decodeJSON(data, &p); err != nil || len(p.Items) != 2 || p.Items[0].Next.N != 2 {
+				t.Errorf("decode: %v %+v", err, p)
+			}
+		})
+	}
+	wg.Wait()
 }
