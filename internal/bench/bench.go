@@ -74,12 +74,10 @@ type Bench struct {
 	pgTPS   map[int]float64 // scenario 2, by clients
 	// failures are measures that failed without stopping their scenario.
 	failures []string
-	// pgNotifyTPS is scenario 2's insert+notify rate, by clients.
-	pgNotifyTPS map[int]float64
 	// profileDir, when set, receives CPU profiles of rcqd during the
 	// measures that bound a goal (-profile).
 	profileDir string
-	submit     map[string]float64
+	submit     map[string]float64 // scenario 1's jobs/s, by submitKey
 }
 
 func (b *Bench) add(rs ...Result) {
@@ -179,7 +177,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &Bench{bin: binDir, keep: *keep, sizes: fullSizes(), log: stderr, pgTPS: map[int]float64{}, pgNotifyTPS: map[int]float64{}, submit: map[string]float64{}}
+	b := &Bench{bin: binDir, keep: *keep, sizes: fullSizes(), log: stderr, pgTPS: map[int]float64{}, submit: map[string]float64{}}
 	if *quick {
 		b.sizes = quickSizes()
 	}

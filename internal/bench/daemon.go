@@ -19,10 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/store"
 )
 
 // daemonOpts configure one throwaway rcqd.
@@ -282,9 +281,15 @@ func (d *daemon) drainAll(ctx context.Context) error {
 // pid is rcqd's process id.
 func (d *daemon) pid() int { return d.cmd.Process.Pid }
 
-// db connects to the daemon's private PostgreSQL over its Unix socket.
-func (d *daemon) db(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, "host="+filepath.Join(d.Dir, "pgdata-socket")+" user=rcq dbname=postgres sslmode=disable")
+// pgSocket is the directory of the daemon's private PostgreSQL's socket;
+// rcqd's role and database there are rcq and postgres.
+func (d *daemon) pgSocket() string { return filepath.Join(d.Dir, "pgdata-socket") }
+
+// store opens the daemon's database through internal/store: loading a
+// queue or history of a given size, and counting jobs without loading rcqd,
+// go through the store's methods; rcq-bench has no SQL of its own.
+func (d *daemon) store(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, "host="+d.pgSocket()+" user=rcq dbname=postgres sslmode=disable", store.Options{MaxConns: 2})
 }
 
 // loginCLI writes the CLI credentials file with rcq-login.

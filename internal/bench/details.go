@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // details is scenario 10: the commands of a researcher's day (issue 12) on
@@ -27,30 +28,7 @@ func (b *Bench) details(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		db, err := d.db(ctx)
-		if err != nil {
-			return err
-		}
-		defer db.Close(context.Background())
-		// Finished jobs of the admin, all ended within the last minutes (the
-		// default window, since midnight, holds every one: the worst case),
-		// on the machine's own worker.
-		if _, err := db.Exec(ctx, `INSERT INTO jobs (user_id, group_id, name, script, working_dir, cpu_cores, memory_gb,
-			gpu_count, estimated_hours, priority, status, submitted_at, started_at, completed_at, exit_code, worker_id,
-			cpu_seconds, peak_memory_kb, output_path, error_path)
-			SELECT u.id, u.group_id, 'bench-' || g, E'#!/bin/sh\ntrue\n', $1, 1, 1, 0, 1, 5, 'completed',
-				now() - g * interval '1 ms' - interval '2 s', now() - g * interval '1 ms' - interval '1 s',
-				now() - g * interval '1 ms', 0, w.id, 0.25, 1234, $1 || '/rcq-' || g || '.out', $1 || '/rcq-' || g || '.out'
-			FROM generate_series(1, $2::int) g,
-				(SELECT id, group_id FROM users WHERE lower(email) = 'admin@localhost') u,
-				(SELECT min(id) AS id FROM workers) w`, d.WorkDir, sz.AcctJobs); err != nil {
-			return fmt.Errorf("insert finished jobs: %w", err)
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
-			SELECT 'bench-' || g, 'bench-absent', 4, 16, 0, 'online' FROM generate_series(1, $1::int) g`, sz.InfoWorkers-1); err != nil {
-			return fmt.Errorf("insert workers: %w", err)
-		}
-		if _, err := db.Exec(ctx, `ANALYZE jobs; ANALYZE workers`); err != nil {
+		if err := loadHistory(ctx, d, c, sz.AcctJobs, sz.InfoWorkers-1); err != nil {
 			return err
 		}
 		// One held job for rcq-show: what a user looks at most.
@@ -119,4 +97,60 @@ func (b *Bench) details(ctx context.Context) error {
 		b.add(r)
 		return nil
 	})
+}
+
+// loadHistory gives the admin jobs finished jobs, all ended within the last
+// minutes (the default window, since midnight, holds every one: the worst
+// case), on the machine's own worker, and adds workers idle workers of a
+// node no rcqd runs: through the store's bulk loads, in seconds.
+func loadHistory(ctx context.Context, d *daemon, c *client.Client, jobs, workers int) error {
+	me, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := d.store(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ws, err := st.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return fmt.Errorf("rcqd registered no worker")
+	}
+	own := ws[0].ID
+	now := time.Now()
+	zero := 0
+	js := make([]rcq.Job, jobs)
+	for i := range js {
+		g := i + 1
+		end := now.Add(-time.Duration(g) * time.Millisecond)
+		start, sub := end.Add(-time.Second), end.Add(-2*time.Second)
+		out := fmt.Sprintf("%s/rcq-%d.out", d.WorkDir, g)
+		js[i] = rcq.Job{UserID: rcq.UserID(me.ID), GroupID: rcq.GroupID(me.GroupID), Name: fmt.Sprintf("bench-%d", g),
+			Script: trivialScript, WorkingDir: d.WorkDir, Resources: rcq.Resources{CPUCores: 1, MemoryGB: 1},
+			EstimatedHours: 1, Priority: 5, State: rcq.JobCompleted, SubmittedAt: sub, StartedAt: &start,
+			CompletedAt: &end, ExitCode: &zero, WorkerID: &own, CPUSeconds: 0.25, PeakMemoryKB: 1234,
+			Output: out, Error: out}
+	}
+	if _, err := st.AddFinishedJobs(ctx, js); err != nil {
+		return fmt.Errorf("load finished jobs: %w", err)
+	}
+	if _, err := st.AddWorkers(ctx, absentWorkers("bench", workers)); err != nil {
+		return fmt.Errorf("load workers: %w", err)
+	}
+	return nil
+}
+
+// absentWorkers are n empty 4-core workers named prefix-1..n of a node no
+// rcqd runs: the scheduler fills them, nothing executes there.
+func absentWorkers(prefix string, n int) []rcq.Worker {
+	ws := make([]rcq.Worker, n)
+	for i := range ws {
+		ws[i] = rcq.Worker{Name: fmt.Sprintf("%s-%d", prefix, i+1), Node: "bench-absent",
+			Capacity: rcq.Resources{CPUCores: 4, MemoryGB: 16}}
+	}
+	return ws
 }

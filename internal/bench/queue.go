@@ -15,6 +15,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // queueSchedMemory runs scenarios 6 (queue view), 8 (rcqd's memory) and 7
@@ -68,20 +69,24 @@ func (b *Bench) queueSchedMemory(ctx context.Context, s6, s7, s8 bool) error {
 				return err
 			}
 			loaded = size
+			// The queue views run before the memory is read: a view of
+			// the whole queue is what raises rcqd's peak, so the peak
+			// read after it is the one that bounds the goal. Scenario 8
+			// alone still runs the views (their times unrecorded).
+			if s6 || s8 {
+				if err := b.queueView(ctx, d, size, s6); err != nil {
+					return err
+				}
+			}
 			// Memory at the 10k and 100k levels (the 2nd and 3rd sizes).
 			if s8 && i > 0 {
 				if err := mem(strconv.Itoa(size)); err != nil {
 					return err
 				}
 			}
-			if s6 {
-				if err := b.queueView(ctx, d, size); err != nil {
-					return err
-				}
-			}
 		}
 		if s7 {
-			return b.schedCycle(ctx, d, c, loaded)
+			return b.schedCycle(ctx, d, loaded)
 		}
 		return nil
 	})
@@ -103,8 +108,9 @@ func loadPending(ctx context.Context, c *client.Client, wd string, n, per int) e
 	return nil
 }
 
-// queueView times rcq-queue, rcq-queue --json and GET /api/queue.
-func (b *Bench) queueView(ctx context.Context, d *daemon, size int) error {
+// queueView times rcq-queue, rcq-queue --json and GET /api/queue, and
+// adds their rows when record is set.
+func (b *Bench) queueView(ctx context.Context, d *daemon, size int, record bool) error {
 	d.quiesce(ctx, 60*time.Second)
 	runs := b.sizes.QueueRuns
 	queue := filepath.Join(d.bin, "rcq-queue")
@@ -136,7 +142,9 @@ func (b *Bench) queueView(ctx context.Context, d *daemon, size int) error {
 		case 100_000:
 			r = r.goal(false, 1000)
 		}
-		b.add(r)
+		if record {
+			b.add(r)
+		}
 	}
 	wait := func() {}
 	if size == b.sizes.QueueSizes[len(b.sizes.QueueSizes)-1] {
@@ -165,7 +173,9 @@ func (b *Bench) queueView(ctx context.Context, d *daemon, size int) error {
 		}
 		ds = append(ds, time.Since(s))
 	}
-	b.add(Result{6, "GET /api/queue", params("jobs", size, "runs", runs, "stat", "median"), "ms", median(ms(ds)), "", nil})
+	if record {
+		b.add(Result{6, "GET /api/queue", params("jobs", size, "runs", runs, "stat", "median"), "ms", median(ms(ds)), "", nil})
+	}
 	return nil
 }
 
@@ -175,33 +185,33 @@ func (w *countWriter) Write(p []byte) (int, error) { *w += countWriter(len(p)); 
 
 // schedCycle is scenario 7 through a running rcqd: SchedWorker empty
 // workers (of a node no rcqd runs, so nothing really starts) appear at once
-// beside the pending queue, one submit wakes the scheduler, and rcqd's own
-// log gives the cycle's duration (snapshot, plan, commit of every start).
-// Each further sample adds a fresh set of workers and drains the previous.
-func (b *Bench) schedCycle(ctx context.Context, d *daemon, c *client.Client, pending int) error {
+// beside the pending queue, in one transaction whose notification wakes the
+// scheduler, and rcqd's own log gives that cycle's duration: snapshot,
+// plan, and the commit of every start (thousands of them). This is the
+// cycle the scheduler's "< 250 ms at 100k x 1,000" goal is judged on. Each
+// further sample drains the previous set and adds a fresh one.
+func (b *Bench) schedCycle(ctx context.Context, d *daemon, pending int) error {
 	sz := b.sizes
-	db, err := d.db(ctx)
+	st, err := d.store(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.Background())
+	defer st.Close()
 	var tooks []float64
 	var started []int
+	var prev []rcq.WorkerID
 	for k := range sz.SchedCycles {
+		if len(prev) > 0 {
+			if _, err := st.SetWorkersState(ctx, prev, rcq.WorkerDrained); err != nil {
+				return err
+			}
+		}
 		d.quiesce(ctx, 60*time.Second)
-		if _, err := db.Exec(ctx, `UPDATE workers SET status = 'drained' WHERE node = 'bench-absent'`); err != nil {
-			return err
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
-			SELECT 'bench-' || $1::int || '-' || g, 'bench-absent', 4, 16, 0, 'online' FROM generate_series(1, $2::int) g`,
-			k, sz.SchedWorker); err != nil {
-			return err
-		}
 		off, err := fileSize(d.LogPath)
 		if err != nil {
 			return err
 		}
-		if _, err := c.Submit(ctx, trivialJob(d.WorkDir), client.SubmitOptions{}); err != nil {
+		if prev, err = st.AddWorkers(ctx, absentWorkers(fmt.Sprintf("bench-%d", k), sz.SchedWorker)); err != nil {
 			return err
 		}
 		took, n, err := waitCycle(ctx, d.LogPath, off, 2*time.Minute)
@@ -212,7 +222,11 @@ func (b *Bench) schedCycle(ctx context.Context, d *daemon, c *client.Client, pen
 		started = append(started, n)
 	}
 	p := params("pending", pending, "workers", sz.SchedWorker, "cycles", len(tooks), "starts", fmt.Sprint(started))
-	b.add(Result{7, "rcqd cycle filling empty workers", p, "median ms", median(tooks), "", nil})
+	r := Result{7, "rcqd cycle filling empty workers", p, "median ms", median(tooks), "", nil}
+	if pending == 100_000 && sz.SchedWorker == 1000 {
+		r = r.goal(false, 250)
+	}
+	b.add(r)
 	return nil
 }
 

@@ -14,9 +14,12 @@ import (
 )
 
 // schedGoBench gives scenario 7 the scheduler issue's own figures: the pure
-// core (BenchmarkSchedule) and a full cycle against PostgreSQL
-// (BenchmarkCycle) at 100k pending jobs and 1,000 workers, run with go test
-// from the source tree (make bench-sched runs all their sizes).
+// core (BenchmarkSchedule) and a cycle against PostgreSQL (BenchmarkCycle)
+// at 100k pending jobs and 1,000 workers, run with go test from the source
+// tree (make bench-sched runs all their sizes). BenchmarkCycle times the
+// steady state of a full cluster: snapshot and plan, with no start to
+// commit. It bounds no goal; the full cycle's goal is judged on rcqd's own
+// cycle that commits thousands of starts (schedCycle).
 func (b *Bench) schedGoBench(ctx context.Context) error {
 	root, err := moduleRoot()
 	if err != nil {
@@ -36,13 +39,17 @@ func (b *Bench) schedGoBench(ctx context.Context) error {
 		goal        float64
 	}{
 		{"BenchmarkSchedule/100kx1000", "pure core (BenchmarkSchedule)", 50},
-		{"BenchmarkCycle/100kx1000", "full cycle, steady (BenchmarkCycle)", 250},
+		{"BenchmarkCycle/100kx1000", "steady cycle, no starts (BenchmarkCycle)", 0},
 	} {
 		ns, ok := got[r.bench]
 		if !ok {
 			return fmt.Errorf("no %s in the go test output: %s", r.bench, out)
 		}
-		b.add(Result{7, r.name, params("pending", 100000, "workers", 1000, "runs", 3), "ms", ns / 1e6, "", nil}.goal(false, r.goal))
+		res := Result{7, r.name, params("pending", 100000, "workers", 1000, "runs", 3), "ms", ns / 1e6, "", nil}
+		if r.goal > 0 {
+			res = res.goal(false, r.goal)
+		}
+		b.add(res)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // ErrNoSlurm means Slurm's commands are missing or slurmctld does not
@@ -201,15 +202,14 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		db, err := d.db(ctx)
+		st, err := d.store(ctx)
 		if err != nil {
 			return err
 		}
-		defer db.Close(context.Background())
+		defer st.Close()
 		rcqPending := func() (int, error) {
-			var n int
-			err := db.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status = 'pending'`).Scan(&n)
-			return n, err
+			n, err := st.CountJobs(ctx, rcq.JobPending)
+			return int(n), err
 		}
 		cli := func(name string, args ...string) (time.Duration, int64, error) {
 			cmd := exec.CommandContext(ctx, filepath.Join(d.bin, name), args...)

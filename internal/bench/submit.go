@@ -15,10 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client"
+	"github.com/rcq-project/rcq/internal/pgserver"
 )
 
 const trivialScript = "#!/bin/sh\ntrue\n"
@@ -34,38 +33,11 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 	sz := b.sizes
 	if s1 {
 		for _, transport := range []transport{viaUnix, viaTCP} {
-			for _, c := range sz.Clients {
-				b.logf("scenario 1: %d submits over %s, %d clients", sz.Submits, transport, c)
-				err := b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
-					wait := func() {}
-					if c == sz.Clients[len(sz.Clients)-1] {
-						wait = b.profile(ctx, d, fmt.Sprintf("s1-submit-%s-%d", transport, c), 5)
-					}
-					c0 := d.cpu()
-					lat, done, elapsed, err := submitMany(ctx, d, transport, c, sz.Submits)
-					c1 := d.cpu()
-					wait()
-					if err != nil {
+			for _, keyed := range []bool{false, true} {
+				for _, c := range sz.Clients {
+					if err := b.submitRow(ctx, transport, keyed, c); err != nil {
 						return err
 					}
-					rate := float64(sz.Submits) / elapsed.Seconds()
-					b.submit[fmt.Sprintf("%s/%d", transport, c)] = rate
-					p := params("jobs", sz.Submits, "clients", c, "workers", "drained")
-					name := "submit " + string(transport)
-					b.add(Result{1, name, p, "jobs/s", rate, "", nil},
-						Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
-						Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
-					if c == sz.Clients[len(sz.Clients)-1] {
-						// Does a submit cost more as the queue grows?
-						first, last := edgeRates(done, sz.Submits/10)
-						b.add(Result{1, name, p, "jobs/s first 10%", first, "", nil},
-							Result{1, name, p, "jobs/s last 10%", last, "", nil})
-						b.add(cpuResults(1, name, p, c0, c1)...)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
 				}
 			}
 		}
@@ -127,46 +99,100 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 		if !s2 {
 			return nil
 		}
+		pgbench, err := preparePGBaseline(ctx, d)
+		if err != nil {
+			return fmt.Errorf("scenario 2: %w", err)
+		}
 		for _, c := range sz.Clients {
-			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds, false)
+			tps, err := pgInsertRate(ctx, d, pgbench, c, sz.PGSeconds)
 			if err != nil {
 				return err
 			}
 			b.pgTPS[c] = tps
-			b.add(Result{2, "PostgreSQL insert", params("clients", c, "seconds", sz.PGSeconds, "tool", tool), "tx/s", tps, "", nil})
-		}
-		// The same with a NOTIFY in the transaction, as rcqd's submit does:
-		// what the design's submit transaction can reach at best.
-		for _, c := range sz.Clients {
-			tps, tool, err := pgInsertRate(ctx, d, c, sz.PGSeconds, true)
-			if err != nil {
-				return err
-			}
-			b.pgNotifyTPS[c] = tps
-			b.add(Result{2, "PostgreSQL insert+notify", params("clients", c, "seconds", sz.PGSeconds, "tool", tool), "tx/s", tps, "", nil})
+			b.add(Result{2, "PostgreSQL insert", params("clients", c, "seconds", sz.PGSeconds, "tool", "pgbench"), "tx/s", tps, "", nil})
 		}
 		if !s1 {
 			return nil
 		}
+		// Against rcqd's submits, without and with an Idempotency-Key
+		// (rcq-submit always sends one). rcqd's submit transaction has no
+		// NOTIFY since store.announce: no insert+notify row any more.
 		for _, transport := range []string{"unix", "tcp"} {
-			for _, c := range sz.Clients {
-				r := Result{2, "submit/insert " + transport, params("clients", c), "ratio", b.submit[fmt.Sprintf("%s/%d", transport, c)] / b.pgTPS[c], "", nil}
-				if c == 16 {
-					r = r.goal(true, 0.5)
+			for _, keyed := range []bool{false, true} {
+				for _, c := range sz.Clients {
+					r := Result{2, submitName(transport, keyed) + "/insert", params("clients", c), "ratio",
+						b.submit[submitKey(transport, keyed, c)] / b.pgTPS[c], "", nil}
+					if c == 16 {
+						r = r.goal(true, 0.5)
+					}
+					b.add(r)
 				}
-				b.add(r)
 			}
-			c := sz.Clients[len(sz.Clients)-1]
-			b.add(Result{2, "submit/insert+notify " + transport, params("clients", c), "ratio",
-				b.submit[fmt.Sprintf("%s/%d", transport, c)] / b.pgNotifyTPS[c], "", nil})
+		}
+		return nil
+	})
+}
+
+// submitName names a submit row: "submit unix", or "submit unix keyed"
+// when every submit carries its own Idempotency-Key header, as rcq-submit's
+// do (the store then checks and records the key in the submit's
+// transaction: four statements instead of one).
+func submitName(transport string, keyed bool) string {
+	if keyed {
+		return "submit " + transport + " keyed"
+	}
+	return "submit " + transport
+}
+
+func submitKey(transport string, keyed bool, c int) string {
+	return fmt.Sprintf("%s/%v/%d", transport, keyed, c)
+}
+
+// submitRow is one row of scenario 1: Submits submits over t from c
+// clients on a fresh rcqd with its workers drained, each with its own
+// Idempotency-Key when keyed.
+func (b *Bench) submitRow(ctx context.Context, t transport, keyed bool, c int) error {
+	sz := b.sizes
+	name := submitName(string(t), keyed)
+	b.logf("scenario 1: %d submits over %s, %d clients, idempotency keys %v", sz.Submits, t, c, keyed)
+	return b.with(ctx, daemonOpts{drain: true}, func(d *daemon) error {
+		last := c == sz.Clients[len(sz.Clients)-1]
+		wait := func() {}
+		if last {
+			profile := fmt.Sprintf("s1-submit-%s-%d", t, c)
+			if keyed {
+				profile += "-keyed"
+			}
+			wait = b.profile(ctx, d, profile, 5)
+		}
+		c0 := d.cpu()
+		lat, done, elapsed, err := submitMany(ctx, d, t, c, sz.Submits, keyed)
+		c1 := d.cpu()
+		wait()
+		if err != nil {
+			return err
+		}
+		rate := float64(sz.Submits) / elapsed.Seconds()
+		b.submit[submitKey(string(t), keyed, c)] = rate
+		p := params("jobs", sz.Submits, "clients", c, "workers", "drained")
+		b.add(Result{1, name, p, "jobs/s", rate, "", nil},
+			Result{1, name, p, "p50 ms", median(ms(lat)), "", nil},
+			Result{1, name, p, "p99 ms", percentile(ms(lat), 99), "", nil})
+		if last {
+			// Does a submit cost more as the queue grows?
+			first, lastRate := edgeRates(done, sz.Submits/10)
+			b.add(Result{1, name, p, "jobs/s first 10%", first, "", nil},
+				Result{1, name, p, "jobs/s last 10%", lastRate, "", nil})
+			b.add(cpuResults(1, name, p, c0, c1)...)
 		}
 		return nil
 	})
 }
 
 // submitMany sends n submits from c clients, each with its own connection,
-// and returns each submit's latency and the total time.
-func submitMany(ctx context.Context, d *daemon, t transport, c, n int) (lat, done []time.Duration, elapsed time.Duration, err error) {
+// each submit with its own Idempotency-Key when keyed, and returns each
+// submit's latency and the total time.
+func submitMany(ctx context.Context, d *daemon, t transport, c, n int, keyed bool) (lat, done []time.Duration, elapsed time.Duration, err error) {
 	clients := make([]*client.Client, c)
 	for i := range clients {
 		cl, err := d.client(t)
@@ -191,8 +217,12 @@ func submitMany(ctx context.Context, d *daemon, t transport, c, n int) (lat, don
 				if i >= n || ctx.Err() != nil {
 					return
 				}
+				var opts client.SubmitOptions
+				if keyed {
+					opts.IdempotencyKey = "bench-" + strconv.Itoa(i)
+				}
 				s := time.Now()
-				if _, err := cl.Submit(ctx, spec, client.SubmitOptions{}); err != nil {
+				if _, err := cl.Submit(ctx, spec, opts); err != nil {
 					errs <- err
 					next.Store(int64(n))
 					return
@@ -214,96 +244,80 @@ func submitMany(ctx context.Context, d *daemon, t transport, c, n int) (lat, don
 
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
-// pgInsertRate measures single-row INSERT transactions per second on the
-// daemon's private PostgreSQL with c clients: pgbench with a custom script
-// when installed, else a pgx loop.
-func pgInsertRate(ctx context.Context, d *daemon, c, seconds int, withNotify bool) (float64, string, error) {
-	conn, err := d.db(ctx)
+// The baseline of scenario 2 is PostgreSQL's own: pgbench (PostgreSQL's
+// benchmark client, installed beside its server) inserting single rows into
+// a table shaped like a minimal job row, in a scratch database of its own
+// on the daemon's private server. The scripts below are pgbench's input,
+// run by pgbench: rcq-bench has no database driver and reads or writes
+// nothing of rcq's through SQL.
+const (
+	pgScratchDB      = "rcq_bench_scratch"
+	pgCreateDBScript = "CREATE DATABASE " + pgScratchDB + ";\n"
+	pgCreateScript   = `CREATE TABLE bench_insert (
+	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	script text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now());
+`
+	pgInsertScript = `INSERT INTO bench_insert (script) VALUES ('#!/bin/sh\ntrue\n');` + "\n"
+)
+
+// preparePGBaseline finds pgbench (on PATH, else beside the server's
+// binaries) and creates the scratch database and its table; it returns
+// pgbench's path.
+func preparePGBaseline(ctx context.Context, d *daemon) (string, error) {
+	pgbench, err := exec.LookPath("pgbench")
 	if err != nil {
-		return 0, "", err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_insert (
-		id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-		script text NOT NULL,
-		created_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return 0, "", err
-	}
-	const insert = `INSERT INTO bench_insert (script) VALUES ('#!/bin/sh\ntrue\n')`
-	// rcqd's submit transaction also notifies (store.notify); PostgreSQL
-	// serializes the commits of notifying transactions on one lock.
-	const notify = `SELECT pg_notify('bench_events', '{"kind":"job_submitted"}')`
-	text := insert + ";\n"
-	if withNotify {
-		text = "BEGIN;\n" + insert + ";\n" + notify + ";\nCOMMIT;\n"
-	}
-	if pgbench, err := exec.LookPath("pgbench"); err == nil {
-		script := filepath.Join(d.Dir, "insert.sql")
-		if err := os.WriteFile(script, []byte(text), 0o644); err != nil {
-			return 0, "", err
+		dir, derr := pgserver.FindBinDir()
+		if derr != nil {
+			return "", fmt.Errorf("pgbench not found on PATH, and no PostgreSQL server binaries: %w", derr)
 		}
-		cmd := exec.CommandContext(ctx, pgbench, "-n", "-f", script, "-c", strconv.Itoa(c), "-j", strconv.Itoa(min(c, 2)),
-			"-T", strconv.Itoa(seconds), "-h", filepath.Join(d.Dir, "pgdata-socket"), "-U", "rcq", "postgres")
-		cmd.Env = append(cleanEnv(), "PGPASSWORD=")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return 0, "", fmt.Errorf("pgbench: %w: %s", err, out)
+		pgbench = filepath.Join(dir, "pgbench")
+		if _, err := os.Stat(pgbench); err != nil {
+			return "", fmt.Errorf("pgbench not found on PATH nor in %s: install PostgreSQL's client programs", dir)
 		}
-		m := tpsRE.FindSubmatch(out)
-		if m == nil {
-			return 0, "", fmt.Errorf("pgbench: no tps in its output: %s", out)
+	}
+	for _, step := range []struct{ db, name, text string }{
+		{"postgres", "create-db.sql", pgCreateDBScript},
+		{pgScratchDB, "create-table.sql", pgCreateScript},
+	} {
+		if _, err := runPGBench(ctx, d, pgbench, step.db, step.name, step.text, "-t", "1", "-c", "1"); err != nil {
+			return "", err
 		}
-		tps, err := strconv.ParseFloat(string(m[1]), 64)
-		return tps, "pgbench", err
 	}
-	// pgx loop: c connections, each inserting one row per transaction.
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, c)
-	stop := time.Now().Add(time.Duration(seconds) * time.Second)
-	conns := make([]interface{ Close(context.Context) error }, 0, c)
-	t0 := time.Now()
-	for range c {
-		cn, err := d.db(ctx)
-		if err != nil {
-			return 0, "", err
-		}
-		conns = append(conns, cn)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) && ctx.Err() == nil {
-				var err error
-				if withNotify {
-					err = pgx.BeginFunc(ctx, cn, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(ctx, insert); err != nil {
-							return err
-						}
-						_, err := tx.Exec(ctx, notify)
-						return err
-					})
-				} else {
-					_, err = cn.Exec(ctx, insert)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				total.Add(1)
-			}
-		}()
+	return pgbench, nil
+}
+
+// runPGBench runs pgbench on the daemon's server against db with the script
+// text (written to name in the state directory) and extra arguments.
+func runPGBench(ctx context.Context, d *daemon, pgbench, db, name, text string, args ...string) ([]byte, error) {
+	script := filepath.Join(d.Dir, name)
+	if err := os.WriteFile(script, []byte(text), 0o644); err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	el := time.Since(t0)
-	for _, cn := range conns {
-		_ = cn.Close(context.Background())
+	args = append([]string{"-n", "-f", script}, args...)
+	args = append(args, "-h", d.pgSocket(), "-U", "rcq", db)
+	cmd := exec.CommandContext(ctx, pgbench, args...)
+	cmd.Env = append(cleanEnv(), "PGPASSWORD=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("pgbench %s: %w: %s", name, err, out)
 	}
-	select {
-	case err := <-errs:
-		return 0, "", err
-	default:
+	return out, nil
+}
+
+// pgInsertRate measures single-row INSERT transactions per second on the
+// daemon's private PostgreSQL with c clients (pgbench -c c -j min(c,2)).
+func pgInsertRate(ctx context.Context, d *daemon, pgbench string, c, seconds int) (float64, error) {
+	out, err := runPGBench(ctx, d, pgbench, pgScratchDB, "insert.sql", pgInsertScript,
+		"-c", strconv.Itoa(c), "-j", strconv.Itoa(min(c, 2)), "-T", strconv.Itoa(seconds))
+	if err != nil {
+		return 0, err
 	}
-	return float64(total.Load()) / el.Seconds(), "pgx loop", nil
+	m := tpsRE.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("pgbench: no tps in its output: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
 }
 
 // edgeRates returns the submit rate over the first k and the last k

@@ -15,8 +15,9 @@ import (
 
 // AddWorkers adds workers in one transaction and returns their ids, in the
 // order of ws. Every rcqd hears of it once (one NOTIFY, as for any worker
-// change), so schedulers see all of them in the same cycle. A taken name is
-// a Conflict and adds none.
+// change), so schedulers see all of them in the same cycle; the planner's
+// statistics of the table are then refreshed (ANALYZE), as autovacuum would
+// do later. A taken name is a Conflict and adds none.
 func (s *Store) AddWorkers(ctx context.Context, ws []rcq.Worker) ([]rcq.WorkerID, error) {
 	if len(ws) == 0 {
 		return nil, nil
@@ -49,6 +50,9 @@ func (s *Store) AddWorkers(ctx context.Context, ws []rcq.Worker) ([]rcq.WorkerID
 	s.forgetWorkers()
 	if err != nil {
 		return nil, conflict(wrap(fmt.Sprintf("add %d workers", len(ws)), err), "worker_exists", "a worker of these names already exists")
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE workers`); err != nil {
+		return nil, wrap("analyze workers", err)
 	}
 	out := make([]rcq.WorkerID, len(ws))
 	for i, w := range ws {
@@ -85,7 +89,9 @@ func (s *Store) SetWorkersState(ctx context.Context, ids []rcq.WorkerID, st rcq.
 // rcq-acct and fair share read) in one COPY and returns how many it stored.
 // Each job must be in a final state with its submit, start and end times
 // and, when it started, its worker; ids are assigned by the database. It
-// announces nothing: no scheduler or executor acts on an ended job. It is
+// announces nothing: no scheduler or executor acts on an ended job. The
+// planner's statistics of jobs are refreshed (ANALYZE) after the load, so
+// the queries that read history plan for its size at once. It is
 // for loading history of a known size (benchmarks, imports), not for
 // recording a job's end: that is FinishJob.
 func (s *Store) AddFinishedJobs(ctx context.Context, js []rcq.Job) (int64, error) {
@@ -121,6 +127,9 @@ func (s *Store) AddFinishedJobs(ctx context.Context, js []rcq.Job) (int64, error
 		}))
 	if err != nil {
 		return 0, wrap(fmt.Sprintf("add %d finished jobs", len(js)), err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE jobs`); err != nil {
+		return n, wrap("analyze jobs", err)
 	}
 	return n, nil
 }
