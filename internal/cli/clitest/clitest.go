@@ -1,6 +1,9 @@
 // Package clitest helps test the rcq commands in-process: an HTTP server that
 // answers like rcqd's API from memory (API), and Factories over test streams
-// and a temporary credentials file. It is for tests only.
+// and a temporary credentials file. It is for tests only. routes_test.go
+// keeps the fake true to rcqd: each of its routes exists in the real router,
+// and a session replayed on both (the real router over a test database)
+// gets the same statuses, error codes, body types and job lists.
 package clitest
 
 import (
@@ -54,6 +57,7 @@ type API struct {
 	mu       sync.Mutex
 	users    []*User
 	tokens   map[string]*User
+	revoked  map[string]bool // tokens ended by a logout
 	jobs     []*apitype.Job
 	Submits  []apitype.SubmitRequest // every stored submit, in order
 	TestOnly int                     // how many test-only submits came
@@ -65,12 +69,14 @@ type API struct {
 	// QueuePage is GET /api/queue's largest and default page (rcqd's
 	// jobs.max_page_size); 0 means 10,000.
 	QueuePage int
+
+	routes []string // "METHOD /pattern" of every route the fake serves
 }
 
 // NewAPI starts a fake API on a loopback port, with ann@lab (user 1, group 1),
 // bob@lab (user 2, group 2) and admin@lab (user 3, admin). Passwords are "pw".
 func NewAPI(t testing.TB) *API {
-	a := &API{tokens: map[string]*User{}}
+	a := &API{tokens: map[string]*User{}, revoked: map[string]bool{}}
 	a.users = []*User{
 		{ID: 1, Email: "ann@lab", Password: "pw", GroupID: 1},
 		{ID: 2, Email: "bob@lab", Password: "pw", GroupID: 2},
@@ -155,8 +161,18 @@ func writeErr(w http.ResponseWriter, status int, code, format string, args ...an
 
 var exitLine = regexp.MustCompile(`(?m)^exit (\d+)\s*$`)
 
+// Routes lists the routes the fake serves, as "METHOD /pattern" (chi's and
+// net/http's pattern syntax agree on {name} segments): routes_test.go checks
+// each against rcqd's real router.
+func (a *API) Routes() []string { return slices.Clone(a.routes) }
+
 func (a *API) handler() http.Handler {
 	mux := http.NewServeMux()
+	a.routes = nil
+	handle := func(pattern string, h http.HandlerFunc) {
+		a.routes = append(a.routes, pattern)
+		mux.HandleFunc(pattern, h)
+	}
 	auth := func(h func(w http.ResponseWriter, r *http.Request, u *User)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -165,10 +181,15 @@ func (a *API) handler() http.Handler {
 			if tok == "" && a.Peer != "" {
 				u = a.user(a.Peer)
 			}
+			revoked := a.revoked[tok]
 			a.mu.Unlock()
 			switch {
 			case tok == "expired":
 				writeErr(w, 401, "token_expired", "token expired")
+			case revoked:
+				writeErr(w, 401, "token_revoked", "session ended (logged out or password changed): run rcq-login")
+			case u == nil && tok == "":
+				writeErr(w, 401, "missing_token", "missing bearer token: run rcq-login")
 			case u == nil:
 				writeErr(w, 401, "invalid_token", "invalid token")
 			default:
@@ -176,10 +197,10 @@ func (a *API) handler() http.Handler {
 			}
 		}
 	}
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, apitype.Health{Status: "healthy", Version: "test"})
 	})
-	mux.HandleFunc("POST /api/auth/register", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /api/auth/register", func(w http.ResponseWriter, r *http.Request) {
 		var req apitype.RegisterRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		a.mu.Lock()
@@ -194,7 +215,7 @@ func (a *API) handler() http.Handler {
 		a.users = append(a.users, u)
 		writeJSON(w, 201, apitype.RegisterResponse{Message: "User registered successfully", UserID: u.ID, Warning: a.RegisterWarning})
 	})
-	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var req apitype.LoginRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		a.mu.Lock()
@@ -213,7 +234,7 @@ func (a *API) handler() http.Handler {
 		writeJSON(w, 200, apitype.LoginResponse{Message: "Login successful", Token: tok, ExpiresAt: Now.Add(24 * time.Hour),
 			User: apitype.UserInfo{ID: found.ID, Email: found.Email, GroupID: found.GroupID, IsAdmin: found.Admin}})
 	})
-	mux.HandleFunc("POST /api/auth/token", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/auth/token", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		if a.Peer == "" {
 			writeErr(w, 404, "no_route", "no such route: POST /api/auth/token")
@@ -223,25 +244,30 @@ func (a *API) handler() http.Handler {
 		writeJSON(w, 200, apitype.LoginResponse{Message: "Login successful", Token: tok, ExpiresAt: Now.Add(24 * time.Hour),
 			User: apitype.UserInfo{ID: u.ID, Email: u.Email, GroupID: u.GroupID, IsAdmin: u.Admin}})
 	}))
-	mux.HandleFunc("POST /api/auth/logout", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/auth/logout", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		// rcqd ends this session only: the token presented (its jti).
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		a.mu.Lock()
-		for tok, v := range a.tokens {
-			if v == u {
-				delete(a.tokens, tok)
-			}
+		if a.tokens[tok] == u {
+			delete(a.tokens, tok)
+			a.revoked[tok] = true
 		}
 		a.mu.Unlock()
 		writeJSON(w, 200, apitype.Message{Message: "Logged out"})
 	}))
-	mux.HandleFunc("GET /api/auth/me", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("GET /api/auth/me", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		writeJSON(w, 200, apitype.UserInfo{ID: u.ID, Email: u.Email, GroupID: u.GroupID, IsAdmin: u.Admin})
 	}))
-	mux.HandleFunc("POST /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		var req apitype.SubmitRequest
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeErr(w, 400, "invalid_json", "bad body: %v", err)
+			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				writeErr(w, 400, "unknown_field", "unknown field %s", name) // rcqd's code (internal/api decode.go)
+				return
+			}
+			writeErr(w, 400, "bad_json", "malformed JSON: %v", err)
 			return
 		}
 		a.mu.Lock()
@@ -261,7 +287,7 @@ func (a *API) handler() http.Handler {
 		a.jobs = append(a.jobs, j)
 		writeJSON(w, 201, apitype.SubmitResponse{Message: "Job submitted successfully", JobID: j.ID, Status: "pending"})
 	}))
-	mux.HandleFunc("GET /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("GET /api/jobs", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		q := r.URL.Query()
 		states := map[string]bool{}
@@ -306,7 +332,7 @@ func (a *API) handler() http.Handler {
 	// GET /api/acct, the part rcq-queue uses for recently ended jobs: the
 	// caller's jobs (an admin's: all) in the states asked, not ended
 	// before start, newest first, one page.
-	mux.HandleFunc("GET /api/acct", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("GET /api/acct", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		q := r.URL.Query()
 		states := map[string]bool{}
@@ -352,6 +378,10 @@ func (a *API) handler() http.Handler {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		// An array element (123_4) is the element's own row, once split off.
 		ref, err := rcq.ParseJobRef(r.PathValue("id"))
+		if err != nil {
+			writeErr(w, 400, "invalid_id", "id: %q is not a job id (123), an array element (123_4) or elements (123_[1-3,7])", r.PathValue("id"))
+			return nil
+		}
 		for _, j := range a.jobs {
 			element := err == nil && ref.Tasks.Len() == 1 && j.ArrayJobID != nil && j.ArrayTaskID != nil &&
 				*j.ArrayJobID == int64(ref.JobID) && *j.ArrayTaskID == ref.Tasks.Min()
@@ -362,7 +392,7 @@ func (a *API) handler() http.Handler {
 		writeErr(w, 404, "not_found", "job %s not found", r.PathValue("id"))
 		return nil
 	}
-	mux.HandleFunc("GET /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("GET /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		j := find(w, r, u)
@@ -390,7 +420,7 @@ func (a *API) handler() http.Handler {
 		}
 		writeJSON(w, 200, j)
 	}))
-	mux.HandleFunc("DELETE /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("DELETE /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		j := find(w, r, u)
@@ -405,7 +435,7 @@ func (a *API) handler() http.Handler {
 		writeJSON(w, 200, apitype.JobAction{Message: "Job cancelled", JobID: j.ID, Status: j.Status})
 	}))
 	// POST /api/jobs/cancel: rcqd's bulk cancel, by ids and filters.
-	mux.HandleFunc("POST /api/jobs/cancel", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/jobs/cancel", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		var req apitype.CancelRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -464,7 +494,7 @@ func (a *API) handler() http.Handler {
 		out.Count = len(out.Cancelled)
 		writeJSON(w, 200, out)
 	}))
-	mux.HandleFunc("POST /api/jobs/{id}/signal", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/jobs/{id}/signal", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		var req apitype.SignalRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		a.mu.Lock()
@@ -491,7 +521,7 @@ func (a *API) handler() http.Handler {
 		return j
 	}
 	for verb, hold := range map[string]string{"hold": "user", "release": ""} {
-		mux.HandleFunc("POST /api/jobs/{id}/"+verb, auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+		handle("POST /api/jobs/{id}/"+verb, auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 			a.mu.Lock()
 			defer a.mu.Unlock()
 			j := pending(w, r, u)
@@ -509,7 +539,7 @@ func (a *API) handler() http.Handler {
 			writeJSON(w, 200, apitype.JobAction{Message: "Job " + verb, JobID: j.ID, Status: j.Status})
 		}))
 	}
-	mux.HandleFunc("PATCH /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("PATCH /api/jobs/{id}", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		var req apitype.JobUpdate
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			writeErr(w, 400, "bad_json", "%v", err)
@@ -542,14 +572,19 @@ func (a *API) handler() http.Handler {
 		}
 		writeJSON(w, 200, j)
 	}))
-	mux.HandleFunc("POST /api/jobs/{id}/requeue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("POST /api/jobs/{id}/requeue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if j := find(w, r, u); j != nil {
+		j := find(w, r, u)
+		switch {
+		case j == nil:
+		case !rcq.JobState(j.Status).Terminal():
+			writeErr(w, 409, "job_not_finished", "job %d is %s: only a finished job can be requeued", j.ID, j.Status)
+		default:
 			writeErr(w, 422, "requeue_unsupported", "job %d: requeue is not supported yet; submit the script again with rcq-submit", j.ID)
 		}
 	}))
-	mux.HandleFunc("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
+	handle("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)
 		q := r.URL.Query()
 		user := q.Get("user")
