@@ -95,6 +95,15 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 			b.add(Result{1, "submit unix peer", p, "p50 ms", median(ms(peer)), "", nil},
 				Result{1, "submit unix token", p, "p50 ms", median(ms(token)), "", nil},
 				Result{1, "submit peer/token", p, "p50 ratio", median(ms(peer)) / median(ms(token)), "", nil}.goal(false, 1.05))
+			// What an Idempotency-Key costs one submit, free of the
+			// machine's noise between the rows above.
+			plain, keyed, err := plainVersusKeyed(ctx, d, sz.Submits)
+			if err != nil {
+				return fmt.Errorf("scenario 1: plain against keyed submits: %w", err)
+			}
+			b.add(Result{1, "submit unix", p, "p50 ms", median(ms(plain)), "", nil},
+				Result{1, "submit unix keyed", p, "p50 ms", median(ms(keyed)), "", nil},
+				Result{1, "submit keyed/plain", p, "p50 ratio", median(ms(keyed)) / median(ms(plain)), "", nil})
 		}
 		if !s2 {
 			return nil
@@ -360,6 +369,30 @@ func peerVersusToken(ctx context.Context, d *daemon, n int) (peer, token []time.
 		}
 	}
 	return peer, token, nil
+}
+
+// plainVersusKeyed sends n submits without an Idempotency-Key and n each
+// with its own key, over the Unix socket with a token, alternating one of
+// each, and returns each kind's latencies.
+func plainVersusKeyed(ctx context.Context, d *daemon, n int) (plain, keyed []time.Duration, err error) {
+	c, err := d.client(viaUnix)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := trivialJob(d.WorkDir)
+	for i := range n {
+		for _, k := range []struct {
+			key string
+			lat *[]time.Duration
+		}{{"", &plain}, {"interleaved-" + strconv.Itoa(i), &keyed}} {
+			t0 := time.Now()
+			if _, err := c.Submit(ctx, spec, client.SubmitOptions{IdempotencyKey: k.key}); err != nil {
+				return nil, nil, err
+			}
+			*k.lat = append(*k.lat, time.Since(t0))
+		}
+	}
+	return plain, keyed, nil
 }
 
 // meRate sends n GET /api/auth/me from c clients over the Unix socket and
