@@ -284,7 +284,7 @@ func (d *daemon) pid() int { return d.cmd.Process.Pid }
 
 // db connects to the daemon's private PostgreSQL over its Unix socket.
 func (d *daemon) db(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, "host="+filepath.Join(d.Dir, "pgdata-socket")+" user=rcq dbname=postgres sslmode=disable")
+	return pgx.Connect(ctx, "host="+filepath.Join(d.Dir, "pgdata-socket")+" user=rcq dbname=postgres sslmode=disable search_path=rcq") // rcq's tables live in schema rcq
 }
 
 // loginCLI writes the CLI credentials file with rcq-login.
