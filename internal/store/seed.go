@@ -162,6 +162,9 @@ func (s *Store) ImportSeed(ctx context.Context, d *SeedData, o SeedImportOptions
 				return err
 			}
 		}
+		if sum.Jobs.Pending > 0 { // a running rcqd schedules them now, not at its next periodic cycle
+			return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted})
+		}
 		return nil
 	})
 	if err != nil {
