@@ -110,7 +110,7 @@ func TestArrayRefRoutes(t *testing.T) {
 		t.Errorf("element 2 after hold: %+v", held)
 	}
 	want(t, e.post(fmt.Sprintf("/api/jobs/%d_2/release", a), e.aliceT, nil), http.StatusOK, "")
-	list := decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%d", a), e.aliceT))
+	list := decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%d&order=oldest", a), e.aliceT))
 	var names []string
 	for _, j := range list.Jobs {
 		names = append(names, j.SlurmID())
@@ -119,7 +119,7 @@ func TestArrayRefRoutes(t *testing.T) {
 	if got, want := strings.Join(names, " "), fmt.Sprintf("%d_[0,3,5-9] %d_4 %d_1 %d_2", a, a, a, a); got != want {
 		t.Errorf("ids=%d lists %q, want %q", a, got, want)
 	}
-	some := decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%s,%d_4", url.QueryEscape(fmt.Sprintf("%d_[5-6]", a)), a), e.aliceT))
+	some := decodeTo[apitype.JobList](t, e.get(fmt.Sprintf("/api/jobs?ids=%s,%d_4", url.QueryEscape(fmt.Sprintf("%d_[5-6]", a)), a)+"&order=oldest", e.aliceT))
 	names = names[:0]
 	for _, j := range some.Jobs {
 		names = append(names, j.SlurmID())

@@ -63,7 +63,10 @@ func decodeBytes(body []byte, v any) error {
 func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
+	var re *rcq.Error
 	switch {
+	case errors.As(err, &re): // a type's own UnmarshalJSON (apitype.DependencyList)
+		return re
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {

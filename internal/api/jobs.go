@@ -20,7 +20,7 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 	sp := &rcq.JobSpec{
 		Name: req.Name, Script: req.Script, Args: req.Args, WorkingDir: req.WorkingDir,
 		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
-		EstimatedHours: req.EstimatedHours, Priority: req.Priority,
+		EstimatedHours: estimatedHours(req.EstimatedHours), Priority: req.Priority,
 		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask, Array: req.Array,
 	}
 	for k, v := range req.Env {
@@ -32,6 +32,16 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 	slices.Sort(sp.Env)
 	sp.Dependencies = depsOf(req.Dependencies)
 	return sp, nil
+}
+
+// estimatedHours is a submit's estimated_hours: 0, as a client built on the
+// seed's request struct sends when it leaves it unset, means the default,
+// like leaving it out.
+func estimatedHours(h *float64) *float64 {
+	if h != nil && *h == 0 {
+		return nil
+	}
+	return h
 }
 
 // depsOf turns the API's dependencies into the domain's.
@@ -212,11 +222,11 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		EstimatedHours: j.EstimatedHours, Priority: j.Priority, Status: string(j.State), Reason: j.Reason, ReasonDetail: j.ReasonDetail,
 		Hold: string(j.Hold), Dependencies: []apitype.Dependency{}, SubmittedAt: j.SubmittedAt,
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
-		ExitCode: j.ExitCode, Signal: j.Signal, Output: j.Output, Error: j.Error, Umask: j.Umask.String(),
-		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB,
+		ExitCode: j.ExitCode, Signal: j.Signal, OutputPath: j.Output, ErrorPath: j.Error, Umask: j.Umask.String(),
+		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB, ErrorMessage: errorMessage(j),
 	}
 	if s.OutputPaths != nil {
-		out.Output, out.Error = s.OutputPaths(j)
+		out.OutputPath, out.ErrorPath = s.OutputPaths(j)
 	}
 	if out.GPUIndices == nil {
 		out.GPUIndices = []int{}
@@ -241,6 +251,36 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		out.Reason = rcq.ReasonHeldAdmin
 	}
 	return out
+}
+
+// errorMessage says why j did not complete, in the seed's error_message
+// field: "" unless it failed, timed out or was cancelled.
+func errorMessage(j *rcq.Job) string {
+	var msg string
+	switch j.State {
+	case rcq.JobFailed:
+		switch {
+		case j.Signal != "":
+			msg = "killed by signal " + j.Signal
+		case j.ExitCode != nil:
+			msg = "exit code " + strconv.Itoa(*j.ExitCode)
+		default:
+			msg = "failed"
+		}
+	case rcq.JobTimeout:
+		msg = "time limit reached"
+	case rcq.JobCancelled:
+		msg = "cancelled"
+	default:
+		return ""
+	}
+	if j.Reason != "" && j.Reason != rcq.ReasonNone {
+		msg += " (" + j.Reason + ")"
+	}
+	if j.ReasonDetail != "" {
+		msg += ": " + j.ReasonDetail
+	}
+	return msg
 }
 
 func nonNilStrings(s []string) []string {
@@ -294,9 +334,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	switch q.Get("order") {
-	case "", "oldest":
-	case "newest":
+	switch q.Get("order") { // newest first by default, as the seed listed
+	case "oldest":
+	case "", "newest":
 		f.NewestFirst = true
 	default:
 		return rcq.Invalid("order", "%q: use oldest or newest", q.Get("order"))

@@ -70,7 +70,12 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"memory_gb max int64", `{` + s + `,"memory_gb":9223372036854775807}`, "invalid_memory_gb"},
 		{"gpu_count 1e9", `{` + s + `,"gpu_count":1e9}`, "invalid_gpu_count"},
 		{"gpu_count -1", `{` + s + `,"gpu_count":-1}`, "invalid_gpu_count"},
-		{"estimated_hours 0", `{` + s + `,"estimated_hours":0}`, "invalid_estimated_hours"},
+		{"dependencies, a name", `{` + s + `,"dependencies":["abc"]}`, "invalid_dependencies"},
+		{"dependencies, 0", `{` + s + `,"dependencies":[0]}`, "invalid_dependencies"},
+		{"dependencies, -1 as a string", `{` + s + `,"dependencies":["-1"]}`, "invalid_dependencies"},
+		{"dependencies, 1.5", `{` + s + `,"dependencies":[1.5]}`, "invalid_dependencies"},
+		{"dependencies, not a list", `{` + s + `,"dependencies":7}`, "invalid_dependencies"},
+		{"dependencies, unknown key", `{` + s + `,"dependencies":[{"type":"afterok","job_id":1,"jobid":2}]}`, "unknown_field"},
 		{"estimated_hours -1", `{` + s + `,"estimated_hours":-1}`, "invalid_estimated_hours"},
 		{"estimated_hours 1e12", `{` + s + `,"estimated_hours":1e12}`, "invalid_estimated_hours"},
 		{"estimated_hours 1e400", `{` + s + `,"estimated_hours":1e400}`, "invalid_estimated_hours"},
@@ -265,10 +270,15 @@ func TestGetJob(t *testing.T) {
 	}
 	// Raw JSON keeps the original design's field names.
 	for _, k := range []string{`"id"`, `"user_id"`, `"group_id"`, `"script"`, `"cpu_cores"`, `"memory_gb"`, `"gpu_count"`, `"status"`, `"priority"`,
-		`"submitted_at"`, `"started_at"`, `"completed_at"`, `"worker_id"`, `"exit_code"`, `"estimated_hours"`, `"gpu_indices"`, `"output"`} {
+		`"submitted_at"`, `"started_at"`, `"completed_at"`, `"worker_id"`, `"exit_code"`, `"estimated_hours"`, `"gpu_indices"`, `"output_path"`, `"error_path"`, `"error_message"`} {
 		if !strings.Contains(string(r.body), k+":") {
 			t.Errorf("job JSON lacks %s: %s", k, r.body)
 		}
+	}
+	// The stderr path is error_path: a bare "error" key reads as a failure
+	// (it is the error body's key).
+	if strings.Contains(string(r.body), `"error":`) || strings.Contains(string(r.body), `"output":`) {
+		t.Errorf("job JSON has a bare error or output key: %s", r.body)
 	}
 	other := e.get(fmt.Sprintf("/api/jobs/%d", id), e.bobT)
 	missing := e.get(fmt.Sprintf("/api/jobs/%d", id+1000), e.bobT)
@@ -322,24 +332,26 @@ func TestListJobs(t *testing.T) {
 		tok  string
 		want []int64
 	}{
-		{"", e.aliceT, []int64{a1, a2, a3}},
+		{"", e.aliceT, []int64{a3, a2, a1}}, // newest first, as the seed listed
 		{"", e.bobT, []int64{b1}},
-		{"", e.adminT, []int64{a1, a2, a3, b1}},
+		{"", e.adminT, []int64{b1, a3, a2, a1}},
 		{"?status=pending", e.aliceT, []int64{a1}},
-		{"?status=pending,running", e.aliceT, []int64{a1, a2}},
-		{"?status=PD,R", e.aliceT, []int64{a1, a2}},
-		{"?status=all", e.aliceT, []int64{a1, a2, a3}},
+		{"?status=pending,running", e.aliceT, []int64{a2, a1}},
+		{"?status=PD,R", e.aliceT, []int64{a2, a1}},
+		{"?status=PD,R&order=oldest", e.aliceT, []int64{a1, a2}},
+		{"?status=all", e.aliceT, []int64{a3, a2, a1}},
 		{"?status=cancelled", e.aliceT, []int64{a3}},
-		{"?limit=1", e.aliceT, []int64{a1}},
-		{"?limit=1000", e.aliceT, []int64{a1, a2, a3}},
+		{"?limit=1", e.aliceT, []int64{a3}},
+		{"?limit=1&order=oldest", e.aliceT, []int64{a1}},
+		{"?limit=1000", e.aliceT, []int64{a3, a2, a1}},
 		{"?order=newest", e.aliceT, []int64{a3, a2, a1}},
 		{"?order=oldest", e.aliceT, []int64{a1, a2, a3}},
 		{"?name=second", e.aliceT, []int64{a2}},
 		{fmt.Sprintf("?ids=%d,%d", a1, b1), e.aliceT, []int64{a1}},
-		{fmt.Sprintf("?ids=%d,%d", a1, b1), e.adminT, []int64{a1, b1}},
+		{fmt.Sprintf("?ids=%d,%d", a1, b1), e.adminT, []int64{b1, a1}},
 		{"?since=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)), e.aliceT, []int64{}},
-		{"?since=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)), e.aliceT, []int64{a1, a2, a3}},
-		{"?user=ALICE@example.org", e.aliceT, []int64{a1, a2, a3}},
+		{"?since=" + url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)), e.aliceT, []int64{a3, a2, a1}},
+		{"?user=ALICE@example.org", e.aliceT, []int64{a3, a2, a1}},
 		{"?user=bob@example.org", e.adminT, []int64{b1}},
 		{"?user=bob", e.adminT, []int64{b1}}, // bob's mapped Unix login
 		{"?user=bob", e.bobT, []int64{b1}},

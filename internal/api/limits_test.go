@@ -310,7 +310,7 @@ func TestListJobsPages(t *testing.T) {
 	for range 6 {
 		e.submit(e.aliceT, nil)
 	}
-	for _, order := range []string{"oldest", "newest"} {
+	for _, order := range []string{"oldest", "newest", ""} { // "": the default, newest
 		before := map[int64]bool{}
 		for _, id := range jobIDsOf(t, e.get("/api/jobs?limit=1000", e.aliceT).body) {
 			before[id] = true

@@ -41,6 +41,7 @@ var secret = []byte("0123456789abcdef0123456789abcdef")
 type env struct {
 	t       *testing.T
 	st      *store.Store
+	url     string // the database's
 	srv     *httptest.Server
 	api     *api.Server
 	signer  *auth.Signer
@@ -81,7 +82,7 @@ func newEnvStore(t *testing.T, so store.Options, mod func(*api.Config, *api.Deps
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	e := &env{t: t, st: st, outDir: t.TempDir(), pw: passwords,
+	e := &env{t: t, st: st, url: url, outDir: t.TempDir(), pw: passwords,
 		signer: auth.NewSigner(secret, issuer, time.Hour)}
 	if err := st.EnsureDefaultGroup(ctx); err != nil {
 		t.Fatal(err)

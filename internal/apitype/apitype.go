@@ -4,9 +4,12 @@
 package apitype
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -86,6 +89,56 @@ type Dependency struct {
 	State       string `json:"state,omitempty"`
 }
 
+// DependencyList is the dependencies of a submit. Each entry is an object
+// (a Dependency), or, as the seed's clients send them, a job id as a number
+// (42) or a numeric string ("42"), which means afterok on that job.
+type DependencyList []Dependency
+
+// UnmarshalJSON reads objects strictly (an unknown key is refused), numbers
+// and numeric strings. Its errors are *rcq.Error naming "dependencies".
+func (l *DependencyList) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*l = nil
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return rcq.Invalid("dependencies", "expected a list of job ids or {\"type\",\"job_id\"} objects")
+	}
+	out := make(DependencyList, 0, len(items))
+	for i, raw := range items {
+		raw = bytes.TrimSpace(raw)
+		var d Dependency
+		switch {
+		case len(raw) > 0 && raw[0] == '{':
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&d); err != nil {
+				return err
+			}
+		case len(raw) > 0 && raw[0] == '"':
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return err
+			}
+			id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if err != nil || id <= 0 {
+				return rcq.Invalid("dependencies", "entry %d: %q is not a job id: use a positive whole number, or an object {\"type\",\"job_id\"}", i, s)
+			}
+			d = Dependency{Type: string(rcq.AfterOK), JobID: id}
+		default:
+			id, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || id <= 0 {
+				return rcq.Invalid("dependencies", "entry %d: %s is not a job id: use a positive whole number, or an object {\"type\",\"job_id\"}", i, raw)
+			}
+			d = Dependency{Type: string(rcq.AfterOK), JobID: id}
+		}
+		out = append(out, d)
+	}
+	*l = out
+	return nil
+}
+
 // SubmitRequest is POST /api/jobs. Optional fields left out take the defaults.
 type SubmitRequest struct {
 	Script         string            `json:"script"`
@@ -100,7 +153,7 @@ type SubmitRequest struct {
 	Priority       *int              `json:"priority,omitempty"`
 	Output         string            `json:"output,omitempty"`
 	Error          string            `json:"error,omitempty"`
-	Dependencies   []Dependency      `json:"dependencies,omitempty"`
+	Dependencies   DependencyList    `json:"dependencies,omitempty"`
 	Hold           bool              `json:"hold,omitempty"`
 	Umask          string            `json:"umask,omitempty"` // octal, "0022"; rcq-submit sends its own
 	// Array makes a job array (sbatch --array): "0-99", "1,3,5-7", "0-99:4", "%8" throttle.
@@ -162,8 +215,9 @@ type Job struct {
 	GPUIndices     []int                `json:"gpu_indices"`
 	ExitCode       *int                 `json:"exit_code"`
 	Signal         string               `json:"signal,omitempty"`
-	Output         string               `json:"output"`
-	Error          string               `json:"error"`
+	OutputPath     string               `json:"output_path"`   // stdout's file, its pattern resolved
+	ErrorPath      string               `json:"error_path"`    // stderr's file (once the bare "error" key, which read as a failure)
+	ErrorMessage   string               `json:"error_message"` // why it did not complete; "" unless failed, timeout or cancelled
 	Umask          string               `json:"umask"`
 	CPUSeconds     float64              `json:"cpu_seconds"`
 	PeakMemoryKB   int64                `json:"peak_memory_kb"`

@@ -69,7 +69,7 @@ func TestJobRefRoutes(t *testing.T) {
 		"POST /api/jobs/123_%5B2%2C4%5D/signal /api/jobs/123_[2,4]/signal ",
 		"PATCH /api/jobs/123_5 /api/jobs/123_5 ",
 		"GET /api/jobs/9_1 /api/jobs/9_1 ",
-		"GET /api/jobs /api/jobs ids=123&limit=1000&status=all",
+		"GET /api/jobs /api/jobs ids=123&limit=1000&order=oldest&status=all",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("requests:\n%q\nwant\n%q", got, want)

@@ -90,7 +90,7 @@ func TestQueueReadsEveryPage(t *testing.T) {
 	if err != nil || list.Count != 25 || list.Jobs[24].ID != 25 {
 		t.Fatalf("AllJobs = %+v, %v", list, err)
 	}
-	if len(queries) != 3 || queries[2] != "/api/jobs?cursor=20&limit=10" {
+	if len(queries) != 3 || queries[2] != "/api/jobs?cursor=20&limit=10&order=oldest" {
 		t.Errorf("requests %q", queries)
 	}
 }

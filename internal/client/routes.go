@@ -129,7 +129,7 @@ type JobsQuery struct {
 	Since  time.Time
 	User   string // email; admins only for other users
 	IDs    []int64
-	Newest bool   // order=newest
+	Newest bool   // order=newest; otherwise order=oldest (rcqd's default is newest)
 	Cursor string // the Next of the page before
 }
 
@@ -158,8 +158,10 @@ func (q JobsQuery) Values() url.Values {
 		}
 		v.Set("ids", strings.Join(ids, ","))
 	}
-	if q.Newest {
+	if q.Newest { // rcqd lists newest first unless told
 		v.Set("order", "newest")
+	} else {
+		v.Set("order", "oldest")
 	}
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)

@@ -80,8 +80,8 @@ func TestArrayEndToEnd(t *testing.T) {
 		if want := fmt.Sprintf("task=%d array=%d job=%d count=10", task, a, j.ID); strings.TrimSpace(string(out)) != want {
 			t.Errorf("element %d wrote %q, want %q", task, out, want)
 		}
-		if j.Output != filepath.Join(work, fmt.Sprintf("rcq-%d_%d.out", a, task)) {
-			t.Errorf("element %d: output shown as %q", task, j.Output)
+		if j.OutputPath != filepath.Join(work, fmt.Sprintf("rcq-%d_%d.out", a, task)) {
+			t.Errorf("element %d: output shown as %q", task, j.OutputPath)
 		}
 	}
 	if len(seen) != 10 {

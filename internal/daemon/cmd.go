@@ -118,6 +118,7 @@ OUTPUT_DIRECTORY), then $XDG_CONFIG_HOME/rcq/rcqd.yaml or /etc/rcq/rcqd.yaml.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	config.BindFlags(root.Flags())
 	root.AddCommand(newConfigCmd())
+	root.AddCommand(newImportSeedCmd())
 	return root
 }
 

@@ -129,7 +129,20 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	return u
+	return withSearchPath(u)
+}
+
+// withSearchPath makes a connection to u see rcq's tables, which live in
+// their own schema (store.Schema), as the store's connections do: a test's
+// own SQL checks name them unqualified.
+func withSearchPath(u string) string {
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		if strings.Contains(u, "?") {
+			return u + "&search_path=" + store.Schema
+		}
+		return u + "?search_path=" + store.Schema
+	}
+	return u + " search_path=" + store.Schema
 }
 
 // createDatabase sets the server up on first use and clones the template into a new database.

@@ -52,9 +52,10 @@ func emptyDatabase(t *testing.T) string {
 
 var tables = []string{"groups", "users", "workers", "jobs", "job_dependencies", "usage_logs", "idempotency_keys", "leases", "job_signals", "revoked_tokens"}
 
-func publicTables(t *testing.T, conn *pgx.Conn) []string {
+// rcqTables lists the tables in rcq's schema.
+func rcqTables(t *testing.T, conn *pgx.Conn) []string {
 	t.Helper()
-	rows, _ := conn.Query(context.Background(), `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
+	rows, _ := conn.Query(context.Background(), `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, store.Schema)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
@@ -80,14 +81,17 @@ func TestMigrateFromEmptyThenAgainIsNoOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if got := publicTables(t, conn); len(got) != 0 {
+	if got := rcqTables(t, conn); len(got) != 0 {
 		t.Fatalf("the empty database has tables: %v", got)
 	}
 
 	if err := store.Migrate(ctx, u); err != nil {
 		t.Fatalf("migrate from empty: %v", err)
 	}
-	got := publicTables(t, conn)
+	got := rcqTables(t, conn)
+	if pub := tablesIn(t, conn, "public"); len(pub) != 0 {
+		t.Errorf("migrating made tables in public: %v", pub)
+	}
 	for _, want := range append(tables, "rcq_schema_migrations") {
 		if !slices.Contains(got, want) {
 			t.Errorf("after migrating, table %s is missing (have %v)", want, got)
@@ -108,7 +112,7 @@ func TestMigrateFromEmptyThenAgainIsNoOp(t *testing.T) {
 	if n2 != n1 || v2 != v1 {
 		t.Errorf("second migrate changed rcq_schema_migrations: %d rows at version %d, then %d at %d", n1, v1, n2, v2)
 	}
-	if got2 := publicTables(t, conn); !slices.Equal(got, got2) {
+	if got2 := rcqTables(t, conn); !slices.Equal(got, got2) {
 		t.Errorf("second migrate changed the tables: %v -> %v", got, got2)
 	}
 
@@ -127,7 +131,7 @@ func TestTemplateHasEveryTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	got := publicTables(t, conn)
+	got := rcqTables(t, conn)
 	for _, want := range tables {
 		if !slices.Contains(got, want) {
 			t.Errorf("test database lacks table %s (have %v)", want, got)
@@ -156,14 +160,14 @@ func TestMigrateRefusesNewerSchemaUntouched(t *testing.T) {
 	if _, err := conn.Exec(ctx, `DROP TABLE leases`); err != nil {
 		t.Fatal(err)
 	}
-	tablesBefore := publicTables(t, conn)
+	tablesBefore := rcqTables(t, conn)
 	nBefore, vBefore := migrationRows(t, conn)
 
 	err = store.Migrate(ctx, u)
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("migrate a database at version %d: got %v, want ErrSchemaTooNew", newer, err)
 	}
-	if tablesAfter := publicTables(t, conn); !slices.Equal(tablesBefore, tablesAfter) {
+	if tablesAfter := rcqTables(t, conn); !slices.Equal(tablesBefore, tablesAfter) {
 		t.Errorf("a refused migration changed the tables: %v -> %v", tablesBefore, tablesAfter)
 	}
 	if n, v := migrationRows(t, conn); n != nBefore || v != vBefore {

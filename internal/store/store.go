@@ -76,6 +76,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "rcqd"
+	// rcq's tables live in their own schema, so rcqd can share a
+	// database with anything (the seed's tables in public included).
+	cfg.ConnConfig.RuntimeParams["search_path"] = Schema
 	// A query stuck behind a lock must not hold a request forever.
 	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -124,10 +127,17 @@ func Migrate(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("database url: %w", redact(err))
 	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["search_path"] = Schema
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return unavailable("migrate", err)
+	}
+	if err := ensureSchema(ctx, db); err != nil {
+		return err
 	}
 	return migrate(ctx, db)
 }

@@ -319,7 +319,7 @@ func (a *API) handler() http.Handler {
 			}
 			out.Jobs = append(out.Jobs, *j)
 		}
-		if q.Get("order") == "newest" {
+		if q.Get("order") != "oldest" { // newest first unless told, as rcqd
 			slices.Reverse(out.Jobs)
 		}
 		if limit > 0 && len(out.Jobs) > limit {

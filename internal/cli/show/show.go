@@ -287,9 +287,9 @@ func Write(w io.StringWriter, j *apitype.Job, now time.Time) {
 	line(mem...)
 	line("TotalCPU", Duration(int64(math.Round(j.CPUSeconds))), "MaxRSS", strconv.FormatInt(j.PeakMemoryKB, 10)+"K")
 	line("WorkDir", orNull(j.WorkingDir))
-	line("StdErr", orNull(j.Error))
+	line("StdErr", orNull(j.ErrorPath))
 	line("StdIn", "/dev/null")
-	line("StdOut", orNull(j.Output))
+	line("StdOut", orNull(j.OutputPath))
 	if j.Umask != "" {
 		line("Umask", j.Umask)
 	}

@@ -25,8 +25,8 @@ func setup(t *testing.T) (*clitest.API, *clitest.Env) {
 		Reason: rcq.ReasonNonZeroExit, ReasonDetail: "exit code 137",
 		Dependencies: []apitype.Dependency{{Type: "afterok", JobID: 7, State: "completed"}, {Type: "afterany", JobID: 8}},
 		SubmittedAt:  clitest.Now.Add(-2 * time.Hour), StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + 90*time.Second),
-		Worker: "node1", ExitCode: intp(137), Signal: "KILL", WorkingDir: "/home/ann", Output: "/home/ann/rcq-1.out",
-		Error: "/home/ann/rcq-1.out", Umask: "0022", CPUSeconds: 3725.4, PeakMemoryKB: 123456})
+		Worker: "node1", ExitCode: intp(137), Signal: "KILL", WorkingDir: "/home/ann", OutputPath: "/home/ann/rcq-1.out",
+		ErrorPath: "/home/ann/rcq-1.out", Umask: "0022", CPUSeconds: 3725.4, PeakMemoryKB: 123456})
 	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "held", Status: "pending", Hold: "user",
 		Reason: rcq.ReasonHeldUser, CPUCores: 1, MemoryGB: 1, EstimatedHours: 1, Priority: 1, SubmittedAt: clitest.Now.Add(-time.Minute),
 		Computed: &rcq.PriorityFactors{Base: 1, FairShare: 0.5, WaitBoost: 1.25, Final: 0.625}, Rank: 4})

@@ -123,7 +123,7 @@ func TestArrayDependencies(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
 	four := 4
-	want := []apitype.Dependency{{Type: "afterok", JobID: 12, ArrayTaskID: &four}, {Type: "afterok", JobID: 13}, {Type: "aftercorr", JobID: 12}}
+	want := apitype.DependencyList{{Type: "afterok", JobID: 12, ArrayTaskID: &four}, {Type: "afterok", JobID: 13}, {Type: "aftercorr", JobID: 12}}
 	if !reflect.DeepEqual(api.Submits[0].Dependencies, want) {
 		t.Errorf("deps %+v, want %+v", api.Submits[0].Dependencies, want)
 	}

@@ -92,7 +92,7 @@ exit 0
 	if !reflect.DeepEqual(r.Env, map[string]string{"HOME": "/home/ann", "X": "1"}) {
 		t.Errorf("env = %v", r.Env)
 	}
-	wantDeps := []apitype.Dependency{{Type: "afterok", JobID: 1}, {Type: "afterok", JobID: 2}, {Type: "afterany", JobID: 3}}
+	wantDeps := apitype.DependencyList{{Type: "afterok", JobID: 1}, {Type: "afterok", JobID: 2}, {Type: "afterany", JobID: 3}}
 	if !reflect.DeepEqual(r.Dependencies, wantDeps) {
 		t.Errorf("deps = %+v", r.Dependencies)
 	}
