@@ -43,7 +43,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	for i := range gs {
 		out[i] = groupJSON(&gs[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.GroupList{Groups: out, Count: len(out)})
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for i := range us {
 		out[i] = userJSON(&us[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.UserList{Users: out, Count: len(out)})
 	return nil
 }
 
@@ -165,7 +165,7 @@ func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	for i := range ws {
 		out[i] = workerJSON(&ws[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.WorkerList{Workers: out, Count: len(out)})
 	return nil
 }
 
