@@ -261,9 +261,9 @@ func TestUsageErrors(t *testing.T) {
 		`--group 0: use a positive group id (rcq-admin groups lists them)`:                            {"user", "set", "bob@lab", "--group", "0"},
 		`"0" is not a user id: use a positive number such as 7`:                                       {"user", "set", "0", "--admin"},
 		`--node and --cpus are required: e.g. --node node1 --cpus 32`:                                 {"worker", "create", "w", "--cpus", "2"},
-		`--cpus 0: use a whole number of at least 1`:                                                  {"worker", "create", "w", "--node", "n", "--cpus", "0"},
+		`--cpus 0: use a whole number from 1 to 65536`:                                                {"worker", "create", "w", "--node", "n", "--cpus", "0"},
 		`nothing to change: give --cpus, --mem or --gpus`:                                             {"worker", "set", "w"},
-		`--mem -1: use a whole number of GB, 0 or more`:                                               {"worker", "set", "w", "--mem", "-1"},
+		`--mem -1: use a whole number from 0 to 16777216`:                                             {"worker", "set", "w", "--mem", "-1"},
 		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:       {"worker", "set", "w", "--cpus", "x"},
 	}
 	for msg, args := range cases {

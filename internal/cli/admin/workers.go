@@ -129,14 +129,15 @@ func sizeFlags(c *cobra.Command, cpus, mem, gpus *int) {
 }
 
 func checkSizes(o *Options) error {
-	if o.CPUs != nil && *o.CPUs < 1 {
-		return cli.Usagef("--cpus %d: use a whole number of at least 1", *o.CPUs)
-	}
-	if o.Mem != nil && *o.Mem < 0 {
-		return cli.Usagef("--mem %d: use a whole number of GB, 0 or more", *o.Mem)
-	}
-	if o.GPUs != nil && *o.GPUs < 0 {
-		return cli.Usagef("--gpus %d: use a whole number, 0 or more", *o.GPUs)
+	lim := rcq.DefaultLimits
+	for _, c := range []struct {
+		flag string
+		n    *int
+		r    rcq.IntRange
+	}{{"--cpus", o.CPUs, lim.CPUCoresRange()}, {"--mem", o.Mem, lim.MemoryGBRange()}, {"--gpus", o.GPUs, lim.GPUsRange()}} {
+		if c.n != nil && !c.r.Contains(*c.n) {
+			return cli.Usagef("%s %d: use %s", c.flag, *c.n, c.r)
+		}
 	}
 	return nil
 }
