@@ -373,13 +373,14 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.source, err)
 		}
-		h := d.Hours()
 		if d == 0 {
-			// No limit: ask for the most rcq allows; rcqd names its own
-			// maximum if it is lower.
-			h = rcq.DefaultLimits.MaxEstimatedHours
+			// No limit (0, UNLIMITED, INFINITE): ask for the most rcqd
+			// allows, which only rcqd knows.
+			r.TimeLimit, r.EstimatedHours = rcq.Unlimited, nil
+		} else {
+			h := d.Hours()
+			r.EstimatedHours, r.TimeLimit = &h, ""
 		}
-		r.EstimatedHours = &h
 	}
 	if v, ok := s["priority"]; ok {
 		n, err := strconv.Atoi(v.value)
