@@ -10,7 +10,7 @@ import (
 // admin routes), the CLIs (rcq-submit, rcq-control, rcq-admin) and the
 // configuration (workers:) check them here; the schema's CHECK constraints
 // (internal/store/migrations) mirror the same bounds as the last line of
-// defence, and TestRulesMirrorSchema holds the two together.
+// defence, and TestSchemaMirrorsRules (internal/store) holds the two together.
 
 // IntRange is the accepted range of a whole-number field.
 type IntRange struct {
