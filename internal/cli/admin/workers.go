@@ -70,9 +70,10 @@ func newWorkerCreateCmd(f *cli.Factory, runF func(*Options) error) *cobra.Comman
 	c := leaf(f, runF, ActionWorkerCreate, &cobra.Command{
 		Use:   "create NAME --node NODE --cpus N [flags]",
 		Short: "Add a worker",
-		Long: `Add a worker named NAME (unique, 1 to 100 characters), online, whose jobs
-the rcqd with node.name NODE runs. The workers an rcqd declares in its
-configuration are registered by that rcqd at start and need no create.`,
+		Long: `Add a worker named NAME (unique, 1 to 100 characters without spaces, '/'
+or ','), online, whose jobs the rcqd with node.name NODE runs. The workers
+an rcqd declares in its configuration are registered by that rcqd at start
+and need no create.`,
 		Example: "  rcq-admin worker create gpu-a --node node1 --cpus 32 --mem 256 --gpus 4",
 		Args:    cli.ArgsUsage(cobra.ExactArgs(1)),
 	}, func(cmd *cobra.Command, o *Options, args []string) error {
