@@ -16,7 +16,8 @@ import (
 
 // BenchmarkScanJobs reads 10,000 finished jobs in one page, as accounting
 // (AcctJobs, what rcq-acct pages through) and as a job list (ListJobs, with
-// scripts and environments): the cost of scanning rows into jobs.
+// scripts and environments), then the same jobs running as the queue view
+// (QueueJobs): the cost of scanning rows into jobs.
 //
 //	go test -run '^$' -bench ScanJobs -count 5 ./internal/store
 func BenchmarkScanJobs(b *testing.B) {
@@ -73,6 +74,19 @@ func BenchmarkScanJobs(b *testing.B) {
 			got, err := st.ListJobs(ctx, rcq.JobFilter{Limit: n})
 			if err != nil || len(got) != n {
 				b.Fatalf("ListJobs: %d jobs, %v", len(got), err)
+			}
+		}
+	})
+	// The queue view: the same jobs, running.
+	if _, err := db.Exec(ctx, `UPDATE jobs SET status = 'running', reason = '', completed_at = NULL, exit_code = NULL`); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("queue", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			got, err := st.QueueJobs(ctx, rcq.QueueFilter{Limit: n})
+			if err != nil || len(got) != n {
+				b.Fatalf("QueueJobs: %d jobs, %v", len(got), err)
 			}
 		}
 	})
