@@ -554,6 +554,45 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 	}))
 }
 
+// queueRow is a job as the queue view shows it: no script, arguments,
+// environment or outcome.
+type queueRow struct {
+	ID             int64      `db:"id"`
+	UserID         int64      `db:"user_id"`
+	UserEmail      string     `db:"email"`
+	UnixUser       string     `db:"unix_user"`
+	GroupID        int64      `db:"group_id"`
+	Name           string     `db:"name"`
+	CPUCores       int32      `db:"cpu_cores"`
+	MemoryGB       int32      `db:"memory_gb"`
+	GPUCount       int32      `db:"gpu_count"`
+	EstimatedHours float64    `db:"estimated_hours"`
+	Priority       int32      `db:"priority"`
+	Status         string     `db:"status"`
+	Reason         string     `db:"reason"`
+	Hold           string     `db:"hold"`
+	SubmittedAt    time.Time  `db:"submitted_at"`
+	StartedAt      *time.Time `db:"started_at"`
+	WorkerName     string     `db:"worker_name"`
+	GPUIndices     []int32    `db:"gpu_indices"`
+	arrayCols
+}
+
+func (r *queueRow) job() rcq.Job {
+	j := rcq.Job{
+		ID: rcq.JobID(r.ID), UserID: rcq.UserID(r.UserID), UserEmail: r.UserEmail, UnixUser: r.UnixUser,
+		GroupID: rcq.GroupID(r.GroupID), Name: r.Name,
+		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
+		EstimatedHours: r.EstimatedHours, Priority: int(r.Priority), State: rcq.JobState(r.Status),
+		Reason: r.Reason, Hold: rcq.Hold(r.Hold), SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt,
+		WorkerName: r.WorkerName, GPUIndices: make([]int, len(r.GPUIndices)), Array: r.array(),
+	}
+	for i, g := range r.GPUIndices {
+		j.GPUIndices[i] = int(g)
+	}
+	return j
+}
+
 // QueueJobs returns a page of the pending and running jobs f selects, by id,
 // without the heavy fields (script, args, environment), for the queue view.
 // Each state is read in id order from its own index range and the two are
@@ -571,33 +610,13 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 			ORDER BY id LIMIT $2)
 		SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
-			coalesce(w.name, ''), j.gpu_indices, `+arrayColumns+`
+			coalesce(w.name, '') AS worker_name, j.gpu_indices, `+arrayColumns+`
 		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`+arrayJoin+`
 		ORDER BY j.id`, f.After, limit, f.UserID)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
-	var js []rcq.Job
-	var j rcq.Job
-	var cpu, mem, gpu, prio int32
-	var status, hold string
-	var gpus []int32
-	var ac arrayCols
-	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.UnixUser, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
-		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus,
-		&ac.ArrayJobID, &ac.ArrayTaskID, &ac.ArraySpec, &ac.ArrayPending, &ac.ArrayThrottle, &ac.ArrayCount,
-		&ac.ArrayMin, &ac.ArrayMax, &ac.ArrayStep}, func() error {
-		j.Array = ac.array()
-		j.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
-		j.Priority, j.State, j.Hold = int(prio), rcq.JobState(status), rcq.Hold(hold)
-		j.GPUIndices = make([]int, len(gpus))
-		for i, g := range gpus {
-			j.GPUIndices[i] = int(g)
-		}
-		js = append(js, j)
-		j.StartedAt = nil
-		return nil
-	})
+	js, err := collectNamed(rows, (*queueRow).job)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
