@@ -25,11 +25,13 @@ func groupJSON(g *rcq.Group) apitype.Group {
 }
 
 func checkGroupFields(quota *float64, priority *int) error {
-	if quota != nil && (*quota < 0 || *quota > 1e12) {
-		return rcq.Invalid("cpu_quota", "must be a number of CPU-hours from 0 to 1e12")
+	if quota != nil {
+		if err := rcq.CheckCPUQuota(*quota); err != nil {
+			return err
+		}
 	}
-	if priority != nil && (*priority < 1 || *priority > 10) {
-		return rcq.Invalid("priority", "must be a whole number from 1 to 10")
+	if priority != nil {
+		return rcq.PriorityRange.Check(*priority)
 	}
 	return nil
 }
@@ -43,7 +45,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	for i := range gs {
 		out[i] = groupJSON(&gs[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.GroupList{Groups: out, Count: len(out)})
 	return nil
 }
 
@@ -53,8 +55,8 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := strings.TrimSpace(req.Name)
-	if name == "" || len(name) > 100 {
-		return rcq.Invalid("name", "must be 1 to 100 characters")
+	if err := rcq.CheckGroupName(name); err != nil {
+		return err
 	}
 	if err := checkGroupFields(req.CPUQuota, req.Priority); err != nil {
 		return err
@@ -111,7 +113,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for i := range us {
 		out[i] = userJSON(&us[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.UserList{Users: out, Count: len(out)})
 	return nil
 }
 
@@ -165,19 +167,21 @@ func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	for i := range ws {
 		out[i] = workerJSON(&ws[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workers": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, apitype.WorkerList{Workers: out, Count: len(out)})
 	return nil
 }
 
 func checkSizes(cpu, mem, gpu *int) error {
-	if cpu != nil && (*cpu < 1 || *cpu > rcq.DefaultLimits.MaxCPUCores) {
-		return rcq.Invalid("cpu_cores", "must be a whole number from 1 to %d", rcq.DefaultLimits.MaxCPUCores)
-	}
-	if mem != nil && (*mem < 0 || *mem > rcq.DefaultLimits.MaxMemoryGB) {
-		return rcq.Invalid("memory_gb", "must be a whole number from 0 to %d", rcq.DefaultLimits.MaxMemoryGB)
-	}
-	if gpu != nil && (*gpu < 0 || *gpu > rcq.DefaultLimits.MaxGPUs) {
-		return rcq.Invalid("gpu_count", "must be a whole number from 0 to %d", rcq.DefaultLimits.MaxGPUs)
+	lim := rcq.DefaultLimits
+	for _, c := range []struct {
+		n *int
+		r rcq.IntRange
+	}{{cpu, lim.CPUCoresRange()}, {mem, lim.MemoryGBRange()}, {gpu, lim.GPUsRange()}} {
+		if c.n != nil {
+			if err := c.r.Check(*c.n); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -199,8 +203,8 @@ func (s *Server) createWorker(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := strings.TrimSpace(req.Name)
-	if name == "" || len(name) > 100 {
-		return rcq.Invalid("name", "must be 1 to 100 characters")
+	if err := rcq.CheckWorkerName(name); err != nil {
+		return err
 	}
 	if req.CPUCores == nil {
 		return rcq.Invalid("cpu_cores", "is required: a whole number from 1")

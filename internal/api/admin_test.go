@@ -105,6 +105,9 @@ func TestAdminGroups(t *testing.T) {
 	if !strings.Contains(string(r.body), `"name":"default"`) || !strings.Contains(string(r.body), `"count":1`) {
 		t.Errorf("groups = %s", r.body)
 	}
+	if gl := decodeTo[apitype.GroupList](t, r); gl.Count != 1 || len(gl.Groups) != 1 || gl.Groups[0].Name != "default" {
+		t.Errorf("groups as apitype.GroupList = %+v", gl)
+	}
 	r = e.post("/api/admin/groups", tok, map[string]any{"name": "physics", "cpu_quota": 250.5, "priority": 4})
 	want(t, r, http.StatusCreated, "")
 	g := decodeTo[apitype.Group](t, r)
@@ -141,6 +144,9 @@ func TestAdminUsers(t *testing.T) {
 	want(t, r, http.StatusOK, "")
 	if strings.Contains(string(r.body), "$2a$") || strings.Contains(strings.ToLower(string(r.body)), "hash") {
 		t.Errorf("user list leaks password hashes: %s", r.body)
+	}
+	if ul := decodeTo[apitype.UserList](t, r); ul.Count != 3 || len(ul.Users) != 3 {
+		t.Errorf("users as apitype.UserList = %+v", ul)
 	}
 	if !strings.Contains(string(r.body), `"count":3`) {
 		t.Errorf("users = %s", r.body)
@@ -180,6 +186,9 @@ func TestAdminWorkers(t *testing.T) {
 	want(t, r, http.StatusOK, "")
 	if !strings.Contains(string(r.body), `"name":"w1"`) {
 		t.Errorf("workers = %s", r.body)
+	}
+	if wl := decodeTo[apitype.WorkerList](t, r); wl.Count != 1 || len(wl.Workers) != 1 || wl.Workers[0].Name != "w1" {
+		t.Errorf("workers as apitype.WorkerList = %+v", wl)
 	}
 	r = e.post("/api/admin/workers", tok, map[string]any{"name": "big", "node": "node1", "cpu_cores": 64, "memory_gb": 512, "gpu_count": 8})
 	want(t, r, http.StatusCreated, "")

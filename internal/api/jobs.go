@@ -23,6 +23,13 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 		EstimatedHours: estimatedHours(req.EstimatedHours), Priority: req.Priority,
 		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask, Array: req.Array,
 	}
+	switch req.TimeLimit {
+	case "":
+	case rcq.Unlimited:
+		sp.Unlimited = true
+	default:
+		return nil, rcq.Invalid("time_limit", "%q: the one time_limit is %q (the most rcqd allows); give any other limit as estimated_hours", req.TimeLimit, rcq.Unlimited)
+	}
 	for k, v := range req.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return nil, rcq.Invalid("env", "%q is not a variable name: names are non-empty, without '=' or NUL", k)

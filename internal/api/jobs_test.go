@@ -55,6 +55,31 @@ func TestSubmitDefaults(t *testing.T) {
 	}
 }
 
+// TestSubmitUnlimited: time_limit "unlimited" gets rcqd's configured
+// maximum (jobs.max_estimated_hours), whatever the client thinks it is;
+// any other time_limit, or one with estimated_hours, is refused.
+func TestSubmitUnlimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *api.Config, _ *api.Deps) { c.Limits.MaxEstimatedHours = 36 })
+	id := e.submit(e.aliceT, map[string]any{"time_limit": "unlimited"})
+	if h := e.job(id).EstimatedHours; h != 36 {
+		t.Errorf("unlimited job has %g hours, want the configured 36", h)
+	}
+	r := e.post("/api/jobs", e.aliceT, map[string]any{"script": "true", "time_limit": "unlimited", "estimated_hours": 2})
+	want(t, r, http.StatusBadRequest, "invalid_time_limit")
+	r = e.post("/api/jobs", e.aliceT, map[string]any{"script": "true", "time_limit": "forever"})
+	want(t, r, http.StatusBadRequest, "invalid_time_limit")
+	if !strings.Contains(string(r.body), `time_limit: \"forever\": the one time_limit is \"unlimited\"`) {
+		t.Errorf("message = %s", r.body)
+	}
+	// A batch element too.
+	r = e.post("/api/jobs/batch", e.aliceT, map[string]any{"jobs": []map[string]any{{"script": "true", "time_limit": "unlimited"}}})
+	want(t, r, http.StatusCreated, "")
+	if b := decodeTo[apitype.BatchSubmitResponse](t, r); len(b.JobIDs) != 1 || e.job(b.JobIDs[0]).EstimatedHours != 36 {
+		t.Errorf("batch = %+v", b)
+	}
+}
+
 func TestSubmitRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)

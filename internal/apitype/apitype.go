@@ -158,6 +158,9 @@ type SubmitRequest struct {
 	Umask          string            `json:"umask,omitempty"` // octal, "0022"; rcq-submit sends its own
 	// Array makes a job array (sbatch --array): "0-99", "1,3,5-7", "0-99:4", "%8" throttle.
 	Array string `json:"array,omitempty"`
+	// TimeLimit "unlimited" (sbatch --time=UNLIMITED) asks for the most time
+	// rcqd allows (jobs.max_estimated_hours), in place of estimated_hours.
+	TimeLimit string `json:"time_limit,omitempty"`
 }
 
 // SubmitResponse answers a submit. Test-only submits (POST /api/jobs?test_only=true)

@@ -11,27 +11,9 @@ import (
 // The routes under /api/admin need an admin's token; any other account gets
 // an *rcq.Error of Kind Forbidden with code "admin_required".
 
-// GroupList is GET /api/admin/groups.
-type GroupList struct {
-	Groups []apitype.Group `json:"groups"`
-	Count  int             `json:"count"`
-}
-
-// UserList is GET /api/admin/users.
-type UserList struct {
-	Users []apitype.User `json:"users"`
-	Count int            `json:"count"`
-}
-
-// WorkerList is GET /api/admin/workers.
-type WorkerList struct {
-	Workers []apitype.Worker `json:"workers"`
-	Count   int              `json:"count"`
-}
-
 // Groups lists the groups by id (GET /api/admin/groups).
-func (c *Client) Groups(ctx context.Context) (*GroupList, error) {
-	var out GroupList
+func (c *Client) Groups(ctx context.Context) (*apitype.GroupList, error) {
+	var out apitype.GroupList
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/admin/groups", out: &out}); err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -59,8 +41,8 @@ func (c *Client) UpdateGroup(ctx context.Context, id int64, req apitype.GroupReq
 }
 
 // Users lists the accounts by id (GET /api/admin/users).
-func (c *Client) Users(ctx context.Context) (*UserList, error) {
-	var out UserList
+func (c *Client) Users(ctx context.Context) (*apitype.UserList, error) {
+	var out apitype.UserList
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/admin/users", out: &out}); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -79,8 +61,8 @@ func (c *Client) UpdateUser(ctx context.Context, id int64, req apitype.UserUpdat
 }
 
 // Workers lists the workers by id (GET /api/admin/workers).
-func (c *Client) Workers(ctx context.Context) (*WorkerList, error) {
-	var out WorkerList
+func (c *Client) Workers(ctx context.Context) (*apitype.WorkerList, error) {
+	var out apitype.WorkerList
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/admin/workers", out: &out}); err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
 	}

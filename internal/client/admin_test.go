@@ -25,12 +25,12 @@ type adminAPI struct {
 func (a *adminAPI) handler() http.Handler {
 	hb := time.Date(2026, 11, 28, 16, 52, 5, 0, time.UTC)
 	answers := map[string]any{
-		"GET /api/admin/groups":            GroupList{Groups: []apitype.Group{{ID: 1, Name: "default", CPUQuota: 1000, Priority: 1}}, Count: 1},
+		"GET /api/admin/groups":            apitype.GroupList{Groups: []apitype.Group{{ID: 1, Name: "default", CPUQuota: 1000, Priority: 1}}, Count: 1},
 		"POST /api/admin/groups":           apitype.Group{ID: 2, Name: "physics", CPUQuota: 5000, Priority: 3},
 		"PATCH /api/admin/groups/2":        apitype.Group{ID: 2, Name: "physics", CPUQuota: 8000, Priority: 3},
-		"GET /api/admin/users":             UserList{Users: []apitype.User{{ID: 2, Email: "ada@lab", GroupID: 1, UnixUser: "ada", CreatedAt: hb}}, Count: 1},
+		"GET /api/admin/users":             apitype.UserList{Users: []apitype.User{{ID: 2, Email: "ada@lab", GroupID: 1, UnixUser: "ada", CreatedAt: hb}}, Count: 1},
 		"PATCH /api/admin/users/2":         apitype.User{ID: 2, Email: "ada@lab", GroupID: 2, CreatedAt: hb},
-		"GET /api/admin/workers":           WorkerList{Workers: []apitype.Worker{{ID: 1, Name: "n1", Node: "n1", CPUCores: 16, Status: "online", LastHeartbeat: hb}}, Count: 1},
+		"GET /api/admin/workers":           apitype.WorkerList{Workers: []apitype.Worker{{ID: 1, Name: "n1", Node: "n1", CPUCores: 16, Status: "online", LastHeartbeat: hb}}, Count: 1},
 		"POST /api/admin/workers":          apitype.Worker{ID: 3, Name: "gpu-a", Node: "n1", CPUCores: 32, MemoryGB: 256, GPUCount: 4, Status: "online"},
 		"PATCH /api/admin/workers/3":       apitype.Worker{ID: 3, Name: "gpu-a", Node: "n1", CPUCores: 32, MemoryGB: 128, GPUCount: 4, Status: "online"},
 		"POST /api/admin/workers/3/drain":  apitype.Worker{ID: 3, Name: "gpu-a", Status: "drained"},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // Key documents one configuration key.
@@ -188,13 +190,13 @@ var keys = withEnv([]Key{
 		field: func(c *Config) any { return &c.Node.Name }, check: checkNode},
 	{Name: "node.cpu_cores", Default: "0 (detect)",
 		Help: "CPU cores this machine offers to jobs",
-		def:  0, field: func(c *Config) any { return &c.Node.CPUCores }, check: intBetween(0, 1<<16)},
+		def:  0, field: func(c *Config) any { return &c.Node.CPUCores }, check: intBetween(0, rcq.DefaultLimits.MaxCPUCores)},
 	{Name: "node.memory_gb", Default: "0 (detect)",
 		Help: "memory this machine offers to jobs, in GB",
-		def:  0, field: func(c *Config) any { return &c.Node.MemoryGB }, check: intBetween(0, 1<<24)},
+		def:  0, field: func(c *Config) any { return &c.Node.MemoryGB }, check: intBetween(0, rcq.DefaultLimits.MaxMemoryGB)},
 	{Name: "node.gpu_count", Default: "0 (detect)",
 		Help: "GPUs this machine offers to jobs",
-		def:  0, field: func(c *Config) any { return &c.Node.GPUCount }, check: intBetween(0, 1<<10)},
+		def:  0, field: func(c *Config) any { return &c.Node.GPUCount }, check: intBetween(0, rcq.DefaultLimits.MaxGPUs)},
 	{Name: "workers", Default: "[] (none)",
 		Help:  "extra virtual workers run by this rcqd: a list of {name, cpu_cores, memory_gb, gpu_count} (configuration file only)",
 		field: func(c *Config) any { return &c.Workers }, check: checkWorkers},

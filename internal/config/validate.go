@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // Validate checks every key and returns the first problem as one line naming
@@ -283,23 +285,10 @@ func checkDefaultHours(c *Config, k *Key) error {
 	return nil
 }
 
-// validName is the rule for worker names: what a log line or a table shows
-// without quoting.
-func validName(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r == 0x7f || r == '/' || r == ',' {
-			return false
-		}
-	}
-	return true
-}
-
 func checkNode(c *Config, k *Key) error {
-	if !validName(c.Node.Name) {
-		return c.bad(k, "must be 1-200 characters without spaces, '/', ',' or control characters")
+	// The node's own worker carries its name.
+	if err := rcq.CheckWorkerName(c.Node.Name); err != nil {
+		return c.bad(k, "%s", strings.TrimPrefix(rcq.MessageOf(err), "name: "))
 	}
 	return nil
 }
@@ -311,16 +300,14 @@ func checkWorkers(c *Config, k *Key) error {
 		switch {
 		case w.Name == "":
 			return fmt.Errorf("%s: has no name: give each worker a name", where)
-		case !validName(w.Name):
-			return fmt.Errorf("%s: name %q must be 1-200 characters without spaces, '/', ',' or control characters", where, w.Name)
+		case rcq.CheckWorkerName(w.Name) != nil:
+			return fmt.Errorf("%s: name %q %s", where, w.Name, strings.TrimPrefix(rcq.MessageOf(rcq.CheckWorkerName(w.Name)), "name: "))
 		case seen[w.Name]:
 			return fmt.Errorf("%s: name %q is used twice (node.name counts too): give each worker its own name", where, w.Name)
-		case w.CPUCores < 1 || w.CPUCores > 1<<16:
-			return fmt.Errorf("%s: worker %q: cpu_cores must be a whole number from 1 to %d, got %d", where, w.Name, 1<<16, w.CPUCores)
-		case w.MemoryGB < 0 || w.MemoryGB > 1<<24:
-			return fmt.Errorf("%s: worker %q: memory_gb must be a whole number from 0 to %d, got %d", where, w.Name, 1<<24, w.MemoryGB)
-		case w.GPUCount < 0 || w.GPUCount > 1<<10:
-			return fmt.Errorf("%s: worker %q: gpu_count must be a whole number from 0 to %d, got %d", where, w.Name, 1<<10, w.GPUCount)
+		}
+		if err := rcq.DefaultLimits.CheckCapacity(rcq.Resources{CPUCores: w.CPUCores, MemoryGB: w.MemoryGB, GPUs: w.GPUCount}); err != nil {
+			field, rule, _ := strings.Cut(rcq.MessageOf(err), ": ")
+			return fmt.Errorf("%s: worker %q: %s %s", where, w.Name, field, rule)
 		}
 		seen[w.Name] = true
 	}

@@ -1,7 +1,6 @@
 package rcq
 
 import (
-	"math"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -19,13 +18,16 @@ type JobSpec struct {
 	MemoryGB       *int
 	GPUs           *int
 	EstimatedHours *float64
-	Priority       *int
-	Output         string
-	Error          string
-	Dependencies   []Dependency
-	Hold           bool
-	Umask          string // octal, as umask(1) prints it; "" for DefaultUmask
-	Array          string // sbatch --array: "" for an ordinary job
+	// Unlimited asks for the most time the server allows (sbatch
+	// --time=UNLIMITED): the job gets Limits.MaxEstimatedHours.
+	Unlimited    bool
+	Priority     *int
+	Output       string
+	Error        string
+	Dependencies []Dependency
+	Hold         bool
+	Umask        string // octal, as umask(1) prints it; "" for DefaultUmask
+	Array        string // sbatch --array: "" for an ordinary job
 }
 
 // Limits bound what one request may ask for, so that no account can make
@@ -110,48 +112,50 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 	if !utf8.ValidString(s.Script) || strings.ContainsRune(s.Script, 0) {
 		return nil, Invalid("script", "must be UTF-8 text without NUL bytes")
 	}
-	if len(j.Name) > lim.MaxNameBytes || strings.ContainsAny(j.Name, "\x00\n\r\t/") {
-		return nil, Invalid("name", "must be at most %d bytes, without '/' or control characters", lim.MaxNameBytes)
+	if err := lim.CheckJobName(j.Name); err != nil {
+		return nil, err
 	}
 	if s.CPUCores != nil {
-		if *s.CPUCores < 1 || *s.CPUCores > lim.MaxCPUCores {
-			return nil, Invalid("cpu_cores", "must be a whole number from 1 to %d", lim.MaxCPUCores)
+		if err := lim.CPUCoresRange().Check(*s.CPUCores); err != nil {
+			return nil, err
 		}
 		j.Resources.CPUCores = *s.CPUCores
 	}
 	if s.MemoryGB != nil {
-		if *s.MemoryGB < 0 || *s.MemoryGB > lim.MaxMemoryGB {
-			return nil, Invalid("memory_gb", "must be a whole number of gigabytes from 0 to %d (0: the default, %d)", lim.MaxMemoryGB, lim.DefaultMemoryGB)
+		if r := lim.MemoryGBRange(); !r.Contains(*s.MemoryGB) {
+			return nil, Invalid("memory_gb", "must be a whole number of gigabytes from %d to %d (0: the default, %d)", r.Min, r.Max, lim.DefaultMemoryGB)
 		}
 		if *s.MemoryGB > 0 { // 0 is the default, never "no limit"
 			j.Resources.MemoryGB = *s.MemoryGB
 		}
 	}
 	if s.GPUs != nil {
-		if *s.GPUs < 0 || *s.GPUs > lim.MaxGPUs {
-			return nil, Invalid("gpu_count", "must be a whole number from 0 to %d", lim.MaxGPUs)
+		if err := lim.GPUsRange().Check(*s.GPUs); err != nil {
+			return nil, err
 		}
 		j.Resources.GPUs = *s.GPUs
 	}
-	if s.EstimatedHours != nil {
-		h := *s.EstimatedHours
-		if math.IsNaN(h) || h <= 0 || h > lim.MaxEstimatedHours {
-			return nil, Invalid("estimated_hours", "must be more than 0 and at most %g hours", lim.MaxEstimatedHours)
+	if s.Unlimited {
+		if s.EstimatedHours != nil {
+			return nil, Invalid("time_limit", "give estimated_hours or time_limit %q, not both", Unlimited)
 		}
-		j.EstimatedHours = h
+		j.EstimatedHours = lim.MaxEstimatedHours
+	}
+	if s.EstimatedHours != nil {
+		if err := lim.CheckEstimatedHours(*s.EstimatedHours); err != nil {
+			return nil, err
+		}
+		j.EstimatedHours = *s.EstimatedHours
 	}
 	if s.Priority != nil {
-		if *s.Priority < 1 || *s.Priority > 10 {
-			return nil, Invalid("priority", "must be a whole number from 1 to 10")
+		if err := PriorityRange.Check(*s.Priority); err != nil {
+			return nil, err
 		}
 		j.Priority = *s.Priority
 	}
 	for _, p := range []struct{ field, v string }{{"working_dir", s.WorkingDir}, {"output", s.Output}, {"error", s.Error}} {
-		if len(p.v) > lim.MaxPathBytes {
-			return nil, Invalid(p.field, "is %d bytes; a path may be at most %d bytes", len(p.v), lim.MaxPathBytes)
-		}
-		if strings.ContainsRune(p.v, 0) {
-			return nil, Invalid(p.field, "must be a path without NUL bytes")
+		if err := lim.CheckPath(p.field, p.v); err != nil {
+			return nil, err
 		}
 	}
 	if s.WorkingDir != "" && !filepath.IsAbs(s.WorkingDir) {

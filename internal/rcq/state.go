@@ -18,13 +18,24 @@ const (
 // JobStates lists every state in life order.
 var JobStates = []JobState{JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout}
 
-// transitions lists the allowed moves. A terminal state goes nowhere.
+// transitions lists the allowed moves: a job is born pending, starts
+// (running) or is cancelled (by its owner, an admin, or the scheduler when
+// a dependency can never be met); a running job ends in any end state. A
+// pending job never fails: only a job that was started has processes to
+// fail. A terminal state goes nowhere.
 var transitions = map[JobState][]JobState{
-	JobPending: {JobRunning, JobCancelled, JobFailed},
+	JobPending: {JobRunning, JobCancelled},
 	JobRunning: {JobCompleted, JobFailed, JobCancelled, JobTimeout},
 }
 
 // CanBecome reports whether a job in state s may move to next.
+//
+// This is the job state machine. The store makes each move with one
+// conditional UPDATE whose WHERE clause names the state it moves from (so
+// concurrent moves cannot both win), and those clauses implement this
+// table: TestTransitionsMatchCanBecome in internal/store records every
+// move the store's SQL makes and fails on any CanBecome refuses, and on any
+// CanBecome allows that no store method makes.
 func (s JobState) CanBecome(next JobState) bool {
 	for _, t := range transitions[s] {
 		if t == next {

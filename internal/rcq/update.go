@@ -1,9 +1,6 @@
 package rcq
 
-import (
-	"math"
-	"strings"
-)
+import "strings"
 
 // JobUpdate is a change to a pending job (scontrol update): nil fields stay
 // as they are.
@@ -38,15 +35,14 @@ func (u *JobUpdate) Check(j *Job, admin bool, lim Limits) error {
 		return Invalid("update", "nothing to change: give name, estimated_hours, priority or dependencies")
 	}
 	if u.Name != nil {
-		n := strings.TrimSpace(*u.Name)
-		if len(n) > lim.MaxNameBytes || strings.ContainsAny(n, "\x00\n\r\t/") {
-			return Invalid("name", "must be at most %d bytes, without '/' or control characters", lim.MaxNameBytes)
+		if err := lim.CheckJobName(strings.TrimSpace(*u.Name)); err != nil {
+			return err
 		}
 	}
 	if u.EstimatedHours != nil {
 		h := *u.EstimatedHours
-		if math.IsNaN(h) || h <= 0 || h > lim.MaxEstimatedHours {
-			return Invalid("estimated_hours", "must be more than 0 and at most %g hours", lim.MaxEstimatedHours)
+		if err := lim.CheckEstimatedHours(h); err != nil {
+			return err
 		}
 		if h > j.EstimatedHours && !admin {
 			return Errorf(KindForbidden, "admin_required",
@@ -55,8 +51,8 @@ func (u *JobUpdate) Check(j *Job, admin bool, lim Limits) error {
 	}
 	if u.Priority != nil {
 		p := *u.Priority
-		if p < 1 || p > 10 {
-			return Invalid("priority", "must be a whole number from 1 to 10")
+		if err := PriorityRange.Check(p); err != nil {
+			return err
 		}
 		if p > j.Priority && !admin {
 			return Errorf(KindForbidden, "admin_required",

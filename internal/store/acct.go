@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -19,32 +18,32 @@ FROM jobs j JOIN users u ON u.id = j.user_id JOIN groups g ON g.id = j.group_id
 LEFT JOIN workers w ON w.id = j.worker_id` + arrayJoin
 
 type acctRow struct {
-	ID             int64
-	UserID         int64
-	Email          string
-	UnixUser       string
-	GroupID        int64
-	GroupName      string
-	Name           string
-	WorkingDir     string
-	CPUCores       int32
-	MemoryGB       int32
-	GPUCount       int32
-	EstimatedHours float64
-	Status         string
-	Reason         string
-	ReasonDetail   string
-	Hold           string
-	OutputPath     string
-	ErrorPath      string
-	SubmittedAt    time.Time
-	StartedAt      *time.Time
-	CompletedAt    *time.Time
-	ExitCode       *int32
-	Signal         string
-	WorkerName     *string
-	CPUSeconds     float64
-	PeakMemoryKB   int64
+	ID             int64      `db:"id"`
+	UserID         int64      `db:"user_id"`
+	Email          string     `db:"email"`
+	UnixUser       string     `db:"unix_user"`
+	GroupID        int64      `db:"group_id"`
+	GroupName      string     `db:"group_name"`
+	Name           string     `db:"name"`
+	WorkingDir     string     `db:"working_dir"`
+	CPUCores       int32      `db:"cpu_cores"`
+	MemoryGB       int32      `db:"memory_gb"`
+	GPUCount       int32      `db:"gpu_count"`
+	EstimatedHours float64    `db:"estimated_hours"`
+	Status         string     `db:"status"`
+	Reason         string     `db:"reason"`
+	ReasonDetail   string     `db:"reason_detail"`
+	Hold           string     `db:"hold"`
+	OutputPath     string     `db:"output_path"`
+	ErrorPath      string     `db:"error_path"`
+	SubmittedAt    time.Time  `db:"submitted_at"`
+	StartedAt      *time.Time `db:"started_at"`
+	CompletedAt    *time.Time `db:"completed_at"`
+	ExitCode       *int32     `db:"exit_code"`
+	Signal         string     `db:"signal"`
+	WorkerName     *string    `db:"worker_name"`
+	CPUSeconds     float64    `db:"cpu_seconds"`
+	PeakMemoryKB   int64      `db:"peak_memory_kb"`
 	arrayCols
 }
 
@@ -105,13 +104,9 @@ func acctJobsSQL(f rcq.AcctFilter) (string, []any) {
 func (s *Store) AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, error) {
 	q, args := acctJobsSQL(f)
 	rows, _ := s.pool.Query(ctx, q, args...)
-	rs, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[acctRow])
+	js, err := collectNamed(rows, (*acctRow).job)
 	if err != nil {
 		return nil, wrap("list jobs for accounting", err)
-	}
-	js := make([]rcq.Job, len(rs))
-	for i, r := range rs {
-		js[i] = r.job()
 	}
 	return elementsOf(js, f.Refs), nil
 }

@@ -32,8 +32,8 @@ func (s *Store) NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, e
 // cancelled and gets its exit code and times. Finishing a job already
 // finished changes nothing.
 func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
-	if !o.State.Terminal() {
-		return fmt.Errorf("finish job %d: %q is not an end state", o.JobID, o.State)
+	if !rcq.JobRunning.CanBecome(o.State) {
+		return fmt.Errorf("finish job %d: %q is not a state a running job can end in", o.JobID, o.State)
 	}
 	var exit *int32
 	if o.ExitCode != nil {

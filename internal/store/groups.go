@@ -10,10 +10,10 @@ import (
 )
 
 type groupRow struct {
-	ID       int64
-	Name     string
-	CPUQuota float64
-	Priority int32
+	ID       int64   `db:"id"`
+	Name     string  `db:"name"`
+	CPUQuota float64 `db:"cpu_quota"`
+	Priority int32   `db:"priority"`
 }
 
 func (r groupRow) group() rcq.Group {
@@ -25,7 +25,7 @@ const groupCols = `id, name, cpu_quota, priority`
 // Groups lists every group by id.
 func (s *Store) Groups(ctx context.Context) ([]rcq.Group, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+groupCols+` FROM groups ORDER BY id`)
-	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[groupRow])
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[groupRow])
 	if err != nil {
 		return nil, wrap("list groups", err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) Groups(ctx context.Context) ([]rcq.Group, error) {
 // GroupByID returns one group.
 func (s *Store) GroupByID(ctx context.Context, id rcq.GroupID) (*rcq.Group, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+groupCols+` FROM groups WHERE id = $1`, id)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[groupRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[groupRow])
 	if err != nil {
 		return nil, notFound(wrap("group", err), "group_not_found", "group %d does not exist", id)
 	}
@@ -64,7 +64,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id rcq.GroupID, quota *float64,
 	rows, _ := s.pool.Query(ctx, `
 		UPDATE groups SET cpu_quota = coalesce($2, cpu_quota), priority = coalesce($3, priority)
 		WHERE id = $1 RETURNING `+groupCols, id, quota, priority)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[groupRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[groupRow])
 	if err != nil {
 		return nil, notFound(wrap("update group", err), "group_not_found", "group %d does not exist", id)
 	}

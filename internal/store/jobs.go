@@ -17,61 +17,63 @@ import (
 
 // jobRow is a job as stored, joined with its owner, worker and dependencies.
 type jobRow struct {
-	ID             int64
-	UserID         int64
-	UserEmail      string
-	UnixUser       string
-	GroupID        int64
-	Name           string
-	Script         string
-	Args           []string
-	WorkingDir     string
-	Env            []string
-	CPUCores       int32
-	MemoryGB       int32
-	GPUCount       int32
-	EstimatedHours float64
-	Priority       int32
-	Status         string
-	Reason         string
-	ReasonDetail   string
-	Hold           string
-	OutputPath     string
-	ErrorPath      string
-	Umask          int32
-	SubmittedAt    time.Time
-	StartedAt      *time.Time
-	CompletedAt    *time.Time
-	ExitCode       *int32
-	Signal         string
-	WorkerID       *int64
-	WorkerName     *string
-	GPUIndices     []int32
-	CPUSeconds     float64
-	PeakMemoryKB   int64
-	Deps           []string
+	ID             int64      `db:"id"`
+	UserID         int64      `db:"user_id"`
+	UserEmail      string     `db:"email"`
+	UnixUser       string     `db:"unix_user"`
+	GroupID        int64      `db:"group_id"`
+	Name           string     `db:"name"`
+	Script         string     `db:"script"`
+	Args           []string   `db:"args"`
+	WorkingDir     string     `db:"working_dir"`
+	Env            []string   `db:"env"`
+	CPUCores       int32      `db:"cpu_cores"`
+	MemoryGB       int32      `db:"memory_gb"`
+	GPUCount       int32      `db:"gpu_count"`
+	EstimatedHours float64    `db:"estimated_hours"`
+	Priority       int32      `db:"priority"`
+	Status         string     `db:"status"`
+	Reason         string     `db:"reason"`
+	ReasonDetail   string     `db:"reason_detail"`
+	Hold           string     `db:"hold"`
+	OutputPath     string     `db:"output_path"`
+	ErrorPath      string     `db:"error_path"`
+	Umask          int32      `db:"umask"`
+	SubmittedAt    time.Time  `db:"submitted_at"`
+	StartedAt      *time.Time `db:"started_at"`
+	CompletedAt    *time.Time `db:"completed_at"`
+	ExitCode       *int32     `db:"exit_code"`
+	Signal         string     `db:"signal"`
+	WorkerID       *int64     `db:"worker_id"`
+	WorkerName     *string    `db:"worker_name"`
+	GPUIndices     []int32    `db:"gpu_indices"`
+	CPUSeconds     float64    `db:"cpu_seconds"`
+	PeakMemoryKB   int64      `db:"peak_memory_kb"`
+	Deps           []string   `db:"deps"`
 	arrayCols
 }
 
 // arrayCols are a job row's array columns (arrayColumns), NULL for a job
 // that is not part of an array.
 type arrayCols struct {
-	ArrayJobID    *int64
-	ArrayTaskID   *int32
-	ArraySpec     *string
-	ArrayPending  *string
-	ArrayThrottle *int32
-	ArrayCount    *int32
-	ArrayMin      *int32
-	ArrayMax      *int32
-	ArrayStep     *int32
+	ArrayJobID    *int64  `db:"array_job_id"`
+	ArrayTaskID   *int32  `db:"array_task_id"`
+	ArraySpec     *string `db:"array_spec"`
+	ArrayPending  *string `db:"array_pending"`
+	ArrayThrottle *int32  `db:"array_throttle"`
+	ArrayCount    *int32  `db:"array_count"`
+	ArrayMin      *int32  `db:"array_min"`
+	ArrayMax      *int32  `db:"array_max"`
+	ArrayStep     *int32  `db:"array_step"`
 }
 
 // arrayColumns select arrayCols from jobs j with job_arrays a joined on
 // a.job_id = j.array_job_id (arrayJoin).
 const (
-	arrayColumns = `j.array_job_id, j.array_task_id, a.spec, a.pending, a.throttle, a.task_count, a.task_min, a.task_max, a.task_step`
-	arrayJoin    = ` LEFT JOIN job_arrays a ON a.job_id = j.array_job_id`
+	arrayColumns = `j.array_job_id, j.array_task_id, a.spec AS array_spec, a.pending AS array_pending,
+		a.throttle AS array_throttle, a.task_count AS array_count, a.task_min AS array_min, a.task_max AS array_max,
+		a.task_step AS array_step`
+	arrayJoin = ` LEFT JOIN job_arrays a ON a.job_id = j.array_job_id`
 )
 
 func (r *arrayCols) array() *rcq.JobArray {
@@ -92,10 +94,10 @@ func (r *arrayCols) array() *rcq.JobArray {
 const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.script, j.args,
 	j.working_dir, j.env, j.cpu_cores, j.memory_gb, j.gpu_count, j.estimated_hours, j.priority,
 	j.status, j.reason, j.reason_detail, j.hold, j.output_path, j.error_path, j.umask, j.submitted_at, j.started_at,
-	j.completed_at, j.exit_code, j.signal, j.worker_id, w.name, j.gpu_indices, j.cpu_seconds,
+	j.completed_at, j.exit_code, j.signal, j.worker_id, w.name AS worker_name, j.gpu_indices, j.cpu_seconds,
 	j.peak_memory_kb,
 	ARRAY(SELECT d.type || ':' || d.depends_on || coalesce('_' || d.array_task_id, '') FROM job_dependencies d
-		WHERE d.job_id = j.id ORDER BY d.depends_on, d.type, d.array_task_id),
+		WHERE d.job_id = j.id ORDER BY d.depends_on, d.type, d.array_task_id) AS deps,
 	` + arrayColumns + `
 FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id` + arrayJoin
 
@@ -142,15 +144,7 @@ func (r *jobRow) job() rcq.Job {
 }
 
 func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
-	rs, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[jobRow])
-	if err != nil {
-		return nil, err
-	}
-	js := make([]rcq.Job, len(rs))
-	for i, r := range rs {
-		js[i] = r.job()
-	}
-	return js, nil
+	return collectNamed(rows, (*jobRow).job)
 }
 
 // CreateJob stores a new pending job for its owner (j.UserID, j.GroupID) with
@@ -445,11 +439,10 @@ func (s *Store) insertJobs(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first 
 // 0 (an admin's view): the caller can't tell it from a missing one.
 func (s *Store) JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error) {
 	rows, _ := s.pool.Query(ctx, jobSelect+` WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2)`, id, owner)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByPos[jobRow])
+	j, err := collectOneNamed(rows, (*jobRow).job)
 	if err != nil {
 		return nil, notFound(wrap("job", err), "not_found", "job %d not found", id)
 	}
-	j := r.job()
 	return &j, nil
 }
 
@@ -561,6 +554,45 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 	}))
 }
 
+// queueRow is a job as the queue view shows it: no script, arguments,
+// environment or outcome.
+type queueRow struct {
+	ID             int64      `db:"id"`
+	UserID         int64      `db:"user_id"`
+	UserEmail      string     `db:"email"`
+	UnixUser       string     `db:"unix_user"`
+	GroupID        int64      `db:"group_id"`
+	Name           string     `db:"name"`
+	CPUCores       int32      `db:"cpu_cores"`
+	MemoryGB       int32      `db:"memory_gb"`
+	GPUCount       int32      `db:"gpu_count"`
+	EstimatedHours float64    `db:"estimated_hours"`
+	Priority       int32      `db:"priority"`
+	Status         string     `db:"status"`
+	Reason         string     `db:"reason"`
+	Hold           string     `db:"hold"`
+	SubmittedAt    time.Time  `db:"submitted_at"`
+	StartedAt      *time.Time `db:"started_at"`
+	WorkerName     string     `db:"worker_name"`
+	GPUIndices     []int32    `db:"gpu_indices"`
+	arrayCols
+}
+
+func (r *queueRow) job() rcq.Job {
+	j := rcq.Job{
+		ID: rcq.JobID(r.ID), UserID: rcq.UserID(r.UserID), UserEmail: r.UserEmail, UnixUser: r.UnixUser,
+		GroupID: rcq.GroupID(r.GroupID), Name: r.Name,
+		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
+		EstimatedHours: r.EstimatedHours, Priority: int(r.Priority), State: rcq.JobState(r.Status),
+		Reason: r.Reason, Hold: rcq.Hold(r.Hold), SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt,
+		WorkerName: r.WorkerName, GPUIndices: make([]int, len(r.GPUIndices)), Array: r.array(),
+	}
+	for i, g := range r.GPUIndices {
+		j.GPUIndices[i] = int(g)
+	}
+	return j
+}
+
 // QueueJobs returns a page of the pending and running jobs f selects, by id,
 // without the heavy fields (script, args, environment), for the queue view.
 // Each state is read in id order from its own index range and the two are
@@ -578,33 +610,13 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 			ORDER BY id LIMIT $2)
 		SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
 			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
-			coalesce(w.name, ''), j.gpu_indices, `+arrayColumns+`
+			coalesce(w.name, '') AS worker_name, j.gpu_indices, `+arrayColumns+`
 		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`+arrayJoin+`
 		ORDER BY j.id`, f.After, limit, f.UserID)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
-	var js []rcq.Job
-	var j rcq.Job
-	var cpu, mem, gpu, prio int32
-	var status, hold string
-	var gpus []int32
-	var ac arrayCols
-	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.UserID, &j.UserEmail, &j.UnixUser, &j.GroupID, &j.Name, &cpu, &mem, &gpu,
-		&j.EstimatedHours, &prio, &status, &j.Reason, &hold, &j.SubmittedAt, &j.StartedAt, &j.WorkerName, &gpus,
-		&ac.ArrayJobID, &ac.ArrayTaskID, &ac.ArraySpec, &ac.ArrayPending, &ac.ArrayThrottle, &ac.ArrayCount,
-		&ac.ArrayMin, &ac.ArrayMax, &ac.ArrayStep}, func() error {
-		j.Array = ac.array()
-		j.Resources = rcq.Resources{CPUCores: int(cpu), MemoryGB: int(mem), GPUs: int(gpu)}
-		j.Priority, j.State, j.Hold = int(prio), rcq.JobState(status), rcq.Hold(hold)
-		j.GPUIndices = make([]int, len(gpus))
-		for i, g := range gpus {
-			j.GPUIndices[i] = int(g)
-		}
-		js = append(js, j)
-		j.StartedAt = nil
-		return nil
-	})
+	js, err := collectNamed(rows, (*queueRow).job)
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
@@ -622,14 +634,13 @@ func (s *Store) UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.Us
 	var out *rcq.Job
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, jobSelect+` WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2) AND j.status = 'pending' FOR UPDATE OF j`, id, owner)
-		r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByPos[jobRow])
+		j, err := collectOneNamed(rows, (*jobRow).job)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.whyNot(ctx, tx, id, owner)
 		}
 		if err != nil {
 			return err
 		}
-		j := r.job()
 		if err := check(&j); err != nil {
 			return err
 		}

@@ -14,14 +14,14 @@ import (
 )
 
 type userRow struct {
-	ID           int64
-	Email        string
-	PasswordHash string
-	GroupID      int64
-	IsAdmin      bool
-	UnixUser     string
-	TokenVersion int32
-	CreatedAt    time.Time
+	ID           int64     `db:"id"`
+	Email        string    `db:"email"`
+	PasswordHash string    `db:"password_hash"`
+	GroupID      int64     `db:"group_id"`
+	IsAdmin      bool      `db:"is_admin"`
+	UnixUser     string    `db:"unix_user"`
+	TokenVersion int32     `db:"token_version"`
+	CreatedAt    time.Time `db:"created_at"`
 }
 
 func (r userRow) user() *rcq.User {
@@ -62,7 +62,7 @@ func (s *Store) CreateUser(ctx context.Context, u rcq.User, passwordHash string)
 // case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*rcq.User, string, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE lower(email) = lower($1)`, email)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
 	if err != nil {
 		return nil, "", notFound(wrap("user by email", err), "user_not_found", "no such user")
 	}
@@ -72,7 +72,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*rcq.User, strin
 // UserByID returns an account and its password hash.
 func (s *Store) UserByID(ctx context.Context, id rcq.UserID) (*rcq.User, string, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
 	if err != nil {
 		return nil, "", notFound(wrap("user by id", err), "user_not_found", "user %d does not exist", id)
 	}
@@ -86,7 +86,7 @@ func (s *Store) UserByUnixUser(ctx context.Context, name string) (*rcq.User, err
 		return nil, rcq.Errorf(rcq.KindNotFound, "user_not_found", "no account is mapped to an empty Unix user")
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE unix_user = $1`, name)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
 	if err != nil {
 		return nil, notFound(wrap("user by unix user", err), "user_not_found", "no account is mapped to the Unix user %s", name)
 	}
@@ -107,7 +107,7 @@ func unixUserTaken(err error, name string) error {
 // Users lists every account by id.
 func (s *Store) Users(ctx context.Context) ([]rcq.User, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
-	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[userRow])
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[userRow])
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
@@ -142,7 +142,7 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 				unix_user = coalesce($4, unix_user)
 			WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
 		var err error
-		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[userRow])
+		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
 		return err
 	})
 	if err != nil {
@@ -178,9 +178,9 @@ func (s *Store) TokenUser(ctx context.Context, id rcq.UserID, jti string) (u *rc
 		FROM users WHERE id = $1`, id, jti)
 	type row struct {
 		userRow
-		Revoked bool
+		Revoked bool `db:"revoked"`
 	}
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[row])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[row])
 	if err != nil {
 		return nil, false, notFound(wrap("token user", err), "user_not_found", "user %d does not exist", id)
 	}

@@ -11,14 +11,14 @@ import (
 )
 
 type workerRow struct {
-	ID            int64
-	Name          string
-	Node          string
-	CPUCores      int32
-	MemoryGB      int32
-	GPUCount      int32
-	Status        string
-	LastHeartbeat time.Time
+	ID            int64     `db:"id"`
+	Name          string    `db:"name"`
+	Node          string    `db:"node"`
+	CPUCores      int32     `db:"cpu_cores"`
+	MemoryGB      int32     `db:"memory_gb"`
+	GPUCount      int32     `db:"gpu_count"`
+	Status        string    `db:"status"`
+	LastHeartbeat time.Time `db:"last_heartbeat"`
 }
 
 func (r workerRow) worker() rcq.Worker {
@@ -36,7 +36,7 @@ func (s *Store) Workers(ctx context.Context) ([]rcq.Worker, error) {
 
 func (s *Store) workers(ctx context.Context, q querier) ([]rcq.Worker, error) {
 	rows, _ := q.Query(ctx, `SELECT `+workerCols+` FROM workers ORDER BY id`)
-	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[workerRow])
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[workerRow])
 	if err != nil {
 		return nil, wrap("list workers", err)
 	}
@@ -50,7 +50,7 @@ func (s *Store) workers(ctx context.Context, q querier) ([]rcq.Worker, error) {
 // WorkerByID returns one worker.
 func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1`, id)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow])
 	if err != nil {
 		return nil, notFound(wrap("worker", err), "worker_not_found", "worker %d does not exist", id)
 	}
@@ -111,7 +111,7 @@ func (s *Store) writeWorker(ctx context.Context, sql string, args ...any) (*rcq.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, sql+` RETURNING `+workerCols, args...)
 		var err error
-		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[workerRow]); err != nil {
+		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow]); err != nil {
 			return err
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})

@@ -16,7 +16,6 @@ import (
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
 	"github.com/rcq-project/rcq/internal/cli/clitest"
-	"github.com/rcq-project/rcq/internal/client"
 )
 
 // fakeAdmin answers the /api/admin routes like rcqd, from memory: the token
@@ -82,7 +81,7 @@ func (a *fakeAdmin) handler() http.Handler {
 	}
 	id := func(r *http.Request) int64 { n, _ := strconv.ParseInt(r.PathValue("id"), 10, 64); return n }
 	route("GET /api/admin/groups", func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		writeJSON(w, 200, client.GroupList{Groups: a.groups, Count: len(a.groups)})
+		writeJSON(w, 200, apitype.GroupList{Groups: a.groups, Count: len(a.groups)})
 	})
 	route("POST /api/admin/groups", func(w http.ResponseWriter, r *http.Request, body []byte) {
 		var req apitype.GroupRequest
@@ -121,7 +120,7 @@ func (a *fakeAdmin) handler() http.Handler {
 		writeErr(w, 404, "group_not_found", "group %d not found", id(r))
 	})
 	route("GET /api/admin/users", func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		writeJSON(w, 200, client.UserList{Users: a.users, Count: len(a.users)})
+		writeJSON(w, 200, apitype.UserList{Users: a.users, Count: len(a.users)})
 	})
 	route("PATCH /api/admin/users/{id}", func(w http.ResponseWriter, r *http.Request, body []byte) {
 		var req apitype.UserUpdate
@@ -148,7 +147,7 @@ func (a *fakeAdmin) handler() http.Handler {
 		writeErr(w, 404, "user_not_found", "user %d not found", id(r))
 	})
 	route("GET /api/admin/workers", func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		writeJSON(w, 200, client.WorkerList{Workers: a.workers, Count: len(a.workers)})
+		writeJSON(w, 200, apitype.WorkerList{Workers: a.workers, Count: len(a.workers)})
 	})
 	route("POST /api/admin/workers", func(w http.ResponseWriter, r *http.Request, body []byte) {
 		var req apitype.WorkerRequest
@@ -262,9 +261,9 @@ func TestUsageErrors(t *testing.T) {
 		`--group 0: use a positive group id (rcq-admin groups lists them)`:                            {"user", "set", "bob@lab", "--group", "0"},
 		`"0" is not a user id: use a positive number such as 7`:                                       {"user", "set", "0", "--admin"},
 		`--node and --cpus are required: e.g. --node node1 --cpus 32`:                                 {"worker", "create", "w", "--cpus", "2"},
-		`--cpus 0: use a whole number of at least 1`:                                                  {"worker", "create", "w", "--node", "n", "--cpus", "0"},
+		`--cpus 0: use a whole number from 1 to 65536`:                                                {"worker", "create", "w", "--node", "n", "--cpus", "0"},
 		`nothing to change: give --cpus, --mem or --gpus`:                                             {"worker", "set", "w"},
-		`--mem -1: use a whole number of GB, 0 or more`:                                               {"worker", "set", "w", "--mem", "-1"},
+		`--mem -1: use a whole number from 0 to 16777216`:                                             {"worker", "set", "w", "--mem", "-1"},
 		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:       {"worker", "set", "w", "--cpus", "x"},
 	}
 	for msg, args := range cases {
@@ -285,7 +284,7 @@ func TestGroups(t *testing.T) {
 		t.Errorf("groups: exit %d, stderr %q, stdout\n%s", code, errOut, out)
 	}
 	code, out, _ = runAdmin(e, "groups", "--json")
-	var list client.GroupList
+	var list apitype.GroupList
 	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || list.Count != 2 || list.Groups[1] != a.groups[1] {
 		t.Errorf("groups --json: exit %d, %v, %s", code, err, out)
 	}
@@ -375,7 +374,7 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("workers: exit %d, stderr %q, stdout\n%s\nwant\n%s", code, errOut, out, want)
 	}
 	code, out, _ = runAdmin(e, "workers", "--json")
-	var list client.WorkerList
+	var list apitype.WorkerList
 	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || list.Count != 2 || list.Workers[0] != a.workers[0] {
 		t.Errorf("workers --json: exit %d, %v, %s", code, err, out)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/spf13/cobra"
 )
 
@@ -90,11 +91,11 @@ func groupFlags(c *cobra.Command, quota *float64, priority *int) {
 }
 
 func checkGroupFlags(o *Options) error {
-	if q := o.Quota; q != nil && !(*q >= 0 && *q <= 1e12) {
-		return cli.Usagef("--quota %v: use a number of CPU-hours from 0 to 1e12", *q)
+	if q := o.Quota; q != nil && rcq.CheckCPUQuota(*q) != nil {
+		return cli.Usagef("--quota %v: use %s", *q, rcq.CPUQuotaRange)
 	}
-	if p := o.Priority; p != nil && (*p < 1 || *p > 10) {
-		return cli.Usagef("--priority %d: use a whole number from 1 to 10", *p)
+	if p := o.Priority; p != nil && !rcq.PriorityRange.Contains(*p) {
+		return cli.Usagef("--priority %d: use %s", *p, rcq.PriorityRange)
 	}
 	return nil
 }

@@ -70,9 +70,10 @@ func newWorkerCreateCmd(f *cli.Factory, runF func(*Options) error) *cobra.Comman
 	c := leaf(f, runF, ActionWorkerCreate, &cobra.Command{
 		Use:   "create NAME --node NODE --cpus N [flags]",
 		Short: "Add a worker",
-		Long: `Add a worker named NAME (unique, 1 to 100 characters), online, whose jobs
-the rcqd with node.name NODE runs. The workers an rcqd declares in its
-configuration are registered by that rcqd at start and need no create.`,
+		Long: `Add a worker named NAME (unique, 1 to 100 characters without spaces, '/'
+or ','), online, whose jobs the rcqd with node.name NODE runs. The workers
+an rcqd declares in its configuration are registered by that rcqd at start
+and need no create.`,
 		Example: "  rcq-admin worker create gpu-a --node node1 --cpus 32 --mem 256 --gpus 4",
 		Args:    cli.ArgsUsage(cobra.ExactArgs(1)),
 	}, func(cmd *cobra.Command, o *Options, args []string) error {
@@ -129,14 +130,15 @@ func sizeFlags(c *cobra.Command, cpus, mem, gpus *int) {
 }
 
 func checkSizes(o *Options) error {
-	if o.CPUs != nil && *o.CPUs < 1 {
-		return cli.Usagef("--cpus %d: use a whole number of at least 1", *o.CPUs)
-	}
-	if o.Mem != nil && *o.Mem < 0 {
-		return cli.Usagef("--mem %d: use a whole number of GB, 0 or more", *o.Mem)
-	}
-	if o.GPUs != nil && *o.GPUs < 0 {
-		return cli.Usagef("--gpus %d: use a whole number, 0 or more", *o.GPUs)
+	lim := rcq.DefaultLimits
+	for _, c := range []struct {
+		flag string
+		n    *int
+		r    rcq.IntRange
+	}{{"--cpus", o.CPUs, lim.CPUCoresRange()}, {"--mem", o.Mem, lim.MemoryGBRange()}, {"--gpus", o.GPUs, lim.GPUsRange()}} {
+		if c.n != nil && !c.r.Contains(*c.n) {
+			return cli.Usagef("%s %d: use %s", c.flag, *c.n, c.r)
+		}
 	}
 	return nil
 }

@@ -196,8 +196,8 @@ func parseUpdate(f *cli.Factory, args []string) (*Options, error) {
 			u.EstimatedHours = &h
 		case "priority":
 			p, err := strconv.Atoi(strings.TrimSpace(val))
-			if err != nil || p < 1 || p > 10 {
-				return nil, cli.Usagef("Priority: %q is not a priority: use a whole number from 1 to 10", val)
+			if err != nil || !rcq.PriorityRange.Contains(p) {
+				return nil, cli.Usagef("Priority: %q is not a priority: use %s", val, rcq.PriorityRange)
 			}
 			u.Priority = &p
 		case "jobname", "name":

@@ -312,8 +312,8 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 	}
 	if v, ok := s["cpus-per-task"]; ok {
 		n, err := strconv.Atoi(v.value)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: %q is not a number of CPU cores: use a whole number of at least 1", v.source, v.value)
+		if r := rcq.DefaultLimits.CPUCoresRange(); err != nil || !r.Contains(n) {
+			return nil, fmt.Errorf("%s: %q is not a number of CPU cores: use %s", v.source, v.value, r)
 		}
 		r.CPUCores = &n
 	}
@@ -373,18 +373,19 @@ func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.source, err)
 		}
-		h := d.Hours()
 		if d == 0 {
-			// No limit: ask for the most rcq allows; rcqd names its own
-			// maximum if it is lower.
-			h = rcq.DefaultLimits.MaxEstimatedHours
+			// No limit (0, UNLIMITED, INFINITE): ask for the most rcqd
+			// allows, which only rcqd knows.
+			r.TimeLimit, r.EstimatedHours = rcq.Unlimited, nil
+		} else {
+			h := d.Hours()
+			r.EstimatedHours, r.TimeLimit = &h, ""
 		}
-		r.EstimatedHours = &h
 	}
 	if v, ok := s["priority"]; ok {
 		n, err := strconv.Atoi(v.value)
-		if err != nil || n < 1 || n > 10 {
-			return nil, fmt.Errorf("%s: %q is not a priority: use a whole number from 1 to 10", v.source, v.value)
+		if err != nil || !rcq.PriorityRange.Contains(n) {
+			return nil, fmt.Errorf("%s: %q is not a priority: use %s", v.source, v.value, rcq.PriorityRange)
 		}
 		r.Priority = &n
 	}

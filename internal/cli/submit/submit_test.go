@@ -150,6 +150,30 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestUnlimitedTime: -t UNLIMITED (INFINITE, 0; #SBATCH too) is sent as
+// time_limit "unlimited" with no estimated_hours: rcqd applies its own
+// maximum, which the client does not know; a limit is sent as hours.
+func TestUnlimitedTime(t *testing.T) {
+	api := clitest.NewAPI(t)
+	e := clitest.NewEnv(t, "rcq-submit", api.URL)
+	e.Login(t, api, "ann@lab")
+	for _, args := range [][]string{{"-t", "UNLIMITED"}, {"--time=infinite"}, {"-t", "0"}, {"--time", "Unlimited"}} {
+		if code := e.Run(NewRootCmd(e.F), append(args, "--wrap", "x")...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, e.Stderr)
+		}
+		r := api.Submits[len(api.Submits)-1]
+		if r.TimeLimit != "unlimited" || r.EstimatedHours != nil {
+			t.Errorf("%q: time_limit %q, estimated_hours %v; want \"unlimited\" and none", args, r.TimeLimit, r.EstimatedHours)
+		}
+	}
+	if code := e.Run(NewRootCmd(e.F), "-t", "90", "--wrap", "x"); code != 0 {
+		t.Fatalf("-t 90: exit %d: %s", code, e.Stderr)
+	}
+	if r := api.Submits[len(api.Submits)-1]; r.TimeLimit != "" || r.EstimatedHours == nil || *r.EstimatedHours != 1.5 {
+		t.Errorf("-t 90: time_limit %q, estimated_hours %v; want 1.5 hours", r.TimeLimit, r.EstimatedHours)
+	}
+}
+
 func TestStdinAndJSON(t *testing.T) {
 	api := clitest.NewAPI(t)
 	e := clitest.NewEnv(t, "rcq-submit", api.URL)
