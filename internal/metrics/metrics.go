@@ -282,9 +282,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, j := range st.Jobs {
 		gauge(c.jobs, float64(j.N), string(j.State), j.Group)
 		seen[key{string(j.State), j.Group}] = true
-		if !groups[j.Group] {
-			groups[j.Group] = true
-		}
+		groups[j.Group] = true
 	}
 	held := map[string]int{}
 	for _, j := range st.Jobs {

@@ -294,10 +294,8 @@ func waits(snap *rcq.Snapshot, started []rcq.Start, since time.Duration) []time.
 		submitted[st.JobID] = time.Time{}
 	}
 	for i := range snap.Pending {
-		if p := &snap.Pending[i]; len(submitted) > 0 {
-			if _, ok := submitted[p.ID]; ok {
-				submitted[p.ID] = p.SubmittedAt
-			}
+		if _, ok := submitted[snap.Pending[i].ID]; ok {
+			submitted[snap.Pending[i].ID] = snap.Pending[i].SubmittedAt
 		}
 	}
 	now := snap.Now.Add(since)
