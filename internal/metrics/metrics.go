@@ -8,11 +8,12 @@
 //   - Scheduler cycles and submit-to-start waits: the scheduler loop calls
 //     Cycle after every cycle it ran as the leader (sched.Config.OnCycle).
 //   - Jobs by state and group, workers, leases: one store read
-//     (store.OpsState), cached and refreshed at most once a second by a
-//     scrape, so a scrape costs no table scan and many scrapers cost no more
-//     than one. When the read fails (PostgreSQL restarting) the scrape
-//     answers with the last values, and rcq_state_age_seconds says how old
-//     they are.
+//     (store.OpsState), cached and refreshed at most once a second, started
+//     by a scrape, which waits for it at most Options.Wait (10 ms): many
+//     scrapers cost no more than one, and neither a long queue nor a
+//     database outage holds a scrape. When the read fails (PostgreSQL
+//     restarting) the scrape answers with the last values, and
+//     rcq_state_age_seconds says how old they are.
 //   - Database pool and Go runtime: read at each scrape, from memory.
 package metrics
 
@@ -42,10 +43,11 @@ type Options struct {
 	Leader func() bool
 	// RefreshEvery bounds how often a scrape reads State: 0 means 1 s.
 	RefreshEvery time.Duration
-	// RefreshTimeout bounds one read of State: 0 means 2 s. A scrape during
-	// a database outage waits at most this long before it answers with
-	// the last values.
+	// RefreshTimeout bounds one read of State: 0 means 5 s.
 	RefreshTimeout time.Duration
+	// Wait bounds how long a scrape waits for a read it started (or found
+	// under way) before it answers with the values it has: 0 means 10 ms.
+	Wait time.Duration
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -54,6 +56,7 @@ type Options struct {
 type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
+	state   *stateCollector // nil without Options.State
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -82,7 +85,10 @@ func New(o Options) *Metrics {
 		o.RefreshEvery = time.Second
 	}
 	if o.RefreshTimeout <= 0 {
-		o.RefreshTimeout = 2 * time.Second
+		o.RefreshTimeout = 5 * time.Second
+	}
+	if o.Wait <= 0 {
+		o.Wait = 10 * time.Millisecond
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -138,7 +144,8 @@ func New(o Options) *Metrics {
 		Name: "rcq_scheduler_leader", Help: "1 when this rcqd holds the scheduler lease (it plans and starts jobs), else 0.",
 	}, func() float64 { return b2f(leader()) }))
 	if o.State != nil {
-		m.reg.MustRegister(newStateCollector(o))
+		m.state = newStateCollector(o)
+		m.reg.MustRegister(m.state)
 	}
 	if o.Pool != nil {
 		m.reg.MustRegister(poolCollector(o.Pool))
@@ -195,16 +202,21 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// stateCollector answers from the latest store.OpsState, reading a new one
-// when it is older than RefreshEvery. One scrape at a time reads; the others
-// wait for it and share what it read.
+// stateCollector answers from the latest store.OpsState. A scrape that
+// finds it older than RefreshEvery starts one read (never two at once) and
+// waits for it at most Wait: a store that answers fast gives fresh values,
+// and a slow one (the GROUP BY over 100,000 pending jobs takes ~100 ms on a
+// loaded machine) or a database that is down cannot hold the scrape: it
+// answers with what it has, and rcq_state_age_seconds says how old that is.
+// Only the very first scrape waits for its read (up to RefreshTimeout).
 type stateCollector struct {
 	o Options
 
 	mu        sync.Mutex
 	state     *rcq.OpsState
-	at        time.Time // when state was read (zero: never)
-	tried     time.Time // the latest read attempt
+	at        time.Time     // when state was read (zero: never)
+	tried     time.Time     // when the latest read began
+	reading   chan struct{} // closed when the read under way ends; nil: none
 	failures  float64
 	lastError bool
 
@@ -240,28 +252,52 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// current returns the state to show, reading it first when it is older
-// than RefreshEvery and the latest attempt is too.
+// current returns the state to show, after starting a read when it is
+// older than RefreshEvery and waiting for the read under way at most Wait.
 func (c *stateCollector) current() (st *rcq.OpsState, age time.Duration, up bool, failures float64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.o.Now()
-	if now.Sub(c.tried) >= c.o.RefreshEvery {
-		c.tried = now
-		ctx, cancel := context.WithTimeout(context.Background(), c.o.RefreshTimeout)
-		s, err := c.o.State(ctx)
-		cancel()
-		if err != nil {
-			c.failures++
-			c.lastError = true
-		} else {
-			c.state, c.at, c.lastError = s, c.o.Now(), false
-		}
+	if c.reading == nil && c.o.Now().Sub(c.tried) >= c.o.RefreshEvery {
+		c.tried = c.o.Now()
+		c.reading = make(chan struct{})
+		go c.read(c.reading)
 	}
+	reading, wait := c.reading, c.o.Wait
+	if c.at.IsZero() {
+		wait = c.o.RefreshTimeout
+	}
+	c.mu.Unlock()
+	if reading != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-reading:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.at.IsZero() {
 		return nil, 0, !c.lastError, c.failures
 	}
 	return c.state, max(c.o.Now().Sub(c.at), 0), !c.lastError, c.failures
+}
+
+// read reads the state once and closes done.
+func (c *stateCollector) read(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.RefreshTimeout)
+	s, err := c.o.State(ctx)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.failures++
+		c.lastError = true
+	} else {
+		c.state, c.at, c.lastError = s, c.o.Now(), false
+	}
+	c.tried = c.o.Now() // a read slower than RefreshEvery does not run back to back
+	c.reading = nil
+	close(done)
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {

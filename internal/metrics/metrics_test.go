@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 // value is the value of the series name{labels}, and whether it exists.
-func value(t *testing.T, m *metrics.Metrics, name string, labels ...string) (float64, bool) {
+func value(t testing.TB, m *metrics.Metrics, name string, labels ...string) (float64, bool) {
 	t.Helper()
 	fams, err := m.Registry().Gather()
 	if err != nil {
@@ -93,7 +94,7 @@ type fixture struct {
 	phys   rcq.GroupID
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{url: dbtest.URL(t)}
@@ -120,7 +121,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) submit(t *testing.T, u rcq.UserID, g rcq.GroupID, r rcq.Resources) rcq.JobID {
+func (f *fixture) submit(t testing.TB, u rcq.UserID, g rcq.GroupID, r rcq.Resources) rcq.JobID {
 	t.Helper()
 	id, _, err := f.st.CreateJob(t.Context(), &rcq.Job{UserID: u, GroupID: g, Script: "#!/bin/sh\ntrue\n", Resources: r, EstimatedHours: 1, Priority: 1}, "")
 	if err != nil {
@@ -207,10 +208,10 @@ func TestStateFromStore(t *testing.T) {
 func TestStateCachedOncePerSecond(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	reads := 0
-	m := metrics.New(metrics.Options{Now: c.now, State: func(context.Context) (*rcq.OpsState, error) {
-		reads++
-		return &rcq.OpsState{Jobs: []rcq.JobCount{{State: rcq.JobPending, Group: "g", N: reads}}}, nil
+	var reads atomic.Int64
+	m := metrics.New(metrics.Options{Now: c.now, Wait: time.Hour, State: func(context.Context) (*rcq.OpsState, error) {
+		n := reads.Add(1)
+		return &rcq.OpsState{Jobs: []rcq.JobCount{{State: rcq.JobPending, Group: "g", N: int(n)}}}, nil
 	}})
 	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "g")
 	c.add(999 * time.Millisecond)
@@ -218,8 +219,37 @@ func TestStateCachedOncePerSecond(t *testing.T) {
 	must(t, m, 0.999, "rcq_state_age_seconds")
 	c.add(time.Millisecond)
 	must(t, m, 2, "rcq_jobs", "state", "pending", "group", "g")
-	if reads != 2 {
-		t.Errorf("%d reads, want 2", reads)
+	if n := reads.Load(); n != 2 {
+		t.Errorf("%d reads, want 2", n)
+	}
+}
+
+// TestScrapeDoesNotWaitForASlowRead: a scrape that starts a read waits for
+// it at most Wait, then answers with the values it has; the read's values
+// show once it ends. No second read starts while one is under way.
+func TestScrapeDoesNotWaitForASlowRead(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var reads atomic.Int64
+	release := make(chan struct{})
+	m := metrics.New(metrics.Options{Now: c.now, Wait: time.Millisecond, State: func(context.Context) (*rcq.OpsState, error) {
+		n := reads.Add(1)
+		if n > 1 {
+			<-release
+		}
+		return &rcq.OpsState{Jobs: []rcq.JobCount{{State: rcq.JobPending, Group: "g", N: int(n)}}}, nil
+	}})
+	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "g") // the first scrape waits for its read
+	c.add(3 * time.Second)
+	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "g") // the second read hangs: old values
+	must(t, m, 3, "rcq_state_age_seconds")
+	c.add(3 * time.Second)
+	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "g") // still under way: no new read
+	close(release)
+	m.Settle() // the read ends
+	must(t, m, 2, "rcq_jobs", "state", "pending", "group", "g")
+	if n := reads.Load(); n != 2 {
+		t.Errorf("%d reads, want 2", n)
 	}
 }
 
@@ -232,7 +262,7 @@ func TestScrapeDuringDatabaseOutage(t *testing.T) {
 	ctx := t.Context()
 	f.submit(t, f.alice, rcq.DefaultGroup, rcq.Resources{CPUCores: 1, MemoryGB: 1})
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	m := metrics.New(metrics.Options{State: f.st.OpsState, Pool: f.st.PoolStats, Now: c.now})
+	m := metrics.New(metrics.Options{State: f.st.OpsState, Pool: f.st.PoolStats, Now: c.now, Wait: time.Hour})
 	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "default")
 	must(t, m, 0, "rcq_state_age_seconds")
 
