@@ -163,6 +163,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Request counts an HTTP request (api.Observer).
 func (m *Metrics) Request(method, route string, status int, took time.Duration) {
+	method = knownMethod(method)
 	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(took.Seconds())
 }
@@ -193,6 +194,17 @@ func (m *Metrics) Cycle(res sched.CycleResult) {
 	for _, w := range res.Waits {
 		m.startWait.Observe(w.Seconds())
 	}
+}
+
+// knownMethod keeps the method label bounded: a client may send any token
+// as a method, and each would be a series of its own.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func b2f(b bool) float64 {

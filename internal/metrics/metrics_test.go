@@ -328,6 +328,8 @@ func TestCycle(t *testing.T) {
 	must(t, m, 2, "rcq_job_start_wait_seconds")
 	must(t, m, 0, "rcq_scheduler_leader")
 	m.Request("GET", "/api/jobs/{id}", 404, time.Millisecond)
+	m.Request("XYZZY123", "-", 405, time.Millisecond) // any token is a method to net/http
+	must(t, m, 1, "rcq_http_requests_total", "method", "other", "route", "-", "status", "405")
 	m.Submitted("/api/jobs/batch", 500, 30*time.Millisecond)
 	must(t, m, 1, "rcq_http_requests_total", "method", "GET", "route", "/api/jobs/{id}", "status", "404")
 	must(t, m, 1, "rcq_http_request_duration_seconds", "method", "GET", "route", "/api/jobs/{id}")
