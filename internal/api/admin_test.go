@@ -277,7 +277,10 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 	}
 	// Public routes are the few that must be.
 	for key, rt := range declared {
-		isPublic := key == "GET /health" || key == "POST /api/auth/register" || key == "POST /api/auth/login"
+		isPublic := key == "GET /health" || key == "POST /api/auth/register" || key == "POST /api/auth/login" || key == "GET /metrics"
+		if key == "GET /metrics" && !rt.UnixOnly {
+			t.Errorf("route %s is served on TCP: metrics go to TCP only through metrics.listen", key)
+		}
 		if (rt.Policy == api.Public) != isPublic {
 			t.Errorf("route %s is %s", key, rt.Policy)
 		}

@@ -21,9 +21,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	msg := rcq.MessageOf(err)
 	switch {
 	case code >= 500:
-		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+		s.Logger.Error("request failed", "request_id", reqID(r), "method", r.Method, "route", routeOf(r), "status", code, "err", err)
 	default:
-		s.Logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+		s.Logger.Debug("request refused", "request_id", reqID(r), "method", r.Method, "route", routeOf(r), "status", code, "err", err)
 	}
 	if kind == rcq.KindRateLimited {
 		var re *rateLimitError
@@ -31,7 +31,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", re.retryAfter())
 		}
 	}
-	writeJSON(w, code, apitype.ErrorBody{Error: msg, Code: rcq.CodeOf(err)})
+	writeJSON(w, code, apitype.ErrorBody{Error: msg, Code: rcq.CodeOf(err), RequestID: reqID(r)})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -68,8 +68,8 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					logger.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-					writeJSON(w, http.StatusInternalServerError, apitype.ErrorBody{Error: "internal error", Code: "internal"})
+					logger.Error("panic in handler", "request_id", reqID(r), "method", r.Method, "route", routeOf(r), "panic", v, "stack", string(debug.Stack()))
+					writeJSON(w, http.StatusInternalServerError, apitype.ErrorBody{Error: "internal error", Code: "internal", RequestID: reqID(r)})
 				}
 			}()
 			next.ServeHTTP(w, r)

@@ -227,7 +227,10 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 // accessKey carries the request's accessRecord, which guard fills in.
 type accessKey struct{}
 
-type accessRecord struct{ user rcq.UserID }
+type accessRecord struct {
+	user rcq.UserID
+	jobs int // jobs a submit stored
+}
 
 func noteCaller(ctx context.Context, u *rcq.User) {
 	if rec, ok := ctx.Value(accessKey{}).(*accessRecord); ok {
@@ -235,22 +238,43 @@ func noteCaller(ctx context.Context, u *rcq.User) {
 	}
 }
 
-// accessLog writes one info line per request: method, route pattern,
-// status, duration, peer (the socket peer's uid, or the TCP address) and
-// account. Never a body, a token or a password.
+// noteSubmitted records that the request stored n jobs (the submit metrics).
+func noteSubmitted(ctx context.Context, n int) {
+	if rec, ok := ctx.Value(accessKey{}).(*accessRecord); ok {
+		rec.jobs += n
+	}
+}
+
+// routeOf is the request's route pattern, "-" when no route matched: never
+// the raw path, which holds ids (and would make a metric label per job).
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "-"
+}
+
+// accessLog writes one info line per request: request id, method, route
+// pattern, status, duration, peer (the socket peer's uid, or the TCP
+// address) and account. Never a body, a token or a password. It also counts
+// the request in the metrics.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &accessRecord{}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), accessKey{}, rec)))
-		route := "-" // no route matched
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
+		took := time.Since(start)
+		route := routeOf(r)
 		status := ww.Status()
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if s.Metrics != nil {
+			s.Metrics.Request(r.Method, route, status, took)
+			if rec.jobs > 0 {
+				s.Metrics.Submitted(route, rec.jobs, took)
+			}
 		}
 		c := connInfo(r)
 		peer := r.RemoteAddr
@@ -258,8 +282,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			peer = c.Peer
 		}
 		attrs := []slog.Attr{
+			slog.String("request_id", reqID(r)),
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)), slog.String("peer", peer),
+			slog.Duration("duration", took), slog.String("peer", peer),
 		}
 		if rec.user != 0 {
 			attrs = append(attrs, slog.Int64("user_id", int64(rec.user)))

@@ -386,10 +386,10 @@ func TestAccessLog(t *testing.T) {
 	out := buf.String()
 	mu.Unlock()
 	for _, wantLine := range []string{
-		`msg=request method=GET route=/api/jobs/{id} status=404 `,
+		` method=GET route=/api/jobs/{id} status=404 `,
 		`peer=uid:4242 user_id=` + fmt.Sprint(e.admin),
-		`msg=request method=POST route=/api/auth/login status=200 `,
-		`msg=request method=GET route=/api/jobs status=200 `,
+		` method=POST route=/api/auth/login status=200 `,
+		` method=GET route=/api/jobs status=200 `,
 		`peer=127.0.0.1:`,
 		`user_id=` + fmt.Sprint(e.alice),
 	} {

@@ -136,6 +136,8 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	s.Wake()
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		noteSubmitted(r.Context(), 1)
 	}
 	resp := apitype.SubmitResponse{Message: "Job submitted successfully", JobID: int64(id), Status: string(rcq.JobPending)}
 	if j.Array != nil {

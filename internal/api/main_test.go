@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -147,6 +148,12 @@ type resp struct {
 }
 
 func (r resp) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.body)) }
+
+// sansID is the body without its request_id, which differs for every
+// request: for tests that two answers are alike.
+func (r resp) sansID() []byte { return requestIDField.ReplaceAll(r.body, nil) }
+
+var requestIDField = regexp.MustCompile(`,"request_id":"[^"]*"`)
 
 // errBody decodes an error response, failing unless it is {"error","code"}.
 func (r resp) errBody(t *testing.T) apitype.ErrorBody {

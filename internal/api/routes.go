@@ -51,6 +51,9 @@ func (s *Server) routes() []Route {
 	submitBody := s.specMaxBytes()
 	rs := []Route{
 		{Method: "GET", Pattern: "/health", Policy: Public, handle: s.health},
+		// Prometheus metrics: on the socket to anyone; on TCP only through
+		// rcqd's separate metrics.listen address, never the API's.
+		{Method: "GET", Pattern: "/metrics", Policy: Public, UnixOnly: true, handle: s.metrics},
 
 		{Method: "POST", Pattern: "/api/auth/register", Policy: Public, handle: s.register},
 		{Method: "POST", Pattern: "/api/auth/login", Policy: Public, handle: s.login},

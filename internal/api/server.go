@@ -114,6 +114,18 @@ type Deps struct {
 	// too; this in-process call saves its round trip and makes the next
 	// GET /api/queue plan the change.
 	Wake func()
+	// Metrics, when set, counts every request and submit (internal/metrics).
+	Metrics Observer
+	// MetricsHandler, when set, serves GET /metrics on the Unix socket.
+	MetricsHandler http.Handler
+}
+
+// Observer is what the API tells rcqd's metrics; internal/metrics implements
+// it. route is the route pattern ("-": none matched), never the raw path.
+type Observer interface {
+	Request(method, route string, status int, took time.Duration)
+	// Submitted: a submit through route stored jobs jobs in took.
+	Submitted(route string, jobs int, took time.Duration)
 }
 
 // Server serves the API.
@@ -160,7 +172,7 @@ func (s *Server) Routes() []Route { return s.routes() }
 
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.accessLog, recoverer(s.Logger), s.socketGate)
+	r.Use(requestID, s.accessLog, recoverer(s.Logger), s.socketGate)
 	r.Use(s.hygiene) // on TCP: Host and Content-Type checks against browsers (hygiene.go)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, rcq.Errorf(rcq.KindNotFound, "no_route", "no such route: %s %s", r.Method, r.URL.Path))

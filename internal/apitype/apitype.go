@@ -15,10 +15,13 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// ErrorBody is every error response: {"error": "human message", "code": "machine_code"}.
+// ErrorBody is every error response: {"error": "human message", "code":
+// "machine_code", "request_id": "..."}. RequestID is also the response's
+// X-Request-Id header and is in rcqd's log lines of the request.
 type ErrorBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Health is GET /health.

@@ -232,7 +232,12 @@ func decodeError(resp *http.Response) error {
 	if code == "" {
 		code = kind.String()
 	}
-	return &rcq.Error{Kind: kind, Code: code, Msg: body.Error}
+	msg := body.Error
+	if resp.StatusCode >= 500 && body.RequestID != "" {
+		// rcqd logged the cause under this id: the user quotes it to the operator.
+		msg += " (request id " + body.RequestID + ")"
+	}
+	return &rcq.Error{Kind: kind, Code: code, Msg: msg}
 }
 
 // IsAuthError reports whether err means the token is missing, expired or

@@ -32,6 +32,7 @@ type Config struct {
 	Node        Node           // this machine as a worker
 	Workers     []WorkerConfig // extra virtual workers run by this rcqd
 	Log         Log
+	Metrics     Metrics
 
 	root bool              // rcqd runs as root
 	src  map[string]string // key -> where its value came from
@@ -112,6 +113,11 @@ type WorkerConfig struct {
 	CPUCores int
 	MemoryGB int
 	GPUCount int
+}
+
+// Metrics says where GET /metrics is served besides the Unix socket.
+type Metrics struct {
+	Listen string // TCP host:port of a listener serving only /metrics; "" (default): none
 }
 
 // Log configures rcqd's own log.

@@ -396,6 +396,8 @@ func TestInvalidValues(t *testing.T) {
 		{"max hours overflow", setup{env: env{"RCQ_JOBS_MAX_ESTIMATED_HOURS": "1e12"}}, []string{"jobs.max_estimated_hours"}},
 		{"log level", setup{args: []string{"--log-level", "loud"}}, []string{`log.level = "loud" (from flag --log-level)`, "debug, info, warn or error"}},
 		{"log format", setup{env: env{"RCQ_LOG_FORMAT": "xml"}}, []string{"log.format", "text or json"}},
+		{"metrics listen", setup{env: env{"RCQ_METRICS_LISTEN": "9090"}}, []string{`metrics.listen = "9090"`, "host:port"}},
+		{"metrics listen on the API's address", setup{env: env{"RCQ_LISTEN": "127.0.0.1:8181", "RCQ_METRICS_LISTEN": "127.0.0.1:8181"}}, []string{"metrics.listen", "the API's address"}},
 		{"node name", setup{env: env{"RCQ_NODE_NAME": "my node"}}, []string{"node.name", "without spaces"}},
 		{"negative node cores", setup{env: env{"RCQ_NODE_CPU_CORES": "-2"}}, []string{"node.cpu_cores = -2"}},
 	}

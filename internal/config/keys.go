@@ -207,6 +207,10 @@ var keys = withEnv([]Key{
 	{Name: "log.format", Default: `"text"; "json" in production`,
 		Help:  "log format: text or json",
 		field: func(c *Config) any { return &c.Log.Format }, check: checkLogFormat},
+
+	{Name: "metrics.listen", Default: `"" (off: /metrics only on the Unix socket)`,
+		Help: "TCP address, host:port, of a listener serving only GET /metrics (Prometheus); empty turns it off",
+		def:  "", emptyOK: true, field: func(c *Config) any { return &c.Metrics.Listen }, check: checkMetricsListen},
 })
 
 const maxHours = 10 * 365 * 24 // far below time.Duration's limit

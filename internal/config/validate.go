@@ -153,6 +153,24 @@ func checkListen(c *Config, k *Key) error {
 	return nil
 }
 
+func checkMetricsListen(c *Config, k *Key) error {
+	a := c.Metrics.Listen
+	if a == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return c.bad(k, `must be host:port, such as "127.0.0.1:9090" or ":9090", or empty to serve /metrics only on the Unix socket`)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return c.bad(k, "port must be a number from 0 to 65535")
+	}
+	if a == c.Listen.Addr && port != "0" {
+		return c.bad(k, "must not be the API's address (listen, %s): /metrics is served on a listener of its own", a)
+	}
+	return nil
+}
+
 func checkAllowedHosts(c *Config, k *Key) error {
 	for _, h := range c.Listen.AllowedHosts {
 		if !validHost(h) {

@@ -15,6 +15,7 @@ func banner(w io.Writer, cfg *config.Config, db *database, l *listeners, enforce
 	fmt.Fprintf(&sb, "  mode:       %s\n", strings.TrimPrefix(cfg.ModeLine(), "mode: "))
 	fmt.Fprintf(&sb, "  database:   %s\n", db.desc)
 	fmt.Fprintf(&sb, "  socket:     %s  (curl --unix-socket %s http://rcq/health)\n", l.socket, l.socket)
+	fmt.Fprintf(&sb, "  metrics:    %s\n", l.metricsAddr()) // before tcp: a test reads it once it sees tcp
 	fmt.Fprintf(&sb, "  tcp:        %s\n", l.tcpAddr())
 	fmt.Fprintf(&sb, "  state:      %s\n", cfg.StateDir)
 	fmt.Fprintf(&sb, "  scheduler:  every %ds and on every event, at most %d running jobs\n", cfg.Scheduler.IntervalSeconds, cfg.Scheduler.MaxConcurrentJobs)

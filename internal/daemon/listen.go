@@ -19,11 +19,14 @@ import (
 
 // listeners are the Unix socket and the optional TCP address.
 type listeners struct {
-	socket   string
-	unix     net.Listener
-	tcp      net.Listener
-	servers  []*http.Server
-	timeouts timeouts
+	socket string
+	unix   net.Listener
+	tcp    net.Listener
+	// metrics serves only GET /metrics (metrics.listen); nil when off.
+	metrics        net.Listener
+	metricsHandler http.Handler
+	servers        []*http.Server
+	timeouts       timeouts
 }
 
 // timeouts bound what a slow or idle client can hold.
@@ -77,6 +80,14 @@ func listen(cfg *config.Config, logger *slog.Logger) (*listeners, error) {
 		}
 		l.tcp = tl
 	}
+	if cfg.Metrics.Listen != "" {
+		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("listen on %s: %w (set metrics.listen to another address, or '' to serve /metrics only on the socket)", cfg.Metrics.Listen, err)
+		}
+		l.metrics = ml
+	}
 	return l, nil
 }
 
@@ -113,8 +124,8 @@ func socketDir(dir string, root bool) error {
 // serve starts one http.Server per listener; the channel reports the first
 // failure.
 func (l *listeners) serve(h http.Handler, logger *slog.Logger) <-chan error {
-	errc := make(chan error, 2)
-	start := func(ln net.Listener, unix bool) {
+	errc := make(chan error, 3)
+	start := func(ln net.Listener, unix bool, h http.Handler) {
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: l.timeouts.readHeader,
@@ -141,9 +152,14 @@ func (l *listeners) serve(h http.Handler, logger *slog.Logger) <-chan error {
 			}
 		}()
 	}
-	start(l.unix, true)
+	start(l.unix, true, h)
 	if l.tcp != nil {
-		start(l.tcp, false)
+		start(l.tcp, false, h)
+	}
+	if l.metrics != nil && l.metricsHandler != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", l.metricsHandler)
+		start(l.metrics, false, mux)
 	}
 	return errc
 }
@@ -183,6 +199,16 @@ func (l *listeners) close() {
 	if l.tcp != nil {
 		l.tcp.Close()
 	}
+	if l.metrics != nil {
+		l.metrics.Close()
+	}
+}
+
+func (l *listeners) metricsAddr() string {
+	if l.metrics == nil {
+		return "socket only (metrics.listen is off)"
+	}
+	return "http://" + l.metrics.Addr().String() + "/metrics"
 }
 
 func (l *listeners) tcpAddr() string {

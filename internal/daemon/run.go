@@ -18,6 +18,7 @@ import (
 	"github.com/rcq-project/rcq/internal/auth"
 	"github.com/rcq-project/rcq/internal/config"
 	"github.com/rcq-project/rcq/internal/executor"
+	"github.com/rcq-project/rcq/internal/metrics"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/sched"
 	"github.com/rcq-project/rcq/internal/store"
@@ -99,6 +100,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	// The executor and the scheduler wake each other in process: a start
 	// wakes the executor, an end wakes the scheduler.
 	var loop *sched.Loop
+	met := metrics.New(metrics.Options{State: st.OpsState, Pool: st.PoolStats, Leader: func() bool { return loop.Leader() }})
 	ex, err := executor.New(executor.Config{
 		Node:              cfg.Node.Name,
 		Holder:            holder,
@@ -132,6 +134,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		WaitBoostCap:      cfg.Scheduler.WaitBoostCap,
 		MaxConcurrentJobs: cfg.Scheduler.MaxConcurrentJobs,
 		OnStarted:         func([]rcq.Start) { ex.Notify() },
+		OnCycle:           func(res sched.CycleResult) { met.Cycle(res) },
 	}, logger.With("component", "sched"), holder)
 
 	server := api.New(api.Config{
@@ -145,22 +148,25 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		OwnerUID:          os.Geteuid(),
 		AllowedHosts:      allowedHosts(cfg),
 	}, api.Deps{
-		Store:       st,
-		Planner:     loop,
-		Signer:      auth.NewSigner(secret, "rcqd", cfg.JWTExpiry()),
-		Passwords:   passwords,
-		OutputPaths: ex.OutputPaths,
-		UnixUsers:   unixUsers,
-		ReadOutput:  executor.ReadOutput,
-		HomeDir:     homeDir,
-		Wake:        loop.Notify,
-		Logger:      logger.With("component", "api"),
+		Store:          st,
+		Planner:        loop,
+		Signer:         auth.NewSigner(secret, "rcqd", cfg.JWTExpiry()),
+		Passwords:      passwords,
+		OutputPaths:    ex.OutputPaths,
+		UnixUsers:      unixUsers,
+		ReadOutput:     executor.ReadOutput,
+		HomeDir:        homeDir,
+		Wake:           loop.Notify,
+		Logger:         logger.With("component", "api"),
+		Metrics:        met,
+		MetricsHandler: met.Handler(),
 	})
 
 	ls, err := listen(cfg, logger)
 	if err != nil {
 		return err
 	}
+	ls.metricsHandler = met.Handler()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -52,6 +52,10 @@ type Config struct {
 	// non-blocking wake-up of the executor): it runs on the loop's goroutine.
 	OnStarted func([]rcq.Start)
 
+	// OnCycle, when set, is called after every cycle this process ran as the
+	// leader (rcqd's metrics). Like OnStarted it must return promptly.
+	OnCycle func(CycleResult)
+
 	// estimateUntil, when set, makes the estimate pass go down to this job
 	// and stop there (Preview).
 	estimateUntil rcq.JobID

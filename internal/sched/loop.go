@@ -67,6 +67,9 @@ type CycleResult struct {
 	Rejected  int           // planned starts the store refused (the job or worker changed)
 	Cancelled int           // jobs cancelled because a dependency can never be met
 	Took      time.Duration // wall time of a completed cycle
+	// Waits is how long each started job waited, from its submit to its
+	// start's commit (by the database's clock).
+	Waits []time.Duration
 }
 
 // Loop runs scheduling cycles against a store: on Notify, every
@@ -182,6 +185,9 @@ func (l *Loop) cycle(ctx context.Context, event bool) {
 		}
 	}
 	res, err := l.runOnce(ctx)
+	if res.Leader && l.cfg.OnCycle != nil {
+		l.cfg.OnCycle(res)
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		l.log.Error("scheduling cycle failed", "err", err)
@@ -244,6 +250,7 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	if !l.leader.Load() {
 		return CycleResult{}, nil
 	}
+	snapAt := time.Now()
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
 		return CycleResult{Leader: true}, err
@@ -263,6 +270,9 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 			return l.commitFailed(res, fmt.Errorf("start %d jobs: %w", len(plan.Starts), err))
 		}
 		res.Started, res.Rejected = started, len(plan.Starts)-len(started)
+		if l.cfg.OnCycle != nil {
+			res.Waits = waits(snap, started, time.Since(snapAt))
+		}
 		if len(started) > 0 && l.cfg.OnStarted != nil {
 			l.cfg.OnStarted(started)
 		}
@@ -274,6 +284,28 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	l.mu.Unlock()
 	res.Took = time.Since(begun)
 	return res, nil
+}
+
+// waits is how long each started job waited for its start: from its submit
+// to now by the database's clock (the snapshot's time plus what passed since).
+func waits(snap *rcq.Snapshot, started []rcq.Start, since time.Duration) []time.Duration {
+	submitted := make(map[rcq.JobID]time.Time, len(started))
+	for _, st := range started {
+		submitted[st.JobID] = time.Time{}
+	}
+	for i := range snap.Pending {
+		if _, ok := submitted[snap.Pending[i].ID]; ok {
+			submitted[snap.Pending[i].ID] = snap.Pending[i].SubmittedAt
+		}
+	}
+	now := snap.Now.Add(since)
+	out := make([]time.Duration, 0, len(started))
+	for _, st := range started { // an array's row starts several elements
+		if at := submitted[st.JobID]; !at.IsZero() {
+			out = append(out, max(now.Sub(at), 0))
+		}
+	}
+	return out
 }
 
 // commitFailed turns a lost lease into a result (nothing was written; another

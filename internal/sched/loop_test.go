@@ -455,3 +455,30 @@ func TestSharesUseTheConfiguredFairShare(t *testing.T) {
 		t.Fatalf("unused group's factor %v, want the maximum 3", gs[0].FairShare)
 	}
 }
+
+// TestOnCycleReportsWaits: the cycle hook (rcqd's metrics) gets each cycle
+// the leader ran, with how long each started job waited since its submit by
+// the snapshot's clock; a follower's cycle is not reported.
+func TestOnCycleReportsWaits(t *testing.T) {
+	st := newMemStore([]rcq.Worker{worker(1, res(8, 32, 0))}, pending(1, res(4, 8, 0), 1), pending(2, res(4, 8, 0), 1), pending(3, res(4, 8, 0), 1))
+	var got []CycleResult
+	cfg := testConfig()
+	cfg.OnCycle = func(r CycleResult) { got = append(got, r) }
+	l := New(st, cfg, nil, "a")
+	l.cycle(t.Context(), false)
+	if len(got) != 1 || got[0].Took <= 0 || got[0].Pending != 3 || len(got[0].Started) != 2 || len(got[0].Waits) != 2 {
+		t.Fatalf("hook got %+v, want one cycle: 3 considered, 2 started with their waits", got)
+	}
+	for i, w := range got[0].Waits {
+		// pending(id) was submitted an hour before the snapshot, plus id seconds.
+		if least := time.Hour - time.Duration(i+1)*time.Second; w < least || w > least+time.Minute {
+			t.Errorf("wait of job %d = %v, want %v and the cycle's own time", i+1, w, least)
+		}
+	}
+	b := New(st, cfg, nil, "b") // a follower: "a" holds the lease
+	got = nil
+	b.cycle(t.Context(), false)
+	if len(got) != 0 {
+		t.Errorf("a follower's cycle was reported: %+v", got)
+	}
+}
