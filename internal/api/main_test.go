@@ -46,6 +46,7 @@ type env struct {
 	signer  *auth.Signer
 	pw      *auth.Passwords
 	outDir  string
+	url     string // the test's database
 	worker  rcq.WorkerID
 	admin   rcq.UserID
 	alice   rcq.UserID
@@ -81,7 +82,7 @@ func newEnvStore(t *testing.T, so store.Options, mod func(*api.Config, *api.Deps
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	e := &env{t: t, st: st, outDir: t.TempDir(), pw: passwords,
+	e := &env{t: t, st: st, outDir: t.TempDir(), url: url, pw: passwords,
 		signer: auth.NewSigner(secret, issuer, time.Hour)}
 	if err := st.EnsureDefaultGroup(ctx); err != nil {
 		t.Fatal(err)
