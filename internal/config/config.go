@@ -32,6 +32,7 @@ type Config struct {
 	Node        Node           // this machine as a worker
 	Workers     []WorkerConfig // extra virtual workers run by this rcqd
 	Log         Log
+	Audit       Audit
 
 	root bool              // rcqd runs as root
 	src  map[string]string // key -> where its value came from
@@ -118,6 +119,11 @@ type WorkerConfig struct {
 type Log struct {
 	Level  string // debug, info, warn or error
 	Format string // text or json
+}
+
+// Audit configures the audit log (audit_events).
+type Audit struct {
+	Retention time.Duration // rows older than this are deleted
 }
 
 // LoadOptions are Load's inputs besides the files on disk.

@@ -205,6 +205,10 @@ var keys = withEnv([]Key{
 	{Name: "log.format", Default: `"text"; "json" in production`,
 		Help:  "log format: text or json",
 		field: func(c *Config) any { return &c.Log.Format }, check: checkLogFormat},
+
+	{Name: "audit.retention", Default: "8760h (1 year)",
+		Help: "how long rows of the audit log (admin actions, actions on other users' jobs, refused admin calls) are kept (a Go duration)",
+		def:  365 * 24 * time.Hour, field: func(c *Config) any { return &c.Audit.Retention }, check: durationBetween(24*time.Hour, 100*365*24*time.Hour)},
 })
 
 const maxHours = 10 * 365 * 24 // far below time.Duration's limit
