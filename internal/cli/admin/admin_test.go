@@ -248,24 +248,25 @@ func TestFlagParsing(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	_, e := setup(t, "admin")
 	cases := map[string][]string{
+		`unknown command "frob" for "rcq-admin group": use create or set`:                             {"group", "frob"},
+		`unknown command "x" for "rcq-admin groups"`:                                                  {"groups", "x"},
+		`accepts 1 arg(s), received 0`:                                                                {"group", "create"},
+		`--priority 11: use a whole number from 1 to 10`:                                              {"group", "create", "x", "--priority", "11"},
+		`--quota -1: use a number of CPU-hours from 0 to 1e12`:                                        {"group", "set", "2", "--quota", "-1"},
+		`--quota NaN: use a number of CPU-hours from 0 to 1e12`:                                       {"group", "set", "2", "--quota", "NaN"},
+		`"x" is not a group id: use a positive number such as 2 (rcq-admin groups lists them)`:        {"group", "set", "x", "--quota", "1"},
+		`nothing to change: give --quota, --priority or both`:                                         {"group", "set", "2"},
+		`"bob" is not a user id or email: use a number such as 7 or an email such as ada@lab.example`: {"user", "set", "bob", "--admin"},
+		`nothing to change: give --unix-user, --admin or --group`:                                     {"user", "set", "bob@lab"},
+		`--group 0: use a positive group id (rcq-admin groups lists them)`:                            {"user", "set", "bob@lab", "--group", "0"},
+		`"0" is not a user id: use a positive number such as 7`:                                       {"user", "set", "0", "--admin"},
+		`--node and --cpus are required: e.g. --node node1 --cpus 32`:                                 {"worker", "create", "w", "--cpus", "2"},
+		`--cpus 0: use a whole number of at least 1`:                                                  {"worker", "create", "w", "--node", "n", "--cpus", "0"},
+		`nothing to change: give --cpus, --mem or --gpus`:                                             {"worker", "set", "w"},
+		`--mem -1: use a whole number of GB, 0 or more`:                                               {"worker", "set", "w", "--mem", "-1"},
+		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:       {"worker", "set", "w", "--cpus", "x"},
+
 		`unknown command "frob" for "rcq-admin": use groups, group, users, user, workers, worker or audit`: {"frob"},
-		`unknown command "frob" for "rcq-admin group": use create or set`:                                  {"group", "frob"},
-		`unknown command "x" for "rcq-admin groups"`:                                                       {"groups", "x"},
-		`accepts 1 arg(s), received 0`:                                                                     {"group", "create"},
-		`--priority 11: use a whole number from 1 to 10`:                                                   {"group", "create", "x", "--priority", "11"},
-		`--quota -1: use a number of CPU-hours from 0 to 1e12`:                                             {"group", "set", "2", "--quota", "-1"},
-		`--quota NaN: use a number of CPU-hours from 0 to 1e12`:                                            {"group", "set", "2", "--quota", "NaN"},
-		`"x" is not a group id: use a positive number such as 2 (rcq-admin groups lists them)`:             {"group", "set", "x", "--quota", "1"},
-		`nothing to change: give --quota, --priority or both`:                                              {"group", "set", "2"},
-		`"bob" is not a user id or email: use a number such as 7 or an email such as ada@lab.example`:      {"user", "set", "bob", "--admin"},
-		`nothing to change: give --unix-user, --admin or --group`:                                          {"user", "set", "bob@lab"},
-		`--group 0: use a positive group id (rcq-admin groups lists them)`:                                 {"user", "set", "bob@lab", "--group", "0"},
-		`"0" is not a user id: use a positive number such as 7`:                                            {"user", "set", "0", "--admin"},
-		`--node and --cpus are required: e.g. --node node1 --cpus 32`:                                      {"worker", "create", "w", "--cpus", "2"},
-		`--cpus 0: use a whole number of at least 1`:                                                       {"worker", "create", "w", "--node", "n", "--cpus", "0"},
-		`nothing to change: give --cpus, --mem or --gpus`:                                                  {"worker", "set", "w"},
-		`--mem -1: use a whole number of GB, 0 or more`:                                                    {"worker", "set", "w", "--mem", "-1"},
-		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:            {"worker", "set", "w", "--cpus", "x"},
 	}
 	for msg, args := range cases {
 		code, out, errOut := runAdmin(e, args...)
