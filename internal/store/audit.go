@@ -239,8 +239,12 @@ func auditBulkCancel(ctx context.Context, tx pgx.Tx, f rcq.CancelFilter, others 
 	if len(f.Names) > 0 {
 		filter["names"] = f.Names
 	}
+	detail := strconv.Itoa(len(others)) + " jobs of other users cancelled"
+	if len(listed) < len(others) {
+		detail += "; the first " + strconv.Itoa(len(listed)) + " ids listed"
+	}
 	return auditTx(ctx, tx, rcq.AuditEntry{Action: "job.cancel_bulk", TargetKind: rcq.AuditJobs,
 		Before: jsonOf(map[string]any{"filter": filter}),
-		After:  jsonOf(map[string]any{"count": len(others), "cancelled": listed, "listed_all": len(listed) == len(others)}),
-		Detail: strconv.Itoa(len(others)) + " jobs of other users cancelled"})
+		After:  jsonOf(map[string]any{"count": len(others), "cancelled": listed}),
+		Detail: detail})
 }

@@ -147,30 +147,38 @@ func dash(s string) string {
 }
 
 // change says what a row changed: each value that differs between before
-// and after as key=old->new (what a create set, key=new), then the detail.
+// and after as key=old->new, a value only after (what a create set) as
+// key=new, one only before (a filter, what a delete removed) as key=old;
+// then the detail. The target's id is in TARGET already.
 func change(e *apitype.AuditEvent) string {
 	var before, after map[string]json.RawMessage
 	_ = json.Unmarshal(e.Before, &before) // null or absent: none
 	_ = json.Unmarshal(e.After, &after)
-	var parts []string
-	keys := make([]string, 0, len(after))
-	for k := range after {
+	keys := make([]string, 0, len(before)+len(after))
+	for k := range before {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		old, had := before[k]
-		switch {
-		case !had && before == nil:
-			if k != "id" {
-				parts = append(parts, k+"="+compact(after[k]))
-			}
-		case !bytes.Equal(old, after[k]):
-			parts = append(parts, k+"="+compact(old)+"->"+compact(after[k]))
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	if before != nil && after == nil {
-		parts = append(parts, "was "+compact(e.Before))
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		old, hadOld := before[k]
+		now, hasNew := after[k]
+		switch {
+		case k == "id":
+		case hadOld && hasNew:
+			if !bytes.Equal(old, now) {
+				parts = append(parts, k+"="+compact(old)+"->"+compact(now))
+			}
+		case hasNew:
+			parts = append(parts, k+"="+compact(now))
+		default:
+			parts = append(parts, k+"="+compact(old))
+		}
 	}
 	if e.Detail != "" {
 		parts = append(parts, e.Detail)
