@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -33,8 +34,8 @@ func actor(r *http.Request, u *rcq.User) rcq.Actor {
 // auditRefused records a refused call of an admin route, in its own
 // transaction (there is no change to join). The caller is refused whether
 // or not the row could be written; a row that could not is logged.
-func (s *Server) auditRefused(r *http.Request, rt Route) {
-	err := s.Store.WriteAudit(r.Context(), rcq.AuditEntry{Action: "admin.denied", TargetKind: rcq.AuditRoute,
+func (s *Server) auditRefused(ctx context.Context, r *http.Request, rt Route) {
+	err := s.Store.WriteAudit(ctx, rcq.AuditEntry{Action: "admin.denied", TargetKind: rcq.AuditRoute,
 		TargetID: rt.Method + " " + rt.Pattern, Outcome: rcq.AuditRefused, Detail: "not an admin"})
 	if err != nil {
 		s.Logger.Error("audit: could not record a refused admin call", "method", r.Method, "route", rt.Pattern, "err", err)

@@ -144,14 +144,14 @@ func (s *Server) guard(rt Route) http.Handler {
 				return
 			}
 			// The actor: who the store's audit rows name (audit.go).
-			r = r.WithContext(rcq.WithActor(r.Context(), actor(r, u)))
+			ctx := rcq.WithActor(r.Context(), actor(r, u))
 			if rt.Policy == Admin && !u.IsAdmin {
-				s.auditRefused(r, rt)
+				s.auditRefused(ctx, r, rt)
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
 				return
 			}
-			noteCaller(r.Context(), u)
-			r = r.WithContext(withUser(r.Context(), u))
+			noteCaller(ctx, u)
+			r = r.WithContext(withUser(ctx, u))
 		}
 		if err := rt.handle(w, r); err != nil {
 			s.writeError(w, r, err)

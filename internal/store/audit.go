@@ -248,3 +248,11 @@ func auditBulkCancel(ctx context.Context, tx pgx.Tx, f rcq.CancelFilter, others 
 		After:  jsonOf(map[string]any{"count": len(others), "cancelled": listed}),
 		Detail: detail})
 }
+
+// auditWorkerDelete records the deletion of w in tx: DeleteWorker (rcq-admin
+// worker delete) calls it in its transaction after the DELETE, with the
+// worker as it was, so a delete whose row cannot be written is rolled back.
+func auditWorkerDelete(ctx context.Context, tx pgx.Tx, w rcq.Worker, detail string) error {
+	return auditTx(ctx, tx, rcq.AuditEntry{Action: "worker.delete", TargetKind: rcq.AuditWorker,
+		TargetID: strconv.FormatInt(int64(w.ID), 10), Before: workerAudit(w), Detail: detail})
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,48 @@ func TestPruneAudit(t *testing.T) {
 	}
 	if _, err := f.db.Exec(ctx, `UPDATE audit_events SET detail = 'x'`); err == nil {
 		t.Error("UPDATE audit_events succeeded; the trigger must refuse it")
+	}
+}
+
+// A worker's deletion is audited with the worker as it was, and rolled back
+// when its row cannot be written; a mapping alone is account.unix_user.
+func TestAuditWorkerDeleteAndMapping(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	actx := rcq.WithActor(ctx, rcq.Actor{ID: f.admin, Email: "admin@localhost"})
+	w, err := f.st.CreateWorker(ctx, rcq.Worker{Name: "gone", Node: "node1", State: rcq.WorkerOnline, Capacity: rcq.Resources{CPUCores: 2, MemoryGB: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(ctx, `ALTER TABLE audit_events ADD CONSTRAINT test_refuse CHECK (action <> 'worker.delete')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.DeleteWorkerForTest(actx, w.ID); rcq.CodeOf(err) != "audit_failed" || rcq.KindOf(err) != rcq.KindUnavailable {
+		t.Fatalf("delete with a failing audit row: %v, want Unavailable audit_failed", err)
+	}
+	if _, err := f.st.WorkerByID(ctx, w.ID); err != nil {
+		t.Fatalf("the worker is gone although its audit row failed: %v", err)
+	}
+	if _, err := f.db.Exec(ctx, `ALTER TABLE audit_events DROP CONSTRAINT test_refuse`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.DeleteWorkerForTest(actx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	name := "ada"
+	if _, err := f.st.UpdateUser(actx, f.alice, rcq.UserPatch{UnixUser: &name}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.st.AuditEvents(ctx, rcq.AuditFilter{})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("rows: %+v %v", rows, err)
+	}
+	if m := rows[0]; m.Action != "account.unix_user" || !strings.Contains(string(m.Before), `"unix_user": ""`) && !strings.Contains(string(m.Before), `"unix_user":""`) ||
+		!strings.Contains(string(m.After), `"ada"`) {
+		t.Errorf("mapping row %+v before %s after %s", m, m.Before, m.After)
+	}
+	if d := rows[1]; d.Action != "worker.delete" || d.TargetID != strconv.FormatInt(int64(w.ID), 10) || !strings.Contains(string(d.Before), `"gone"`) || d.After != nil {
+		t.Errorf("delete row %+v before %s after %s", d, d.Before, d.After)
 	}
 }
