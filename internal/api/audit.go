@@ -28,7 +28,7 @@ func actor(r *http.Request, u *rcq.User) rcq.Actor {
 			peer = host
 		}
 	}
-	return rcq.Actor{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin, Peer: peer, RequestID: middleware.GetReqID(r.Context())}
+	return rcq.Actor{ID: u.ID, Email: u.Email, Peer: peer, RequestID: middleware.GetReqID(r.Context())}
 }
 
 // auditRefused records a refused call of an admin route, in its own

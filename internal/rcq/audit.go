@@ -14,7 +14,6 @@ import (
 type Actor struct {
 	ID        UserID
 	Email     string
-	IsAdmin   bool
 	Peer      string // "uid:1000" on the socket, the client's address on TCP
 	RequestID string
 }
