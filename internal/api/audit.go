@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -17,18 +18,40 @@ import (
 )
 
 // actor is who makes r as the audit log records it: the account, the
-// socket peer's uid or the connection's address, and the request id
-// (chi's RequestID middleware; "" without it).
-func actor(r *http.Request, u *rcq.User) rcq.Actor {
+// socket peer's uid or the client's address, and the request id (chi's
+// RequestID middleware; "" without it).
+func (s *Server) actor(r *http.Request, u *rcq.User) rcq.Actor {
 	c := connInfo(r)
 	peer := c.Peer
 	if !c.Unix {
-		peer = r.RemoteAddr
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			peer = host
-		}
+		peer = s.clientAddr(r)
 	}
 	return rcq.Actor{ID: u.ID, Email: u.Email, Peer: peer, RequestID: middleware.GetReqID(r.Context())}
+}
+
+// clientAddr is a TCP client's address: the connection's peer or, when
+// that is a trusted proxy, the rightmost X-Forwarded-For hop that is not
+// one (as clientKey finds it, without grouping), "ADDR via PROXY".
+func (s *Server) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(hop); err != nil || !s.trusted(a) {
+			return hop + " via " + host
+		}
+	}
+	return host
 }
 
 // auditRefused records a refused call of an admin route, in its own

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rcq-project/rcq/internal/api"
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -345,5 +347,23 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 		if !strings.Contains(r.errBody(t).Error, c.field) {
 			t.Errorf("%s: %s, want a message naming %s", c.q, r, c.field)
 		}
+	}
+}
+
+// Behind a trusted proxy the row names the client the proxy saw, and the
+// proxy; a client's own X-Forwarded-For is not believed.
+func TestAuditPeerBehindAProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *api.Config, _ *api.Deps) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	want(t, e.do(req{method: "GET", path: "/api/admin/users", token: e.aliceT, remote: "198.51.100.7, 203.0.113.9"}), http.StatusForbidden, "")
+	untrusted := newEnv(t, nil)
+	want(t, untrusted.do(req{method: "GET", path: "/api/admin/users", token: untrusted.aliceT, remote: "203.0.113.9"}), http.StatusForbidden, "")
+	if rows := e.audit(""); len(rows) != 1 || rows[0].Peer != "203.0.113.9 via 127.0.0.1" {
+		t.Errorf("rows behind a trusted proxy: %+v, want peer 203.0.113.9 via 127.0.0.1", rows)
+	}
+	if rows := untrusted.audit(""); len(rows) != 1 || rows[0].Peer != "127.0.0.1" {
+		t.Errorf("rows without a trusted proxy: %+v, want the connection's address", rows)
 	}
 }

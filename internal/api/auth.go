@@ -101,7 +101,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if admin { // an admin's account creation is audited; a self-registration is not
-		ctx = rcq.WithActor(ctx, actor(r, by))
+		ctx = rcq.WithActor(ctx, s.actor(r, by))
 	}
 	id, err := s.Store.CreateUser(ctx, u, hash)
 	if err != nil {

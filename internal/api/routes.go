@@ -144,7 +144,7 @@ func (s *Server) guard(rt Route) http.Handler {
 				return
 			}
 			// The actor: who the store's audit rows name (audit.go).
-			ctx := rcq.WithActor(r.Context(), actor(r, u))
+			ctx := rcq.WithActor(r.Context(), s.actor(r, u))
 			if rt.Policy == Admin && !u.IsAdmin {
 				s.auditRefused(ctx, r, rt)
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
