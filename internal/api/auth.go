@@ -99,7 +99,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.Store.CreateUser(r.Context(), u, hash)
+	ctx := r.Context()
+	if admin { // an admin's account creation is audited; a self-registration is not
+		ctx = rcq.WithActor(ctx, s.actor(r, by))
+	}
+	id, err := s.Store.CreateUser(ctx, u, hash)
 	if err != nil {
 		if rcq.KindOf(err) == rcq.KindNotFound {
 			return rcq.Errorf(rcq.KindInvalid, "invalid_group_id", "group_id: group %d does not exist", group)

@@ -91,6 +91,7 @@ func (s *Server) routes() []Route {
 		{Method: "PATCH", Pattern: "/api/admin/workers/{id}", Policy: Admin, handle: s.updateWorker},
 		{Method: "POST", Pattern: "/api/admin/workers/{id}/drain", Policy: Admin, handle: s.drainWorker},
 		{Method: "POST", Pattern: "/api/admin/workers/{id}/resume", Policy: Admin, handle: s.resumeWorker},
+		{Method: "GET", Pattern: "/api/admin/audit", Policy: Admin, handle: s.listAudit},
 	}
 	for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile", "/debug/pprof/symbol", "/debug/pprof/trace", "/debug/pprof/{profile}"} {
 		h := pprofHandler(p)
@@ -145,12 +146,15 @@ func (s *Server) guard(rt Route) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
+			// The actor: who the store's audit rows name (audit.go).
+			ctx := rcq.WithActor(r.Context(), s.actor(r, u))
 			if rt.Policy == Admin && !u.IsAdmin {
+				s.auditRefused(ctx, r, rt)
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
 				return
 			}
-			noteCaller(r.Context(), u)
-			r = r.WithContext(withUser(r.Context(), u))
+			noteCaller(ctx, u)
+			r = r.WithContext(withUser(ctx, u))
 		}
 		if err := rt.handle(w, r); err != nil {
 			s.writeError(w, r, err)

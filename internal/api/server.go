@@ -59,6 +59,12 @@ type Store interface {
 	// AcctJobs and AcctSummary are accounting: rcq-acct, GET /api/acct.
 	AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, error)
 	AcctSummary(ctx context.Context, f rcq.AcctFilter) ([]rcq.GroupAcct, error)
+
+	// WriteAudit writes one audit row in its own transaction (a refused
+	// admin call); AuditEvents lists rows, newest first. Changes write
+	// theirs in their own transactions, with the actor of the context.
+	WriteAudit(ctx context.Context, e rcq.AuditEntry) error
+	AuditEvents(ctx context.Context, f rcq.AuditFilter) ([]rcq.AuditEntry, error)
 }
 
 // Planner is the scheduler's read side: the current plan, where a job

@@ -33,6 +33,7 @@ type Config struct {
 	Workers     []WorkerConfig // extra virtual workers run by this rcqd
 	Log         Log
 	Metrics     Metrics
+	Audit       Audit
 
 	root bool              // rcqd runs as root
 	src  map[string]string // key -> where its value came from
@@ -124,6 +125,11 @@ type Metrics struct {
 type Log struct {
 	Level  string // debug, info, warn or error
 	Format string // text or json
+}
+
+// Audit configures the audit log (audit_events).
+type Audit struct {
+	Retention time.Duration // rows older than this are deleted
 }
 
 // LoadOptions are Load's inputs besides the files on disk.

@@ -87,6 +87,7 @@ func TestDefaults(t *testing.T) {
 		Node:    Node{Name: host},
 		Workers: []WorkerConfig{},
 		Log:     Log{Level: "info", Format: "text"},
+		Audit:   Audit{Retention: 365 * 24 * time.Hour},
 	}
 	c.src, want.src = nil, nil
 	if !reflect.DeepEqual(c, want) {

@@ -211,6 +211,9 @@ var keys = withEnv([]Key{
 	{Name: "metrics.listen", Default: `"" (off: /metrics only on the Unix socket)`,
 		Help: "TCP address, host:port, of a listener serving only GET /metrics (Prometheus); empty turns it off",
 		def:  "", emptyOK: true, field: func(c *Config) any { return &c.Metrics.Listen }, check: checkMetricsListen},
+	{Name: "audit.retention", Default: "8760h (1 year)",
+		Help: "how long rows of the audit log (admin actions, actions on other users' jobs, refused admin calls) are kept (a Go duration)",
+		def:  365 * 24 * time.Hour, field: func(c *Config) any { return &c.Audit.Retention }, check: durationBetween(24*time.Hour, 100*365*24*time.Hour)},
 })
 
 const maxHours = 10 * 365 * 24 // far below time.Duration's limit

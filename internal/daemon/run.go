@@ -32,6 +32,8 @@ const shutdownGrace = 10 * time.Second
 const (
 	heartbeatEvery = 10 * time.Second
 	staleAfter     = 60 * time.Second
+	// auditPruneEvery is how often audit rows past audit.retention are deleted.
+	auditPruneEvery = time.Hour
 )
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -199,6 +201,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	goFn("node lease", func(ctx context.Context) error {
 		return renewNodeLease(ctx, st, cfg.Node.Name, holder, cfg.Scheduler.LeaseTTL, logger)
 	})
+	goFn("audit pruning", func(ctx context.Context) error { return pruneAudit(ctx, st, cfg.Audit.Retention, logger) })
 	serveErr := ls.serve(server, logger)
 
 	banner(stderr, cfg, db, ls, ex.Enforcement(), boot)
@@ -295,6 +298,26 @@ func renewNodeLease(ctx context.Context, st *store.Store, node, holder string, t
 			logger.Info("node lease taken back", "node", node)
 		}
 		held = ok
+	}
+}
+
+// pruneAudit deletes audit rows older than keep (audit.retention) at start
+// and every auditPruneEvery. Every rcqd runs it; the store lets one prune
+// at a time and the others skip.
+func pruneAudit(ctx context.Context, st *store.Store, keep time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(auditPruneEvery)
+	defer t.Stop()
+	for {
+		if n, err := st.PruneAudit(ctx, keep); err != nil {
+			logger.Warn("prune the audit log", "err", err)
+		} else if n > 0 {
+			logger.Info("audit rows past audit.retention deleted", "count", n, "retention", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
 }
 

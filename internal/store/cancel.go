@@ -62,8 +62,13 @@ func (s *Store) CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.Can
 		)
 		nodes := map[string]rcq.JobID{}
 		arrays := map[rcq.JobID]bool{} // arrays some of whose rows were cancelled
+		actor, audited := rcq.ActorOf(ctx)
+		var others []rcq.JobID // other users' jobs the actor cancelled
 		if _, err := pgx.ForEachRow(rows, []any{&id, &prev, &owner, &node, &array}, func() error {
 			res.Cancelled = append(res.Cancelled, id)
+			if audited && owner != actor.ID {
+				others = append(others, id)
+			}
 			if array != nil {
 				arrays[*array] = true
 			}
@@ -77,6 +82,11 @@ func (s *Store) CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.Can
 			return err
 		}
 		slices.Sort(res.Cancelled)
+		if len(others) > 0 {
+			if err := auditBulkCancel(ctx, tx, f, others); err != nil {
+				return err
+			}
+		}
 		// Events are wake-ups (receivers re-read the store): one for the
 		// scheduler, one per node whose executor has processes to stop.
 		if len(pending) > 0 {

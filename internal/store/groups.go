@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,9 +51,16 @@ func (s *Store) GroupByID(ctx context.Context, id rcq.GroupID) (*rcq.Group, erro
 // CreateGroup adds a group; a taken name is a Conflict.
 func (s *Store) CreateGroup(ctx context.Context, g rcq.Group) (rcq.GroupID, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx,
-		`INSERT INTO groups (name, cpu_quota, priority) VALUES ($1, $2, $3) RETURNING id`,
-		g.Name, g.CPUQuota, g.Priority).Scan(&id)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx,
+			`INSERT INTO groups (name, cpu_quota, priority) VALUES ($1, $2, $3) RETURNING id`,
+			g.Name, g.CPUQuota, g.Priority).Scan(&id); err != nil {
+			return err
+		}
+		g.ID = rcq.GroupID(id)
+		return auditTx(ctx, tx, rcq.AuditEntry{Action: "group.create", TargetKind: rcq.AuditGroup,
+			TargetID: strconv.FormatInt(id, 10), After: groupAudit(g)})
+	})
 	if err != nil {
 		return 0, conflict(wrap("create group", err), "group_exists", "a group named %q already exists", g.Name)
 	}
@@ -61,14 +69,27 @@ func (s *Store) CreateGroup(ctx context.Context, g rcq.Group) (rcq.GroupID, erro
 
 // UpdateGroup sets a group's quota and priority (nil leaves a field as it is).
 func (s *Store) UpdateGroup(ctx context.Context, id rcq.GroupID, quota *float64, priority *int) (*rcq.Group, error) {
-	rows, _ := s.pool.Query(ctx, `
-		UPDATE groups SET cpu_quota = coalesce($2, cpu_quota), priority = coalesce($3, priority)
-		WHERE id = $1 RETURNING `+groupCols, id, quota, priority)
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[groupRow])
+	var g rcq.Group
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT `+groupCols+` FROM groups WHERE id = $1 FOR UPDATE`, id)
+		old, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[groupRow])
+		if err != nil {
+			return err
+		}
+		rows, _ = tx.Query(ctx, `
+			UPDATE groups SET cpu_quota = coalesce($2, cpu_quota), priority = coalesce($3, priority)
+			WHERE id = $1 RETURNING `+groupCols, id, quota, priority)
+		r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[groupRow])
+		if err != nil {
+			return err
+		}
+		g = r.group()
+		return auditTx(ctx, tx, rcq.AuditEntry{Action: "group.update", TargetKind: rcq.AuditGroup,
+			TargetID: strconv.FormatInt(int64(id), 10), Before: groupAudit(old.group()), After: groupAudit(g)})
+	})
 	if err != nil {
 		return nil, notFound(wrap("update group", err), "group_not_found", "group %d does not exist", id)
 	}
-	g := r.group()
 	return &g, nil
 }
 

@@ -487,18 +487,23 @@ func (s *Store) CancelJob(ctx context.Context, id rcq.JobID, owner rcq.UserID) (
 	var prev rcq.JobState
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var node *string
+		var jobOwner rcq.UserID
 		err := tx.QueryRow(ctx, `
 			WITH old AS (SELECT id, status FROM jobs WHERE id = $1 AND ($2 = 0 OR user_id = $2)
 			             AND status IN ('pending', 'running') FOR UPDATE)
 			UPDATE jobs j SET status = 'cancelled', reason = $3, hold = '',
 				completed_at = CASE WHEN old.status = 'pending' THEN now() END
 			FROM old WHERE j.id = old.id
-			RETURNING old.status, (SELECT node FROM workers WHERE id = j.worker_id)`,
-			id, owner, rcq.ReasonCancelledByUser).Scan(&prev, &node)
+			RETURNING old.status, (SELECT node FROM workers WHERE id = j.worker_id), j.user_id`,
+			id, owner, rcq.ReasonCancelledByUser).Scan(&prev, &node, &jobOwner)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.whyNot(ctx, tx, id, owner)
 		}
 		if err != nil {
+			return err
+		}
+		if err := auditJob(ctx, tx, jobOwner, rcq.AuditEntry{Action: "job.cancel", TargetID: jobIDText(id),
+			Before: jsonOf(map[string]any{"state": prev}), After: jsonOf(map[string]any{"state": rcq.JobCancelled})}); err != nil {
 			return err
 		}
 		ev := rcq.Event{Kind: rcq.EventJobEnded, JobID: id}
@@ -538,17 +543,29 @@ func (s *Store) whyNot(ctx context.Context, q querier, id rcq.JobID, owner rcq.U
 // (hold = none). A user may not release an admin's hold (admin = false).
 func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error {
 	return wrap(fmt.Sprintf("hold job %d", id), pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE jobs SET hold = $3 WHERE id = $1 AND ($2 = 0 OR user_id = $2) AND status = 'pending'
-				AND (hold <> 'admin' OR $4)`, id, owner, hold, admin)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+		var jobOwner rcq.UserID
+		var prev rcq.Hold
+		err := tx.QueryRow(ctx, `
+			WITH old AS (SELECT id, hold FROM jobs WHERE id = $1 AND ($2 = 0 OR user_id = $2) AND status = 'pending'
+			             AND (hold <> 'admin' OR $4) FOR UPDATE)
+			UPDATE jobs j SET hold = $3 FROM old WHERE j.id = old.id
+			RETURNING j.user_id, old.hold`, id, owner, hold, admin).Scan(&jobOwner, &prev)
+		if errors.Is(err, pgx.ErrNoRows) {
 			if err := s.whyNot(ctx, tx, id, owner, rcq.JobPending); err != nil {
 				return err
 			}
 			return rcq.Errorf(rcq.KindForbidden, "held_by_admin", "job %d is held by an admin; only an admin can release it", id)
+		}
+		if err != nil {
+			return err
+		}
+		action := "job.hold"
+		if hold == rcq.HoldNone {
+			action = "job.release"
+		}
+		if err := auditJob(ctx, tx, jobOwner, rcq.AuditEntry{Action: action, TargetID: jobIDText(id),
+			Before: jsonOf(map[string]any{"hold": prev}), After: jsonOf(map[string]any{"hold": hold})}); err != nil {
+			return err
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
 	}))
@@ -644,6 +661,7 @@ func (s *Store) UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.Us
 		if err := check(&j); err != nil {
 			return err
 		}
+		before := jobUpdateAudit(&j)
 		u.Apply(&j)
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET name = $2, estimated_hours = $3, priority = $4
 			WHERE id = $1 AND status = 'pending'`, id, j.Name, j.EstimatedHours, j.Priority)
@@ -663,6 +681,10 @@ func (s *Store) UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.Us
 			if err := insertDependencies(ctx, tx, []rcq.JobID{id}, []*rcq.Job{&j}); err != nil {
 				return err
 			}
+		}
+		if err := auditJob(ctx, tx, j.UserID, rcq.AuditEntry{Action: "job.update", TargetID: jobIDText(id),
+			Before: before, After: jobUpdateAudit(&j)}); err != nil {
+			return err
 		}
 		out = &j
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})

@@ -19,13 +19,20 @@ import (
 // job_not_running.
 func (s *Store) SignalJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, sig string) error {
 	var node string
-	err := s.pool.QueryRow(ctx, `
-		WITH j AS (
-			SELECT j.id, w.node FROM jobs j JOIN workers w ON w.id = j.worker_id
-			WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2) AND j.status = 'running'),
-		ins AS (INSERT INTO job_signals (job_id, signal) SELECT id, $3 FROM j RETURNING job_id)
-		SELECT j.node FROM j JOIN ins ON ins.job_id = j.id`,
-		id, owner, sig).Scan(&node)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var jobOwner rcq.UserID
+		err := tx.QueryRow(ctx, `
+			WITH j AS (
+				SELECT j.id, w.node, j.user_id FROM jobs j JOIN workers w ON w.id = j.worker_id
+				WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2) AND j.status = 'running'),
+			ins AS (INSERT INTO job_signals (job_id, signal) SELECT id, $3 FROM j RETURNING job_id)
+			SELECT j.node, j.user_id FROM j JOIN ins ON ins.job_id = j.id`,
+			id, owner, sig).Scan(&node, &jobOwner)
+		if err != nil {
+			return err
+		}
+		return auditJob(ctx, tx, jobOwner, rcq.AuditEntry{Action: "job.signal", TargetID: jobIDText(id), Detail: sig})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		var st rcq.JobState
 		err = s.pool.QueryRow(ctx, `SELECT status FROM jobs WHERE id = $1 AND ($2 = 0 OR user_id = $2)`, id, owner).Scan(&st)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -44,10 +45,15 @@ func (s *Store) CreateUser(ctx context.Context, u rcq.User, passwordHash string)
 		if !exists {
 			return rcq.Errorf(rcq.KindNotFound, "group_not_found", "group_id: group %d does not exist", u.GroupID)
 		}
-		return tx.QueryRow(ctx, `
+		if err := tx.QueryRow(ctx, `
 			INSERT INTO users (email, password_hash, group_id, is_admin, unix_user)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			u.Email, passwordHash, u.GroupID, u.IsAdmin, u.UnixUser).Scan(&id)
+			u.Email, passwordHash, u.GroupID, u.IsAdmin, u.UnixUser).Scan(&id); err != nil {
+			return err
+		}
+		u.ID = rcq.UserID(id)
+		return auditTx(ctx, tx, rcq.AuditEntry{Action: "account.create", TargetKind: rcq.AuditAccount,
+			TargetID: strconv.FormatInt(id, 10), After: userAudit(&u)})
 	})
 	if err != nil {
 		if isUnixUserTaken(err) {
@@ -135,15 +141,27 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 				return rcq.Errorf(rcq.KindConflict, "last_admin", "user %d is the last admin: make another account admin first", id)
 			}
 		}
-		rows, _ := tx.Query(ctx, `
+		rows, _ := tx.Query(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, id)
+		old, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
+		if err != nil {
+			return err
+		}
+		rows, _ = tx.Query(ctx, `
 			UPDATE users SET
 				is_admin = coalesce($2, is_admin),
 				group_id = coalesce($3, group_id),
 				unix_user = coalesce($4, unix_user)
 			WHERE id = $1 RETURNING `+userCols, id, u.IsAdmin, u.GroupID, u.UnixUser)
-		var err error
 		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[userRow])
-		return err
+		if err != nil {
+			return err
+		}
+		action := "account.update"
+		if u.UnixUser != nil && u.IsAdmin == nil && u.GroupID == nil {
+			action = "account.unix_user" // the mapping alone: who the account's jobs run as
+		}
+		return auditTx(ctx, tx, rcq.AuditEntry{Action: action, TargetKind: rcq.AuditAccount,
+			TargetID: strconv.FormatInt(int64(id), 10), Before: userAudit(old.user()), After: userAudit(r.user())})
 	})
 	if err != nil {
 		if isUnixUserTaken(err) {
@@ -160,14 +178,23 @@ func (s *Store) UpdateUser(ctx context.Context, id rcq.UserID, u rcq.UserPatch) 
 
 // SetPassword replaces a password hash and invalidates every earlier token.
 func (s *Store) SetPassword(ctx context.Context, id rcq.UserID, hash string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2, token_version = token_version + 1 WHERE id = $1`, id, hash)
-	if err != nil {
-		return wrap("set password", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
-	}
-	return nil
+	return wrap("set password", s.accountChange(ctx, id, "account.password",
+		`UPDATE users SET password_hash = $2, token_version = token_version + 1 WHERE id = $1`, id, hash))
+}
+
+// accountChange runs one statement that changes the account id and writes
+// its audit row (no values: never a hash) in the same transaction.
+func (s *Store) accountChange(ctx context.Context, id rcq.UserID, action, sql string, args ...any) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
+		}
+		return auditTx(ctx, tx, rcq.AuditEntry{Action: action, TargetKind: rcq.AuditAccount, TargetID: strconv.FormatInt(int64(id), 10)})
+	})
 }
 
 // TokenUser reads the account a token names, and whether that token was
@@ -202,14 +229,8 @@ func (s *Store) RevokeToken(ctx context.Context, id rcq.UserID, jti string, expi
 
 // BumpTokenVersion invalidates every token issued to the user so far (logout).
 func (s *Store) BumpTokenVersion(ctx context.Context, id rcq.UserID) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, id)
-	if err != nil {
-		return wrap("log out", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return rcq.Errorf(rcq.KindNotFound, "user_not_found", "user %d does not exist", id)
-	}
-	return nil
+	return wrap("log out", s.accountChange(ctx, id, "account.logout_all",
+		`UPDATE users SET token_version = token_version + 1 WHERE id = $1`, id))
 }
 
 // HasUsers reports whether any account exists (bootstrap creates the admin otherwise).

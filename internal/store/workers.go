@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +64,7 @@ func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, e
 // its node and size and marks it seen. A drained worker stays drained; an
 // offline one comes back online.
 func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID, error) {
-	out, err := s.writeWorker(ctx, `
+	out, err := s.writeWorker(ctx, "", 0, `
 		INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (name) DO UPDATE SET
@@ -78,7 +80,7 @@ func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID,
 
 // CreateWorker adds a worker; a taken name is a Conflict.
 func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error) {
-	out, err := s.writeWorker(ctx, `
+	out, err := s.writeWorker(ctx, "worker.create", 0, `
 		INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count, status)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs, w.State)
@@ -92,7 +94,16 @@ func (s *Store) CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, er
 // is allowed (they keep running); the scheduler starts nothing more there
 // until they end.
 func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerPatch) (*rcq.Worker, error) {
-	out, err := s.writeWorker(ctx, `
+	action := "worker.update"
+	if u.CPUCores == nil && u.MemoryGB == nil && u.GPUs == nil && u.State != nil {
+		switch *u.State {
+		case rcq.WorkerDrained:
+			action = "worker.drain"
+		case rcq.WorkerOnline:
+			action = "worker.resume"
+		}
+	}
+	out, err := s.writeWorker(ctx, action, id, `
 		UPDATE workers SET
 			cpu_cores = coalesce($2, cpu_cores), memory_gb = coalesce($3, memory_gb),
 			gpu_count = coalesce($4, gpu_count), status = coalesce($5, status)
@@ -105,14 +116,31 @@ func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerP
 
 // writeWorker runs one statement that changes one worker and returns the
 // worker as it now is. Every rcqd hears of the change (NOTIFY: schedulers
-// replan, executors re-read) and LargestFit's cache is cleared.
-func (s *Store) writeWorker(ctx context.Context, sql string, args ...any) (*rcq.Worker, error) {
+// replan, executors re-read) and LargestFit's cache is cleared. An action
+// writes its audit row in the same transaction, with the worker as it was
+// (id, locked first) and as it is; "" writes none (rcqd's own registration).
+func (s *Store) writeWorker(ctx context.Context, action string, id rcq.WorkerID, sql string, args ...any) (*rcq.Worker, error) {
 	var r workerRow
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var before json.RawMessage
+		if action != "" && id != 0 {
+			rows, _ := tx.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1 FOR UPDATE`, id)
+			old, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow])
+			if err != nil {
+				return err
+			}
+			before = workerAudit(old.worker())
+		}
 		rows, _ := tx.Query(ctx, sql+` RETURNING `+workerCols, args...)
 		var err error
 		if r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow]); err != nil {
 			return err
+		}
+		if action != "" {
+			if err := auditTx(ctx, tx, rcq.AuditEntry{Action: action, TargetKind: rcq.AuditWorker,
+				TargetID: strconv.FormatInt(r.ID, 10), Before: before, After: workerAudit(r.worker())}); err != nil {
+				return err
+			}
 		}
 		return notify(ctx, tx, rcq.Event{Kind: rcq.EventWorkerChanged})
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
 	"github.com/spf13/cobra"
 )
 
@@ -26,6 +27,7 @@ const (
 	ActionWorkerResume = "worker resume"
 	ActionWorkerCreate = "worker create"
 	ActionWorkerSet    = "worker set"
+	ActionAudit        = "audit"
 )
 
 // Options is what the command line gave rcq-admin. Pointer fields are nil
@@ -47,6 +49,8 @@ type Options struct {
 	Mem      *int     // --mem, GB
 	GPUs     *int     // --gpus
 
+	Audit client.AuditQuery // audit: --since, --until, --actor, --target, --action, --limit
+
 	JSON bool
 }
 
@@ -63,6 +67,7 @@ group, the Unix user their jobs run as) and workers (size; drain, resume).
   rcq-admin worker resume ID|NAME         put a worker back online
   rcq-admin worker create NAME            add a worker
   rcq-admin worker set ID|NAME            change a worker's size
+  rcq-admin audit                         show who changed what (the audit log)
 
 Every command needs an admin's token: log in as an admin with rcq-login
 (rcqd creates admin@localhost on an empty database and writes its password
@@ -92,12 +97,13 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 		Long:    long,
 		Example: example,
 		Args:    cobra.ArbitraryArgs,
-		RunE:    helpOrUnknown("groups, group, users, user, workers or worker"),
+		RunE:    helpOrUnknown("groups, group, users, user, workers, worker or audit"),
 	}
 	cmd.AddCommand(
 		newGroupsCmd(f, runF), newGroupCmd(f, runF),
 		newUsersCmd(f, runF), newUserCmd(f, runF),
 		newWorkersCmd(f, runF), newWorkerCmd(f, runF),
+		newAuditCmd(f, runF),
 	)
 	return cmd
 }
@@ -177,6 +183,8 @@ func run(ctx context.Context, opts *Options) error {
 		return workerCreateRun(ctx, opts, s)
 	case ActionWorkerSet:
 		return workerSetRun(ctx, opts, s)
+	case ActionAudit:
+		return auditRun(ctx, opts, s)
 	}
 	return fmt.Errorf("unknown action %q", opts.Action)
 }

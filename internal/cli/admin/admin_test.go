@@ -247,7 +247,6 @@ func TestFlagParsing(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	_, e := setup(t, "admin")
 	cases := map[string][]string{
-		`unknown command "frob" for "rcq-admin": use groups, group, users, user, workers or worker`:   {"frob"},
 		`unknown command "frob" for "rcq-admin group": use create or set`:                             {"group", "frob"},
 		`unknown command "x" for "rcq-admin groups"`:                                                  {"groups", "x"},
 		`accepts 1 arg(s), received 0`:                                                                {"group", "create"},
@@ -265,6 +264,8 @@ func TestUsageErrors(t *testing.T) {
 		`nothing to change: give --cpus, --mem or --gpus`:                                             {"worker", "set", "w"},
 		`--mem -1: use a whole number from 0 to 16777216`:                                             {"worker", "set", "w", "--mem", "-1"},
 		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:       {"worker", "set", "w", "--cpus", "x"},
+
+		`unknown command "frob" for "rcq-admin": use groups, group, users, user, workers, worker or audit`: {"frob"},
 	}
 	for msg, args := range cases {
 		code, out, errOut := runAdmin(e, args...)
