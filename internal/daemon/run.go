@@ -154,6 +154,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		ReadOutput:  executor.ReadOutput,
 		HomeDir:     homeDir,
 		Wake:        loop.Notify,
+		EventLog:    st,
 		Logger:      logger.With("component", "api"),
 	})
 
@@ -176,7 +177,10 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	listening := make(chan struct{})
 	var once sync.Once
 	goFn("event listener", func(ctx context.Context) error {
-		return st.Listen(ctx, func(ev rcq.Event) { dispatch(ev, cfg.Node.Name, loop, ex) },
+		return st.Listen(ctx, func(ev rcq.Event) {
+			dispatch(ev, cfg.Node.Name, loop, ex)
+			server.PokeEvents() // every wake-up may have logged events: GET /api/events streams them
+		},
 			func() { once.Do(func() { close(listening) }) })
 	})
 	// Start the loops once events flow, so no wake-up is missed in between.

@@ -1,0 +1,11 @@
+package api
+
+import "time"
+
+// SetEventTunables changes the event hub's pacing for a test and returns
+// a function restoring it. Tests using it must not run in parallel.
+func SetEventTunables(buffer int, positions time.Duration) (restore func()) {
+	ob, op := eventBuffer, positionEvery
+	eventBuffer, positionEvery = buffer, positions
+	return func() { eventBuffer, positionEvery = ob, op }
+}
