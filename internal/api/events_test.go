@@ -29,8 +29,26 @@ type sseStream struct {
 	last string
 }
 
+// newEventsEnv is newEnv serving events, woken as rcqd wakes its hub: by
+// the store's LISTEN/NOTIFY events.
 func newEventsEnv(t *testing.T) *env {
-	return newEnv(t, func(_ *api.Config, d *api.Deps) { d.EventLog = d.Store.(api.EventLog) })
+	e := newEnv(t, func(_ *api.Config, d *api.Deps) { d.EventLog = d.Store.(api.EventLog) })
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.st.Listen(ctx, func(rcq.Event) { e.api.PokeEvents() }, func() {
+			select {
+			case <-ready:
+			default:
+				close(ready)
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-ready
+	return e
 }
 
 // stream opens GET /api/events as token's owner; it returns once the
@@ -273,4 +291,53 @@ func TestEventsWithoutLogIs404(t *testing.T) {
 	e := newEnv(t, nil)
 	r := e.do(req{method: "GET", path: "/api/events", token: e.aliceT})
 	want(t, r, http.StatusNotFound, "no_route")
+}
+
+// Positions of the caller's pending jobs arrive when they change, and only
+// to their owner.
+func TestEventsPositions(t *testing.T) { // not parallel: it changes the hub's pacing
+	restore := api.SetEventTunables(1024, 0)
+	defer restore()
+	e := newEventsEnv(t)
+	alice := e.stream(e.aliceT, "", "")
+	bob := e.stream(e.bobT, "", "")
+	a := e.submit(e.aliceT, nil)
+	b := e.submit(e.aliceT, nil)
+	pos := map[int64]int{}
+	for pos[a] != 1 || pos[b] != 2 {
+		alice.positions(pos)
+	}
+	if _, err := e.st.CancelJob(context.Background(), rcq.JobID(a), 0); err != nil {
+		t.Fatal(err)
+	}
+	for pos[b] != 1 {
+		alice.positions(pos)
+	}
+	c := e.submit(e.bobT, nil)
+	got := map[int64]int{}
+	bob.positions(got)
+	for id := range got {
+		if id != c {
+			t.Errorf("bob got the position of job %d", id)
+		}
+	}
+}
+
+// positions reads messages up to the next position message and records it in pos.
+func (s *sseStream) positions(pos map[int64]int) {
+	s.t.Helper()
+	for {
+		m := s.next(true)
+		if m.event != apitype.EventPosition {
+			continue
+		}
+		var pe apitype.PositionEvent
+		if err := json.Unmarshal([]byte(m.data), &pe); err != nil {
+			s.t.Fatal(err)
+		}
+		for _, p := range pe.Jobs {
+			pos[p.ID] = p.Position
+		}
+		return
+	}
 }
