@@ -85,7 +85,7 @@ func (c *Client) openEvents(ctx context.Context, path, lastID string) (*http.Res
 	resp, err := c.send(ctx, r)
 	if err != nil {
 		var e *rcq.Error
-		if errors.As(err, &e) && e.Kind == rcq.KindNotFound && e.Code == "no_route" {
+		if errors.As(err, &e) && e.Kind == rcq.KindNotFound { // no_route from an older rcqd (or a proxy's plain 404)
 			return nil, ErrNoEvents
 		}
 		return nil, err
