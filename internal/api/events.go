@@ -34,7 +34,7 @@ var (
 	positionEvery   = time.Second            // queue positions are recomputed at most this often
 	positionRefresh = 10 * time.Second       // ... and at least this often while a stream watches pending jobs
 	positionCap     = 10_000                 // pending jobs per account whose positions are followed
-	eventPage       = 1000                   // events per read of the log
+	eventPage       = 500                    // events per read of the log (well under eventBuffer: a stream drains between pages)
 	eventKeep       = 15 * time.Minute       // events are kept this long (Last-Event-ID resumes within it)
 	pruneEvery      = time.Minute
 )
@@ -73,7 +73,7 @@ type eventSub struct {
 	all   bool       // an admin: every job's events
 	jobs  map[int64]bool
 	from  int64 // the hub delivers events after this id
-	ch    chan []byte
+	ch    chan *[]byte // pointers: 8 bytes a slot, not a slice header's 24
 	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
 	drop  sync.Once
 	sent  map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
@@ -111,7 +111,7 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan []byte, eventBuffer),
+	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan *[]byte, eventBuffer),
 		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true}
 	h.mu.Lock()
 	if h.initErr != nil {
@@ -273,6 +273,7 @@ func (h *eventHub) fanOut(evs []rcq.LoggedEvent, mark int64) {
 	for i := range evs {
 		ev := &evs[i]
 		frame := eventFrame(ev)
+		msg := &frame
 		if ev.Kind == rcq.LoggedJob {
 			h.dirty = true
 			if up := h.users[ev.UserID]; up != nil {
@@ -290,7 +291,7 @@ func (h *eventHub) fanOut(evs []rcq.LoggedEvent, mark int64) {
 				continue
 			}
 			select {
-			case sub.ch <- frame:
+			case sub.ch <- msg:
 			default:
 				h.dropLocked(sub)
 			}
@@ -411,8 +412,9 @@ func (h *eventHub) positions(ctx context.Context) {
 			continue
 		}
 		sortPositions(changed)
+		frame := positionFrame(changed)
 		select {
-		case sub.ch <- positionFrame(changed):
+		case sub.ch <- &frame:
 		default:
 			h.dropLocked(sub)
 		}

@@ -133,7 +133,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			for {
 				select {
 				case b := <-sub.ch:
-					if !write(b) {
+					if !write(*b) {
 						return nil
 					}
 				default:
@@ -146,13 +146,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 		case b := <-sub.ch:
-			if !write(b) {
+			if !write(*b) {
 				return nil
 			}
 			for more := true; more; {
 				select {
 				case b := <-sub.ch:
-					if !write(b) {
+					if !write(*b) {
 						return nil
 					}
 				default:

@@ -158,6 +158,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Logger:      logger.With("component", "api"),
 	})
 
+	st.OnAnnounce(server.PokeEvents)
 	ls, err := listen(cfg, logger)
 	if err != nil {
 		return err
