@@ -72,8 +72,8 @@ type eventSub struct {
 	user  rcq.UserID // the caller
 	all   bool       // an admin: every job's events
 	jobs  map[int64]bool
-	from  int64 // the hub delivers events after this id
-	ch    chan *[]byte // pointers: 8 bytes a slot, not a slice header's 24
+	from  int64         // the hub delivers events after this id
+	ch    chan *[]byte  // pointers: 8 bytes a slot, not a slice header's 24
 	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
 	drop  sync.Once
 	sent  map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
