@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -59,6 +60,7 @@ type eventHub struct {
 	dirty   bool                        // a job event since the last positions
 	lastPos time.Time
 	lastCut time.Time // last prune
+	posBusy atomic.Bool // a positions pass is running
 }
 
 // userPending is what the hub knows of an account's pending jobs.
@@ -353,8 +355,13 @@ func (h *eventHub) housekeep(ctx context.Context) {
 			h.logger.Warn("prune the event log", "err", err)
 		}
 	}
-	if due && watched > 0 {
-		h.positions(ctx)
+	if due && watched > 0 && h.posBusy.CompareAndSwap(false, true) {
+		// Off the reader's goroutine: planning may wait for the
+		// scheduler's cycle, and events must not wait for it.
+		go func() {
+			defer h.posBusy.Store(false)
+			h.positions(ctx)
+		}()
 	}
 }
 
