@@ -59,7 +59,7 @@ type eventHub struct {
 	users   map[rcq.UserID]*userPending // pending jobs of accounts with streams
 	dirty   bool                        // a job event since the last positions
 	lastPos time.Time
-	lastCut time.Time // last prune
+	lastCut time.Time   // last prune
 	posBusy atomic.Bool // a positions pass is running
 }
 
