@@ -71,15 +71,18 @@ type userPending struct {
 
 // eventSub is one open stream.
 type eventSub struct {
-	user  rcq.UserID // the caller
-	all   bool       // an admin: every job's events
-	jobs  map[int64]bool
-	from  int64         // the hub delivers events after this id
-	ch    chan *[]byte  // pointers: 8 bytes a slot, not a slice header's 24
-	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
-	drop  sync.Once
-	sent  map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
-	fresh bool              // no positions sent yet
+	user rcq.UserID // the caller
+	all  bool       // an admin: every job's events
+	jobs map[int64]bool
+	from int64 // the hub delivers events after this id
+	// catching: the stream is still writing its backlog from the log; the
+	// hub sends it nothing until catchUp finds it level with the hub.
+	catching bool
+	ch       chan *[]byte  // pointers: 8 bytes a slot, not a slice header's 24
+	gone     chan struct{} // closed when the hub dropped the stream (it fell behind)
+	drop     sync.Once
+	sent     map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
+	fresh    bool              // no positions sent yet
 }
 
 func newEventHub(log EventLog, planner Planner, logger *slog.Logger) *eventHub {
@@ -98,7 +101,7 @@ func (h *eventHub) Poke() {
 
 // subscribe opens a stream for caller u, starting the hub if needed, and
 // returns it with the id after which the hub delivers to it.
-func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool) (*eventSub, error) {
+func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool, catching bool) (*eventSub, error) {
 	h.mu.Lock()
 	if !h.running {
 		h.running = true
@@ -114,7 +117,7 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 		return nil, ctx.Err()
 	}
 	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan *[]byte, eventBuffer),
-		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true}
+		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching}
 	h.mu.Lock()
 	if h.initErr != nil {
 		err := h.initErr
@@ -145,6 +148,20 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 		h.mu.Unlock()
 	}
 	return sub, nil
+}
+
+// catchUp is called by a catching stream that has written the log up to
+// pos: level with the hub, it goes live (the hub sends it what follows pos)
+// and catchUp returns 0; otherwise it returns the hub's mark, the next
+// stretch of the log to write.
+func (h *eventHub) catchUp(sub *eventSub, pos int64) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pos >= h.mark {
+		sub.catching, sub.from = false, pos
+		return 0
+	}
+	return h.mark
 }
 
 func (h *eventHub) unsubscribe(sub *eventSub) {
@@ -289,7 +306,7 @@ func (h *eventHub) fanOut(evs []rcq.LoggedEvent, mark int64) {
 			}
 		}
 		for sub := range h.subs {
-			if ev.ID <= sub.from || !sub.sees(ev) {
+			if sub.catching || ev.ID <= sub.from || !sub.sees(ev) {
 				continue
 			}
 			select {
@@ -314,7 +331,13 @@ func (h *eventHub) dropLocked(sub *eventSub) {
 		}
 	}
 	sub.drop.Do(func() { close(sub.gone) })
+	if eventDropped != nil {
+		eventDropped()
+	}
 }
+
+// eventDropped, when set (by tests), is called each time a stream is dropped.
+var eventDropped func()
 
 // sees reports whether the stream may see (and asked for) ev.
 func (sub *eventSub) sees(ev *rcq.LoggedEvent) bool {
@@ -392,7 +415,7 @@ func (h *eventHub) positions(ctx context.Context) {
 	}
 	for sub := range h.subs {
 		up := h.users[sub.user]
-		if up == nil {
+		if up == nil || sub.catching {
 			continue
 		}
 		var changed []apitype.JobPosition

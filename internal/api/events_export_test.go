@@ -9,3 +9,10 @@ func SetEventTunables(buffer int, positions time.Duration) (restore func()) {
 	eventBuffer, positionEvery = buffer, positions
 	return func() { eventBuffer, positionEvery = ob, op }
 }
+
+// OnEventStreamDropped calls fn (under the hub's lock: it must not block)
+// each time a stream that fell behind is dropped, until restore.
+func OnEventStreamDropped(fn func()) (restore func()) {
+	eventDropped = fn
+	return func() { eventDropped = nil }
+}

@@ -30,11 +30,11 @@ func TestEventHubDropsSlowReader(t *testing.T) {
 	defer restore()
 	h := newEventHub(st, nil, slog.New(slog.DiscardHandler))
 	u := &rcq.User{ID: uid}
-	slow, err := h.subscribe(ctx, u, nil)
+	slow, err := h.subscribe(ctx, u, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := h.subscribe(ctx, u, nil)
+	fast, err := h.subscribe(ctx, u, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

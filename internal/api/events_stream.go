@@ -69,7 +69,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	rc := http.NewResponseController(w)
 	me := caller(r)
-	sub, err := s.hub.subscribe(ctx, me, jobs)
+	sub, err := s.hub.subscribe(ctx, me, jobs, lastID >= 0 && reset == "")
 	if err != nil {
 		return err
 	}
@@ -98,25 +98,35 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	case lastID >= 0:
+		// The backlog comes from the log, stretch after stretch, until the
+		// stream is level with the hub and goes live: however long the
+		// backlog, nothing piles up in the stream's buffer meanwhile.
 		user := me.ID
 		if me.IsAdmin {
 			user = 0
 		}
-		for after := lastID; after < sub.from; {
-			evs, err := s.EventLog.EventsAfter(ctx, after, sub.from, user, eventPage)
-			if err != nil {
-				s.Logger.Warn("event stream backlog", "err", err)
-				return nil // the client resumes
-			}
-			for i := range evs {
-				if sub.sees(&evs[i]) && !write(eventFrame(&evs[i])) {
-					return nil
-				}
-			}
-			if len(evs) < eventPage {
+		for pos := lastID; ; {
+			upto := s.hub.catchUp(sub, pos)
+			if upto == 0 {
 				break
 			}
-			after = evs[len(evs)-1].ID
+			for pos < upto {
+				evs, err := s.EventLog.EventsAfter(ctx, pos, upto, user, eventPage)
+				if err != nil {
+					s.Logger.Warn("event stream backlog", "err", err)
+					return nil // the client resumes
+				}
+				for i := range evs {
+					if sub.sees(&evs[i]) && !write(eventFrame(&evs[i])) {
+						return nil
+					}
+				}
+				if len(evs) < eventPage {
+					pos = upto
+				} else {
+					pos = evs[len(evs)-1].ID
+				}
+			}
 		}
 	}
 	if !flush() {
