@@ -16,3 +16,10 @@ func OnEventStreamDropped(fn func()) (restore func()) {
 	eventDropped = fn
 	return func() { eventDropped = nil }
 }
+
+// SetEventHeartbeat changes the heartbeat period until restore.
+func SetEventHeartbeat(d time.Duration) (restore func()) {
+	old := eventHeartbeat
+	eventHeartbeat = d
+	return func() { eventHeartbeat = old }
+}

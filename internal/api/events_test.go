@@ -436,3 +436,13 @@ func TestEventsSlowReaderResumes(t *testing.T) { // not parallel: it hooks the h
 		}
 	}
 }
+
+// An idle stream carries heartbeat comments.
+func TestEventsHeartbeat(t *testing.T) { // not parallel: it changes the period
+	restore := api.SetEventHeartbeat(10 * time.Millisecond)
+	defer restore()
+	e := newEventsEnv(t)
+	s := e.stream(e.aliceT, "", "")
+	for s.line() != ": heartbeat" {
+	}
+}
