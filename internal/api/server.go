@@ -120,6 +120,9 @@ type Deps struct {
 	// too; this in-process call saves its round trip and makes the next
 	// GET /api/queue plan the change.
 	Wake func()
+	// EventLog serves GET /api/events; nil answers it 404 (as an rcqd
+	// without events would, so clients poll).
+	EventLog EventLog
 	// Metrics, when set, counts every request and submit (internal/metrics).
 	Metrics Observer
 	// MetricsHandler, when set, serves GET /metrics on the Unix socket.
@@ -141,6 +144,7 @@ type Server struct {
 	limiter    *rateLimiter
 	batches    batchSlots // batch submits in flight
 	queueViews *queueReads
+	hub        *eventHub // nil without an EventLog
 	handler    http.Handler
 }
 
@@ -166,6 +170,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
 	s.queueViews = newQueueReads(s.readQueue)
+	if d.EventLog != nil {
+		s.hub = newEventHub(d.EventLog, d.Planner, d.Logger)
+	}
 	s.handler = s.router()
 	return s
 }

@@ -118,7 +118,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	jsonPath := fs.String("json", "bench-results.json", "write the results as JSON to `PATH` (empty: do not)")
 	bin := fs.String("bin", "bin", "directory holding rcqd and the rcq commands (make build)")
 	quick := fs.Bool("quick", false, "reduced sizes for a quick check (about a minute); the figures are not issue 6's")
-	only := fs.String("only", "", "comma-separated scenarios to run (1-10; 2 needs 1, 8 runs with 6 and 7, 9 needs Slurm); default all but 9")
+	only := fs.String("only", "", "comma-separated scenarios to run (1-11; 2 needs 1, 8 runs with 6 and 7, 9 needs Slurm); default all but 9")
 	withSlurm := fs.Bool("slurm", false, "run scenario 9 only: rcq side by side with a running Slurm (sbatch, squeue, scancel) on this machine; fails when Slurm is not there")
 	schedBench := fs.Bool("sched", true, "scenario 7 also runs the scheduler's go test benchmarks at 100k jobs x 1000 workers (needs the source tree)")
 	keep := fs.Bool("keep", false, "keep the state directories (logs, databases) for inspection")
@@ -142,14 +142,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		want[9] = true
 	case *only == "":
 		// Scenario 9 needs Slurm running beside rcq: only on request.
-		for i := 1; i <= 10; i++ {
+		for i := 1; i <= 11; i++ {
 			want[i] = i != 9
 		}
 	default:
 		for _, s := range strings.Split(*only, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > 10 {
-				fmt.Fprintf(stderr, "rcq-bench: -only: %q is not a scenario 1-10\n", s)
+			if err != nil || n < 1 || n > 11 {
+				fmt.Fprintf(stderr, "rcq-bench: -only: %q is not a scenario 1-11\n", s)
 				return 2
 			}
 			want[n] = true
@@ -210,6 +210,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}},
 		{[]int{9}, b.versusSlurm},
 		{[]int{10}, b.details},
+		{[]int{11}, b.eventStreams},
 	} {
 		run := false
 		for _, n := range s.n {

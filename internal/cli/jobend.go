@@ -52,34 +52,13 @@ func DescribeEnd(j *apitype.Job) string {
 	return msg
 }
 
-// WaitJob polls job id until until says it is what the caller waits for
-// (ended, started, ...), with a delay growing from first to most (zero:
-// 100 ms and 2 s), and returns it.
+// WaitJob returns job id once until says it is what the caller waits for
+// (ended, started, ...). It follows the job through rcqd's event stream,
+// reading the job when an event about it arrives; against an older rcqd
+// without events it polls, with a delay growing from first to most (zero:
+// 100 ms and 2 s).
 func WaitJob(ctx context.Context, c *client.Client, id int64, first, most time.Duration, until func(*apitype.Job) bool) (*apitype.Job, error) {
-	if first <= 0 {
-		first = 100 * time.Millisecond
-	}
-	if most <= 0 {
-		most = 2 * time.Second
-	}
-	delay := first
-	for {
-		job, err := c.Job(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if until(job) {
-			return job, nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		delay = min(2*delay, most)
-	}
+	return c.WaitJob(ctx, id, client.Poll{First: first, Most: most}, until)
 }
 
 // Ended reports whether a job has ended, for WaitJob.

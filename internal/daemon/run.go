@@ -160,10 +160,12 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		HomeDir:        homeDir,
 		Wake:           loop.Notify,
 		Logger:         logger.With("component", "api"),
+		EventLog:       st,
 		Metrics:        met,
 		MetricsHandler: met.Handler(),
 	})
 
+	st.OnAnnounce(server.PokeEvents)
 	ls, err := listen(cfg, logger)
 	if err != nil {
 		return err
@@ -184,7 +186,10 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	listening := make(chan struct{})
 	var once sync.Once
 	goFn("event listener", func(ctx context.Context) error {
-		return st.Listen(ctx, func(ev rcq.Event) { dispatch(ev, cfg.Node.Name, loop, ex) },
+		return st.Listen(ctx, func(ev rcq.Event) {
+			dispatch(ev, cfg.Node.Name, loop, ex)
+			server.PokeEvents() // every wake-up may have logged events: GET /api/events streams them
+		},
 			func() { once.Do(func() { close(listening) }) })
 	})
 	// Start the loops once events flow, so no wake-up is missed in between.

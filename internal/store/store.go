@@ -42,8 +42,9 @@ type Store struct {
 	fitAt      time.Time
 
 	annMu      sync.Mutex
-	annPending map[annKey]rcq.Event // events to announce, latest per kind and node
-	annRunning bool                 // announceLoop is running
+	annPending map[annKey]rcq.Event   // events to announce, latest per kind and node
+	annRunning bool                   // announceLoop is running
+	onAnnounce atomic.Pointer[func()] // OnAnnounce's hook
 
 	pending *pendingCaps // jobs.max_pending_per_user and jobs.max_pending_total
 }

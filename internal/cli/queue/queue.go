@@ -513,8 +513,10 @@ func queueRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	w := opts.F.IO.Out
+	it := newIteration(ctx, opts, s)
+	defer it.close()
 	for {
-		out, err := fetch(ctx, opts, s, q)
+		out, err := it.read(ctx, func() (*Output, error) { return fetch(ctx, opts, s, q) })
 		if err != nil {
 			return err
 		}
@@ -532,12 +534,8 @@ func queueRun(ctx context.Context, opts *Options) error {
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
-		t := time.NewTimer(time.Duration(opts.Iterate) * iterateUnit)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := it.wait(ctx, time.Duration(opts.Iterate)*iterateUnit); err != nil {
+			return err
 		}
 	}
 }

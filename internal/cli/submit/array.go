@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -44,41 +44,38 @@ func ArrayEnd(rows []apitype.Job) (done bool, code int, worst *apitype.Job, fail
 	return true, code, worst, failed
 }
 
-// waitArray is --wait for an array: it polls the array's rows until every
-// element has ended and exits with the highest exit code among them.
+// waitArray is --wait for an array: it reads the array's rows whenever an
+// element's state changes (polling an older rcqd without events) until
+// every element has ended, and exits with the highest exit code among them.
 func waitArray(ctx context.Context, opts *Options, s *cli.Session, resp *apitype.SubmitResponse, asJSON bool) error {
 	f := opts.F
-	delay, most := opts.PollInterval, opts.MaxPollInterval
-	if delay <= 0 {
-		delay = 100 * time.Millisecond
+	var list *apitype.JobList
+	var code int
+	var worst *apitype.Job
+	var failed int
+	err := s.Client.Follow(ctx, []int64{resp.JobID}, client.Poll{First: opts.PollInterval, Most: opts.MaxPollInterval},
+		func(ev client.Event) bool { return rcq.JobState(ev.Job.State).Terminal() },
+		func(ctx context.Context) (bool, error) {
+			l, err := s.ArrayJobs(ctx, resp.JobID)
+			if err != nil {
+				return false, err
+			}
+			var done bool
+			list = l
+			done, code, worst, failed = ArrayEnd(l.Jobs)
+			return done, nil
+		})
+	if err != nil {
+		return err
 	}
-	if most <= 0 {
-		most = 2 * time.Second
-	}
-	for {
-		list, err := s.ArrayJobs(ctx, resp.JobID)
-		if err != nil {
+	if asJSON {
+		if err := cli.PrintJSON(f.IO.Out, list); err != nil {
 			return err
 		}
-		if done, code, worst, failed := ArrayEnd(list.Jobs); done {
-			if asJSON {
-				if err := cli.PrintJSON(f.IO.Out, list); err != nil {
-					return err
-				}
-			}
-			if code != 0 {
-				desc := strings.Replace(cli.DescribeEnd(worst), fmt.Sprintf("job %d", worst.ID), "job "+worst.SlurmID(), 1)
-				f.Errorf("array %d: %d of %d elements did not complete; %s", resp.JobID, failed, max(failed, resp.ArrayTaskCount), desc)
-			}
-			return &cli.ExitError{Code: code}
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		delay = min(2*delay, most)
 	}
+	if code != 0 {
+		desc := strings.Replace(cli.DescribeEnd(worst), fmt.Sprintf("job %d", worst.ID), "job "+worst.SlurmID(), 1)
+		f.Errorf("array %d: %d of %d elements did not complete; %s", resp.JobID, failed, max(failed, resp.ArrayTaskCount), desc)
+	}
+	return &cli.ExitError{Code: code}
 }
