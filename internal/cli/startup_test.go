@@ -48,7 +48,7 @@ func TestFastPathLinksNoHTTP(t *testing.T) {
 		t.Skipf("go env: %v", err)
 	}
 	dir := filepath.Dir(strings.TrimSpace(string(root)))
-	for _, cmd := range []string{"./cmd/rcq-submit"} {
+	for _, cmd := range []string{"./cmd/rcq-submit", "./cmd/rcq-show"} {
 		out, err := exec.Command("go", "list", "-C", dir, "-deps", cmd).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list: %v\n%s", err, out)
