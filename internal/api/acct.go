@@ -99,7 +99,9 @@ func (s *Server) lookupUser(ctx context.Context, name string) (*rcq.User, error)
 	return u, err
 }
 
-// listAcct is GET /api/acct: a page of jobs, newest first by submit time.
+// listAcct is GET /api/acct: a page of jobs, newest first by submit time;
+// ?fields= keeps only those keys of each row (rcq-acct asks for what its
+// columns need).
 func (s *Server) listAcct(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f, err := s.acctFilter(r, q)
@@ -113,6 +115,10 @@ func (s *Server) listAcct(w http.ResponseWriter, r *http.Request) error {
 	if f.After, err = parseJobsCursor(q.Get("cursor")); err != nil {
 		return err
 	}
+	fields, err := parseAcctFields(q.Get("fields"))
+	if err != nil {
+		return err
+	}
 	f.Limit = limit + 1 // one more tells whether a next page exists
 	js, err := s.Store.AcctJobs(r.Context(), f)
 	if err != nil {
@@ -123,7 +129,9 @@ func (s *Server) listAcct(w http.ResponseWriter, r *http.Request) error {
 	for i := range js {
 		out.Jobs[i] = s.acctJSON(&js[i])
 	}
-	writeJSON(w, http.StatusOK, out)
+	// Encoded by hand into one buffer of about the right size (~500 bytes
+	// a row in full): encoding/json was half of rcqd's time for rcq-acct.
+	writeRendered(w, appendAcct(make([]byte, 0, 560*len(out.Jobs)+64), &out, fields))
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 		out := v.render(me)
 		out.Jobs = queueRefs(out.Jobs, refs)
 		out.Count = len(out.Jobs)
-		writeQueue(w, appendQueue(make([]byte, 0, 512*len(out.Jobs)+256), &out, fields))
+		writeRendered(w, appendQueue(make([]byte, 0, 512*len(out.Jobs)+256), &out, fields))
 		return nil
 	}
 	key := strconv.FormatInt(int64(me.ID), 10) + "|" + strconv.FormatBool(me.IsAdmin) + "|" + fieldsKey
@@ -163,13 +163,13 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 		v.rendered[key] = body
 		v.mu.Unlock()
 	}
-	writeQueue(w, body)
+	writeRendered(w, body)
 	return nil
 }
 
-// writeQueue sends a rendered page, with its length: the client's buffer
+// writeRendered sends a rendered page, with its length: the client's buffer
 // is sized once.
-func writeQueue(w http.ResponseWriter, body []byte) {
+func writeRendered(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
