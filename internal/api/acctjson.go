@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/jsonappend"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -47,7 +48,7 @@ func appendAcct(b []byte, l *apitype.AcctList, fields fieldSet) []byte {
 	b = append(b, `],"count":`...)
 	b = strconv.AppendInt(b, int64(l.Count), 10)
 	b = append(b, `,"next":`...)
-	b = appendJSONString(b, l.Next)
+	b = jsonappend.String(b, l.Next, true)
 	return append(b, "}\n"...)
 }
 
@@ -66,7 +67,7 @@ func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
 	str := func(i int, k, v string, omitEmpty bool) {
 		if f.has(i) && (v != "" || !omitEmpty) {
 			key(k)
-			b = appendJSONString(b, v)
+			b = jsonappend.String(b, v, true)
 		}
 	}
 	num := func(i int, k string, v int64) {
@@ -91,13 +92,13 @@ func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
 	num(10, "gpu_count", int64(j.GPUCount))
 	if f.has(11) {
 		key("estimated_hours")
-		b = appendFloat(b, j.EstimatedHours)
+		b = jsonappend.Float(b, j.EstimatedHours)
 	}
 	str(12, "reason", j.Reason, true)
 	str(13, "reason_detail", j.ReasonDetail, true)
 	if f.has(14) {
 		key("submitted_at")
-		b = appendTime(b, j.SubmittedAt)
+		b = jsonappend.Time(b, j.SubmittedAt)
 	}
 	for _, t := range []struct {
 		i int
@@ -109,7 +110,7 @@ func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
 			if t.v == nil {
 				b = append(b, "null"...)
 			} else {
-				b = appendTime(b, *t.v)
+				b = jsonappend.Time(b, *t.v)
 			}
 		}
 	}
@@ -125,7 +126,7 @@ func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
 	str(19, "worker", j.Worker, true)
 	if f.has(20) {
 		key("cpu_seconds")
-		b = appendFloat(b, j.CPUSeconds)
+		b = jsonappend.Float(b, j.CPUSeconds)
 	}
 	num(21, "peak_memory_kb", j.PeakMemoryKB)
 	str(22, "output", j.Output, false)

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/jsonappend"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -66,9 +64,9 @@ func appendQueue(b []byte, q *apitype.Queue, fields fieldSet) []byte {
 	b = append(b, `],"count":`...)
 	b = strconv.AppendInt(b, int64(q.Count), 10)
 	b = append(b, `,"now":`...)
-	b = appendTime(b, q.Now)
+	b = jsonappend.Time(b, q.Now)
 	b = append(b, `,"next":`...)
-	b = appendJSONString(b, q.Next)
+	b = jsonappend.String(b, q.Next, true)
 	return append(b, "}\n"...)
 }
 
@@ -90,11 +88,11 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	}
 	if f.has(1) {
 		key("user")
-		b = appendJSONString(b, j.User)
+		b = jsonappend.String(b, j.User, true)
 	}
 	if f.has(2) && j.UnixUser != "" {
 		key("unix_user")
-		b = appendJSONString(b, j.UnixUser)
+		b = jsonappend.String(b, j.UnixUser, true)
 	}
 	if f.has(3) {
 		key("group_id")
@@ -102,7 +100,7 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	}
 	if f.has(4) {
 		key("status")
-		b = appendJSONString(b, j.Status)
+		b = jsonappend.String(b, j.Status, true)
 	}
 	if f.has(5) {
 		key("cpu_cores")
@@ -122,7 +120,7 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	}
 	if f.has(9) && j.Name != "" {
 		key("name")
-		b = appendJSONString(b, j.Name)
+		b = jsonappend.String(b, j.Name, true)
 	}
 	if f.has(10) && j.Priority != 0 {
 		key("priority")
@@ -131,13 +129,13 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	if f.has(11) && j.Computed != nil {
 		key("computed_priority")
 		b = append(b, `{"base":`...)
-		b = appendFloat(b, j.Computed.Base)
+		b = jsonappend.Float(b, j.Computed.Base)
 		b = append(b, `,"fair_share":`...)
-		b = appendFloat(b, j.Computed.FairShare)
+		b = jsonappend.Float(b, j.Computed.FairShare)
 		b = append(b, `,"wait_boost":`...)
-		b = appendFloat(b, j.Computed.WaitBoost)
+		b = jsonappend.Float(b, j.Computed.WaitBoost)
 		b = append(b, `,"final":`...)
-		b = appendFloat(b, j.Computed.Final)
+		b = jsonappend.Float(b, j.Computed.Final)
 		b = append(b, '}')
 	}
 	if f.has(12) && j.Rank != 0 {
@@ -146,31 +144,31 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	}
 	if f.has(13) && j.Reason != "" {
 		key("reason")
-		b = appendJSONString(b, j.Reason)
+		b = jsonappend.String(b, j.Reason, true)
 	}
 	if f.has(14) && j.ReasonDetail != "" {
 		key("reason_detail")
-		b = appendJSONString(b, j.ReasonDetail)
+		b = jsonappend.String(b, j.ReasonDetail, true)
 	}
 	if f.has(15) && j.ExpectedStart != nil {
 		key("expected_start")
-		b = appendTime(b, *j.ExpectedStart)
+		b = jsonappend.Time(b, *j.ExpectedStart)
 	}
 	if f.has(16) && j.SubmittedAt != nil {
 		key("submitted_at")
-		b = appendTime(b, *j.SubmittedAt)
+		b = jsonappend.Time(b, *j.SubmittedAt)
 	}
 	if f.has(17) && j.StartedAt != nil {
 		key("started_at")
-		b = appendTime(b, *j.StartedAt)
+		b = jsonappend.Time(b, *j.StartedAt)
 	}
 	if f.has(18) && j.EstimatedHours != 0 {
 		key("estimated_hours")
-		b = appendFloat(b, j.EstimatedHours)
+		b = jsonappend.Float(b, j.EstimatedHours)
 	}
 	if f.has(19) && j.Worker != "" {
 		key("worker")
-		b = appendJSONString(b, j.Worker)
+		b = jsonappend.String(b, j.Worker, true)
 	}
 	if f.has(20) && len(j.GPUIndices) > 0 {
 		key("gpu_indices")
@@ -193,93 +191,11 @@ func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 	}
 	if f.has(23) && j.ArrayTasks != "" {
 		key("array_tasks")
-		b = appendJSONString(b, j.ArrayTasks)
+		b = jsonappend.String(b, j.ArrayTasks, true)
 	}
 	if f.has(24) && j.ArrayThrottle != 0 {
 		key("array_throttle")
 		b = strconv.AppendInt(b, int64(j.ArrayThrottle), 10)
 	}
 	return append(b, '}')
-}
-
-// appendTime is time.Time's MarshalJSON (RFC 3339 with nanoseconds).
-func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendFloat is encoding/json's float64: the shortest form, 'e' notation
-// below 1e-6 and from 1e21, with a one-digit negative exponent. NaN and the
-// infinities never occur in a page (encoding/json refuses them).
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString is encoding/json's string with HTML escaping (its
-// default): <, > and & as \u003c..., control characters escaped, invalid
-// UTF-8 as \ufffd, U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

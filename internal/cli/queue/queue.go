@@ -515,7 +515,8 @@ var iterateUnit = time.Second
 func printOutput(w io.Writer, opts *Options, out *Output, cols []column) error {
 	switch {
 	case opts.JSON:
-		return cli.PrintJSON(w, out)
+		// ~500 bytes a row, compact.
+		return cli.PrintCompactJSON(w, appendOutput(make([]byte, 0, 512*len(out.Jobs)+64), out))
 	case cols != nil:
 		renderFormat(w, cols, out.Jobs, !opts.NoHeader)
 		return nil
