@@ -45,10 +45,15 @@ func appendAcct(b []byte, l *apitype.AcctList, fields fieldSet) []byte {
 		}
 		b = appendAcctJob(b, &l.Jobs[i], fields)
 	}
+	return appendAcctEnd(b, l.Count, l.Next)
+}
+
+// appendAcctEnd closes the rows and appends the page's count and cursor.
+func appendAcctEnd(b []byte, count int, next string) []byte {
 	b = append(b, `],"count":`...)
-	b = strconv.AppendInt(b, int64(l.Count), 10)
+	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"next":`...)
-	b = jsonappend.String(b, l.Next, true)
+	b = jsonappend.String(b, next, true)
 	return append(b, "}\n"...)
 }
 
