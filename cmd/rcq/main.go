@@ -3,7 +3,8 @@
 // scancel, sacct, sinfo, scontrol, sacctmgr: "rcq slurm-compat install DIR"
 // writes them), it is that command, busybox-style. Named srun (a link in the
 // Slurm-compatibility directory that rcqd puts first on jobs' PATH), it is
-// rcq's srun, which exits 2 on bad options and outside a job.
+// rcq's srun, which exits 2 on bad options and outside a job. Started under
+// the name of an rcq-* program (argv[0]), it is that program.
 package main
 
 import (
@@ -23,6 +24,14 @@ func main() {
 	}
 	if p, ok := slurmcompat.Lookup(name); ok {
 		os.Exit(slurmcompat.Main(p))
+	}
+	// Started as rcq-submit or rcq-show: their binaries' start-up path
+	// (internal/cli/fastpath) runs the full command this way for anything
+	// but a plain request over the local socket.
+	for _, p := range programs.All() {
+		if p.Name == name {
+			os.Exit(cli.Main(p.Name, p.New))
+		}
 	}
 	os.Exit(cli.Main("rcq", programs.NewUmbrella))
 }

@@ -105,6 +105,21 @@ func TestAcct(t *testing.T) {
 		want(t, e.get("/api/acct"+q, e.aliceT), http.StatusBadRequest, "")
 	}
 	want(t, e.get("/api/acct?start=yesterday", e.aliceT), http.StatusBadRequest, "invalid_start")
+
+	// ?fields= keeps those keys of each row only; an unknown key is refused.
+	r = e.get(fmt.Sprintf("/api/acct?ids=%d&fields=id,status,exit_code", failed), e.aliceT)
+	rows := decodeTo[struct{ Jobs []map[string]any }](t, r).Jobs
+	if len(rows) != 1 || len(rows[0]) != 3 || rows[0]["status"] != "failed" || rows[0]["exit_code"] != float64(3) {
+		t.Errorf("fields=id,status,exit_code: %s", r)
+	}
+	want(t, e.get("/api/acct?fields=id,script", e.aliceT), http.StatusBadRequest, "invalid_fields")
+	r = e.get("/api/queue?fields=id,status", e.aliceT)
+	for _, row := range decodeTo[struct{ Jobs []map[string]any }](t, r).Jobs {
+		if len(row) != 2 || row["status"] == nil {
+			t.Errorf("queue fields=id,status: %s", r)
+		}
+	}
+	want(t, e.get("/api/queue?fields=bogus", e.aliceT), http.StatusBadRequest, "invalid_fields")
 	want(t, e.get("/api/acct", ""), http.StatusUnauthorized, "missing_token")
 	want(t, e.get("/api/acct/summary", ""), http.StatusUnauthorized, "missing_token")
 }

@@ -9,19 +9,18 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/rcq-project/rcq/internal/client"
-	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/cli/exitcode"
 	"github.com/spf13/cobra"
 )
 
 // Exit codes of every rcq command.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
-	ExitUnreachable = 3
-	ExitAuth        = 4
-	ExitInterrupted = 130
+	ExitOK          = exitcode.OK
+	ExitFailure     = exitcode.Failure
+	ExitUsage       = exitcode.Usage
+	ExitUnreachable = exitcode.Unreachable
+	ExitAuth        = exitcode.Auth
+	ExitInterrupted = exitcode.Interrupted
 )
 
 // ExitStatusHelp is the exit status section of every command's help and
@@ -35,35 +34,17 @@ const ExitStatusHelp = `Exit status:
   130  interrupted`
 
 // UsageError is a bad option, value or argument: exit code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
+type UsageError = exitcode.UsageError
 
 // Usagef builds a UsageError.
-func Usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
+func Usagef(format string, args ...any) error { return exitcode.Usagef(format, args...) }
 
 // AuthError means the caller has no usable token: exit code 4.
-type AuthError struct{ Msg string }
-
-func (e *AuthError) Error() string { return e.Msg }
+type AuthError = exitcode.AuthError
 
 // ExitError ends a command with Code; Err, when set, is printed first.
 // Commands that already printed what went wrong return it with a nil Err.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-func (e *ExitError) Unwrap() error { return e.Err }
+type ExitError = exitcode.ExitError
 
 // Main runs the command build returns with the process's arguments, streams
 // and signals (SIGINT and SIGTERM cancel the command's context), and returns
@@ -101,32 +82,7 @@ func Run(ctx context.Context, f *Factory, cmd *cobra.Command, args []string) int
 
 // ExitCode picks the exit code for err and the one-line message to print
 // ("" for none).
-func ExitCode(ctx context.Context, err error) (int, string) {
-	var (
-		exit  *ExitError
-		usage *UsageError
-		auth  *AuthError
-		conn  *client.ConnError
-	)
-	switch {
-	case errors.As(err, &exit):
-		if exit.Err == nil {
-			return exit.Code, ""
-		}
-		return exit.Code, exit.Err.Error()
-	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
-		return ExitInterrupted, ""
-	case errors.As(err, &usage):
-		return ExitUsage, usage.Error()
-	case errors.As(err, &conn):
-		return ExitUnreachable, conn.Error()
-	case errors.As(err, &auth):
-		return ExitAuth, auth.Msg
-	case errors.Is(err, rcq.ErrUnauthorized):
-		return ExitAuth, "session expired: run rcq-login"
-	}
-	return ExitFailure, err.Error()
-}
+func ExitCode(ctx context.Context, err error) (int, string) { return exitcode.Of(ctx, err) }
 
 // tuneGC lets the heap of a command grow to 5 times its live data (Go's
 // default: 2 times) under a 512 MiB ceiling, unless GOGC or GOMEMLIMIT say

@@ -28,6 +28,17 @@ func PrintJSON(w io.Writer, v any) error {
 	return nil
 }
 
+// PrintCompactJSON writes compact JSON (one value, as encoding/json writes
+// it without HTML escaping) indented as PrintJSON does, for commands that
+// encode their output by hand.
+func PrintCompactJSON(w io.Writer, compact []byte) error {
+	out := indentJSON(make([]byte, 0, len(compact)*2), compact)
+	if _, err := w.Write(append(out, '\n')); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
 // ParseJobID reads one job id; Slurm's "ID.step" and "ID_task" forms are not
 // accepted.
 func ParseJobID(s string) (int64, error) {

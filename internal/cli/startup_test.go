@@ -34,3 +34,29 @@ func TestStartupLinksNoTablewriter(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathLinksNoHTTP keeps net/http (and with it crypto/tls and x509)
+// and cobra out of the binaries whose plain request goes through
+// internal/cli/fastpath: their package initialisation was most of what
+// rcq-submit spent beside sbatch (docs/performance.md).
+func TestFastPathLinksNoHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Skipf("go env: %v", err)
+	}
+	dir := filepath.Dir(strings.TrimSpace(string(root)))
+	for _, cmd := range []string{"./cmd/rcq-submit", "./cmd/rcq-show"} {
+		out, err := exec.Command("go", "list", "-C", dir, "-deps", cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			if d == "net/http" || d == "crypto/tls" || d == "crypto/x509" || d == "github.com/spf13/cobra" {
+				t.Errorf("%s links %s", cmd, d)
+			}
+		}
+	}
+}

@@ -22,6 +22,9 @@ type AcctQuery struct {
 	End    time.Time
 	Limit  int    // jobs in a page; 0: rcqd's largest page
 	Cursor string // the Next of the page before
+	// Fields keeps only these keys of each row (apitype.AcctJob's JSON
+	// names); nil: every key.
+	Fields []string
 }
 
 // Values encodes the query string.
@@ -51,6 +54,9 @@ func (q AcctQuery) Values() url.Values {
 	}
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
+	}
+	if len(q.Fields) > 0 {
+		v.Set("fields", strings.Join(q.Fields, ","))
 	}
 	return v
 }

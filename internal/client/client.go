@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -101,24 +101,6 @@ func (c *Client) Token() string { return c.token }
 // Socket reports whether the client talks to rcqd over a Unix socket, where
 // rcqd knows the caller by uid and no token is needed.
 func (c *Client) Socket() bool { return strings.HasPrefix(c.addr, "/") }
-
-// ConnError says rcqd could not be reached at all: nothing was answered.
-type ConnError struct {
-	Addr   string   // the socket path or host:port tried
-	Socket bool     // Addr is a Unix socket
-	Tried  []string // every default socket looked for, when no server was given
-	Err    error
-}
-
-func (e *ConnError) Error() string {
-	where := e.Addr
-	if len(e.Tried) > 1 {
-		where = strings.Join(e.Tried, " or ")
-	}
-	return fmt.Sprintf("cannot reach rcqd at %s: is it running? Start it with: rcqd", where)
-}
-
-func (e *ConnError) Unwrap() error { return e.Err }
 
 // request describes one API call.
 type request struct {
@@ -218,26 +200,8 @@ func pathOnly(p string) string {
 
 // decodeError rebuilds an *rcq.Error from an error response.
 func decodeError(resp *http.Response) error {
-	kind := apitype.KindForStatus(resp.StatusCode)
-	var body apitype.ErrorBody
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err := json.Unmarshal(raw, &body); err != nil || body.Error == "" {
-		msg := strings.TrimSpace(string(raw))
-		if msg == "" || len(msg) > 200 || strings.ContainsAny(msg, "\n<") {
-			msg = http.StatusText(resp.StatusCode)
-		}
-		return &rcq.Error{Kind: kind, Code: kind.String(), Msg: strings.ToLower(msg)}
-	}
-	code := body.Code
-	if code == "" {
-		code = kind.String()
-	}
-	msg := body.Error
-	if resp.StatusCode >= 500 && body.RequestID != "" {
-		// rcqd logged the cause under this id: the user quotes it to the operator.
-		msg += " (request id " + body.RequestID + ")"
-	}
-	return &rcq.Error{Kind: kind, Code: code, Msg: msg}
+	return thin.ErrorFromBody(resp.StatusCode, raw)
 }
 
 // IsAuthError reports whether err means the token is missing, expired or

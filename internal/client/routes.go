@@ -301,6 +301,9 @@ type QueueQuery struct {
 	User   string // email: only this account's jobs
 	Limit  int    // jobs in the page; 0: rcqd's default (its largest page)
 	Cursor string // the Next of the page before
+	// Fields keeps only these keys of each row (apitype.QueueJob's JSON
+	// names); nil: every key.
+	Fields []string
 }
 
 // QueuePage returns one page of the queue (GET /api/queue): the next
@@ -316,6 +319,9 @@ func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, e
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
+	if len(q.Fields) > 0 {
+		v.Set("fields", strings.Join(q.Fields, ","))
+	}
 	var out apitype.Queue
 	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/queue", v), out: &out}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -327,7 +333,11 @@ func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, e
 // running ones, reading it page by page (GET /api/queue) however long it is.
 // user, when set, keeps only that user's jobs. Now is the first page's.
 func (c *Client) Queue(ctx context.Context, user string) (*apitype.Queue, error) {
-	q := QueueQuery{User: user}
+	return c.QueueAll(ctx, QueueQuery{User: user})
+}
+
+// QueueAll is Queue for a query (its Limit and Cursor are the first page's).
+func (c *Client) QueueAll(ctx context.Context, q QueueQuery) (*apitype.Queue, error) {
 	var all *apitype.Queue
 	for pages := 1; ; pages++ {
 		page, err := c.QueuePage(ctx, q)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,6 +258,7 @@ func acctRun(ctx context.Context, opts *Options) error {
 	if opts.JSON {
 		return streamJSON(ctx, w, s, q, none, opts.keep)
 	}
+	q.Fields = apiFields(cols)
 	fcs := make([]cli.FixedColumn, len(cols))
 	for i, c := range cols {
 		fcs[i] = cli.FixedColumn{Header: c.Name, Width: c.Width, Right: c.Right}
@@ -293,6 +295,41 @@ func acctRun(ctx context.Context, opts *Options) error {
 		err = ferr
 	}
 	return err
+}
+
+// fieldKeys are the keys of an accounting row each sacct field reads
+// (Value), beside those every row needs (baseKeys).
+var fieldKeys = map[string][]string{
+	"JobIDRaw": {}, "JobName": {}, "User": {"user", "unix_user"}, "Group": {}, "Account": {},
+	"NCPUS": {"cpu_cores"}, "ReqCPUS": {"cpu_cores"}, "State": {}, "ExitCode": {"exit_code", "signal"},
+	"Elapsed": {"started_at", "completed_at"}, "Start": {"started_at"}, "End": {"completed_at"}, "Submit": {"submitted_at"},
+	"AllocCPUS": {"started_at", "cpu_cores"}, "AllocTRES": {"started_at", "cpu_cores", "memory_gb", "gpu_count"},
+	"ReqMem": {"memory_gb"}, "MaxRSS": {"peak_memory_kb"}, "TotalCPU": {"cpu_seconds"},
+	"CPUTime": {"started_at", "completed_at", "cpu_cores"}, "NodeList": {"worker"}, "Reason": {"reason"},
+	"WorkDir": {"working_dir"}, "StdOut": {"output"}, "Timelimit": {"estimated_hours"},
+}
+
+// baseKeys are read for every row: its id as sacct shows it (JobID), and
+// the filters applied here (--name, -A, -j's elements).
+var baseKeys = []string{"id", "name", "group", "status", "array_job_id", "array_task_id", "array_tasks", "array_throttle"}
+
+// apiFields are the keys of the rows the columns need: rcqd renders and the
+// command decodes a fifth of a row for sacct's default columns
+// (docs/performance.md). nil (every key) for a field it does not know.
+func apiFields(cols []slurm.FormatColumn) []string {
+	keys := slices.Clone(baseKeys)
+	for _, c := range cols {
+		more, ok := fieldKeys[c.Name]
+		if !ok && c.Name != "JobID" && c.Name != "Partition" && c.Name != "Cluster" && c.Name != "NNodes" && c.Name != "QOS" && c.Name != "Priority" {
+			return nil
+		}
+		for _, k := range more {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // keep applies the filters rcqd does not: --name and -A/--accounts.

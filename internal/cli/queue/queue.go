@@ -259,7 +259,7 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 	}
 	out := &Output{Jobs: []Row{}}
 	if !q.history {
-		qu, err := s.Queue(ctx, q.user)
+		qu, err := s.QueueAll(ctx, client.QueueQuery{User: q.user, Fields: apiFields(opts)})
 		if err != nil {
 			return nil, err
 		}
@@ -267,6 +267,7 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 		if out.Now.IsZero() {
 			out.Now = opts.F.Now()
 		}
+		out.Jobs = make([]Row, 0, len(qu.Jobs))
 		for _, j := range qu.Jobs {
 			r := fromQueue(j, out.Now)
 			if q.keep(&r) {
@@ -436,6 +437,31 @@ func WriteFormat(w io.Writer, cols []column, rows []Row, header bool) error {
 }
 
 // tableCodes are the columns of the default, --long and --start tables.
+// apiFields are the keys of the queue's rows the output needs (nil: all):
+// a table leaves out what none of its columns or its sort shows, which is
+// most of a held job's bytes (its reason's detail, its submit time), so
+// rcqd renders and the command decodes less (docs/performance.md).
+func apiFields(opts *Options) []string {
+	if opts.JSON {
+		return nil
+	}
+	used := opts.Format + opts.Sort
+	if opts.Format == "" {
+		used += tableCodes(opts)
+	}
+	fields := []string{"id", "user", "unix_user", "group_id", "status", "cpu_cores", "memory_gb", "gpu_count", "own",
+		"name", "priority", "computed_priority", "rank", "reason", "started_at", "worker",
+		"array_job_id", "array_task_id", "array_tasks", "array_throttle"}
+	for _, f := range []struct {
+		codes, key string
+	}{{"E", "reason_detail"}, {"S", "expected_start"}, {"l", "estimated_hours"}} {
+		if strings.ContainsAny(used, f.codes) {
+			fields = append(fields, f.key)
+		}
+	}
+	return fields
+}
+
 func tableCodes(opts *Options) string {
 	switch {
 	case opts.Start:
@@ -489,7 +515,8 @@ var iterateUnit = time.Second
 func printOutput(w io.Writer, opts *Options, out *Output, cols []column) error {
 	switch {
 	case opts.JSON:
-		return cli.PrintJSON(w, out)
+		// ~500 bytes a row, compact.
+		return cli.PrintCompactJSON(w, appendOutput(make([]byte, 0, 512*len(out.Jobs)+64), out))
 	case cols != nil:
 		renderFormat(w, cols, out.Jobs, !opts.NoHeader)
 		return nil

@@ -96,8 +96,39 @@ func TestNoHeaderAndFilters(t *testing.T) {
 	if e.Stdout.String() != "2 prep\n3 held\n" {
 		t.Errorf("stdout = %q", e.Stdout)
 	}
-	if last := api.Requests[len(api.Requests)-1]; last != "GET /api/queue?user=ann%40lab" {
+	// Only the keys the format needs: not the reason's detail (%E) nor the
+	// submit time.
+	last := api.Requests[len(api.Requests)-1]
+	if !strings.HasPrefix(last, "GET /api/queue?fields=id%2Cuser%2C") || !strings.HasSuffix(last, "&user=ann%40lab") ||
+		strings.Contains(last, "reason_detail") || strings.Contains(last, "submitted_at") {
 		t.Errorf("request = %q", last)
+	}
+}
+
+func TestAPIFieldsFollowTheOutput(t *testing.T) {
+	for _, c := range []struct {
+		opts     Options
+		has, not []string
+	}{
+		{Options{}, []string{"id", "computed_priority", "reason", "started_at", "array_tasks"}, []string{"reason_detail", "expected_start", "estimated_hours", "submitted_at", "gpu_indices"}},
+		{Options{Long: true}, []string{"reason_detail", "estimated_hours"}, []string{"expected_start"}},
+		{Options{Start: true}, []string{"expected_start"}, []string{"reason_detail"}},
+		{Options{Format: "%i %E", Sort: "l"}, []string{"reason_detail", "estimated_hours"}, []string{"expected_start"}},
+	} {
+		got := apiFields(&c.opts)
+		for _, k := range c.has {
+			if !slices.Contains(got, k) {
+				t.Errorf("%+v: %v lacks %s", c.opts, got, k)
+			}
+		}
+		for _, k := range c.not {
+			if slices.Contains(got, k) {
+				t.Errorf("%+v: %v has %s", c.opts, got, k)
+			}
+		}
+	}
+	if got := apiFields(&Options{JSON: true}); got != nil {
+		t.Errorf("--json asks for %v, want every key", got)
 	}
 }
 

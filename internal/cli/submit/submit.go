@@ -13,15 +13,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
+	"github.com/rcq-project/rcq/internal/cli/submit/plan"
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/spf13/cobra"
@@ -115,63 +111,6 @@ func wholeNodeMemory(ctx context.Context, s *cli.Session, r *apitype.SubmitReque
 	return nil
 }
 
-// fieldOptions names the rcq-submit option behind each job field rcqd
-// checks.
-var fieldOptions = map[string]string{
-	"cpu_cores": "--cpus-per-task", "memory_gb": "--mem", "gpu_count": "--gpus", "estimated_hours": "--time",
-	"priority": "--priority", "name": "--job-name", "working_dir": "--chdir", "output": "--output",
-	"error": "--error", "dependencies": "--dependency", "env": "--export", "script": "the script",
-	"args": "the script's arguments", "array": "--array",
-}
-
-// asOptionError turns rcqd's refusal of a field (400 invalid_<field>) into a
-// usage error (exit 2) naming the option that set it, as the checks made
-// before sending do: rcqd knows limits the command does not (its maximum
-// time limit, path and name lengths).
-func asOptionError(err error) error {
-	var e *rcq.Error
-	if !errors.As(err, &e) || e.Kind != rcq.KindInvalid {
-		return err
-	}
-	field, _ := strings.CutPrefix(e.Code, "invalid_")
-	opt, ok := fieldOptions[field]
-	if !ok {
-		return err
-	}
-	return cli.Usagef("%s: %s", opt, strings.TrimPrefix(e.Msg, field+": "))
-}
-
-// inputVariables is the help's paragraph listing the input variables of
-// every option, rcq's first, then Slurm's, wrapped like the rest.
-func inputVariables() string {
-	var ours, slurm []string
-	for _, o := range options {
-		for _, v := range o.env {
-			if strings.HasPrefix(v, "SBATCH_") {
-				slurm = append(slurm, v)
-			} else {
-				ours = append(ours, v)
-			}
-		}
-	}
-	text := "Input variables: " + strings.Join(ours, ", ") + ", and Slurm's " + strings.Join(slurm, ", ") +
-		" (an RCQ_ variable wins over its SBATCH_ twin)."
-	var b strings.Builder
-	line := 0
-	for _, w := range strings.Fields(text) {
-		if line > 0 && line+1+len(w) > 76 {
-			b.WriteByte('\n')
-			line = 0
-		} else if line > 0 {
-			b.WriteByte(' ')
-			line++
-		}
-		b.WriteString(w)
-		line += len(w)
-	}
-	return b.String()
-}
-
 // NewCmd builds rcq-submit. runF, when not nil, replaces the run: flag
 // parsing tests stop there and inspect the options.
 func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
@@ -183,15 +122,12 @@ func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Comman
 	cmd := &cobra.Command{
 		Use:     "rcq-submit [flags] [script [args...]]",
 		Short:   "Submit a batch job to rcq (like sbatch)",
-		Long:    fmt.Sprintf(long, inputVariables()),
+		Long:    fmt.Sprintf(long, plan.InputVariables()),
 		Example: example,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			opts.CmdLine = map[string]string{}
-			for k, v := range fromFlags(cmd.Flags()) {
-				opts.CmdLine[k] = v.value
-			}
+			opts.CmdLine = plan.CmdLine(cmd.Flags())
 			if runF != nil {
 				return runF(opts)
 			}
@@ -200,7 +136,7 @@ func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Comman
 	}
 	// Everything after the script belongs to the script.
 	cmd.Flags().SetInterspersed(false)
-	addFlags(cmd.Flags())
+	plan.AddFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
 	_ = cmd.MarkFlagDirname("chdir")
 	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap", "array"} {
@@ -210,237 +146,31 @@ func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Comman
 }
 
 // Plan is a submit ready to send: the request and what to do afterwards.
-type Plan struct {
-	Request  apitype.SubmitRequest
-	Hold     bool
-	Parsable bool
-	Wait     bool
-	TestOnly bool
-	// WholeNodeMemory is --mem=0: as sbatch, all the memory of a node; rcq
-	// asks for the largest worker's memory when it sends the job.
-	WholeNodeMemory bool
-	JSON            bool
-	// Account is sbatch's --account: it must name the caller's group.
-	Account       string
-	accountSource string
-	// Slurm is set under sbatch: Slurm's refusals instead of warnings.
-	Slurm bool
-}
+type Plan = plan.Plan
 
 // Prepare reads the script and every source of options into a Plan, without
 // talking to rcqd. Warnings go through f.Warnf.
 func Prepare(opts *Options) (*Plan, error) {
 	f := opts.F
-	cmdline := settings{}
-	for k, v := range opts.CmdLine {
-		cmdline[k] = setting{value: v, source: "--" + k}
-	}
-	wrap, hasWrap := cmdline.get("wrap")
-	var (
-		script, name string
-		args         []string
-		dirs         []Directive
-	)
-	switch {
-	case hasWrap && len(opts.Args) > 0:
-		return nil, cli.Usagef("--wrap and a script file together: give one or the other")
-	case hasWrap:
-		script = "#!/bin/sh\n" + wrap + "\n"
-		name = "wrap"
-	case len(opts.Args) > 0:
-		b, err := os.ReadFile(opts.Args[0])
-		if err != nil {
-			return nil, fmt.Errorf("read script: %w", err)
-		}
-		script, name, args = string(b), filepath.Base(opts.Args[0]), opts.Args[1:]
-	default:
-		if f.IO.IsStdinTTY() {
-			return nil, cli.Usagef("no script: give a script file, --wrap COMMAND, or a script on standard input")
-		}
-		b, err := io.ReadAll(f.IO.In)
-		if err != nil {
-			return nil, fmt.Errorf("read script from standard input: %w", err)
-		}
-		script, name = string(b), "stdin"
-	}
-	if strings.TrimSpace(script) == "" || hasWrap && strings.TrimSpace(wrap) == "" {
-		return nil, cli.Usagef("the script is empty: nothing to run")
-	}
-	if !hasWrap {
-		var err error
-		if dirs, err = ParseDirectives(script); err != nil {
-			return nil, &cli.UsageError{Err: err}
-		}
-	}
-	fromDirs, err := fromDirectives(dirs, func(msg string) { f.Warnf("%s", msg) })
-	if err != nil {
-		return nil, &cli.UsageError{Err: err}
-	}
-	all := fromDirs.merge(fromEnv(f.Getenv)).merge(cmdline)
-
-	p := &Plan{Slurm: opts.Slurm}
-	if p, err = build(f, all, p); err != nil {
-		return nil, &cli.UsageError{Err: err}
-	}
-	r := &p.Request
-	r.Script, r.Args = script, args
-	if r.Name == "" {
-		r.Name = name
-	}
-	return p, nil
+	return plan.Prepare(&plan.Input{Args: opts.Args, CmdLine: opts.CmdLine, Slurm: opts.Slurm,
+		Getenv: f.Getenv, Environ: f.Environ, Getwd: f.Getwd, Stdin: f.IO.In, StdinTTY: f.IO.IsStdinTTY, Warnf: f.Warnf})
 }
 
-// build turns the merged settings into the request. Errors name the option
-// (and the directive line or variable) and the accepted form.
-func build(f *cli.Factory, s settings, p *Plan) (*Plan, error) {
-	r := &p.Request
-	var err error
-	for name, dst := range map[string]*bool{"hold": &p.Hold, "parsable": &p.Parsable, "wait": &p.Wait, "test-only": &p.TestOnly, "json": &p.JSON} {
-		if *dst, err = s.boolOf(name); err != nil {
-			return nil, err
-		}
-	}
-	r.Hold = p.Hold
-	if p.JSON && p.Parsable {
-		return nil, fmt.Errorf("--json and --parsable together: choose one output")
-	}
-	if p.TestOnly && p.Wait {
-		return nil, fmt.Errorf("--test-only and --wait together: a test submits nothing to wait for")
-	}
-	if v, ok := s["job-name"]; ok {
-		r.Name = v.value
-	}
-	if v, ok := s["cpus-per-task"]; ok {
-		n, err := strconv.Atoi(v.value)
-		if r := rcq.DefaultLimits.CPUCoresRange(); err != nil || !r.Contains(n) {
-			return nil, fmt.Errorf("%s: %q is not a number of CPU cores: use %s", v.source, v.value, r)
-		}
-		r.CPUCores = &n
-	}
-	if err := applySlurm(f, s, p); err != nil {
-		return nil, err
-	}
-	if v, ok := s["mem"]; ok {
-		if w, both := s["mem-per-cpu"]; both {
-			return nil, fmt.Errorf("%s and %s together: give the job's memory (--mem) or memory per CPU core (--mem-per-cpu), not both", v.source, w.source)
-		}
-		gb, err := ParseMem(v.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", v.source, err)
-		}
-		r.MemoryGB = &gb
-		p.WholeNodeMemory = gb == 0
-	}
-	if v, ok := s["mem-per-cpu"]; ok {
-		cores := 1
-		if r.CPUCores != nil {
-			cores = *r.CPUCores
-		}
-		gb, err := ParseMemPer(v.value, cores)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", v.source, err)
-		}
-		r.MemoryGB = &gb
-	}
-	gpuSetting, ok := s["gpus"]
-	if ok {
-		n, typ, err := ParseGPUs(gpuSetting.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", gpuSetting.source, err)
-		}
-		if typ != "" {
-			f.Warnf("%s: GPU type %q is ignored: rcq gives any free GPU", gpuSetting.source, typ)
-		}
-		r.GPUCount = &n
-	}
-	if v, ok := s["gres"]; ok {
-		n, typ, ignored, err := ParseGres(v.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", v.source, err)
-		}
-		for _, g := range ignored {
-			f.Warnf("%s: generic resource %q is not supported by rcq and is ignored", v.source, g)
-		}
-		if r.GPUCount == nil && n > 0 {
-			if typ != "" {
-				f.Warnf("%s: GPU type %q is ignored: rcq gives any free GPU", v.source, typ)
-			}
-			r.GPUCount = &n
-		}
-	}
-	if v, ok := s["time"]; ok {
-		d, err := ParseTime(v.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", v.source, err)
-		}
-		if d == 0 {
-			// No limit (0, UNLIMITED, INFINITE): ask for the most rcqd
-			// allows, which only rcqd knows.
-			r.TimeLimit, r.EstimatedHours = rcq.Unlimited, nil
-		} else {
-			h := d.Hours()
-			r.EstimatedHours, r.TimeLimit = &h, ""
-		}
-	}
-	if v, ok := s["priority"]; ok {
-		n, err := strconv.Atoi(v.value)
-		if err != nil || !rcq.PriorityRange.Contains(n) {
-			return nil, fmt.Errorf("%s: %q is not a priority: use %s", v.source, v.value, rcq.PriorityRange)
-		}
-		r.Priority = &n
-	}
-	if v, ok := s["output"]; ok {
-		r.Output = v.value
-	}
-	if v, ok := s["error"]; ok {
-		r.Error = v.value
-	}
-	cwd, err := f.Getwd()
-	if err != nil {
-		return nil, fmt.Errorf("find the current directory: %w", err)
-	}
-	r.WorkingDir = cwd
-	if v, ok := s["chdir"]; ok {
-		if v.value == "" {
-			return nil, fmt.Errorf("%s: give a directory", v.source)
-		}
-		dir := v.value
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(cwd, dir)
-		}
-		r.WorkingDir = filepath.Clean(dir)
-	}
-	export, _ := s.get("export")
-	env, err := BuildEnv(export, f.Environ())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s["export"].source, err)
-	}
-	r.Env = env
-	r.Umask = processUmask().String()
-	if v, ok := s["array"]; ok {
-		// rcqd holds the limit on elements (jobs.max_array_size); the
-		// form is checked here.
-		spec, err := rcq.ParseArraySpec(v.value, rcq.MaxArrayIndex+1)
-		if err != nil {
-			msg := strings.TrimPrefix(err.Error(), "array ")
-			if !strings.Contains(msg, rcq.ArrayForm) {
-				msg += ": use " + rcq.ArrayForm
-			}
-			return nil, fmt.Errorf("%s: %s", v.source, msg)
-		}
-		r.Array = spec.String()
-	}
-	if v, ok := s["dependency"]; ok {
-		deps, err := rcq.ParseDependencies(v.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s", v.source, strings.TrimPrefix(rcq.MessageOf(err), "dependency: "))
-		}
-		for _, d := range deps {
-			r.Dependencies = append(r.Dependencies, apitype.Dependency{Type: string(d.Type), JobID: int64(d.JobID), ArrayTaskID: d.ArrayTaskID})
-		}
-	}
-	return p, nil
-}
+// The parsers, for the fuzz targets and other tools (rcq-control's
+// --time-limit); they live in package plan with the rest of the options.
+var (
+	ParseDirectives = plan.ParseDirectives
+	SplitWords      = plan.SplitWords
+	ParseTime       = plan.ParseTime
+	ParseMem        = plan.ParseMem
+	ParseMemPer     = plan.ParseMemPer
+	ParseGPUs       = plan.ParseGPUs
+	ParseGres       = plan.ParseGres
+	BuildEnv        = plan.BuildEnv
+)
+
+// Directive is one #RCQ or #SBATCH line of a script.
+type Directive = plan.Directive
 
 func submitRun(ctx context.Context, opts *Options) error {
 	f := opts.F
@@ -466,7 +196,7 @@ func submitRun(ctx context.Context, opts *Options) error {
 	// answer, rcqd returns the job it already made instead of a second one.
 	resp, err := s.Submit(ctx, p.Request, client.SubmitOptions{TestOnly: p.TestOnly, IdempotencyKey: newKey()})
 	if err != nil {
-		return asOptionError(err)
+		return plan.AsOptionError(err)
 	}
 	out := f.IO.Out
 	if p.TestOnly {

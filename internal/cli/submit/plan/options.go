@@ -1,4 +1,4 @@
-package submit
+package plan
 
 import (
 	"fmt"
@@ -117,8 +117,8 @@ func (s settings) merge(higher settings) settings {
 	return s
 }
 
-// addFlags registers every option on fs.
-func addFlags(fs *pflag.FlagSet) {
+// AddFlags registers every option on fs.
+func AddFlags(fs *pflag.FlagSet) {
 	for _, o := range options {
 		if o.isBool {
 			fs.BoolP(o.long, o.short, false, o.usage)
@@ -132,6 +132,16 @@ func addFlags(fs *pflag.FlagSet) {
 			_ = fs.MarkHidden(o.long) // sbatch shows them
 		}
 	}
+}
+
+// CmdLine returns the options given on the command line of fs (after
+// AddFlags and parsing), by long name.
+func CmdLine(fs *pflag.FlagSet) map[string]string {
+	out := map[string]string{}
+	for k, v := range fromFlags(fs) {
+		out[k] = v.value
+	}
+	return out
 }
 
 // fromFlags returns the options given on the command line.

@@ -1,4 +1,4 @@
-package client
+package thin
 
 import (
 	"encoding/json"
@@ -26,10 +26,12 @@ func (c *Credentials) Expired(now time.Time) bool {
 // CredentialsPath is $XDG_CONFIG_HOME/rcq/credentials, or
 // ~/.config/rcq/credentials when XDG_CONFIG_HOME is unset.
 func CredentialsPath() (string, error) {
-	return credentialsPath(os.Getenv, os.UserHomeDir)
+	return CredentialsPathFrom(os.Getenv, os.UserHomeDir)
 }
 
-func credentialsPath(getenv func(string) string, home func() (string, error)) (string, error) {
+// CredentialsPathFrom is CredentialsPath for an environment and a home
+// directory lookup.
+func CredentialsPathFrom(getenv func(string) string, home func() (string, error)) (string, error) {
 	if dir := getenv("XDG_CONFIG_HOME"); filepath.IsAbs(dir) {
 		return filepath.Join(dir, "rcq", "credentials"), nil
 	}

@@ -1,4 +1,4 @@
-package client
+package thin
 
 import (
 	"os"
@@ -19,16 +19,17 @@ import (
 //     /run/rcq/rcqd.sock when running as root;
 //   - /run/rcq/rcqd.sock, the system rcqd's.
 func DefaultSockets() []string {
-	return defaultSockets(os.LookupEnv, os.Geteuid() == 0)
+	return DefaultSocketsFrom(os.LookupEnv, os.Geteuid() == 0)
 }
 
 // DefaultSocket is the first of DefaultSockets that exists, else the first:
 // a user's own rcqd wins over the system's.
 func DefaultSocket() string {
-	return firstExisting(DefaultSockets())
+	return FirstExisting(DefaultSockets())
 }
 
-func firstExisting(paths []string) string {
+// FirstExisting is the first of paths that is a socket, else the first.
+func FirstExisting(paths []string) string {
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().Type() == os.ModeSocket {
 			return p
@@ -37,7 +38,8 @@ func firstExisting(paths []string) string {
 	return paths[0]
 }
 
-func defaultSockets(lookupEnv func(string) (string, bool), root bool) []string {
+// DefaultSocketsFrom is DefaultSockets for an environment and a root flag.
+func DefaultSocketsFrom(lookupEnv func(string) (string, bool), root bool) []string {
 	abs := func(name string) string {
 		v, ok := lookupEnv(name)
 		if v = strings.TrimSpace(v); ok && filepath.IsAbs(v) {

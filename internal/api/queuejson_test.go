@@ -1,0 +1,106 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
+)
+
+func queueSample() apitype.Queue {
+	aid, tid := int64(7), 3
+	t1 := time.Date(2026, 12, 4, 3, 4, 5, 123456789, time.UTC)
+	t2 := time.Date(2026, 12, 4, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	strs := []string{"", "plain", `q"uote\back`, "<script>&amp;", "tab\tnl\nret\rbs\bff\f", "\x00\x01\x1f\x7f", "héllo wörld ✓",
+		"bad\xffutf8\xc3", "line\u2028sep\u2029", "emoji 😀"}
+	floats := []float64{0, 1, -1, 0.1, 1.0 / 3, 4.02, 1e-7, 1.5e-10, 1e21, 123456789012345678901234.0, -2.5e-8, math.SmallestNonzeroFloat64, 1e20}
+	q := apitype.Queue{Count: 0, Now: t1, Next: "c<1>"}
+	for i := range 40 {
+		j := apitype.QueueJob{ID: int64(i + 1), User: strs[i%len(strs)], GroupID: int64(i), Status: "pending", CPUCores: i, MemoryGB: i * 2, GPUCount: i % 3, Own: i%2 == 0}
+		if i%3 == 0 {
+			j.UnixUser, j.Name, j.Priority, j.Rank = strs[(i+1)%len(strs)], strs[(i+2)%len(strs)], i, i*7
+			j.Computed = &rcq.PriorityFactors{Base: floats[i%len(floats)], FairShare: floats[(i+1)%len(floats)], WaitBoost: floats[(i+2)%len(floats)], Final: floats[(i+3)%len(floats)]}
+			j.Reason, j.ReasonDetail, j.Worker = strs[(i+3)%len(strs)], strs[(i+4)%len(strs)], strs[(i+5)%len(strs)]
+			j.ExpectedStart, j.SubmittedAt, j.StartedAt = &t1, &t2, &t1
+			j.EstimatedHours = floats[(i+4)%len(floats)]
+			j.GPUIndices = []int{0, i}
+			j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle = &aid, &tid, "4-99", 8
+		}
+		q.Jobs = append(q.Jobs, j)
+	}
+	q.Count = len(q.Jobs)
+	return q
+}
+
+// TestQueueJSONMatchesEncodingJSON holds appendQueue to the bytes
+// json.Encoder writes for the same page, key for key.
+func TestQueueJSONMatchesEncodingJSON(t *testing.T) {
+	q := queueSample()
+	var want bytes.Buffer
+	if err := json.NewEncoder(&want).Encode(q); err != nil {
+		t.Fatal(err)
+	}
+	if got := appendQueue(nil, &q, nil); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("appendQueue:\n%s\nencoding/json:\n%s", got, want.Bytes())
+	}
+	empty := apitype.Queue{Jobs: []apitype.QueueJob{}}
+	want.Reset()
+	_ = json.NewEncoder(&want).Encode(empty)
+	if got := appendQueue(nil, &empty, nil); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("empty: %s, want %s", got, want.Bytes())
+	}
+}
+
+// TestQueueFieldsKeepOnlyThoseKeys: ?fields= gives each row exactly the
+// asked keys that encoding/json would have written, with the same values.
+func TestQueueFieldsKeepOnlyThoseKeys(t *testing.T) {
+	q := queueSample()
+	full, _ := json.Marshal(q)
+	var all struct{ Jobs []map[string]json.RawMessage }
+	_ = json.Unmarshal(full, &all)
+	for _, list := range []string{"id", "id,status,computed_priority,reason", "user,unix_user,array_tasks,started_at,gpu_indices"} {
+		f, _, err := parseQueueFields(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Jobs []map[string]json.RawMessage }
+		if err := json.Unmarshal(appendQueue(nil, &q, f), &got); err != nil {
+			t.Fatalf("%s: %v", list, err)
+		}
+		for i, row := range got.Jobs {
+			for k, v := range all.Jobs[i] {
+				kept := f[slices.Index(queueFields, k)]
+				if gv, ok := row[k]; ok != kept || ok && !bytes.Equal(gv, v) {
+					t.Fatalf("fields=%s row %d key %s: got %s (present %v), want present %v with %s", list, i, k, gv, ok, kept, v)
+				}
+			}
+			if len(row) > len(all.Jobs[i]) {
+				t.Fatalf("fields=%s row %d has keys encoding/json does not write: %v", list, i, row)
+			}
+		}
+	}
+	if _, _, err := parseQueueFields("id,bogus"); err == nil {
+		t.Fatal("an unknown field was accepted")
+	}
+}
+
+// TestQueueFieldsAreTheRowKeys: a key added to apitype.QueueJob must be
+// added to queueFields and appendQueueJob too.
+func TestQueueFieldsAreTheRowKeys(t *testing.T) {
+	rt := reflect.TypeOf(apitype.QueueJob{})
+	var keys []string
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		keys = append(keys, name)
+	}
+	if !slices.Equal(keys, queueFields) {
+		t.Fatalf("apitype.QueueJob's keys %v, queueFields %v", keys, queueFields)
+	}
+}

@@ -1,0 +1,143 @@
+// Package fastpath is the start-up path of rcq-submit and rcq-show: their
+// one request sent over the local rcqd's Unix socket by a process that links
+// neither cobra nor net/http (internal/client/thin), which is most of what
+// these commands spent before (docs/performance.md, issue 12).
+//
+// It handles only the plain case: everything the full command does
+// differently (help, completion, another server than a Unix socket, any
+// doubt about the credentials, any warning or error before the request is
+// sent) is left to the full implementation, which Fallback runs in the same
+// process by exec'ing the rcq umbrella under the command's name. So option
+// parsing, messages and exit codes have one implementation.
+package fastpath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/cli/exitcode"
+	"github.com/rcq-project/rcq/internal/client/thin"
+)
+
+// Target is where to send the request and with which token.
+type Target struct {
+	Socket string   // the socket's path
+	Tried  []string // every default socket looked for, when no server was given
+	Token  string   // "" on the socket without credentials: rcqd knows the uid
+}
+
+// Resolve finds the server as the full commands do (cli.Factory.Client):
+// --server (serverFlag), $RCQ_SERVER, the saved credentials' server, or the
+// local daemon's sockets; and the token: $RCQ_TOKEN or the saved
+// credentials'. ok is false whenever the full command might do something
+// else than send the request over a Unix socket (a TCP server, credentials
+// it would refuse or for another server).
+func Resolve(serverFlag string) (t Target, ok bool) {
+	explicit := serverFlag
+	if explicit == "" {
+		explicit = os.Getenv("RCQ_SERVER")
+	}
+	path, err := thin.CredentialsPath()
+	if err != nil {
+		return t, false
+	}
+	creds, err := thin.LoadCredentials(path)
+	switch {
+	case errors.Is(err, thin.ErrNoCredentials):
+		creds = nil
+	case err != nil:
+		return t, false
+	}
+	server := thin.Target(explicit, creds)
+	if tok := os.Getenv("RCQ_TOKEN"); tok != "" {
+		t.Token = tok
+	} else if creds != nil {
+		if server != creds.Server && strings.TrimSuffix(server, "/") != strings.TrimSuffix(creds.Server, "/") ||
+			creds.Expired(time.Now()) {
+			return t, false
+		}
+		t.Token = creds.Token
+	}
+	if server == "" {
+		t.Tried = thin.DefaultSockets()
+		t.Socket = thin.FirstExisting(t.Tried)
+		return t, true
+	}
+	t.Socket, ok = thin.SocketPath(server)
+	return t, ok
+}
+
+// Fallback runs the full implementation of the command name (rcq-submit)
+// with the process's arguments: the rcq umbrella next to this program (or
+// on $PATH) exec'd under that name. It returns only when that fails.
+func Fallback(name string) int {
+	rcqPath := ""
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "rcq")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			rcqPath = p
+		}
+	}
+	if rcqPath == "" {
+		p, err := exec.LookPath("rcq")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: the rcq program is needed for this (it is installed with %s): not found next to %s nor on PATH\n", name, name, name)
+			return exitcode.Failure
+		}
+		rcqPath = p
+	}
+	argv := append([]string{name}, os.Args[1:]...)
+	err := syscall.Exec(rcqPath, argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "%s: run %s: %v\n", name, rcqPath, err)
+	return exitcode.Failure
+}
+
+// Fail prints err as the full commands do (cli.Run): one line prefixed with
+// name, and for a usage error the pointer to --help; it returns the exit
+// code.
+func Fail(name string, err error) int {
+	code, msg := exitcode.Of(context.Background(), err)
+	if msg != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, msg)
+	}
+	if code == exitcode.Usage {
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", name)
+	}
+	return code
+}
+
+// Header is the header lines every request of the commands carries
+// (internal/client's newRequest): JSON both ways (Content-Type for a
+// request that changes state), the program's name, the token.
+func Header(name, token string, changes bool) []string {
+	h := []string{"Accept: application/json", "User-Agent: " + name}
+	if changes {
+		h = append(h, "Content-Type: application/json")
+	}
+	if token != "" {
+		h = append(h, "Authorization: Bearer "+token)
+	}
+	return h
+}
+
+// Do sends r to t; a connection refused before anything was sent is
+// reported through fallback=true (the full command then names every socket
+// it tried, with its own words).
+func Do(t Target, r thin.Request) (resp *thin.Response, fallback bool, err error) {
+	resp, err = thin.Do(t.Socket, r)
+	var ce *thin.ConnError
+	if errors.As(err, &ce) {
+		if !ce.Sent {
+			return nil, true, err
+		}
+		ce.Tried = t.Tried
+	}
+	return resp, false, err
+}

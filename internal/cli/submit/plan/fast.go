@@ -1,0 +1,86 @@
+package plan
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/cli/fastpath"
+	"github.com/rcq-project/rcq/internal/client/thin"
+	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/spf13/pflag"
+)
+
+// Fast is rcq-submit's start-up path (package fastpath): it parses args with
+// the same options and Prepare as the full command, and when the job is a
+// plain one (no --wait, --test-only, --json, --mem=0 or --account, a script
+// file or --wrap, no warning) and rcqd is on a Unix socket, it submits it
+// and prints what rcq-submit prints. handled is false when it sent nothing
+// and left the whole command to the full implementation.
+func Fast(name string, args []string) (code int, handled bool) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SetInterspersed(false) // everything after the script belongs to it
+	AddFlags(fs)
+	server := fs.String("server", "", "")
+	help := fs.BoolP("help", "h", false, "")
+	if err := fs.Parse(args); err != nil || *help {
+		return 0, false
+	}
+	rest := fs.Args()
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "__complete") {
+		return 0, false // cobra's completion request
+	}
+	cmdline := CmdLine(fs)
+	if _, wrap := cmdline["wrap"]; !wrap && len(rest) == 0 {
+		return 0, false // the script on standard input: read once, by the full command
+	}
+	warned := false
+	p, err := Prepare(&Input{Args: rest, CmdLine: cmdline,
+		Getenv: os.Getenv, Environ: os.Environ, Getwd: os.Getwd,
+		Stdin: os.Stdin, StdinTTY: func() bool { return true },
+		Warnf: func(string, ...any) { warned = true }})
+	if err != nil || warned || p.Wait || p.TestOnly || p.JSON || p.WholeNodeMemory || p.Account != "" {
+		return 0, false
+	}
+	t, ok := fastpath.Resolve(*server)
+	if !ok {
+		return 0, false
+	}
+	body, err := json.Marshal(p.Request)
+	if err != nil {
+		return 0, false
+	}
+	var key [16]byte
+	_, _ = rand.Read(key[:]) // never fails (crypto/rand)
+	r := thin.Request{Method: "POST", Path: "/api/jobs", Body: body,
+		Header: append(fastpath.Header(name, t.Token, true), "Idempotency-Key: rcq-submit-"+hex.EncodeToString(key[:]))}
+	resp, fallback, err := fastpath.Do(t, r)
+	switch {
+	case fallback:
+		return 0, false
+	case err != nil:
+		return fastpath.Fail(name, err), true
+	case resp.Status < 200 || resp.Status > 299:
+		return fastpath.Fail(name, AsOptionError(fmt.Errorf("submit: %w", thin.ErrorFromBody(resp.Status, resp.Body)))), true
+	}
+	var out apitype.SubmitResponse
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
+		return fastpath.Fail(name, fmt.Errorf("submit: %w", &rcq.Error{Kind: rcq.KindInternal, Code: "bad_response",
+			Msg: "POST /api/jobs: unreadable answer from rcqd", Err: err})), true
+	}
+	line := "Submitted batch job " + strconv.FormatInt(out.JobID, 10) + "\n"
+	if p.Parsable {
+		line = strconv.FormatInt(out.JobID, 10) + "\n"
+	}
+	if _, err := os.Stdout.WriteString(line); err != nil {
+		return fastpath.Fail(name, err), true
+	}
+	return 0, true
+}

@@ -1,0 +1,27 @@
+package thin
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ConnError says rcqd could not be reached at all: nothing was answered.
+type ConnError struct {
+	Addr   string   // the socket path or host:port tried
+	Socket bool     // Addr is a Unix socket
+	Tried  []string // every default socket looked for, when no server was given
+	// Sent: the request may have reached rcqd before the connection failed
+	// (set by Do only).
+	Sent bool
+	Err  error
+}
+
+func (e *ConnError) Error() string {
+	where := e.Addr
+	if len(e.Tried) > 1 {
+		where = strings.Join(e.Tried, " or ")
+	}
+	return fmt.Sprintf("cannot reach rcqd at %s: is it running? Start it with: rcqd", where)
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
