@@ -84,7 +84,7 @@ func moveToSchema(ctx context.Context, tx *sql.Tx) error {
 		}
 		name := "public." + pgx.Identifier{o.name}.Sanitize()
 		if o.kind == "FUNCTION" { // every overload
-			rows, err := tx.QueryContext(ctx, `SELECT p.oid::regprocedure::text FROM pg_proc p
+			rows, err := tx.QueryContext(ctx, `SELECT 'public.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p
 				WHERE p.pronamespace = 'public'::regnamespace AND p.proname = $1`, o.name)
 			if err != nil {
 				return fmt.Errorf("migrate: %w", err)
@@ -100,7 +100,7 @@ func moveToSchema(ctx context.Context, tx *sql.Tx) error {
 			}
 			rows.Close()
 			for _, sig := range sigs {
-				if _, err := tx.ExecContext(ctx, `ALTER FUNCTION public.`+sig+` SET SCHEMA `+Schema); err != nil {
+				if _, err := tx.ExecContext(ctx, `ALTER FUNCTION `+sig+` SET SCHEMA `+Schema); err != nil {
 					return fmt.Errorf("migrate: move function %s into schema %s: %w", sig, Schema, err)
 				}
 			}
