@@ -41,9 +41,9 @@ test: ensure-postgres ## go vet, then every test with the race detector
 .PHONY: test-faults
 test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_FAULTS=1) and bounded fuzzing (also run by CI)
 	RCQ_FAULTS=1 $(GO) test -race -count=1 -timeout 20m -run '^TestFault' ./internal/faults
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectives$$' -fuzztime 20s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 10s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectives$$' -fuzztime 20s ./internal/cli/submit/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 10s ./internal/cli/submit/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit/plan
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
 	$(GO) test -run '^$$' -fuzz '^FuzzParseArraySpec$$' -fuzztime 10s ./internal/rcq
