@@ -41,7 +41,7 @@ type Response struct {
 // returns a *ConnError with Sent false; an error after the request went out
 // is a *ConnError with Sent true (rcqd may have acted on it).
 func Do(sock string, r Request) (*Response, error) {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := unixSocket()
 	if err != nil {
 		return nil, &ConnError{Addr: sock, Socket: true, Err: os.NewSyscallError("socket", err)}
 	}
