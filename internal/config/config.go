@@ -96,6 +96,8 @@ type Jobs struct {
 	MaxPageSize           int
 	MaxPids               int
 	KillGraceSeconds      int
+	StartTimeout          time.Duration // jobs.start_timeout
+	RequeueArrayElements  bool          // jobs.requeue_array_elements
 	LogDirectory          string
 	OutputDirectory       string // "" means the job's working directory
 }
@@ -106,6 +108,8 @@ type Node struct {
 	CPUCores int
 	MemoryGB int
 	GPUCount int
+	// DeadAfter: a node not heard from for this long is dead (node.dead_after).
+	DeadAfter time.Duration
 }
 
 // WorkerConfig is an extra virtual worker from the configuration file.

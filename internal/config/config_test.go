@@ -83,8 +83,9 @@ func TestDefaults(t *testing.T) {
 		Jobs: Jobs{DefaultEstimatedHours: 1, MaxEstimatedHours: 720, MaxScriptBytes: 1 << 20, KillGraceSeconds: 30,
 			DefaultMemoryGB: 1, MaxPathBytes: 4096, MaxNameBytes: 200, MaxDependencies: 100, MaxArraySize: 100_000, MaxPendingPerUser: 10_000,
 			MaxPendingTotal: 100_000, MaxBatchesPerUser: 2, MaxPageSize: 10_000, MaxPids: 4096,
+			StartTimeout: time.Minute, RequeueArrayElements: true,
 			LogDirectory: "/home/ada/.local/state/rcq/logs"},
-		Node:    Node{Name: host},
+		Node:    Node{Name: host, DeadAfter: time.Minute},
 		Workers: []WorkerConfig{},
 		Log:     Log{Level: "info", Format: "text"},
 		Audit:   Audit{Retention: 365 * 24 * time.Hour},
@@ -455,7 +456,7 @@ workers:
 	if !reflect.DeepEqual(c.Auth.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1"}) {
 		t.Errorf("trusted proxies = %q", c.Auth.TrustedProxies)
 	}
-	if c.Node != (Node{Name: "head", CPUCores: 8}) {
+	if c.Node != (Node{Name: "head", CPUCores: 8, DeadAfter: time.Minute}) {
 		t.Errorf("node = %+v", c.Node)
 	}
 	want := []WorkerConfig{{"gpu-a", 16, 64, 4}, {"small", 2, 0, 0}}
@@ -486,6 +487,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{"not YAML", "scheduler: [1, 2\n", []string{"config file", "yaml"}},
 		{"wrong type", "scheduler:\n  interval_seconds: often\n", []string{"scheduler.interval_seconds (from file ", "whole number"}},
 		{"duration as a bare number", "scheduler:\n  lease_ttl: 15\n", []string{"scheduler.lease_ttl", "Go duration"}},
+		{"dead_after below the lease ttl", "scheduler:\n  lease_ttl: 20s\nnode:\n  dead_after: 10s\n", []string{"node.dead_after", "scheduler.lease_ttl (20s)"}},
+		{"start_timeout too short", "jobs:\n  start_timeout: 1s\n", []string{"jobs.start_timeout", "Go duration from 5s"}},
 		{"socket mode in decimal", "socket_mode: 660\n", []string{"socket_mode", "octal"}},
 		{"worker without a name", "workers:\n  - cpu_cores: 4\n", []string{"workers[0]", "no name"}},
 		{"worker with zero cores", "workers:\n  - name: w1\n    cpu_cores: 0\n", []string{`worker "w1"`, "cpu_cores must be a whole number from 1"}},

@@ -80,6 +80,17 @@ func durationBetween(lo, hi time.Duration) func(*Config, *Key) error {
 	}
 }
 
+// checkDeadAfter: node.dead_after is a duration from scheduler.lease_ttl (a
+// node's lease must have expired before it can be dead: a shorter value
+// would mean the lease's TTL anyway) to a day.
+func checkDeadAfter(c *Config, k *Key) error {
+	lo := max(c.Scheduler.LeaseTTL, time.Second)
+	if d := c.Node.DeadAfter; d < lo || d > 24*time.Hour {
+		return c.bad(k, "must be a Go duration from scheduler.lease_ttl (%s) to 24h, such as \"60s\"", fmtDuration(lo))
+	}
+	return nil
+}
+
 // fmtDuration prints d as Go syntax without zero tails: "720h", "1h30m", "15s".
 func fmtDuration(d time.Duration) string {
 	if d == 0 {

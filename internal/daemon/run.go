@@ -135,8 +135,10 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		WaitBoostPerHour:  cfg.Scheduler.WaitBoostPerHour,
 		WaitBoostCap:      cfg.Scheduler.WaitBoostCap,
 		MaxConcurrentJobs: cfg.Scheduler.MaxConcurrentJobs,
-		OnStarted:         func([]rcq.Start) { ex.Notify() },
-		OnCycle:           func(res sched.CycleResult) { met.Cycle(res) },
+		Lost: rcq.LostJobPolicy{DeadAfter: cfg.Node.DeadAfter, StartTimeout: cfg.Jobs.StartTimeout,
+			RequeueArrays: cfg.Jobs.RequeueArrayElements},
+		OnStarted: func([]rcq.Start) { ex.Notify() },
+		OnCycle:   func(res sched.CycleResult) { met.Cycle(res) },
 	}, logger.With("component", "sched"), holder)
 
 	server := api.New(api.Config{

@@ -38,8 +38,14 @@ type Store interface {
 	// (cpu_hours = cpu_cores x wall hours, gpu_hours likewise) and a job_ended notification.
 	// A running job moves to o.State; a cancelled job stays cancelled and gets exit code and times.
 	// Finishing an already-completed job is a no-op (idempotent), not an error.
+	// With o.Holder set the report is fenced by the launch claim: a run that was
+	// requeued since (o.Restarts is behind) or launched by another holder is not
+	// recorded, and FinishJob returns an error with Code "stale_run".
 	FinishJob(ctx context.Context, o rcq.Outcome) error
 }
+
+// codeStaleRun is the rcq.Error code of FinishJob's refusal of a stale run.
+const codeStaleRun = "stale_run"
 
 // Config configures an Executor.
 type Config struct {
@@ -114,6 +120,9 @@ type tracked struct {
 	termSent bool
 	busy     bool         // a goroutine is launching, inspecting or finishing it
 	outcome  *rcq.Outcome // ended, but the store has not recorded it yet
+	// staleKilled: the store moved past this run and its processes were
+	// killed (stopStaleLocked); its end will not be recorded.
+	staleKilled bool
 }
 
 // New checks the configuration, creates the state directories and detects
@@ -285,7 +294,10 @@ func (e *Executor) shutdown() {
 // passResult says what one reconcile pass did, for tests.
 type passResult struct {
 	Taken, Terminated, Retried int
-	Err                        error
+	// Killed counts the runs stopped because the store moved past them (the
+	// job ended node_fail, was requeued, or another holder launched it).
+	Killed int
+	Err    error
 }
 
 // runOnce diffs the store's jobs of this node with what is supervised.
@@ -313,6 +325,15 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 			continue
 		}
 		tr := e.jobs[j.ID]
+		if tr != nil && tr.job.Restarts != j.Restarts {
+			// The job was requeued and started again since this run began
+			// (on this node too): stop the old run; a later pass takes
+			// the new one.
+			if e.stopStaleLocked(tr, fmt.Sprintf("the job was requeued (run %d) and started again", j.Restarts)) {
+				r.Killed++
+			}
+			continue
+		}
 		if tr == nil {
 			tr = &tracked{job: j, dir: filepath.Join(e.jobsDir, strconv.FormatInt(int64(j.ID), 10)), busy: true}
 			e.jobs[j.ID] = tr
@@ -323,6 +344,11 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 		tr.job.State = j.State
 		if e.termLocked(tr) {
 			r.Terminated++
+		}
+	}
+	for id, tr := range e.jobs {
+		if !listed[id] && e.stopStaleLocked(tr, "the store no longer lists it for this node: it ended (node_fail after this node was lost) or was requeued or launched elsewhere") {
+			r.Killed++
 		}
 	}
 	for id, at := range e.done {
@@ -339,6 +365,38 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 		}
 	}
 	return r
+}
+
+// stopStaleLocked kills the processes of a run the store has moved past: the
+// job's node was declared dead (node_fail) while this rcqd was paused or cut
+// off, and the job ended or went back to the queue; or it was requeued and
+// started again. Never two copies: the job's process group gets SIGKILL at
+// once (no grace: the job may be running elsewhere already), and the
+// supervisor, seeing it die, exits; its report is then refused as stale and
+// the run forgotten. Only a run this executor watches is stopped (a launch
+// or report in flight is left to finish: its claim or report is fenced).
+func (e *Executor) stopStaleLocked(tr *tracked, why string) bool {
+	if tr.busy || tr.pidfd == nil || tr.outcome != nil || tr.staleKilled {
+		return false
+	}
+	tr.staleKilled = true
+	id := tr.job.ID
+	e.log.Warn("stopping a run the store has moved past: never two copies", "job_id", id, "pid", tr.pid, "reason", why)
+	e.jobLog(id, "stopped (SIGKILL to the job's process group): %s", why)
+	killed := false
+	if pgid, start, err := readPid(filepath.Join(tr.dir, jobPidFile)); err == nil {
+		if now, err := procStartTime(pgid); err == nil && now == start {
+			killed = unix.Kill(-pgid, unix.SIGKILL) == nil
+		}
+	}
+	if !killed {
+		// The job has not started its process group yet (or is gone): stop
+		// the supervisor itself, through its pidfd.
+		if rc, err := tr.pidfd.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.PidfdSendSignal(int(fd), unix.SIGKILL, nil, 0) })
+		}
+	}
+	return true
 }
 
 // termLocked sends the cancel (SIGTERM) to a cancelled job's supervisor once.
@@ -389,6 +447,15 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 		e.launchOrSkip(ctx, tr)
 		return
 	}
+	var old jobSpec
+	if readJSON(filepath.Join(tr.dir, specFile), &old) == nil && old.Restarts != tr.job.Restarts {
+		// The directory is an earlier run's, left by a previous rcqd or
+		// a paused one: the job was requeued since. Stop what is left of
+		// that run and launch this one.
+		e.stopOldRun(tr, old.Restarts)
+		e.launchOrSkip(ctx, tr)
+		return
+	}
 	locked, pid := supervisorAlive(tr.dir)
 	if locked && pid == 0 {
 		e.drop(tr) // a supervisor is starting: a later pass adopts it
@@ -423,6 +490,26 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 	e.jobLog(id, "worker lost: %s", detail)
 	e.log.Warn("job lost", "job_id", id, "reason", detail)
 	e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, Detail: detail, EndedAt: time.Now()})
+}
+
+// stopOldRun kills what is left of an earlier run of tr's job in its
+// directory (its process group, then its supervisor) and removes the
+// directory, so the current run starts clean. Never two copies.
+func (e *Executor) stopOldRun(tr *tracked, oldRun int) {
+	id := tr.job.ID
+	if locked, pid := supervisorAlive(tr.dir); locked && pid > 0 {
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			unix.Close(fd)
+		}
+	}
+	e.killLeftovers(tr.dir)
+	why := fmt.Sprintf("run %d of the job was still here; the job was requeued since and is now in run %d", oldRun, tr.job.Restarts)
+	e.log.Warn("stopping an earlier run of a requeued job: never two copies", "job_id", id, "reason", why)
+	e.jobLog(id, "stopped: %s", why)
+	if err := os.RemoveAll(tr.dir); err != nil {
+		e.log.Warn("remove an earlier run's job directory", "job_id", id, "err", err)
+	}
 }
 
 // supervisorAlive reports whether a supervisor holds the job directory's lock,
@@ -548,6 +635,7 @@ func (e *Executor) start(ctx context.Context, tr *tracked) error {
 	j := &tr.job
 	sp := jobSpec{
 		JobID:       j.ID,
+		Restarts:    j.Restarts,
 		Script:      j.Script,
 		Interpreter: interpreter(j.Script),
 		Args:        j.Args,
@@ -700,7 +788,24 @@ func (e *Executor) readOutcome(tr *tracked) (rcq.Outcome, error) {
 // report records a job's outcome in the store; on failure a later pass retries.
 func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 	id := tr.job.ID
+	o.Holder, o.Restarts = e.cfg.Holder, tr.job.Restarts
 	err := e.store.FinishJob(ctx, o)
+	if rcq.CodeOf(err) == codeStaleRun {
+		// The store moved past this run (node_fail and requeue while this
+		// rcqd was cut off, or launched elsewhere): record nothing, leave
+		// nothing running, and forget the run without marking the job
+		// done, so its current run (if on this node) is taken.
+		e.killLeftovers(tr.dir)
+		e.mu.Lock()
+		delete(e.jobs, id)
+		e.mu.Unlock()
+		e.jobLog(id, "end of run %d not recorded: the job was requeued or launched elsewhere since", tr.job.Restarts)
+		e.log.Warn("end of a stale run not recorded", "job_id", id, "run", tr.job.Restarts, "state", o.State)
+		if err := os.RemoveAll(tr.dir); err != nil {
+			e.log.Warn("remove job directory", "job_id", id, "err", err)
+		}
+		return
+	}
 	e.mu.Lock()
 	if err != nil {
 		tr.outcome, tr.busy = &o, false

@@ -29,7 +29,8 @@ const (
 // jobSpec is what the executor tells a supervisor about one job.
 type jobSpec struct {
 	JobID       rcq.JobID `json:"job_id"`
-	Script      string    `json:"script"` // the text stored at submit
+	Restarts    int       `json:"restarts,omitempty"` // which run of the job this is (requeues before it)
+	Script      string    `json:"script"`             // the text stored at submit
 	Interpreter []string  `json:"interpreter"`
 	Args        []string  `json:"args,omitempty"`
 	Env         []string  `json:"env"`

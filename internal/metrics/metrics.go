@@ -70,6 +70,7 @@ type Metrics struct {
 	planned      prometheus.Gauge
 	started      prometheus.Gauge
 	startedTotal prometheus.Counter
+	lostJobs     *prometheus.CounterVec
 }
 
 // Latency buckets, in seconds: 1 ms to 10 s for requests and submits, 1 s
@@ -134,8 +135,17 @@ func New(o Options) *Metrics {
 	m.startedTotal = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rcq_scheduler_jobs_started_total", Help: "Jobs this rcqd's scheduler started.",
 	})
+	m.lostJobs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rcq_scheduler_jobs_lost_total",
+		Help: "Started jobs this rcqd's scheduler gave up on, by reason (NodeFail: their node died; LaunchFailed: never launched within jobs.start_timeout) and action (ended, or requeued to pending).",
+	}, []string{"reason", "action"})
+	for _, r := range []string{rcq.ReasonNodeFail, rcq.ReasonLaunchFailed} {
+		for _, a := range []string{"ended", "requeued"} {
+			m.lostJobs.WithLabelValues(r, a) // every series present from the first scrape
+		}
+	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.submits, m.submitJobs, m.submitTook, m.startWait,
-		m.cycles, m.cycleTook, m.considered, m.planned, m.started, m.startedTotal)
+		m.cycles, m.cycleTook, m.considered, m.planned, m.started, m.startedTotal, m.lostJobs)
 	leader := o.Leader
 	if leader == nil {
 		leader = func() bool { return false }
@@ -177,6 +187,13 @@ func (m *Metrics) Submitted(route string, jobs int, took time.Duration) {
 
 // Cycle records a scheduling cycle (sched.Config.OnCycle).
 func (m *Metrics) Cycle(res sched.CycleResult) {
+	for _, j := range res.Lost.Jobs {
+		action := "ended"
+		if j.Requeued {
+			action = "requeued"
+		}
+		m.lostJobs.WithLabelValues(j.Reason, action).Inc()
+	}
 	switch {
 	case res.LeaseLost:
 		m.cycles.WithLabelValues("lease_lost").Inc()

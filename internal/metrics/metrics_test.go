@@ -147,11 +147,12 @@ func TestStateFromStore(t *testing.T) {
 	if ok, err := f.st.AcquireLease(ctx, sched.LeaseName, "node1:/state", time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if done, err := f.st.StartJobs(ctx, sched.LeaseName, "node1:/state", []rcq.Start{{JobID: run, WorkerID: f.worker, GPUIndices: []int{0}}}); err != nil || len(done) != 1 {
-		t.Fatal(done, err)
-	}
+	// The node's lease first: nothing is placed on a node without one.
 	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node1"), "node1:/state", time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
+	}
+	if done, err := f.st.StartJobs(ctx, sched.LeaseName, "node1:/state", []rcq.Start{{JobID: run, WorkerID: f.worker, GPUIndices: []int{0}}}); err != nil || len(done) != 1 {
+		t.Fatal(done, err)
 	}
 
 	m := metrics.New(metrics.Options{State: f.st.OpsState, Pool: f.st.PoolStats, Leader: func() bool { return true }})

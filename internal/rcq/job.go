@@ -43,6 +43,10 @@ const (
 	ReasonWorkerLost               = "WorkerLost"
 	ReasonLaunchFailed             = "LaunchFailed"
 	ReasonOutputNotRegularFile     = "OutputNotRegularFile"
+	ReasonNodeFail                 = "NodeFail" // its node's rcqd stopped renewing its lease (node.dead_after)
+	// ReasonRequeued: a pending job that ran and was put back in the queue
+	// (its node failed, or it never reported started); the detail says why.
+	ReasonRequeued = "Requeued"
 )
 
 // DependencyType is how a job depends on another (sbatch --dependency).
@@ -176,6 +180,12 @@ type Job struct {
 	CPUSeconds     float64 // user+sys of the whole job
 	PeakMemoryKB   int64
 	Array          *JobArray // nil for a job that is not part of an array
+	// Requeue is what the job asked for when its node fails or its launch
+	// is lost (sbatch --requeue/--no-requeue): nil for the default (array
+	// elements are requeued when jobs.requeue_array_elements is set).
+	Requeue    *bool
+	Restarts   int        // times it was put back in the queue after it ran
+	RequeuedAt *time.Time // when it last was
 }
 
 // TimeLimit is the job's wall-clock limit.
@@ -242,4 +252,11 @@ type Outcome struct {
 	EndedAt      time.Time
 	CPUSeconds   float64
 	PeakMemoryKB int64
+	// Holder and Restarts fence the report, when Holder is set: it is
+	// recorded only while the job is in the run that Holder launched (not
+	// launched by another holder, not requeued since), so a node that was
+	// paused past node.dead_after cannot write its late result over what
+	// happened since.
+	Holder   string
+	Restarts int
 }

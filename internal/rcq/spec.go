@@ -28,6 +28,9 @@ type JobSpec struct {
 	Hold         bool
 	Umask        string // octal, as umask(1) prints it; "" for DefaultUmask
 	Array        string // sbatch --array: "" for an ordinary job
+	// Requeue: put the job back in the queue (once) when its node fails
+	// (sbatch --requeue); false never; nil the default.
+	Requeue *bool
 }
 
 // Limits bound what one request may ask for, so that no account can make
@@ -83,6 +86,7 @@ func (s *JobSpec) Validate(lim Limits) (*Job, error) {
 		Output:         s.Output,
 		Error:          s.Error,
 		Dependencies:   s.Dependencies,
+		Requeue:        s.Requeue,
 	}
 	if s.Hold {
 		j.Hold = HoldUser

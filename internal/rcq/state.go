@@ -13,19 +13,26 @@ const (
 	JobFailed    JobState = "failed"
 	JobCancelled JobState = "cancelled"
 	JobTimeout   JobState = "timeout"
+	// JobNodeFail: the job's node stopped renewing its lease for longer
+	// than node.dead_after while the job ran (Slurm's NODE_FAIL). A
+	// requeueable job goes back to pending instead, once.
+	JobNodeFail JobState = "node_fail"
 )
 
 // JobStates lists every state in life order.
-var JobStates = []JobState{JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout}
+var JobStates = []JobState{JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout, JobNodeFail}
 
 // transitions lists the allowed moves: a job is born pending, starts
 // (running) or is cancelled (by its owner, an admin, or the scheduler when
 // a dependency can never be met); a running job ends in any end state. A
 // pending job never fails: only a job that was started has processes to
-// fail. A terminal state goes nowhere.
+// fail. A terminal state goes nowhere. A running job goes back to pending
+// only when it is requeued: its node was lost (node_fail) or it never
+// reported started (LaunchFailed), and it asked for a requeue (or is an
+// array element), once; it keeps its id and priority.
 var transitions = map[JobState][]JobState{
 	JobPending: {JobRunning, JobCancelled},
-	JobRunning: {JobCompleted, JobFailed, JobCancelled, JobTimeout},
+	JobRunning: {JobCompleted, JobFailed, JobCancelled, JobTimeout, JobNodeFail, JobPending},
 }
 
 // CanBecome reports whether a job in state s may move to next.
@@ -47,7 +54,7 @@ func (s JobState) CanBecome(next JobState) bool {
 
 // Terminal reports whether s is an end state.
 func (s JobState) Terminal() bool {
-	return s == JobCompleted || s == JobFailed || s == JobCancelled || s == JobTimeout
+	return s == JobCompleted || s == JobFailed || s == JobCancelled || s == JobTimeout || s == JobNodeFail
 }
 
 // Valid reports whether s is one of the known states.
@@ -75,12 +82,14 @@ func (s JobState) Short() string {
 		return "CA"
 	case JobTimeout:
 		return "TO"
+	case JobNodeFail:
+		return "NF"
 	}
 	return "??"
 }
 
-// ParseJobState accepts a long name (pending, RUNNING) or a Slurm code (PD, R,
-// CD, F, CA, TO), in any case.
+// ParseJobState accepts a long name (pending, RUNNING, node_fail) or a Slurm
+// code (PD, R, CD, F, CA, TO, NF), in any case.
 func ParseJobState(s string) (JobState, error) {
 	l := strings.ToLower(strings.TrimSpace(s))
 	for _, k := range JobStates {
@@ -88,5 +97,5 @@ func ParseJobState(s string) (JobState, error) {
 			return k, nil
 		}
 	}
-	return "", Invalid("state", "%q is not a job state: use pending, running, completed, failed, cancelled, timeout (or PD, R, CD, F, CA, TO)", s)
+	return "", Invalid("state", "%q is not a job state: use pending, running, completed, failed, cancelled, timeout, node_fail (or PD, R, CD, F, CA, TO, NF)", s)
 }

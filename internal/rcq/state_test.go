@@ -7,16 +7,17 @@ import (
 )
 
 func TestJobStateMachine(t *testing.T) {
-	P, R, CD, F, CA, TO := JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout
+	P, R, CD, F, CA, TO, NF := JobPending, JobRunning, JobCompleted, JobFailed, JobCancelled, JobTimeout, JobNodeFail
 	cases := []struct {
 		from, to JobState
 		ok       bool
 	}{
 		{P, R, true}, {P, CA, true},
 		{P, F, false}, {P, CD, false}, {P, TO, false}, {P, P, false},
-		{R, CD, true}, {R, F, true}, {R, CA, true}, {R, TO, true},
-		{R, P, false}, {R, R, false},
-		{CD, R, false}, {F, P, false}, {CA, R, false}, {CA, CD, false}, {TO, F, false},
+		{R, CD, true}, {R, F, true}, {R, CA, true}, {R, TO, true}, {R, NF, true},
+		{R, P, true}, // requeued after node_fail or a lost launch
+		{R, R, false}, {P, NF, false},
+		{CD, R, false}, {F, P, false}, {CA, R, false}, {CA, CD, false}, {TO, F, false}, {NF, P, false}, {NF, R, false},
 		{"bogus", R, false}, {P, "bogus", false},
 	}
 	for _, c := range cases {
@@ -47,6 +48,7 @@ func TestParseJobState(t *testing.T) {
 	for in, want := range map[string]JobState{
 		"pending": JobPending, "RUNNING": JobRunning, " cd ": JobCompleted, "F": JobFailed,
 		"ca": JobCancelled, "Timeout": JobTimeout, "TO": JobTimeout, "pd": JobPending, "r": JobRunning,
+		"node_fail": JobNodeFail, "NF": JobNodeFail,
 	} {
 		got, err := ParseJobState(in)
 		if err != nil || got != want {
@@ -58,7 +60,7 @@ func TestParseJobState(t *testing.T) {
 		checkErr(t, "ParseJobState("+in+")", err, "state", "use pending, running")
 	}
 	for s, short := range map[JobState]string{JobPending: "PD", JobRunning: "R", JobCompleted: "CD", JobFailed: "F",
-		JobCancelled: "CA", JobTimeout: "TO", "x": "??"} {
+		JobCancelled: "CA", JobTimeout: "TO", JobNodeFail: "NF", "x": "??"} {
 		if got := s.Short(); got != short {
 			t.Errorf("%q.Short() = %q, want %q", s, got, short)
 		}

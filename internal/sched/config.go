@@ -47,6 +47,11 @@ type Config struct {
 	// bounded: every pending job is considered for starting and backfill.
 	EstimateDepth int
 
+	// Lost is when the leader gives up on a started job (node.dead_after,
+	// jobs.start_timeout) and which lost jobs it requeues
+	// (jobs.requeue_array_elements). A zero DeadAfter turns the sweep off.
+	Lost rcq.LostJobPolicy
+
 	// OnStarted, when set, is called by the loop with the starts that took
 	// effect, after they are committed. It must return promptly (a
 	// non-blocking wake-up of the executor): it runs on the loop's goroutine.

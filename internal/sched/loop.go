@@ -36,6 +36,10 @@ type Store interface {
 	// has a free CPU core (every job needs one), and fewer than maxRunning
 	// jobs hold resources (0: no cap).
 	HasRoom(ctx context.Context, maxRunning int) (bool, error)
+	// EndLostJobs ends the jobs of dead nodes node_fail and the jobs never
+	// launched within the start timeout failed (LaunchFailed), or requeues
+	// them (p), in one transaction fenced by the lease like StartJobs.
+	EndLostJobs(ctx context.Context, lease, holder string, p rcq.LostJobPolicy) (rcq.LostJobs, error)
 	// GroupUsages returns every group with its usage over window, decayed
 	// with halfLife exactly as Snapshot counts it, and its users' part.
 	GroupUsages(ctx context.Context, window, halfLife time.Duration) ([]rcq.GroupUsage, error)
@@ -67,6 +71,9 @@ type CycleResult struct {
 	Rejected  int           // planned starts the store refused (the job or worker changed)
 	Cancelled int           // jobs cancelled because a dependency can never be met
 	Took      time.Duration // wall time of a completed cycle
+	// Lost is what the lost-job sweep did this cycle (node_fail, launch
+	// failures, requeues); empty when it did nothing or did not run.
+	Lost rcq.LostJobs
 	// Waits is how long each started job waited, from its submit to its
 	// start's commit (by the database's clock).
 	Waits []time.Duration
@@ -88,6 +95,7 @@ type Loop struct {
 
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
+	sweptAt   time.Time // the last lost-job sweep; touched only by the Run goroutine
 
 	planMu sync.Mutex // one on-demand plan at a time
 
@@ -250,13 +258,24 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	if !l.leader.Load() {
 		return CycleResult{}, nil
 	}
+	var lost rcq.LostJobs
+	if l.cfg.Lost.DeadAfter > 0 && time.Since(l.sweptAt) >= min(l.cfg.Interval, sweepEvery) {
+		// Before the snapshot, so the requeued jobs and the capacity the
+		// ended ones held are in this cycle's plan.
+		var err error
+		if lost, err = l.store.EndLostJobs(ctx, LeaseName, l.holder, l.cfg.Lost); err != nil {
+			return l.commitFailed(CycleResult{Leader: true}, fmt.Errorf("end lost jobs: %w", err))
+		}
+		l.sweptAt = time.Now()
+		l.logLost(lost)
+	}
 	snapAt := time.Now()
 	snap, err := l.store.Snapshot(ctx, l.cfg.FairShareWindow, l.cfg.FairShareHalfLife)
 	if err != nil {
-		return CycleResult{Leader: true}, err
+		return CycleResult{Leader: true, Lost: lost}, err
 	}
 	plan := Schedule(snap, l.cfg)
-	res := CycleResult{Leader: true, Pending: len(snap.Pending), Planned: len(plan.Starts)}
+	res := CycleResult{Leader: true, Pending: len(snap.Pending), Planned: len(plan.Starts), Lost: lost}
 
 	if len(plan.Cancels) > 0 {
 		if err := l.store.CancelJobs(ctx, LeaseName, l.holder, plan.Cancels); err != nil {
@@ -284,6 +303,22 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	l.mu.Unlock()
 	res.Took = time.Since(begun)
 	return res, nil
+}
+
+// sweepEvery bounds how often the leader looks for lost jobs (one query
+// over the jobs holding resources): event-driven cycles under a stream of
+// submits do not each pay for it.
+const sweepEvery = time.Second
+
+// logLost logs each job the sweep ended or requeued, once, where it happened.
+func (l *Loop) logLost(lost rcq.LostJobs) {
+	for _, j := range lost.Jobs {
+		if j.Requeued {
+			l.log.Warn("job requeued", "job_id", j.JobID, "node", j.Node, "reason", j.Reason, "detail", j.Detail)
+		} else {
+			l.log.Warn("job lost", "job_id", j.JobID, "node", j.Node, "state", j.State, "reason", j.Reason, "detail", j.Detail)
+		}
+	}
 }
 
 // waits is how long each started job waited for its start: from its submit

@@ -73,6 +73,14 @@ func (m *memStore) ReleaseLease(ctx context.Context, name, holder string) error 
 	return nil
 }
 
+// EndLostJobs finds nothing lost: the memStore has no nodes. It is fenced
+// like the other writes.
+func (m *memStore) EndLostJobs(ctx context.Context, lease, holder string, p rcq.LostJobPolicy) (rcq.LostJobs, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rcq.LostJobs{}, m.fenced(lease, holder)
+}
+
 func (m *memStore) fenced(name, holder string) error {
 	if l := m.leases[name]; l.holder != holder || !l.expires.After(m.now) {
 		return &rcq.Error{Kind: rcq.KindConflict, Code: CodeLeaseLost, Msg: "lease lost"}

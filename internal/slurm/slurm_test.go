@@ -41,7 +41,7 @@ func TestStates(t *testing.T) {
 	for in, want := range map[string]rcq.JobState{
 		"CD": rcq.JobCompleted, "completed": rcq.JobCompleted, "F": rcq.JobFailed, "FAILED": rcq.JobFailed,
 		"ca": rcq.JobCancelled, "CANCELLED": rcq.JobCancelled, "TO": rcq.JobTimeout, "timeout": rcq.JobTimeout,
-		"R": rcq.JobRunning, "PD": rcq.JobPending, "Pending": rcq.JobPending, "OOM": "", "NODE_FAIL": "", "nf": "",
+		"R": rcq.JobRunning, "PD": rcq.JobPending, "Pending": rcq.JobPending, "OOM": "", "NODE_FAIL": rcq.JobNodeFail, "nf": rcq.JobNodeFail,
 		"COMPLETING": "", "cg": "", "S": "", "suspended": "", "PREEMPTED": "",
 	} {
 		got, err := ParseState(in)

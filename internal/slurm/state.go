@@ -13,8 +13,7 @@ type State struct {
 }
 
 // States are the states sacct's -s accepts, in Slurm's order. OUT_OF_MEMORY
-// and NODE_FAIL are Slurm's; rcq ends such jobs failed, so selecting them
-// selects nothing.
+// is Slurm's; rcq ends such jobs failed, so selecting it selects nothing.
 var States = []State{
 	{"PENDING", "PD"}, {"RUNNING", "R"}, {"COMPLETED", "CD"}, {"FAILED", "F"},
 	{"CANCELLED", "CA"}, {"TIMEOUT", "TO"}, {"OUT_OF_MEMORY", "OOM"}, {"NODE_FAIL", "NF"},
@@ -44,6 +43,8 @@ func StateOf(s rcq.JobState) State {
 		return States[4]
 	case rcq.JobTimeout:
 		return States[5]
+	case rcq.JobNodeFail:
+		return States[7]
 	}
 	return State{Name: strings.ToUpper(string(s)), Code: "??"}
 }
@@ -53,7 +54,7 @@ const StateNames = "PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT
 
 // ParseState reads a long name or code in any case (COMPLETED, cd, Timeout).
 // It returns the rcq state, or "" for a Slurm state rcq never gives a job
-// (OUT_OF_MEMORY, NODE_FAIL, COMPLETING, SUSPENDED and Slurm's others), and an error naming the accepted values for
+// (OUT_OF_MEMORY, COMPLETING, SUSPENDED and Slurm's others), and an error naming the accepted values for
 // anything else.
 func ParseState(s string) (rcq.JobState, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))

@@ -25,13 +25,13 @@ import (
 const insertArraySQL = `
 WITH j AS (
 	INSERT INTO jobs (id, array_job_id, user_id, group_id, name, script, args, working_dir, env, cpu_cores,
-		memory_gb, gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
-	SELECT n, n, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+		memory_gb, gpu_count, estimated_hours, priority, hold, output_path, error_path, umask, requeue)
+	SELECT n, n, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
 	FROM (SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS n) s
 	RETURNING id),
 a AS (
 	INSERT INTO job_arrays (job_id, spec, pending, throttle, task_count, task_min, task_max, task_step)
-	SELECT id, $17, $18, $19, $20, $21, $22, $23 FROM j)
+	SELECT id, $18, $19, $20, $21, $22, $23, $24 FROM j)
 SELECT id FROM j`
 
 func insertArrayArgs(j *rcq.Job) []any {
@@ -41,7 +41,8 @@ func insertArrayArgs(j *rcq.Job) []any {
 
 // elementColumns are the columns an element copies from its array's meta row.
 const elementColumns = `user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
-	gpu_count, estimated_hours, priority, status, reason, reason_detail, hold, output_path, error_path, umask, submitted_at`
+	gpu_count, estimated_hours, priority, status, reason, reason_detail, hold, output_path, error_path, umask, submitted_at,
+	requeue`
 
 // splitElements gives the elements of array arrayID among tasks (in
 // increasing order) that are still pending in the meta row rows of their

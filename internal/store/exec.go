@@ -31,8 +31,14 @@ func (s *Store) NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, e
 // may be met). A running job moves to o.State; a cancelled job stays
 // cancelled and gets its exit code and times. Finishing a job already
 // finished changes nothing.
+//
+// With o.Holder set (the executor's reports), the report is fenced by the
+// launch claim: it is recorded only while the job is in run o.Restarts and
+// not launched by another holder. A report of a run the store has moved
+// past (requeued after node_fail or a lost launch, or launched elsewhere)
+// records nothing and returns ErrStaleRun.
 func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
-	if !rcq.JobRunning.CanBecome(o.State) {
+	if !rcq.JobRunning.CanBecome(o.State) || !o.State.Terminal() {
 		return fmt.Errorf("finish job %d: %q is not a state a running job can end in", o.JobID, o.State)
 	}
 	var exit *int32
@@ -58,12 +64,31 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 				exit_code = $4, signal = $5, cpu_seconds = $6, peak_memory_kb = $7,
 				completed_at = greatest(coalesce($8, now()), started_at)
 			WHERE id = $1 AND started_at IS NOT NULL AND completed_at IS NULL
+				AND ($10 = '' OR ((launched_by IS NULL OR launched_by = $10) AND restarts = $11))
 			RETURNING group_id, user_id, cpu_cores, gpu_count,
 				extract(epoch FROM completed_at - started_at)::float8 / 3600`,
-			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended, o.Detail,
+			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended, o.Detail, o.Holder, o.Restarts,
 		).Scan(&groupID, &userID, &cpus, &gpus, &hours)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // already finished: a retry after an uncertain commit lands here
+			if o.Holder == "" {
+				return nil // already finished: a retry after an uncertain commit lands here
+			}
+			// Already finished (this run's end, or the sweep's node_fail:
+			// nothing to overwrite), or a later run: refuse.
+			var stale bool
+			err := tx.QueryRow(ctx, `
+				SELECT started_at IS NULL OR restarts <> $2 OR (launched_by IS NOT NULL AND launched_by <> $3)
+				FROM jobs WHERE id = $1`, o.JobID, o.Restarts, o.Holder).Scan(&stale)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if stale {
+				return ErrStaleRun
+			}
+			return nil
 		}
 		if err != nil {
 			return err
@@ -79,6 +104,9 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 	})
 	if finished {
 		s.announce(rcq.Event{Kind: rcq.EventJobEnded, JobID: o.JobID})
+	}
+	if errors.Is(err, ErrStaleRun) {
+		return ErrStaleRun
 	}
 	return wrap(fmt.Sprintf("finish job %d", o.JobID), err)
 }

@@ -50,6 +50,9 @@ type jobRow struct {
 	CPUSeconds     float64    `db:"cpu_seconds"`
 	PeakMemoryKB   int64      `db:"peak_memory_kb"`
 	Deps           []string   `db:"deps"`
+	Requeue        *bool      `db:"requeue"`
+	Restarts       int32      `db:"restarts"`
+	RequeuedAt     *time.Time `db:"requeued_at"`
 	arrayCols
 }
 
@@ -98,6 +101,7 @@ const jobSelect = `SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.n
 	j.peak_memory_kb,
 	ARRAY(SELECT d.type || ':' || d.depends_on || coalesce('_' || d.array_task_id, '') FROM job_dependencies d
 		WHERE d.job_id = j.id ORDER BY d.depends_on, d.type, d.array_task_id) AS deps,
+	j.requeue, j.restarts, j.requeued_at,
 	` + arrayColumns + `
 FROM jobs j JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id` + arrayJoin
 
@@ -111,6 +115,7 @@ func (r *jobRow) job() rcq.Job {
 		Reason: r.Reason, ReasonDetail: r.ReasonDetail, Hold: rcq.Hold(r.Hold), Output: r.OutputPath, Error: r.ErrorPath, Umask: rcq.Umask(r.Umask),
 		SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, Signal: r.Signal,
 		CPUSeconds: r.CPUSeconds, PeakMemoryKB: r.PeakMemoryKB,
+		Requeue: r.Requeue, Restarts: int(r.Restarts), RequeuedAt: r.RequeuedAt,
 	}
 	if r.ExitCode != nil {
 		c := int(*r.ExitCode)
@@ -233,14 +238,14 @@ var errIdemRace = errors.New("idempotency key taken concurrently")
 
 const insertJobSQL = `
 INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
-	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	gpu_count, estimated_hours, priority, hold, output_path, error_path, umask, requeue)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 RETURNING id`
 
 func insertJobArgs(j *rcq.Job) []any {
 	return []any{j.UserID, j.GroupID, j.Name, j.Script, nonNil(j.Args), j.WorkingDir, nonNil(j.Env),
 		j.Resources.CPUCores, j.Resources.MemoryGB, j.Resources.GPUs, j.EstimatedHours, j.Priority,
-		j.Hold, j.Output, j.Error, int32(j.Umask)}
+		j.Hold, j.Output, j.Error, int32(j.Umask), j.Requeue}
 }
 
 func nonNil(s []string) []string {
@@ -419,12 +424,12 @@ func (s *Store) insertJobs(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first 
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"jobs"}, []string{"id", "user_id", "group_id", "name", "script",
 		"args", "working_dir", "env", "cpu_cores", "memory_gb", "gpu_count", "estimated_hours", "priority",
-		"hold", "output_path", "error_path", "umask", "submitted_at"},
+		"hold", "output_path", "error_path", "umask", "submitted_at", "requeue"},
 		pgx.CopyFromSlice(len(js), func(i int) ([]any, error) {
 			j := js[i]
 			return []any{int64(ids[i]), int64(j.UserID), int64(j.GroupID), j.Name, j.Script, nonNil(j.Args),
 				j.WorkingDir, nonNil(j.Env), int32(j.Resources.CPUCores), int32(j.Resources.MemoryGB),
-				int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, int32(j.Umask), now}, nil
+				int32(j.Resources.GPUs), j.EstimatedHours, int32(j.Priority), string(j.Hold), j.Output, j.Error, int32(j.Umask), now, j.Requeue}, nil
 		}))
 	if err != nil {
 		return nil, err

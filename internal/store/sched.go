@@ -32,7 +32,7 @@ func (s *Store) Snapshot(ctx context.Context, window, halfLife time.Duration) (*
 			return err
 		}
 		var err error
-		if snap.Workers, err = s.workers(ctx, tx); err != nil {
+		if snap.Workers, err = placeableWorkers(ctx, tx); err != nil {
 			return err
 		}
 		return s.snapshotGroups(ctx, tx, snap, window, halfLife)
@@ -349,7 +349,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	var got string
 	err := s.pool.QueryRow(ctx, `
 		INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, renewed_at = now()
 		WHERE leases.holder = excluded.holder OR leases.expires_at < now()
 		RETURNING holder`, name, holder, ttl.Seconds()).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -515,7 +515,8 @@ type workerFree struct {
 
 // lockWorkers locks the workers the starts name (in id order, so two
 // transactions never deadlock) and returns what each has free. Only online
-// workers are returned: nothing starts on a drained or offline one.
+// workers whose node holds a live lease are returned: nothing starts on a
+// drained or offline one, or on one no rcqd would launch.
 func lockWorkers(ctx context.Context, tx pgx.Tx, starts []rcq.Start) (map[rcq.WorkerID]workerFree, map[rcq.WorkerID][]int, error) {
 	var wids []int64
 	for _, st := range starts {
@@ -524,8 +525,9 @@ func lockWorkers(ctx context.Context, tx pgx.Tx, starts []rcq.Start) (map[rcq.Wo
 	slices.Sort(wids)
 	wids = slices.Compact(wids)
 	rows, _ := tx.Query(ctx, `
-		SELECT id, node, cpu_cores, memory_gb, gpu_count FROM workers
-		WHERE id = ANY($1) AND status = 'online' ORDER BY id FOR UPDATE`, wids)
+		SELECT id, node, cpu_cores, memory_gb, gpu_count FROM workers w
+		WHERE id = ANY($1) AND status = 'online' AND deleted_at IS NULL AND `+nodeLive+`
+		ORDER BY id FOR UPDATE OF w`, wids)
 	free := map[rcq.WorkerID]workerFree{}
 	var id rcq.WorkerID
 	var node string
@@ -630,7 +632,8 @@ func (s *Store) CancelJobs(ctx context.Context, lease, holder string, cancels []
 	return wrap(fmt.Sprintf("cancel %d jobs with unsatisfiable dependencies", len(ids)), err)
 }
 
-// HasRoom reports whether any job could start now: some online worker has a
+// HasRoom reports whether any job could start now: some online worker (of a
+// node with a live lease) has a
 // free CPU core (every job needs one) and fewer than maxRunning jobs hold
 // resources (0: no cap). The scheduler asks before an event-driven cycle, so
 // a full cluster does not re-read every pending job on every submit.
@@ -639,7 +642,7 @@ func (s *Store) HasRoom(ctx context.Context, maxRunning int) (bool, error) {
 	err := s.pool.QueryRow(ctx, `
 		SELECT EXISTS (
 			SELECT 1 FROM workers w
-			WHERE w.status = 'online' AND w.cpu_cores > coalesce((
+			WHERE w.status = 'online' AND w.deleted_at IS NULL AND `+nodeLive+` AND w.cpu_cores > coalesce((
 				SELECT sum(j.cpu_cores) FROM jobs j
 				WHERE j.worker_id = w.id AND j.started_at IS NOT NULL AND j.completed_at IS NULL), 0))
 		AND ($1 = 0 OR (SELECT count(*) FROM jobs WHERE started_at IS NOT NULL AND completed_at IS NULL) < $1)`,

@@ -487,7 +487,7 @@ func (im *seedImporter) workers(ctx context.Context, d *seedData) error {
 			continue
 		}
 		var id int64
-		err := im.tx.QueryRow(ctx, `SELECT id FROM workers WHERE name = $1`, w.Hostname).Scan(&id)
+		err := im.tx.QueryRow(ctx, `SELECT id FROM workers WHERE name = $1 AND deleted_at IS NULL`, w.Hostname).Scan(&id)
 		switch {
 		case err == nil:
 			c.Matched++

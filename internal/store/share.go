@@ -18,6 +18,7 @@ func (s *Store) WorkerLoads(ctx context.Context) ([]rcq.WorkerLoad, error) {
 			coalesce(sum(j.cpu_cores), 0), coalesce(sum(j.memory_gb), 0), coalesce(sum(j.gpu_count), 0), count(j.id)
 		FROM workers w
 		LEFT JOIN jobs j ON j.worker_id = w.id AND j.started_at IS NOT NULL AND j.completed_at IS NULL
+		WHERE w.deleted_at IS NULL
 		GROUP BY w.id ORDER BY w.id`)
 	if err != nil {
 		return nil, wrap("worker loads", err)

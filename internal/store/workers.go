@@ -31,13 +31,13 @@ func (r workerRow) worker() rcq.Worker {
 
 const workerCols = `id, name, node, cpu_cores, memory_gb, gpu_count, status, last_heartbeat`
 
-// Workers lists every worker by id.
+// Workers lists every worker by id (deleted ones are gone from every list).
 func (s *Store) Workers(ctx context.Context) ([]rcq.Worker, error) {
 	return s.workers(ctx, s.pool)
 }
 
 func (s *Store) workers(ctx context.Context, q querier) ([]rcq.Worker, error) {
-	rows, _ := q.Query(ctx, `SELECT `+workerCols+` FROM workers ORDER BY id`)
+	rows, _ := q.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE deleted_at IS NULL ORDER BY id`)
 	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[workerRow])
 	if err != nil {
 		return nil, wrap("list workers", err)
@@ -51,7 +51,7 @@ func (s *Store) workers(ctx context.Context, q querier) ([]rcq.Worker, error) {
 
 // WorkerByID returns one worker.
 func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1`, id)
+	rows, _ := s.pool.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1 AND deleted_at IS NULL`, id)
 	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow])
 	if err != nil {
 		return nil, notFound(wrap("worker", err), "worker_not_found", "worker %d does not exist", id)
@@ -61,18 +61,22 @@ func (s *Store) WorkerByID(ctx context.Context, id rcq.WorkerID) (*rcq.Worker, e
 }
 
 // RegisterWorker creates a worker or, when one of that name exists, updates
-// its node and size and marks it seen. A drained worker stays drained; an
-// offline one comes back online.
+// its node and size and marks it (and its node) seen. A drained worker
+// stays drained; an offline one comes back online. rcqd registers its own
+// worker this way.
 func (s *Store) RegisterWorker(ctx context.Context, w rcq.Worker) (rcq.WorkerID, error) {
 	out, err := s.writeWorker(ctx, "", 0, `
 		INSERT INTO workers (name, node, cpu_cores, memory_gb, gpu_count)
 		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET
+		ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET
 			node = excluded.node, cpu_cores = excluded.cpu_cores, memory_gb = excluded.memory_gb,
 			gpu_count = excluded.gpu_count, last_heartbeat = now(),
 			status = CASE WHEN workers.status = 'offline' THEN 'online' ELSE workers.status END`,
 		w.Name, w.Node, w.Capacity.CPUCores, w.Capacity.MemoryGB, w.Capacity.GPUs)
 	if err != nil {
+		return 0, wrap(fmt.Sprintf("register worker %q", w.Name), err)
+	}
+	if _, err := s.pool.Exec(ctx, seenSQL, w.Node); err != nil {
 		return 0, wrap(fmt.Sprintf("register worker %q", w.Name), err)
 	}
 	return out.ID, nil
@@ -107,7 +111,7 @@ func (s *Store) UpdateWorker(ctx context.Context, id rcq.WorkerID, u rcq.WorkerP
 		UPDATE workers SET
 			cpu_cores = coalesce($2, cpu_cores), memory_gb = coalesce($3, memory_gb),
 			gpu_count = coalesce($4, gpu_count), status = coalesce($5, status)
-		WHERE id = $1`, id, u.CPUCores, u.MemoryGB, u.GPUs, u.State)
+		WHERE id = $1 AND deleted_at IS NULL`, id, u.CPUCores, u.MemoryGB, u.GPUs, u.State)
 	if err != nil {
 		return nil, notFound(wrap("update worker", err), "worker_not_found", "worker %d does not exist", id)
 	}
@@ -124,7 +128,7 @@ func (s *Store) writeWorker(ctx context.Context, action string, id rcq.WorkerID,
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var before json.RawMessage
 		if action != "" && id != 0 {
-			rows, _ := tx.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1 FOR UPDATE`, id)
+			rows, _ := tx.Query(ctx, `SELECT `+workerCols+` FROM workers WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id)
 			old, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[workerRow])
 			if err != nil {
 				return err
@@ -152,13 +156,15 @@ func (s *Store) writeWorker(ctx context.Context, action string, id rcq.WorkerID,
 	return &w, nil
 }
 
-// Heartbeat marks every worker of node as seen now.
+// Heartbeat marks node and every worker of it as seen now.
 func (s *Store) Heartbeat(ctx context.Context, node string) error {
-	_, err := s.pool.Exec(ctx, `
+	b := &pgx.Batch{}
+	b.Queue(`
 		UPDATE workers SET last_heartbeat = now(),
 			status = CASE WHEN status = 'offline' THEN 'online' ELSE status END
-		WHERE node = $1`, node)
-	return wrap("heartbeat", err)
+		WHERE node = $1 AND deleted_at IS NULL`, node)
+	b.Queue(seenSQL, node)
+	return wrap("heartbeat", s.pool.SendBatch(ctx, b).Close())
 }
 
 // MarkStaleWorkersOffline sets workers not heard from for longer than after
@@ -167,7 +173,7 @@ func (s *Store) Heartbeat(ctx context.Context, node string) error {
 func (s *Store) MarkStaleWorkersOffline(ctx context.Context, after time.Duration) (int, error) {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE workers SET status = 'offline'
-		WHERE status = 'online' AND last_heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
+		WHERE status = 'online' AND deleted_at IS NULL AND last_heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
 	s.forgetWorkers()
 	if err != nil {
 		return 0, wrap("mark stale workers", err)
