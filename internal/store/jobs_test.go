@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/store"
 )
 
 func TestCancelPendingEndsAtOnce(t *testing.T) {
@@ -680,6 +681,9 @@ func TestTwoSchedulersNeverStartAJobTwice(t *testing.T) {
 	w2, err := f.st.RegisterWorker(ctx, rcq.Worker{Name: "w2", Node: "node2", Capacity: res(8, 32, 2)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node2"), "node2:/state", time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	workers := []rcq.WorkerID{f.worker, w2}
 	// Two holders of two leases: fencing lets both write, so only the

@@ -71,6 +71,11 @@ func newFixture(t *testing.T) *fixture {
 		Capacity: rcq.Resources{CPUCores: 8, MemoryGB: 32, GPUs: 2}}); err != nil {
 		t.Fatal(err)
 	}
+	// node1's rcqd is up: the scheduler places jobs only on nodes whose
+	// rcqd holds the node's lease.
+	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node1"), nodeHolder, time.Hour); err != nil || !ok {
+		t.Fatalf("take node1's lease: %v %v", ok, err)
+	}
 	f.admin = f.user(t, "admin@localhost", true)
 	f.alice = f.user(t, "alice@example.org", false)
 	f.bob = f.user(t, "bob@example.org", false)

@@ -22,6 +22,14 @@ func (f *fixture) takeNodeLease(t *testing.T, who string) {
 	}
 }
 
+// releaseNodeLease stops the fixture's rcqd on node1 (newFixture took its lease).
+func (f *fixture) releaseNodeLease(t *testing.T) {
+	t.Helper()
+	if err := f.st.ReleaseLease(ctxT(t), store.NodeLease("node1"), nodeHolder); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) launchedBy(t *testing.T, id rcq.JobID) string {
 	t.Helper()
 	var by *string
@@ -43,6 +51,7 @@ func TestNodeLeaseOneHolder(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	name := store.NodeLease("node1")
+	f.releaseNodeLease(t) // the fixture's rcqd stops
 	acq := func(who string) bool {
 		t.Helper()
 		ok, err := f.st.AcquireLease(ctx, name, who, time.Minute)
@@ -95,6 +104,7 @@ func TestClaimJobFencedByNodeLease(t *testing.T) {
 	ctx := ctxT(t)
 	id := f.submit(t, f.alice, res(1, 1, 0))
 	f.start(t, id)
+	f.releaseNodeLease(t)
 
 	if err := f.st.ClaimJob(ctx, id, "node1", nodeHolder); !errors.Is(err, store.ErrNodeLeaseLost) {
 		t.Fatalf("claim without the node lease: %v, want ErrNodeLeaseLost", err)

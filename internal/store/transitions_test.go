@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -14,7 +15,8 @@ import (
 // each store method that changes a job's state runs (submit, start, the
 // four ends of FinishJob, cancel of a pending and of a running job, the bulk
 // cancel, the scheduler's DependencyNeverSatisfied cancel, an array
-// element's split and start, a finish reported after a cancel); then every
+// element's split and start, a finish reported after a cancel, the lost-job
+// sweep's node_fail and requeue); then every
 // recorded move must be one CanBecome allows, and every move it allows must
 // have been made, so the table in internal/rcq and the WHERE clauses here
 // cannot drift apart unnoticed.
@@ -79,6 +81,15 @@ func TestTransitionsMatchCanBecome(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The lost-job sweep: a dead node's job ends node_fail, a requeueable
+	// one goes back to pending.
+	lost, requeued := running(), running()
+	f.exec(t, `UPDATE jobs SET requeue = true WHERE id = $1`, requeued)
+	f.killNode(t, "node1", 2*time.Minute)
+	if got := f.sweep(t, policy); got[lost].State != rcq.JobNodeFail || !got[requeued].Requeued {
+		t.Fatalf("sweep: %+v", got)
+	}
+
 	rows, err := f.db.Query(ctx, `SELECT DISTINCT old, new FROM status_moves`)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +122,7 @@ func TestTransitionsMatchCanBecome(t *testing.T) {
 			}
 		}
 	}
-	if len(allowed) != 6 || !slices.Contains(allowed, "pending -> running") {
+	if len(allowed) != 8 || !slices.Contains(allowed, "pending -> running") || !slices.Contains(allowed, "running -> node_fail") {
 		t.Errorf("CanBecome allows %q", allowed)
 	}
 }
