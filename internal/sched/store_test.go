@@ -60,6 +60,11 @@ func newDBOf(t testing.TB, n int, capacity func(i int) rcq.Resources) *dbFixture
 		}
 		f.workers = append(f.workers, id)
 	}
+	// node1's rcqd is up: jobs are placed only on nodes whose rcqd holds
+	// the node's lease.
+	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node1"), "node1:/state", time.Hour); err != nil || !ok {
+		t.Fatalf("take node1's lease: %v %v", ok, err)
+	}
 	return f
 }
 
@@ -359,5 +364,60 @@ func BenchmarkCycle(b *testing.B) {
 				b.ReportMetric(float64(len(first.Started)), "running")
 			})
 		}
+	}
+}
+
+// The leader's cycle sweeps lost jobs before its snapshot: a requeueable job
+// of a dead node goes back to pending and is started again in the same
+// cycle, on a worker of a live node, keeping its id; nothing is placed on the
+// dead node's worker. Another process's cycle (no lease) sweeps nothing.
+func TestStoreCycleRequeuesLostJobs(t *testing.T) {
+	f := newDB(t, 1)
+	ctx := t.Context()
+	w2, err := f.st.RegisterWorker(ctx, rcq.Worker{Name: "w2", Node: "node2", Capacity: res(8, 32, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node2"), "node2:/state", time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	requeue := true
+	id, _, err := f.st.CreateJob(ctx, &rcq.Job{UserID: f.user, GroupID: 1, Name: "rq", Script: "#!/bin/sh\ntrue\n",
+		Resources: res(8, 1, 0), EstimatedHours: 1, Priority: 5, Requeue: &requeue}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Lost = rcq.LostJobPolicy{DeadAfter: time.Minute, StartTimeout: time.Minute}
+	if ok, err := f.st.AcquireLease(ctx, LeaseName, "a", time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if done, err := f.st.StartJobs(ctx, LeaseName, "a", []rcq.Start{{JobID: id, WorkerID: f.workers[0]}}); err != nil || len(done) != 1 {
+		t.Fatal(done, err)
+	}
+	// node1's rcqd stops (its lease released) and is not heard of again:
+	// with a dead_after of a microsecond, it is dead at once.
+	if err := f.st.ReleaseLease(ctx, store.NodeLease("node1"), "node1:/state"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Lost.DeadAfter = time.Microsecond
+	follower := New(f.st, cfg, nil, "b")
+	if res, err := follower.runOnce(ctx); err != nil || res.Leader || len(res.Lost.Jobs) != 0 {
+		t.Fatalf("a follower's cycle: %+v %v", res, err)
+	}
+	l := New(f.st, cfg, nil, "a")
+	res, err := l.runOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Lost.Jobs) != 1 || !res.Lost.Jobs[0].Requeued || res.Lost.Jobs[0].Reason != rcq.ReasonNodeFail {
+		t.Fatalf("lost %+v, want job %d requeued after NodeFail", res.Lost, id)
+	}
+	if len(res.Started) != 1 || res.Started[0].JobID != id || res.Started[0].WorkerID != w2 {
+		t.Fatalf("started %+v, want job %d again on w2 (node2)", res.Started, id)
+	}
+	j, err := f.st.JobByID(ctx, id, 0)
+	if err != nil || j.State != rcq.JobRunning || j.Restarts != 1 || j.WorkerName != "w2" {
+		t.Fatalf("job %+v %v", j, err)
 	}
 }
