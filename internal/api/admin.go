@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -220,6 +223,16 @@ func (s *Server) createWorker(w http.ResponseWriter, r *http.Request) error {
 	if wk.Node == "" {
 		return rcq.Invalid("node", "is required: the node name of the rcqd that runs this worker's jobs")
 	}
+	if req.MemoryGB == nil || *req.MemoryGB < 1 {
+		// A worker of 0 GB fits only jobs that ask for no memory, and every
+		// job has a memory limit: it would take nothing, silently.
+		return rcq.Invalid("memory_gb", "is required: the worker's memory in whole gigabytes, from 1")
+	}
+	if st == nil || *st != rcq.WorkerOffline {
+		if err := s.checkNodeKnown(r.Context(), wk.Node); err != nil {
+			return err
+		}
+	}
 	if req.MemoryGB != nil {
 		wk.Capacity.MemoryGB = *req.MemoryGB
 	}
@@ -235,6 +248,90 @@ func (s *Server) createWorker(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, workerJSON(created))
 	return nil
+}
+
+// checkNodeKnown refuses a worker on a node no rcqd has run as: its jobs
+// would be placed where nothing launches them. The message names the known
+// nodes, so a typo is seen at once.
+func (s *Server) checkNodeKnown(ctx context.Context, node string) error {
+	known, err := s.Store.KnownNodes(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(known))
+	for _, k := range known {
+		if k.Name == node {
+			return nil
+		}
+		names = append(names, k.Name)
+	}
+	list := "none yet"
+	if len(names) > 0 {
+		list = strings.Join(names, ", ")
+	}
+	return rcq.Errorf(rcq.KindInvalid, "unknown_node",
+		"node: no rcqd has run as node %q on this database (known nodes: %s); check the name, or create the worker with status offline (rcq-admin worker create --offline) until its rcqd starts", node, list)
+}
+
+// deleteWorker deletes a worker (admin only). While jobs hold resources on
+// it the answer is 409 worker_busy naming them; with ?force=true the worker
+// is drained first (nothing new starts there), the request waits for its
+// jobs to end, then deletes it. A force delete the client gives up on
+// leaves the worker drained.
+func (s *Server) deleteWorker(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "worker")
+	if err != nil {
+		return err
+	}
+	force := false
+	switch v := r.URL.Query().Get("force"); v {
+	case "", "false", "0":
+	case "true", "1":
+		force = true
+	default:
+		return rcq.Invalid("force", "%q: use true or false", v)
+	}
+	ctx := r.Context()
+	wid := rcq.WorkerID(id)
+	if force {
+		drained := rcq.WorkerDrained // audited as worker.drain, then worker.delete
+		if _, err := s.Store.UpdateWorker(ctx, wid, rcq.WorkerPatch{State: &drained}); err != nil {
+			return err
+		}
+		if err := s.waitWorkerIdle(ctx, wid); err != nil {
+			return err
+		}
+	}
+	if err := s.Store.DeleteWorker(ctx, wid); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apitype.Message{Message: fmt.Sprintf("worker %d deleted", id)})
+	return nil
+}
+
+// workerIdleCheck is how often a force delete looks whether the drained
+// worker's jobs have ended: one indexed read of the jobs on one worker.
+const workerIdleCheck = 250 * time.Millisecond
+
+// waitWorkerIdle waits until no job holds resources on worker id, or ctx ends.
+func (s *Server) waitWorkerIdle(ctx context.Context, id rcq.WorkerID) error {
+	t := time.NewTicker(workerIdleCheck)
+	defer t.Stop()
+	for {
+		jobs, err := s.Store.WorkerJobs(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(jobs) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return rcq.Errorf(rcq.KindConflict, "worker_busy",
+				"worker %d is drained but %d job(s) still run on it; delete it again when they end", id, len(jobs))
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Server) updateWorker(w http.ResponseWriter, r *http.Request) error {

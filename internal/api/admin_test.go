@@ -203,8 +203,10 @@ func TestAdminWorkers(t *testing.T) {
 		code int
 		err  string
 	}{
-		{map[string]any{"name": "big", "node": "n", "cpu_cores": 1}, 409, "worker_exists"},
+		{map[string]any{"name": "big", "node": "node1", "cpu_cores": 1, "memory_gb": 1}, 409, "worker_exists"},
 		{map[string]any{"name": "nocpu", "node": "n"}, 400, "invalid_cpu_cores"},
+		{map[string]any{"name": "nomem", "node": "node1", "cpu_cores": 1}, 400, "invalid_memory_gb"},
+		{map[string]any{"name": "zeromem", "node": "node1", "cpu_cores": 1, "memory_gb": 0}, 400, "invalid_memory_gb"},
 		{map[string]any{"name": "zero", "node": "n", "cpu_cores": 0}, 400, "invalid_cpu_cores"},
 		{map[string]any{"name": "nonode", "cpu_cores": 1}, 400, "invalid_node"},
 		{map[string]any{"name": "", "node": "n", "cpu_cores": 1}, 400, "invalid_name"},

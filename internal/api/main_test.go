@@ -91,6 +91,11 @@ func newEnvStore(t *testing.T, so store.Options, mod func(*api.Config, *api.Deps
 	if e.worker, err = st.RegisterWorker(ctx, rcq.Worker{Name: "w1", Node: "node1", Capacity: rcq.Resources{CPUCores: 8, MemoryGB: 32, GPUs: 2}}); err != nil {
 		t.Fatal(err)
 	}
+	// node1's rcqd is up: jobs are placed only on nodes whose rcqd holds
+	// the node's lease.
+	if ok, err := st.AcquireLease(ctx, store.NodeLease("node1"), "node1:/state", time.Hour); err != nil || !ok {
+		t.Fatalf("take node1's lease: %v %v", ok, err)
+	}
 	e.admin, e.adminT = e.newUser("admin@localhost", true)
 	e.alice, e.aliceT = e.newUser("alice@example.org", false)
 	e.bob, e.bobT = e.newUser("bob@example.org", false)

@@ -90,6 +90,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/admin/workers", Policy: Admin, handle: s.listWorkers},
 		{Method: "POST", Pattern: "/api/admin/workers", Policy: Admin, handle: s.createWorker},
 		{Method: "PATCH", Pattern: "/api/admin/workers/{id}", Policy: Admin, handle: s.updateWorker},
+		{Method: "DELETE", Pattern: "/api/admin/workers/{id}", Policy: Admin, handle: s.deleteWorker},
 		{Method: "POST", Pattern: "/api/admin/workers/{id}/drain", Policy: Admin, handle: s.drainWorker},
 		{Method: "POST", Pattern: "/api/admin/workers/{id}/resume", Policy: Admin, handle: s.resumeWorker},
 		{Method: "GET", Pattern: "/api/admin/audit", Policy: Admin, handle: s.listAudit},

@@ -38,6 +38,13 @@ type Store interface {
 	WorkerLoads(ctx context.Context) ([]rcq.WorkerLoad, error)
 	CreateWorker(ctx context.Context, w rcq.Worker) (*rcq.Worker, error)
 	UpdateWorker(ctx context.Context, id rcq.WorkerID, p rcq.WorkerPatch) (*rcq.Worker, error)
+	// DeleteWorker deletes a worker no job holds resources on (Conflict
+	// worker_busy otherwise), audited in the same transaction.
+	DeleteWorker(ctx context.Context, id rcq.WorkerID) error
+	// WorkerJobs lists the jobs holding resources on a worker.
+	WorkerJobs(ctx context.Context, id rcq.WorkerID) ([]rcq.JobID, error)
+	// KnownNodes lists the nodes whose rcqd has heartbeated.
+	KnownNodes(ctx context.Context) ([]rcq.KnownNode, error)
 	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
 
 	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)

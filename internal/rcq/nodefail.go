@@ -52,3 +52,11 @@ func (l LostJobs) Count() (nodeFail, launchFailed, requeued int) {
 	}
 	return nodeFail, launchFailed, requeued
 }
+
+// KnownNode is a node whose rcqd has heartbeated on this database: a
+// virtual worker must name one (or be created offline until it does).
+type KnownNode struct {
+	Name     string
+	Live     bool      // its rcqd holds the node's lease now
+	LastSeen time.Time // its last heartbeat (or lease renewal)
+}

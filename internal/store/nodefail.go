@@ -282,20 +282,13 @@ func jobList(ids []int64) string {
 	return b.String()
 }
 
-// KnownNode is a node whose rcqd has heartbeated.
-type KnownNode struct {
-	Name     string
-	Live     bool      // its rcqd holds the node's lease now
-	LastSeen time.Time // its last heartbeat (or lease renewal)
-}
-
 // KnownNodes lists, by name, the nodes whose rcqd has heartbeated.
-func (s *Store) KnownNodes(ctx context.Context) ([]KnownNode, error) {
+func (s *Store) KnownNodes(ctx context.Context) ([]rcq.KnownNode, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT n.name, coalesce(l.expires_at > now(), false), greatest(n.last_seen, l.renewed_at)
 		FROM nodes n LEFT JOIN leases l ON l.name = 'node:' || n.name ORDER BY n.name`)
-	var out []KnownNode
-	var k KnownNode
+	var out []rcq.KnownNode
+	var k rcq.KnownNode
 	_, err := pgx.ForEachRow(rows, []any{&k.Name, &k.Live, &k.LastSeen}, func() error {
 		out = append(out, k)
 		return nil
