@@ -89,6 +89,21 @@ func (c *Client) UpdateWorker(ctx context.Context, id int64, req apitype.WorkerR
 	return &out, nil
 }
 
+// DeleteWorker deletes a worker (DELETE /api/admin/workers/{id}). Without
+// force it is refused (Conflict worker_busy) while jobs run there; with
+// force rcqd drains it, waits for its jobs to end, then deletes it: the call
+// returns only then (or when ctx ends, leaving it drained).
+func (c *Client) DeleteWorker(ctx context.Context, id int64, force bool) error {
+	path := fmt.Sprintf("/api/admin/workers/%d", id)
+	if force {
+		path += "?force=true"
+	}
+	if err := c.do(ctx, request{method: http.MethodDelete, path: path}); err != nil {
+		return fmt.Errorf("delete worker %d: %w", id, err)
+	}
+	return nil
+}
+
 // DrainWorker stops new jobs from starting on a worker; its running jobs
 // finish (POST /api/admin/workers/{id}/drain).
 func (c *Client) DrainWorker(ctx context.Context, id int64) (*apitype.Worker, error) {

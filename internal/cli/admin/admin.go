@@ -27,6 +27,7 @@ const (
 	ActionWorkerResume = "worker resume"
 	ActionWorkerCreate = "worker create"
 	ActionWorkerSet    = "worker set"
+	ActionWorkerDelete = "worker delete"
 	ActionAudit        = "audit"
 )
 
@@ -48,6 +49,8 @@ type Options struct {
 	CPUs     *int     // --cpus
 	Mem      *int     // --mem, GB
 	GPUs     *int     // --gpus
+	Offline  bool     // worker create --offline
+	Force    bool     // worker delete --force
 
 	Audit client.AuditQuery // audit: --since, --until, --actor, --target, --action, --limit
 
@@ -67,6 +70,7 @@ group, the Unix user their jobs run as) and workers (size; drain, resume).
   rcq-admin worker resume ID|NAME         put a worker back online
   rcq-admin worker create NAME            add a worker
   rcq-admin worker set ID|NAME            change a worker's size
+  rcq-admin worker delete ID|NAME         delete an idle worker (--force: drain, wait, delete)
   rcq-admin audit                         show who changed what (the audit log)
 
 Every command needs an admin's token: log in as an admin with rcq-login
@@ -183,6 +187,8 @@ func run(ctx context.Context, opts *Options) error {
 		return workerCreateRun(ctx, opts, s)
 	case ActionWorkerSet:
 		return workerSetRun(ctx, opts, s)
+	case ActionWorkerDelete:
+		return workerDeleteRun(ctx, opts, s)
 	case ActionAudit:
 		return auditRun(ctx, opts, s)
 	}

@@ -189,6 +189,22 @@ func (a *fakeAdmin) handler() http.Handler {
 	})
 	worker("POST /api/admin/workers/{id}/drain", func(wk *apitype.Worker, _ []byte) { wk.Status = "drained" })
 	worker("POST /api/admin/workers/{id}/resume", func(wk *apitype.Worker, _ []byte) { wk.Status = "online" })
+	// Worker 2 runs a job: refused unless forced.
+	route("DELETE /api/admin/workers/{id}", func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		for i := range a.workers {
+			if a.workers[i].ID != id(r) {
+				continue
+			}
+			if id(r) == 2 && r.URL.Query().Get("force") != "true" {
+				writeErr(w, 409, "worker_busy", "worker gpu-a has job 7 running: drain it and wait for them to end, or delete it with force (drains, waits, then deletes)")
+				return
+			}
+			a.workers = append(a.workers[:i], a.workers[i+1:]...)
+			writeJSON(w, 200, apitype.Message{Message: "deleted"})
+			return
+		}
+		writeErr(w, 404, "worker_not_found", "worker %d not found", id(r))
+	})
 	return mux
 }
 
@@ -227,7 +243,10 @@ func TestFlagParsing(t *testing.T) {
 		{[]string{"workers"}, Options{Action: ActionWorkers}},
 		{[]string{"worker", "drain", "gpu-a"}, Options{Action: ActionWorkerDrain, Target: "gpu-a"}},
 		{[]string{"worker", "resume", "2", "--json"}, Options{Action: ActionWorkerResume, Target: "2", JSON: true}},
-		{[]string{"worker", "create", "w1", "--node", "n1", "--cpus", "8", "--gpus", "0"}, Options{Action: ActionWorkerCreate, Name: "w1", Node: "n1", CPUs: ptr(8), GPUs: ptr(0)}},
+		{[]string{"worker", "create", "w1", "--node", "n1", "--cpus", "8", "--mem", "4", "--gpus", "0"}, Options{Action: ActionWorkerCreate, Name: "w1", Node: "n1", CPUs: ptr(8), Mem: ptr(4), GPUs: ptr(0)}},
+		{[]string{"worker", "create", "w2", "--node", "n9", "--cpus", "8", "--mem", "4", "--offline"}, Options{Action: ActionWorkerCreate, Name: "w2", Node: "n9", CPUs: ptr(8), Mem: ptr(4), Offline: true}},
+		{[]string{"worker", "delete", "w1"}, Options{Action: ActionWorkerDelete, Target: "w1"}},
+		{[]string{"worker", "delete", "3", "--force"}, Options{Action: ActionWorkerDelete, Target: "3", Force: true}},
 		{[]string{"worker", "set", "w1", "--mem", "0"}, Options{Action: ActionWorkerSet, Target: "w1", Mem: ptr(0)}},
 	}
 	for _, c := range cases {
@@ -247,6 +266,7 @@ func TestFlagParsing(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	_, e := setup(t, "admin")
 	cases := map[string][]string{
+		`unknown command "frob" for "rcq-admin worker": use drain, resume, create, set or delete`:     {"worker", "frob"},
 		`unknown command "frob" for "rcq-admin group": use create or set`:                             {"group", "frob"},
 		`unknown command "x" for "rcq-admin groups"`:                                                  {"groups", "x"},
 		`accepts 1 arg(s), received 0`:                                                                {"group", "create"},
@@ -259,8 +279,9 @@ func TestUsageErrors(t *testing.T) {
 		`nothing to change: give --unix-user, --admin or --group`:                                     {"user", "set", "bob@lab"},
 		`--group 0: use a positive group id (rcq-admin groups lists them)`:                            {"user", "set", "bob@lab", "--group", "0"},
 		`"0" is not a user id: use a positive number such as 7`:                                       {"user", "set", "0", "--admin"},
-		`--node and --cpus are required: e.g. --node node1 --cpus 32`:                                 {"worker", "create", "w", "--cpus", "2"},
-		`--cpus 0: use a whole number from 1 to 65536`:                                                {"worker", "create", "w", "--node", "n", "--cpus", "0"},
+		`--node, --cpus and --mem are required: e.g. --node node1 --cpus 32 --mem 128`:                {"worker", "create", "w", "--node", "n", "--cpus", "2"},
+		`--mem 0: a worker needs at least 1 GB (one of 0 GB would take no job)`:                       {"worker", "create", "w", "--node", "n", "--cpus", "2", "--mem", "0"},
+		`--cpus 0: use a whole number from 1 to 65536`:                                                {"worker", "create", "w", "--node", "n", "--cpus", "0", "--mem", "1"},
 		`nothing to change: give --cpus, --mem or --gpus`:                                             {"worker", "set", "w"},
 		`--mem -1: use a whole number from 0 to 16777216`:                                             {"worker", "set", "w", "--mem", "-1"},
 		`invalid argument "x" for "--cpus" flag: strconv.ParseInt: parsing "x": invalid syntax`:       {"worker", "set", "w", "--cpus", "x"},
@@ -415,6 +436,23 @@ func TestWorkers(t *testing.T) {
 	code, _, errOut = runAdmin(e, "worker", "resume", "9")
 	if code != 1 || errOut != "rcq-admin: resume worker 9: worker 9 not found\n" {
 		t.Errorf("unknown id: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = runAdmin(e, "worker", "create", "spare", "--node", "node9", "--cpus", "2", "--mem", "4", "--offline")
+	if code != 0 || !strings.HasSuffix(out, "\n") || !strings.Contains(a.sent()[len(a.sent())-1], `"status":"offline"`) {
+		t.Errorf("create --offline: exit %d, %q %q, sent %q", code, out, errOut, a.sent()[len(a.sent())-1])
+	}
+	code, out, errOut = runAdmin(e, "worker", "delete", "gpu-a")
+	if code != 1 || out != "" || errOut != "rcq-admin: delete worker 2: worker gpu-a has job 7 running: drain it and wait for them to end, or delete it with force (drains, waits, then deletes)\n" {
+		t.Errorf("delete a busy worker: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, errOut = runAdmin(e, "worker", "delete", "gpu-a", "--force")
+	if code != 0 || out != "Deleted worker 2 (gpu-a)\n" || errOut != "Draining worker 2 and waiting for its jobs to end...\n" {
+		t.Errorf("delete --force: exit %d, %q %q", code, out, errOut)
+	}
+	// (the fake refuses worker 2 unless force=true was sent)
+	code, out, errOut = runAdmin(e, "worker", "delete", "1", "--json")
+	if code != 0 || out != "{\n  \"deleted\": true,\n  \"id\": 1\n}\n" {
+		t.Errorf("delete --json: exit %d, %q %q", code, out, errOut)
 	}
 }
 

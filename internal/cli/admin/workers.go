@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -33,9 +34,9 @@ offline (its rcqd stopped heartbeating), LAST_HEARTBEAT in local time.
 }
 
 func newWorkerCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	return parent("worker", "Drain, resume, create or resize a worker", "drain, resume, create or set",
+	return parent("worker", "Drain, resume, create, resize or delete a worker", "drain, resume, create, set or delete",
 		newWorkerStateCmd(f, runF, ActionWorkerDrain), newWorkerStateCmd(f, runF, ActionWorkerResume),
-		newWorkerCreateCmd(f, runF), newWorkerSetCmd(f, runF))
+		newWorkerCreateCmd(f, runF), newWorkerSetCmd(f, runF), newWorkerDeleteCmd(f, runF))
 }
 
 func newWorkerStateCmd(f *cli.Factory, runF func(*Options) error, action string) *cobra.Command {
@@ -67,27 +68,41 @@ again within about a minute.)`
 func newWorkerCreateCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	var node string
 	var cpus, mem, gpus int
+	var offline bool
 	c := leaf(f, runF, ActionWorkerCreate, &cobra.Command{
-		Use:   "create NAME --node NODE --cpus N [flags]",
+		Use:   "create NAME --node NODE --cpus N --mem GB [flags]",
 		Short: "Add a worker",
 		Long: `Add a worker named NAME (unique, 1 to 100 characters without spaces, '/'
 or ','), online, whose jobs the rcqd with node.name NODE runs. The workers
 an rcqd declares in its configuration are registered by that rcqd at start
-and need no create.`,
-		Example: "  rcq-admin worker create gpu-a --node node1 --cpus 32 --mem 256 --gpus 4",
-		Args:    cli.ArgsUsage(cobra.ExactArgs(1)),
+and need no create.
+
+NODE must be a node whose rcqd has run on this database (heartbeated):
+anything else is refused, naming the known nodes, so a typo never makes a
+worker that takes jobs nobody runs. To add a worker for a node whose rcqd
+has not started yet, create it --offline: it comes online with that rcqd's
+first heartbeat. --mem is required and at least 1 (a worker of 0 GB would
+take no job).`,
+		Example: "  rcq-admin worker create gpu-a --node node1 --cpus 32 --mem 256 --gpus 4\n" +
+			"  rcq-admin worker create spare --node node9 --cpus 8 --mem 32 --offline",
+		Args: cli.ArgsUsage(cobra.ExactArgs(1)),
 	}, func(cmd *cobra.Command, o *Options, args []string) error {
 		o.Name, o.Node = strings.TrimSpace(args[0]), strings.TrimSpace(node)
 		if o.Name == "" {
 			return cli.Usagef("the worker name is empty: give a name such as gpu-a")
 		}
-		if o.Node == "" || !cmd.Flags().Changed("cpus") {
-			return cli.Usagef("--node and --cpus are required: e.g. --node node1 --cpus 32")
+		if o.Node == "" || !cmd.Flags().Changed("cpus") || !cmd.Flags().Changed("mem") {
+			return cli.Usagef("--node, --cpus and --mem are required: e.g. --node node1 --cpus 32 --mem 128")
 		}
 		o.CPUs, o.Mem, o.GPUs = changed(cmd, "cpus", cpus), changed(cmd, "mem", mem), changed(cmd, "gpus", gpus)
+		if mem < 1 {
+			return cli.Usagef("--mem %d: a worker needs at least 1 GB (one of 0 GB would take no job)", mem)
+		}
+		o.Offline = offline
 		return checkSizes(o)
 	})
 	c.Flags().StringVar(&node, "node", "", "the `NODE` (node.name of the rcqd) that runs the worker's jobs")
+	c.Flags().BoolVar(&offline, "offline", false, "create it offline: for a node whose rcqd has not started yet (it comes online with the first heartbeat)")
 	_ = c.RegisterFlagCompletionFunc("node", cobra.NoFileCompletions)
 	sizeFlags(c, &cpus, &mem, &gpus)
 	return c
@@ -117,6 +132,28 @@ size back when its rcqd restarts.`,
 		return checkSizes(o)
 	})
 	sizeFlags(c, &cpus, &mem, &gpus)
+	return c
+}
+
+func newWorkerDeleteCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
+	var force bool
+	c := leaf(f, runF, ActionWorkerDelete, &cobra.Command{
+		Use:   "delete ID|NAME [flags]",
+		Short: "Delete a worker",
+		Long: `Delete the worker with id ID or name NAME. It leaves every list and its
+name is free again; the jobs that ran there keep naming it in rcq-acct.
+While jobs run on it the delete is refused, naming them (exit status 1);
+with --force the worker is drained first (nothing new starts there), the
+command waits for its jobs to end, then deletes it. Interrupting a --force
+delete leaves the worker drained.`,
+		Example:           "  rcq-admin worker delete typo-worker\n  rcq-admin worker delete node7 --force",
+		Args:              cli.ArgsUsage(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeWorkers(f),
+	}, func(cmd *cobra.Command, o *Options, args []string) error {
+		o.Force = force
+		return setWorkerTarget(o, args[0])
+	})
+	c.Flags().BoolVar(&force, "force", false, "drain the worker, wait for its jobs to end, then delete it")
 	return c
 }
 
@@ -205,8 +242,26 @@ func workerStateRun(ctx context.Context, o *Options, s *cli.Session) error {
 	return o.printResult(w, "Resumed worker %d (%s): it takes new jobs", w.ID, w.Name)
 }
 
+func workerDeleteRun(ctx context.Context, o *Options, s *cli.Session) error {
+	id, err := workerID(ctx, s, o.Target)
+	if err != nil {
+		return err
+	}
+	if o.Force {
+		fmt.Fprintf(o.F.IO.ErrOut, "Draining worker %d and waiting for its jobs to end...\n", id)
+	}
+	if err := s.DeleteWorker(ctx, id, o.Force); err != nil {
+		return err
+	}
+	return o.printResult(map[string]any{"id": id, "deleted": true}, "Deleted worker %d (%s)", id, o.Target)
+}
+
 func workerCreateRun(ctx context.Context, o *Options, s *cli.Session) error {
-	w, err := s.CreateWorker(ctx, apitype.WorkerRequest{Name: o.Name, Node: o.Node, CPUCores: o.CPUs, MemoryGB: o.Mem, GPUCount: o.GPUs})
+	req := apitype.WorkerRequest{Name: o.Name, Node: o.Node, CPUCores: o.CPUs, MemoryGB: o.Mem, GPUCount: o.GPUs}
+	if o.Offline {
+		req.Status = string(rcq.WorkerOffline)
+	}
+	w, err := s.CreateWorker(ctx, req)
 	if err != nil {
 		return err
 	}
