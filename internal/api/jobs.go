@@ -22,6 +22,7 @@ func spec(req *apitype.SubmitRequest) (*rcq.JobSpec, error) {
 		CPUCores: req.CPUCores, MemoryGB: req.MemoryGB, GPUs: req.GPUCount,
 		EstimatedHours: estimatedHours(req.EstimatedHours), Priority: req.Priority,
 		Output: req.Output, Error: req.Error, Hold: req.Hold, Umask: req.Umask, Array: req.Array,
+		Requeue: req.Requeue,
 	}
 	switch req.TimeLimit {
 	case "":
@@ -233,6 +234,7 @@ func (s *Server) jobJSON(j *rcq.Job) apitype.Job {
 		StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Worker: j.WorkerName, GPUIndices: j.GPUIndices,
 		ExitCode: j.ExitCode, Signal: j.Signal, OutputPath: j.Output, ErrorPath: j.Error, Umask: j.Umask.String(),
 		CPUSeconds: j.CPUSeconds, PeakMemoryKB: j.PeakMemoryKB, ErrorMessage: errorMessage(j),
+		Requeue: j.Requeue, Restarts: j.Restarts, RequeuedAt: j.RequeuedAt,
 	}
 	if s.OutputPaths != nil {
 		out.OutputPath, out.ErrorPath = s.OutputPaths(j)
@@ -278,6 +280,8 @@ func errorMessage(j *rcq.Job) string {
 		}
 	case rcq.JobTimeout:
 		msg = "time limit reached"
+	case rcq.JobNodeFail:
+		msg = "node failure"
 	case rcq.JobCancelled:
 		msg = "cancelled"
 	default:

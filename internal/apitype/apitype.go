@@ -164,6 +164,10 @@ type SubmitRequest struct {
 	// TimeLimit "unlimited" (sbatch --time=UNLIMITED) asks for the most time
 	// rcqd allows (jobs.max_estimated_hours), in place of estimated_hours.
 	TimeLimit string `json:"time_limit,omitempty"`
+	// Requeue: true puts the job back in the queue, once, if its node fails
+	// or it is never launched (sbatch --requeue); false never (--no-requeue);
+	// left out, rcqd's default (array elements only, jobs.requeue_array_elements).
+	Requeue *bool `json:"requeue,omitempty"`
 }
 
 // SubmitResponse answers a submit. Test-only submits (POST /api/jobs?test_only=true)
@@ -238,6 +242,12 @@ type Job struct {
 	ArrayTaskID   *int   `json:"array_task_id,omitempty"`
 	ArrayTasks    string `json:"array_tasks,omitempty"`
 	ArrayThrottle int    `json:"array_throttle,omitempty"`
+	// Requeue is what the job asked for (nil: rcqd's default); Restarts how
+	// many times it went back to the queue after its node failed or its
+	// launch was lost, RequeuedAt when it last did.
+	Requeue    *bool      `json:"requeue,omitempty"`
+	Restarts   int        `json:"restarts"`
+	RequeuedAt *time.Time `json:"requeued_at,omitempty"`
 }
 
 // SlurmID is the job's id as squeue shows it: "123", an element "123_4",

@@ -28,7 +28,6 @@ func TestSlurmOptions(t *testing.T) {
 		{name: "ignored", slurm: true, args: []string{"--qos=high", "--exclusive", "--signal=B:INT@30", "--requeue", "--mail-type=END", "--qos", "normal", "--wrap", "x"}, cores: 1,
 			err: "sbatch: warning: --exclusive is not supported by rcq and is ignored: the job gets the cores it asks for, not the whole node\n" +
 				"sbatch: warning: --signal=B:INT@30 is not supported by rcq and is ignored: rcq sends no signal before the time limit\n" +
-				"sbatch: warning: --requeue is not supported by rcq and is ignored: rcq never requeues a job\n" +
 				"sbatch: warning: --mail-type=END is not supported by rcq and is ignored: rcq sends no mail (NONE is accepted)\n"},
 		{name: "accepted quietly", slurm: true, args: []string{"-Q", "-v", "--no-requeue", "--mail-type=NONE", "-M", "rcq", "--wrap", "x"}, cores: 1},
 		{name: "other partition", slurm: true, args: []string{"-p", "gpu", "--wrap", "x"}, code: cli.ExitFailure,

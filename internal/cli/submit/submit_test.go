@@ -337,3 +337,48 @@ func TestSendsUmask(t *testing.T) {
 		}
 	}
 }
+
+// --requeue and --no-requeue (and #SBATCH --requeue, SBATCH_REQUEUE) send
+// requeue true or false; neither leaves it out (rcqd's default); both from
+// one kind of source is a usage error, otherwise the stronger source wins.
+func TestRequeue(t *testing.T) {
+	api := clitest.NewAPI(t)
+	yes, no := true, false
+	for _, c := range []struct {
+		name string
+		vars map[string]string
+		args []string
+		want *bool
+		err  string
+	}{
+		{name: "neither", args: []string{"--wrap", "x"}},
+		{name: "flag", args: []string{"--requeue", "--wrap", "x"}, want: &yes},
+		{name: "no flag", args: []string{"--no-requeue", "--wrap", "x"}, want: &no},
+		{name: "directive", args: []string{writeScript(t, "#!/bin/sh\n#SBATCH --requeue\ntrue\n")}, want: &yes},
+		{name: "variable", vars: map[string]string{"SBATCH_REQUEUE": "1"}, args: []string{"--wrap", "x"}, want: &yes},
+		{name: "flag beats directive", args: []string{"--no-requeue", writeScript(t, "#!/bin/sh\n#SBATCH --requeue\ntrue\n")}, want: &no},
+		{name: "both flags", args: []string{"--requeue", "--no-requeue", "--wrap", "x"}, err: "rcq-submit: --requeue and --no-requeue together: choose one\n"},
+	} {
+		e := clitest.NewEnv(t, "rcq-submit", api.URL)
+		e.Login(t, api, "ann@lab")
+		for k, v := range c.vars {
+			e.Vars[k] = v
+		}
+		before := len(api.Submits)
+		code := e.Run(NewRootCmd(e.F), c.args...)
+		if c.err != "" {
+			if code != cli.ExitUsage || !strings.HasPrefix(e.Stderr.String(), c.err) || len(api.Submits) != before {
+				t.Errorf("%s: exit %d, stderr %q", c.name, code, e.Stderr)
+			}
+			continue
+		}
+		if code != 0 || len(api.Submits) != before+1 {
+			t.Errorf("%s: exit %d: %s", c.name, code, e.Stderr)
+			continue
+		}
+		got := api.Submits[before].Requeue
+		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
+			t.Errorf("%s: requeue %v, want %v", c.name, got, c.want)
+		}
+	}
+}

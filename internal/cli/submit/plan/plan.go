@@ -115,6 +115,49 @@ func Prepare(in *Input) (*Plan, error) {
 	return p, nil
 }
 
+// requeueOf reads --requeue and --no-requeue: nil when neither is given
+// (rcqd's default). Both given, the stronger source wins (the command line
+// over variables over directives, as every option); both from sources of
+// one rank is an error.
+func requeueOf(s settings) (*bool, error) {
+	yes, err := s.boolOf("requeue")
+	if err != nil {
+		return nil, err
+	}
+	no, err := s.boolOf("no-requeue")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case yes && no:
+		ry, rn := sourceRank(s["requeue"].source), sourceRank(s["no-requeue"].source)
+		if ry == rn {
+			return nil, fmt.Errorf("%s and %s together: choose one", s["requeue"].source, s["no-requeue"].source)
+		}
+		v := ry > rn
+		return &v, nil
+	case yes:
+		v := true
+		return &v, nil
+	case no:
+		v := false
+		return &v, nil
+	}
+	return nil, nil
+}
+
+// sourceRank orders where a setting came from by precedence: the command
+// line (--x) over input variables over directive lines (#SBATCH, #RCQ).
+func sourceRank(source string) int {
+	switch {
+	case strings.HasPrefix(source, "--"):
+		return 2
+	case strings.HasPrefix(source, "#"):
+		return 0
+	}
+	return 1
+}
+
 // build turns the merged settings into the request. Errors name the option
 // (and the directive line or variable) and the accepted form.
 func build(in *Input, s settings, p *Plan) (*Plan, error) {
@@ -126,6 +169,9 @@ func build(in *Input, s settings, p *Plan) (*Plan, error) {
 		}
 	}
 	r.Hold = p.Hold
+	if r.Requeue, err = requeueOf(s); err != nil {
+		return nil, err
+	}
 	if p.JSON && p.Parsable {
 		return nil, fmt.Errorf("--json and --parsable together: choose one output")
 	}

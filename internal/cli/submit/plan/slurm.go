@@ -34,7 +34,6 @@ var slurmOptions = []option{
 		usage: "`N` GPUs on the one node (or TYPE:N): as --gpus"},
 	{long: "quiet", short: "Q", isBool: true, directive: true, usage: "accepted: rcq prints no progress messages"},
 	{long: "verbose", short: "v", isBool: true, directive: true, usage: "accepted; no effect"},
-	{long: "no-requeue", isBool: true, directive: true, usage: "accepted: rcq never requeues a job"},
 	// A comment is metadata only, which tools (Snakemake) put on every job:
 	// no warning, since some read sbatch's stderr and stdout as one.
 	{long: "comment", directive: true, usage: "`TEXT` accepted and not kept (metadata only: nothing changes in what runs)"},
@@ -45,7 +44,6 @@ var slurmOptions = []option{
 	ignoredOptional("exclusive", "the job gets the cores it asks for, not the whole node"),
 	ignored("signal", "", "rcq sends no signal before the time limit"),
 	ignored("open-mode", "", "rcq writes the output files as it always does"),
-	{long: "requeue", isBool: true, directive: true, note: "rcq never requeues a job", usage: "ignored with a warning: rcq never requeues a job"},
 	ignored("wckey", "", "rcq has no workload keys"),
 	ignored("mail-type", "", "rcq sends no mail (NONE is accepted)"),
 	ignored("mail-user", "", "rcq sends no mail"),
