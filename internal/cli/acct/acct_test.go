@@ -135,8 +135,16 @@ func TestOptions(t *testing.T) {
 	// States rcq never gives select nothing, without a request.
 	var queries []string
 	e := newEnv(t, fakeAcct(t, 1, &queries))
-	if code := e.Run(NewRootCmd(e.F), "-s", "OOM,NF", "-n"); code != 0 || e.Stdout.Len() != 0 || len(queries) != 0 {
-		t.Errorf("-s OOM,NF: exit %d, %q, %d queries", code, e.Stdout, len(queries))
+	if code := e.Run(NewRootCmd(e.F), "-s", "OOM,BF", "-n"); code != 0 || e.Stdout.Len() != 0 || len(queries) != 0 {
+		t.Errorf("-s OOM,BF: exit %d, %q, %d queries", code, e.Stdout, len(queries))
+	}
+	// NODE_FAIL is rcq's node_fail (a job whose node died).
+	for _, s := range []string{"NF", "node_fail", "NODE_FAIL"} {
+		queries = nil
+		e = newEnv(t, fakeAcct(t, 1, &queries))
+		if code := e.Run(NewRootCmd(e.F), "-s", s, "-n"); code != 0 || len(queries) != 1 || !strings.HasSuffix(queries[0], "&states=node_fail") {
+			t.Errorf("-s %s: exit %d, queries %q, stderr %q", s, code, queries, e.Stderr)
+		}
 	}
 }
 

@@ -64,7 +64,7 @@ func TestShowFinishedJob(t *testing.T) {
    Priority=3
    JobState=FAILED Reason=NonZeroExitCode Dependency=afterok:7(COMPLETED),afterany:8(UNKNOWN)
    ReasonDetail=exit code 137
-   ExitCode=0:9
+   Restarts=0 ExitCode=0:9
    RunTime=00:01:30 TimeLimit=1-02:30:00
    SubmitTime=2026-11-28T10:00:00 StartTime=2026-11-28T11:00:00 EndTime=2026-11-28T11:01:30
    NodeList=node1 BatchHost=node1
@@ -92,7 +92,7 @@ func TestShowPendingJobWithPriorityFactors(t *testing.T) {
 	for _, want := range []string{
 		"   Priority=1 Rank=4 FinalPriority=0.625 Base=1.000 FairShare=0.500 WaitBoost=1.250\n",
 		"   JobState=PENDING Reason=JobHeldUser Dependency=(null)\n",
-		"   Hold=user\n", "   ExitCode=0:0\n", "   RunTime=00:00:00 TimeLimit=01:00:00\n",
+		"   Hold=user\n", "   Restarts=0 ExitCode=0:0\n", "   RunTime=00:00:00 TimeLimit=01:00:00\n",
 		"StartTime=Unknown EndTime=Unknown\n", "   NodeList=(null) BatchHost=(null)\n", "   TRES=cpu=1,mem=1G,node=1\n",
 		"   MinMemoryNode=1G\n", "   WorkDir=(null)\n",
 	} {
@@ -154,6 +154,27 @@ func TestFormats(t *testing.T) {
 	}{{nil, "", "0:0"}, {intp(0), "", "0:0"}, {intp(2), "", "2:0"}, {nil, "TERM", "0:15"}, {intp(137), "KILL", "0:9"}, {intp(1), "BOGUS", "1:0"}} {
 		if got := ExitCode(c.code, c.sig); got != c.want {
 			t.Errorf("ExitCode(%v, %q) = %q, want %q", c.code, c.sig, got, c.want)
+		}
+	}
+}
+
+// A job whose node failed shows JobState=NODE_FAIL, the reason and its
+// detail, and Requeue= (as asked) and Restarts= on scontrol's line.
+func TestShowNodeFailJob(t *testing.T) {
+	api, e := setup(t)
+	requeue := true
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "lost", Status: "node_fail",
+		Reason: rcq.ReasonNodeFail, ReasonDetail: "node node2 was last seen at 2026-11-28T10:59:00Z (no heartbeat for more than node.dead_after, 1m0s)",
+		CPUCores: 1, MemoryGB: 1, EstimatedHours: 1, Priority: 1, SubmittedAt: clitest.Now.Add(-2 * time.Hour),
+		StartedAt: at(-time.Hour), CompletedAt: at(-time.Hour + time.Minute), Worker: "w2", Requeue: &requeue, Restarts: 1})
+	if code := e.Run(NewRootCmd(e.F), "4"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.Stderr)
+	}
+	out := e.Stdout.String()
+	for _, want := range []string{"   JobState=NODE_FAIL Reason=NodeFail", "   ReasonDetail=node node2 was last seen at ",
+		"\n   Requeue=1 Restarts=1 ExitCode=0:0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
 		}
 	}
 }

@@ -65,7 +65,13 @@ func Write(w io.StringWriter, j *apitype.Job, now time.Time) {
 	if j.Hold != "" {
 		line("Hold", j.Hold)
 	}
-	line("ExitCode", ExitCode(j.ExitCode, j.Signal))
+	// As scontrol's "Requeue=1 Restarts=0 ... ExitCode=0:0" line; Requeue
+	// only when the job asked (--requeue, --no-requeue).
+	exit := []string{"Restarts", strconv.Itoa(j.Restarts), "ExitCode", ExitCode(j.ExitCode, j.Signal)}
+	if j.Requeue != nil {
+		exit = append([]string{"Requeue", map[bool]string{true: "1", false: "0"}[*j.Requeue]}, exit...)
+	}
+	line(exit...)
 	limit := int64(math.Round(j.EstimatedHours * 3600))
 	line("RunTime", Duration(runTime(j, now)), "TimeLimit", Duration(limit))
 	start, end := "Unknown", "Unknown"
