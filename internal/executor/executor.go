@@ -103,6 +103,8 @@ type Executor struct {
 	sigWake chan struct{} // signals asked for: deliver them
 	launch  chan struct{} // semaphore
 
+	scanned bool // the job directories a previous rcqd left were checked (first pass)
+
 	mu       sync.Mutex
 	jobs     map[rcq.JobID]*tracked
 	done     map[rcq.JobID]time.Time // finished in the store by us, at
@@ -312,6 +314,12 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 		r.Err = err
 		return r
 	}
+	if !e.scanned {
+		// Before anything is taken: every job directory now is a previous
+		// rcqd's.
+		e.scanned = true
+		r.Killed += e.stopOrphans(jobs)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopping {
@@ -490,6 +498,51 @@ func (e *Executor) take(ctx context.Context, tr *tracked) {
 	e.jobLog(id, "worker lost: %s", detail)
 	e.log.Warn("job lost", "job_id", id, "reason", detail)
 	e.report(ctx, tr, rcq.Outcome{JobID: id, State: rcq.JobFailed, Reason: rcq.ReasonWorkerLost, Detail: detail, EndedAt: time.Now()})
+}
+
+// stopOrphans, at start, stops what a previous rcqd left running of jobs
+// that are no longer this node's: their node was declared dead while no rcqd
+// ran here, and they ended node_fail or were requeued (and may run elsewhere
+// now). Each such job directory's supervisor and process group are killed
+// and the directory removed, with the reason in the job's log. Never two
+// copies. It returns how many it stopped.
+func (e *Executor) stopOrphans(jobs []rcq.Job) int {
+	listed := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		listed[strconv.FormatInt(int64(j.ID), 10)] = true
+	}
+	entries, err := os.ReadDir(e.jobsDir)
+	if err != nil {
+		e.log.Warn("read the job directories", "err", err)
+		return 0
+	}
+	n := 0
+	for _, ent := range entries {
+		id, err := strconv.ParseInt(ent.Name(), 10, 64)
+		if err != nil || id <= 0 || listed[ent.Name()] || !ent.IsDir() {
+			continue
+		}
+		dir := filepath.Join(e.jobsDir, ent.Name())
+		alive := false
+		if locked, pid := supervisorAlive(dir); locked && pid > 0 {
+			alive = true
+			if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+				unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+				unix.Close(fd)
+			}
+		}
+		e.killLeftovers(dir)
+		if alive {
+			n++
+			why := "the job is no longer this node's: it ended (node_fail) or was requeued while no rcqd ran here"
+			e.log.Warn("stopped a job left running by a previous rcqd: never two copies", "job_id", id, "reason", why)
+			e.jobLog(rcq.JobID(id), "stopped at rcqd start (SIGKILL): %s", why)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			e.log.Warn("remove a stale job directory", "job_id", id, "err", err)
+		}
+	}
+	return n
 }
 
 // stopOldRun kills what is left of an earlier run of tr's job in its
