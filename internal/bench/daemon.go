@@ -126,6 +126,9 @@ func (b *Bench) startDaemon(ctx context.Context, o daemonOpts) (*daemon, error) 
 		// more in all: above the default caps.
 		"RCQ_JOBS_MAX_PENDING_PER_USER=10000000",
 		"RCQ_JOBS_MAX_PENDING_TOTAL=10000000",
+		// Jobs placed on the absent node's workers (absentWorkers) are
+		// never launched: not LaunchFailed during a run either.
+		"RCQ_JOBS_START_TIMEOUT=24h",
 	)
 	env = append(env, o.env...)
 	d.cmd = exec.Command(filepath.Join(b.bin, "rcqd"), "--state-dir", dir, "--socket", d.Sock,

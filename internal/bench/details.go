@@ -11,6 +11,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/client"
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/store"
 )
 
 // details is scenario 10: the commands of a researcher's day (issue 12) on
@@ -141,15 +142,29 @@ func loadHistory(ctx context.Context, d *daemon, c *client.Client, jobs, workers
 	if _, err := st.AddWorkers(ctx, absentWorkers("bench", workers)); err != nil {
 		return fmt.Errorf("load workers: %w", err)
 	}
+	return holdAbsentNode(ctx, st)
+}
+
+// holdAbsentNode takes the lease of absentWorkers' node for a day, as an
+// rcqd would: the scheduler places jobs only on nodes whose lease is live.
+// Nothing launches them (rcqd runs the bench with jobs.start_timeout 24h, so
+// they are not ended as LaunchFailed either).
+func holdAbsentNode(ctx context.Context, st *store.Store) error {
+	if _, err := st.AcquireLease(ctx, store.NodeLease(absentNode), absentNode+":stand-in", 24*time.Hour); err != nil {
+		return fmt.Errorf("lease of node %s: %w", absentNode, err)
+	}
 	return nil
 }
+
+// absentNode is the node of absentWorkers: no rcqd runs it.
+const absentNode = "bench-absent"
 
 // absentWorkers are n empty 4-core workers named prefix-1..n of a node no
 // rcqd runs: the scheduler fills them, nothing executes there.
 func absentWorkers(prefix string, n int) []rcq.Worker {
 	ws := make([]rcq.Worker, n)
 	for i := range ws {
-		ws[i] = rcq.Worker{Name: fmt.Sprintf("%s-%d", prefix, i+1), Node: "bench-absent",
+		ws[i] = rcq.Worker{Name: fmt.Sprintf("%s-%d", prefix, i+1), Node: absentNode,
 			Capacity: rcq.Resources{CPUCores: 4, MemoryGB: 16}}
 	}
 	return ws

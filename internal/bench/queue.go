@@ -214,6 +214,9 @@ func (b *Bench) schedCycle(ctx context.Context, d *daemon, pending int) error {
 		if prev, err = st.AddWorkers(ctx, absentWorkers(fmt.Sprintf("bench-%d", k), sz.SchedWorker)); err != nil {
 			return err
 		}
+		if err := holdAbsentNode(ctx, st); err != nil {
+			return err
+		}
 		took, n, err := waitCycle(ctx, d.LogPath, off, 2*time.Minute)
 		if err != nil {
 			return err
