@@ -51,6 +51,11 @@ type Config struct {
 	// jobs.start_timeout) and which lost jobs it requeues
 	// (jobs.requeue_array_elements). A zero DeadAfter turns the sweep off.
 	Lost rcq.LostJobPolicy
+	// LostGrace is how long this process must have held the lease before
+	// it looks for lost jobs, so that after a database outage (every lease
+	// lapsed) live nodes renew theirs first: 0 means LeaseTTL; negative,
+	// none (tests).
+	LostGrace time.Duration
 
 	// OnStarted, when set, is called by the loop with the starts that took
 	// effect, after they are committed. It must return promptly (a

@@ -96,6 +96,9 @@ type Loop struct {
 	leader    atomic.Bool
 	renewedAt time.Time // monotonic; touched only by the Run goroutine
 	sweptAt   time.Time // the last lost-job sweep; touched only by the Run goroutine
+	// leaderSince is when this process last became the leader (monotonic;
+	// touched only by the Run goroutine).
+	leaderSince time.Time
 
 	planMu sync.Mutex // one on-demand plan at a time
 
@@ -223,6 +226,9 @@ func (l *Loop) renew(ctx context.Context) bool {
 	}
 	if held {
 		l.renewedAt = time.Now()
+		if !was {
+			l.leaderSince = l.renewedAt
+		}
 	}
 	l.leader.Store(held)
 	switch {
@@ -259,7 +265,8 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 		return CycleResult{}, nil
 	}
 	var lost rcq.LostJobs
-	if l.cfg.Lost.DeadAfter > 0 && time.Since(l.sweptAt) >= min(l.cfg.Interval, sweepEvery) {
+	if l.cfg.Lost.DeadAfter > 0 && time.Since(l.sweptAt) >= min(l.cfg.Interval, sweepEvery) &&
+		time.Since(l.leaderSince) >= l.lostGrace() {
 		// Before the snapshot, so the requeued jobs and the capacity the
 		// ended ones held are in this cycle's plan.
 		var err error
@@ -309,6 +316,21 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 // over the jobs holding resources): event-driven cycles under a stream of
 // submits do not each pay for it.
 const sweepEvery = time.Second
+
+// lostGrace is how long a new leader waits before its first sweep
+// (Config.LostGrace). After a database outage every lease has lapsed and
+// every node looks silent; a new leader (this one, back from the outage, or
+// another) gives the live nodes' rcqd one lease time, three renewals, to
+// renew their node leases before it judges any node dead.
+func (l *Loop) lostGrace() time.Duration {
+	switch {
+	case l.cfg.LostGrace < 0:
+		return 0
+	case l.cfg.LostGrace == 0:
+		return l.cfg.LeaseTTL
+	}
+	return l.cfg.LostGrace
+}
 
 // logLost logs each job the sweep ended or requeued, once, where it happened.
 func (l *Loop) logLost(lost rcq.LostJobs) {

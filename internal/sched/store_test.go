@@ -389,6 +389,7 @@ func TestStoreCycleRequeuesLostJobs(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Lost = rcq.LostJobPolicy{DeadAfter: time.Minute, StartTimeout: time.Minute}
+	cfg.LostGrace = -1 // the new leader sweeps at once
 	if ok, err := f.st.AcquireLease(ctx, LeaseName, "a", time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -404,6 +405,13 @@ func TestStoreCycleRequeuesLostJobs(t *testing.T) {
 	follower := New(f.st, cfg, nil, "b")
 	if res, err := follower.runOnce(ctx); err != nil || res.Leader || len(res.Lost.Jobs) != 0 {
 		t.Fatalf("a follower's cycle: %+v %v", res, err)
+	}
+	// A leader of a moment (after a database outage every lease lapsed)
+	// judges no node before it held the lease a lease time.
+	patient := cfg
+	patient.LostGrace = 0 // LeaseTTL
+	if res, err := New(f.st, patient, nil, "a").runOnce(ctx); err != nil || !res.Leader || len(res.Lost.Jobs) != 0 {
+		t.Fatalf("a new leader's first cycle: %+v %v, want no sweep yet", res, err)
 	}
 	l := New(f.st, cfg, nil, "a")
 	res, err := l.runOnce(ctx)
