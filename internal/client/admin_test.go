@@ -35,12 +35,17 @@ func (a *adminAPI) handler() http.Handler {
 		"PATCH /api/admin/workers/3":       apitype.Worker{ID: 3, Name: "gpu-a", Node: "n1", CPUCores: 32, MemoryGB: 128, GPUCount: 4, Status: "online"},
 		"POST /api/admin/workers/3/drain":  apitype.Worker{ID: 3, Name: "gpu-a", Status: "drained"},
 		"POST /api/admin/workers/3/resume": apitype.Worker{ID: 3, Name: "gpu-a", Status: "online"},
+		"DELETE /api/admin/workers/3":      apitype.Message{Message: "worker 3 deleted"},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		key := r.Method + " " + r.URL.Path
+		sent := key
+		if r.URL.RawQuery != "" {
+			sent += "?" + r.URL.RawQuery
+		}
 		a.mu.Lock()
-		a.sent = append(a.sent, key+" "+string(body))
+		a.sent = append(a.sent, sent+" "+string(body))
 		a.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		out, ok := answers[key]
@@ -148,6 +153,8 @@ func TestAdminRequests(t *testing.T) {
 	if err == nil && wk.Status != "online" {
 		t.Errorf("resumed %+v", wk)
 	}
+	check("DeleteWorker", c.DeleteWorker(ctx, 3, false), "DELETE /api/admin/workers/3 ")
+	check("DeleteWorker force", c.DeleteWorker(ctx, 3, true), "DELETE /api/admin/workers/3?force=true ")
 }
 
 func TestAdminErrors(t *testing.T) {
@@ -170,6 +177,7 @@ func TestAdminErrors(t *testing.T) {
 		"update worker 9: ": func() error { _, err := user.UpdateWorker(ctx, 9, apitype.WorkerRequest{}); return err },
 		"drain worker 9: ":  func() error { _, err := user.DrainWorker(ctx, 9); return err },
 		"resume worker 9: ": func() error { _, err := user.ResumeWorker(ctx, 9); return err },
+		"delete worker 9: ": func() error { return user.DeleteWorker(ctx, 9, true) },
 	}
 	for prefix, call := range calls {
 		err := call()
