@@ -48,6 +48,21 @@ func TestFaultNodeKill9(t *testing.T) {
 	d1 := newDaemon(t, daemonOptions{name: "n1", dbURL: url, env: env, cores: 1})
 	d2 := newDaemon(t, daemonOptions{name: "n2", dbURL: url, env: env, cores: 8})
 	d1.start()
+	// n1 schedules (it holds the scheduler lease before n2 starts), so the
+	// figure measures a node's failure, not a scheduler's failover too
+	// (TestFaultTwoDaemonsFailover covers that).
+	conn := db(t, url)
+	for deadline := time.Now().Add(time.Minute); ; {
+		var holder string
+		err := conn.QueryRow(ctxT(t, 10*time.Second), `SELECT holder FROM leases WHERE name = 'scheduler' AND expires_at > now()`).Scan(&holder)
+		if err == nil && strings.HasPrefix(holder, "n1:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n1 does not hold the scheduler lease after a minute: %q %v", holder, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the database
+	}
 	d2.start()
 	c := d1.nobody()
 	work := tempDir(t, "w")
