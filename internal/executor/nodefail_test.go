@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,37 @@ func TestOrphanStoppedAtStart(t *testing.T) {
 			t.Fatalf("%s not removed", jobDir)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the directory the executor removes
+	}
+}
+
+// A job requeued while no rcqd ran here and placed here again: the new rcqd
+// finds the earlier run's directory (and its supervisor still running),
+// kills that run, and launches the current one. One copy at a time.
+func TestEarlierRunStoppedBeforeRelaunch(t *testing.T) {
+	t.Parallel()
+	st, dir := newMemStore(), openDir(t)
+	state := t.TempDir()
+	first := startExec(t, st, state, func(c *Config) { c.KillGrace = time.Hour })
+	st.add(newJob(7, dir, "#!/bin/sh\necho $$ >> runs\nexec sleep 600\n"))
+	old, _ := strconv.Atoi(waitFile(t, filepath.Join(dir, "runs"), 30*time.Second))
+	first.stop()
+	st.mu.Lock()
+	st.jobs[7].Restarts = 1 // requeued, and started here again
+	delete(st.launchedBy, 7)
+	st.mu.Unlock()
+	startExec(t, st, state, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids := strings.Fields(readFile(t, filepath.Join(dir, "runs")))
+		if len(pids) == 2 {
+			if !gone(old) {
+				t.Errorf("run 0 (pid %d) still runs beside run 1 (pid %s)", old, pids[1])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs %q: run 1 was not launched", pids)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a file a job writes
 	}
 }
