@@ -338,3 +338,24 @@ func TestCycle(t *testing.T) {
 	must(t, m, 500, "rcq_submitted_jobs_total", "route", "/api/jobs/batch")
 	must(t, m, 1, "rcq_submit_duration_seconds", "route", "/api/jobs/batch")
 }
+
+// TestLostJobs: the sweep's node failures and launch failures, ended or
+// requeued, counted from the cycles that made them (a failed cycle's sweep
+// committed too); every series is present from the first scrape.
+func TestLostJobs(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	must(t, m, 0, "rcq_scheduler_jobs_lost_total", "reason", rcq.ReasonNodeFail, "action", "requeued")
+	m.Cycle(sched.CycleResult{Leader: true, Took: time.Millisecond, Lost: rcq.LostJobs{Jobs: []rcq.LostJob{
+		{JobID: 1, Reason: rcq.ReasonNodeFail, State: rcq.JobNodeFail},
+		{JobID: 2, Reason: rcq.ReasonNodeFail, State: rcq.JobPending, Requeued: true},
+		{JobID: 3, Reason: rcq.ReasonNodeFail, State: rcq.JobNodeFail},
+	}}})
+	m.Cycle(sched.CycleResult{Leader: true, Lost: rcq.LostJobs{Jobs: []rcq.LostJob{
+		{JobID: 4, Reason: rcq.ReasonLaunchFailed, State: rcq.JobFailed},
+	}}})
+	must(t, m, 2, "rcq_scheduler_jobs_lost_total", "reason", rcq.ReasonNodeFail, "action", "ended")
+	must(t, m, 1, "rcq_scheduler_jobs_lost_total", "reason", rcq.ReasonNodeFail, "action", "requeued")
+	must(t, m, 1, "rcq_scheduler_jobs_lost_total", "reason", rcq.ReasonLaunchFailed, "action", "ended")
+	must(t, m, 0, "rcq_scheduler_jobs_lost_total", "reason", rcq.ReasonLaunchFailed, "action", "requeued")
+}

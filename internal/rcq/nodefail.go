@@ -36,23 +36,6 @@ type LostJobs struct {
 	Jobs []LostJob
 }
 
-// Count returns how many jobs of the sweep were node failures and launch
-// failures, and how many of either went back to the queue.
-func (l LostJobs) Count() (nodeFail, launchFailed, requeued int) {
-	for _, j := range l.Jobs {
-		switch j.Reason {
-		case ReasonNodeFail:
-			nodeFail++
-		case ReasonLaunchFailed:
-			launchFailed++
-		}
-		if j.Requeued {
-			requeued++
-		}
-	}
-	return nodeFail, launchFailed, requeued
-}
-
 // KnownNode is a node whose rcqd has heartbeated on this database: a
 // virtual worker must name one (or be created offline until it does).
 type KnownNode struct {
