@@ -381,3 +381,38 @@ func TestKnownNodes(t *testing.T) {
 		t.Fatalf("KnownNodes = %+v %v, want node1 (live) and node3", ns, err)
 	}
 }
+
+// The event log says a deleted worker is deleted, and a requeued job pending
+// again (GET /api/events streams both).
+func TestLostAndDeletedEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	id := f.submitRequeue(t, ptr(true))
+	f.start(t, id)
+	var before int64
+	if err := f.db.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	f.killNode(t, "node1", 2*time.Minute)
+	f.sweep(t, policy)
+	f.reviveNode(t, "node1", nodeHolder)
+	w, err := f.st.CreateWorker(ctx, rcq.Worker{Name: "spare", Node: "node1", Capacity: res(1, 1, 0), State: rcq.WorkerOnline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.DeleteWorker(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.st.EventsAfter(ctx, before, 0, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Kind+":"+ev.State)
+	}
+	if want := "job:pending worker:online worker:deleted"; strings.Join(got, " ") != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
