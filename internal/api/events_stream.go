@@ -23,6 +23,15 @@ func (s *Server) PokeEvents() {
 	}
 }
 
+// PlanChanged hands the event hub the plan of a scheduling cycle this
+// rcqd ran as the leader (sched.Config.OnCycle): streams hear at once of
+// the queue positions it changed. It never blocks.
+func (s *Server) PlanChanged(p *rcq.Plan) {
+	if s.hub != nil {
+		s.hub.Planned(p)
+	}
+}
+
 // events streams job, worker and queue-position events as Server-Sent
 // Events (docs/api.md "Events"). A caller sees its own jobs' events (an
 // admin every job's), every worker's, and the positions of its own
