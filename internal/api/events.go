@@ -85,6 +85,23 @@ type eventSub struct {
 	drop     sync.Once
 	sent     map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
 	fresh    bool              // no positions sent yet
+
+	// The write deadline of the stream's connection: the stream sets it
+	// before each burst; a drop shortens it to eventDropDrain, so a write
+	// blocked on a reader that stopped reading ends then.
+	dlMu     sync.Mutex
+	dropped  bool
+	setWrite func(time.Time) error
+}
+
+// writeDeadline sets the deadline of the stream's next writes to now + d,
+// unless the stream was dropped (its drain deadline stands).
+func (sub *eventSub) writeDeadline(d time.Duration) {
+	sub.dlMu.Lock()
+	defer sub.dlMu.Unlock()
+	if !sub.dropped && sub.setWrite != nil {
+		_ = sub.setWrite(time.Now().Add(d))
+	}
 }
 
 func newEventHub(log EventLog, planner Planner, logger *slog.Logger) *eventHub {
@@ -103,7 +120,7 @@ func (h *eventHub) Poke() {
 
 // subscribe opens a stream for caller u, starting the hub if needed, and
 // returns it with the id after which the hub delivers to it.
-func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool, catching bool) (*eventSub, error) {
+func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool, catching bool, setWrite func(time.Time) error) (*eventSub, error) {
 	h.mu.Lock()
 	if !h.running {
 		h.running = true
@@ -119,7 +136,7 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 		return nil, ctx.Err()
 	}
 	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan *[]byte, eventBuffer),
-		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching}
+		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching, setWrite: setWrite}
 	h.mu.Lock()
 	if h.initErr != nil {
 		err := h.initErr
@@ -339,7 +356,15 @@ func (h *eventHub) dropLocked(sub *eventSub) {
 			delete(h.users, sub.user)
 		}
 	}
-	sub.drop.Do(func() { close(sub.gone) })
+	sub.drop.Do(func() {
+		sub.dlMu.Lock()
+		sub.dropped = true
+		if sub.setWrite != nil {
+			_ = sub.setWrite(time.Now().Add(eventDropDrain))
+		}
+		sub.dlMu.Unlock()
+		close(sub.gone)
+	})
 	if eventDropped != nil {
 		eventDropped()
 	}

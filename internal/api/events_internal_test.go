@@ -30,11 +30,11 @@ func TestEventHubDropsSlowReader(t *testing.T) {
 	defer restore()
 	h := newEventHub(st, nil, slog.New(slog.DiscardHandler))
 	u := &rcq.User{ID: uid}
-	slow, err := h.subscribe(ctx, u, nil, false)
+	slow, err := h.subscribe(ctx, u, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := h.subscribe(ctx, u, nil, false)
+	fast, err := h.subscribe(ctx, u, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
