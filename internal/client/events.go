@@ -407,9 +407,16 @@ func (c *Client) pollFollow(ctx context.Context, poll Poll, check func(context.C
 
 // WaitJob returns job id once until holds for it (it ended, it started,
 // ...), following it through rcqd's event stream (polling an older rcqd).
+//
+// until is asked twice: of the job as an event describes it (ID, Status,
+// Reason, Hold, ExitCode, Signal and the times; nothing else is set), so
+// that events that do not make it true (the job started, when the caller
+// waits for its end) cost no request; and, when it says yes there, of the
+// job as rcqd returns it, which WaitJob returns. An until that looks at
+// other fields than those must not be used here.
 func (c *Client) WaitJob(ctx context.Context, id int64, poll Poll, until func(*apitype.Job) bool) (*apitype.Job, error) {
 	var job *apitype.Job
-	err := c.Follow(ctx, []int64{id}, poll, nil, func(ctx context.Context) (bool, error) {
+	err := c.Follow(ctx, []int64{id}, poll, waitRelevant(id, until), func(ctx context.Context) (bool, error) {
 		j, err := c.Job(ctx, id)
 		if err != nil {
 			return false, err
@@ -421,4 +428,26 @@ func (c *Client) WaitJob(ctx context.Context, id int64, poll Poll, until func(*a
 		return nil, err
 	}
 	return job, nil
+}
+
+// waitRelevant says which events make WaitJob read job id: those after
+// which until may hold.
+func waitRelevant(id int64, until func(*apitype.Job) bool) func(Event) bool {
+	return func(ev Event) bool {
+		if ev.Job == nil || ev.Job.ID != id {
+			return true // an element of the array id names: read the array
+		}
+		return until(eventJob(ev.Job))
+	}
+}
+
+// eventJob is the job as a job event describes it.
+func eventJob(e *apitype.JobEvent) *apitype.Job {
+	j := &apitype.Job{ID: e.ID, UserID: e.UserID, Status: e.State, Reason: e.Reason, Hold: e.Hold,
+		ExitCode: e.ExitCode, Signal: e.Signal, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt,
+		ArrayJobID: e.ArrayJobID, ArrayTaskID: e.ArrayTaskID}
+	if e.SubmittedAt != nil {
+		j.SubmittedAt = *e.SubmittedAt
+	}
+	return j
 }
