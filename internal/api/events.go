@@ -80,11 +80,17 @@ type eventSub struct {
 	// catching: the stream is still writing its backlog from the log; the
 	// hub sends it nothing until catchUp finds it level with the hub.
 	catching bool
-	ch       chan *[]byte  // pointers: 8 bytes a slot, not a slice header's 24
-	gone     chan struct{} // closed when the hub dropped the stream (it fell behind)
-	drop     sync.Once
-	sent     map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
-	fresh    bool              // no positions sent yet
+	// The messages queued for the stream: at most eventBuffer, in a slice
+	// that exists only while some wait (an idle stream holds none; a
+	// channel of that capacity would cost 8 KB per stream, 8 MB at
+	// 1,000); ready says there are some.
+	qmu   sync.Mutex
+	q     []*[]byte
+	ready chan struct{} // capacity 1
+	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
+	drop  sync.Once
+	sent  map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
+	fresh bool              // no positions sent yet
 
 	// The write deadline of the stream's connection: the stream sets it
 	// before each burst; a drop shortens it to eventDropDrain, so a write
@@ -92,6 +98,39 @@ type eventSub struct {
 	dlMu     sync.Mutex
 	dropped  bool
 	setWrite func(time.Time) error
+}
+
+// push queues msg for the stream; false when eventBuffer messages already
+// wait (the stream fell behind).
+func (sub *eventSub) push(msg *[]byte) bool {
+	sub.qmu.Lock()
+	if len(sub.q) >= eventBuffer {
+		sub.qmu.Unlock()
+		return false
+	}
+	sub.q = append(sub.q, msg)
+	sub.qmu.Unlock()
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued messages (oldest first) and empties the queue.
+func (sub *eventSub) take() []*[]byte {
+	sub.qmu.Lock()
+	defer sub.qmu.Unlock()
+	q := sub.q
+	sub.q = nil
+	return q
+}
+
+// queued is how many messages wait.
+func (sub *eventSub) queued() int {
+	sub.qmu.Lock()
+	defer sub.qmu.Unlock()
+	return len(sub.q)
 }
 
 // writeDeadline sets the deadline of the stream's next writes to now + d,
@@ -135,7 +174,7 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan *[]byte, eventBuffer),
+	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ready: make(chan struct{}, 1),
 		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching, setWrite: setWrite}
 	h.mu.Lock()
 	if h.initErr != nil {
@@ -335,9 +374,7 @@ func (h *eventHub) fanOut(evs []rcq.LoggedEvent, mark int64) {
 			if sub.catching || ev.ID <= sub.from || !sub.sees(ev) {
 				continue
 			}
-			select {
-			case sub.ch <- msg:
-			default:
+			if !sub.push(msg) {
 				h.dropLocked(sub)
 			}
 		}
@@ -539,9 +576,7 @@ func (h *eventHub) positions(plan *rcq.Plan) {
 		}
 		sortPositions(changed)
 		frame := positionFrame(changed)
-		select {
-		case sub.ch <- &frame:
-		default:
+		if !sub.push(&frame) {
 			h.dropLocked(sub)
 		}
 	}

@@ -160,35 +160,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			// Last-Event-ID. What was queued goes out first, within
 			// eventDropDrain (set by the drop): a reader that stopped
 			// reading takes none of it, and its connection closes then.
-			for {
-				select {
-				case b := <-sub.ch:
-					if !write(*b) {
-						return nil
-					}
-				default:
-					flush()
+			for _, b := range sub.take() {
+				if !write(*b) {
 					return nil
 				}
 			}
+			flush()
+			return nil
 		case <-beat.C:
 			deadline()
 			if !write([]byte(": heartbeat\n\n")) || !flush() {
 				return nil
 			}
-		case b := <-sub.ch:
+		case <-sub.ready:
 			deadline()
-			if !write(*b) {
-				return nil
-			}
-			for more := true; more; {
-				select {
-				case b := <-sub.ch:
-					if !write(*b) {
-						return nil
-					}
-				default:
-					more = false
+			for _, b := range sub.take() {
+				if !write(*b) {
+					return nil
 				}
 			}
 			if !flush() {
