@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -70,7 +71,7 @@ func (b *Bench) waitLatency(ctx context.Context, d *daemon, n int) error {
 	}()
 	wait := b.profile(ctx, d, "s11-wait", 5)
 	defer wait()
-	var total, hopEnd, hopDeliver, hopExit []float64
+	var total, hopEnd, hopDeliver, hopExit, hopStatus []float64
 	for range n {
 		cmd := exec.CommandContext(ctx, filepath.Join(d.bin, "rcq-submit"), "--wait", "--parsable", "--wrap", "true")
 		cmd.Env = d.CLIEnv
@@ -101,6 +102,9 @@ func (b *Bench) waitLatency(ctx context.Context, d *daemon, n int) error {
 			mu.Unlock()
 			if ok {
 				hopEnd = append(hopEnd, msBetween(*j.CompletedAt, e.at))
+				if st, ok := statusWritten(d, id); ok {
+					hopStatus = append(hopStatus, msBetween(*j.CompletedAt, st))
+				}
 				hopDeliver = append(hopDeliver, msBetween(e.at, e.got))
 				hopExit = append(hopExit, msBetween(e.got, exited))
 				break
@@ -127,9 +131,28 @@ func (b *Bench) waitLatency(ctx context.Context, d *daemon, n int) error {
 		// rcq-submit's exit (its own copy of the event, GET of the job,
 		// output, exit).
 		Result{11, "submit --wait hop end-to-recorded", p, "p50 ms", median(hopEnd), "", nil},
+		Result{11, "submit --wait hop end-to-status-written", p, "p50 ms", median(hopStatus), "", nil},
 		Result{11, "submit --wait hop recorded-to-delivered", p, "p50 ms", median(hopDeliver), "", nil},
 		Result{11, "submit --wait hop delivered-to-exit", p, "p50 ms", median(hopExit), "", nil})
 	return nil
+}
+
+// statusWritten is when job id's supervisor wrote its exit status (the
+// line its log has for it, written just before): the part of the first hop
+// the supervisor spends after the job's end (reaping leftovers, cgroups).
+func statusWritten(d *daemon, id int64) (time.Time, bool) {
+	b, err := os.ReadFile(filepath.Join(d.Dir, "logs", fmt.Sprintf("job-%d.log", id)))
+	if err != nil {
+		return time.Time{}, false
+	}
+	marker := fmt.Sprintf(" job supervisor: job %d ended:", id)
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if ts, _, ok := strings.Cut(l, marker); ok {
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
 }
 
 func msBetween(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
