@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -31,6 +30,7 @@ var (
 	eventPoll       = 250 * time.Millisecond // the log is read at least this often while streams are open
 	eventBuffer     = 1024                   // messages a stream may fall behind before it is dropped
 	eventGapMax     = 10 * time.Second       // an id missing for longer is given up (an open write transaction outside rcq)
+	gapRetry        = 5 * time.Millisecond   // a gap is looked at again this soon without a poke
 	eventHubIdle    = time.Minute            // the hub stops this long after its last stream closed
 	positionEvery   = time.Second            // queue positions are recomputed at most this often
 	positionRefresh = 10 * time.Second       // ... and at least this often while a stream watches pending jobs
@@ -59,8 +59,10 @@ type eventHub struct {
 	users   map[rcq.UserID]*userPending // pending jobs of accounts with streams
 	dirty   bool                        // a job event since the last positions
 	lastPos time.Time
-	lastCut time.Time   // last prune
-	posBusy atomic.Bool // a positions pass is running
+	lastCut time.Time // last prune
+	posBusy bool      // a goroutine runs positions passes (posRun)
+	pushed  *rcq.Plan // the leader's latest cycle's plan, for the next pass
+	fetch   bool      // the next pass asks the planner for a plan
 }
 
 // userPending is what the hub knows of an account's pending jobs.
@@ -78,11 +80,67 @@ type eventSub struct {
 	// catching: the stream is still writing its backlog from the log; the
 	// hub sends it nothing until catchUp finds it level with the hub.
 	catching bool
-	ch       chan *[]byte  // pointers: 8 bytes a slot, not a slice header's 24
-	gone     chan struct{} // closed when the hub dropped the stream (it fell behind)
-	drop     sync.Once
-	sent     map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
-	fresh    bool              // no positions sent yet
+	// The messages queued for the stream: at most eventBuffer, in a slice
+	// that exists only while some wait (an idle stream holds none; a
+	// channel of that capacity would cost 8 KB per stream, 8 MB at
+	// 1,000); ready says there are some.
+	qmu   sync.Mutex
+	q     []*[]byte
+	ready chan struct{} // capacity 1
+	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
+	drop  sync.Once
+	sent  map[rcq.JobID]int // positions last sent; owned by the hub's positions pass
+	fresh bool              // no positions sent yet
+
+	// The write deadline of the stream's connection: the stream sets it
+	// before each burst; a drop shortens it to eventDropDrain, so a write
+	// blocked on a reader that stopped reading ends then.
+	dlMu     sync.Mutex
+	dropped  bool
+	setWrite func(time.Time) error
+}
+
+// push queues msg for the stream; false when eventBuffer messages already
+// wait (the stream fell behind).
+func (sub *eventSub) push(msg *[]byte) bool {
+	sub.qmu.Lock()
+	if len(sub.q) >= eventBuffer {
+		sub.qmu.Unlock()
+		return false
+	}
+	sub.q = append(sub.q, msg)
+	sub.qmu.Unlock()
+	select {
+	case sub.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued messages (oldest first) and empties the queue.
+func (sub *eventSub) take() []*[]byte {
+	sub.qmu.Lock()
+	defer sub.qmu.Unlock()
+	q := sub.q
+	sub.q = nil
+	return q
+}
+
+// queued is how many messages wait.
+func (sub *eventSub) queued() int {
+	sub.qmu.Lock()
+	defer sub.qmu.Unlock()
+	return len(sub.q)
+}
+
+// writeDeadline sets the deadline of the stream's next writes to now + d,
+// unless the stream was dropped (its drain deadline stands).
+func (sub *eventSub) writeDeadline(d time.Duration) {
+	sub.dlMu.Lock()
+	defer sub.dlMu.Unlock()
+	if !sub.dropped && sub.setWrite != nil {
+		_ = sub.setWrite(time.Now().Add(d))
+	}
 }
 
 func newEventHub(log EventLog, planner Planner, logger *slog.Logger) *eventHub {
@@ -101,7 +159,7 @@ func (h *eventHub) Poke() {
 
 // subscribe opens a stream for caller u, starting the hub if needed, and
 // returns it with the id after which the hub delivers to it.
-func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool, catching bool) (*eventSub, error) {
+func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bool, catching bool, setWrite func(time.Time) error) (*eventSub, error) {
 	h.mu.Lock()
 	if !h.running {
 		h.running = true
@@ -116,8 +174,8 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ch: make(chan *[]byte, eventBuffer),
-		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching}
+	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ready: make(chan struct{}, 1),
+		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching, setWrite: setWrite}
 	h.mu.Lock()
 	if h.initErr != nil {
 		err := h.initErr
@@ -230,8 +288,15 @@ func (h *eventHub) run() {
 		for {
 			more, wait := h.readOnce(ctx, &gapXmax, &gapCover, &gapSince)
 			if wait {
-				// A gap is open: look again soon rather than at the next tick.
-				time.Sleep(5 * time.Millisecond)
+				// A gap is open: look again when the transaction holding
+				// it announces its commit (a poke), or soon, rather than
+				// at the next tick.
+				t := time.NewTimer(gapRetry)
+				select {
+				case <-h.wake:
+				case <-t.C:
+				}
+				t.Stop()
 				continue
 			}
 			if !more {
@@ -309,9 +374,7 @@ func (h *eventHub) fanOut(evs []rcq.LoggedEvent, mark int64) {
 			if sub.catching || ev.ID <= sub.from || !sub.sees(ev) {
 				continue
 			}
-			select {
-			case sub.ch <- msg:
-			default:
+			if !sub.push(msg) {
 				h.dropLocked(sub)
 			}
 		}
@@ -330,7 +393,15 @@ func (h *eventHub) dropLocked(sub *eventSub) {
 			delete(h.users, sub.user)
 		}
 	}
-	sub.drop.Do(func() { close(sub.gone) })
+	sub.drop.Do(func() {
+		sub.dlMu.Lock()
+		sub.dropped = true
+		if sub.setWrite != nil {
+			_ = sub.setWrite(time.Now().Add(eventDropDrain))
+		}
+		sub.dlMu.Unlock()
+		close(sub.gone)
+	})
 	if eventDropped != nil {
 		eventDropped()
 	}
@@ -371,6 +442,8 @@ func (h *eventHub) housekeep(ctx context.Context) {
 	}
 	if due && watched > 0 {
 		h.lastPos, h.dirty = now, false
+		h.fetch = true
+		h.startPositionsLocked(ctx)
 	}
 	h.mu.Unlock()
 	if prune {
@@ -378,41 +451,101 @@ func (h *eventHub) housekeep(ctx context.Context) {
 			h.logger.Warn("prune the event log", "err", err)
 		}
 	}
-	if due && watched > 0 && h.posBusy.CompareAndSwap(false, true) {
-		// Off the reader's goroutine: planning may wait for the
-		// scheduler's cycle, and events must not wait for it.
-		go func() {
-			defer h.posBusy.Store(false)
-			h.positions(ctx)
-		}()
-	}
 }
 
-// positions sends each stream the positions of its caller's pending jobs
-// that changed since it last heard. One plan serves every stream (the
-// scheduler's latest cycle on the leader).
-func (h *eventHub) positions(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	plan, err := h.planner.Plan(pctx)
-	cancel()
-	if err != nil {
-		h.logger.Debug("queue positions for event streams", "err", err)
+// Planned hands the hub the plan of a scheduling cycle this rcqd ran as
+// the leader: the positions of watched jobs that it changed go out at
+// once. It never blocks: a plan that arrives while a pass runs replaces
+// any other waiting, and the pass after takes the latest.
+func (h *eventHub) Planned(p *rcq.Plan) {
+	if p == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	watched := map[rcq.JobID]struct{}{}
-	for _, up := range h.users {
-		for id := range up.jobs {
-			watched[id] = struct{}{}
+	if !h.running || len(h.users) == 0 {
+		return // no stream: nothing to tell
+	}
+	h.pushed = p
+	h.startPositionsLocked(context.Background())
+}
+
+// startPositionsLocked starts posRun unless it runs. h.mu is held.
+func (h *eventHub) startPositionsLocked(ctx context.Context) {
+	if h.posBusy || h.planner == nil && h.pushed == nil {
+		return
+	}
+	h.posBusy = true
+	// Off the reader's goroutine: planning may wait for the scheduler's
+	// cycle, and events must not wait for it.
+	go h.posRun(ctx)
+}
+
+// posRun runs positions passes while one is asked for: with the plan a
+// cycle pushed, else (fetch) with the planner's current plan.
+func (h *eventHub) posRun(ctx context.Context) {
+	for {
+		h.mu.Lock()
+		plan, fetch := h.pushed, h.fetch
+		h.pushed, h.fetch = nil, false
+		if plan == nil && (!fetch || h.planner == nil) {
+			h.posBusy = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		if plan == nil {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			p, err := h.planner.Plan(pctx)
+			cancel()
+			if err != nil {
+				h.logger.Debug("queue positions for event streams", "err", err)
+				continue
+			}
+			plan = p
+		}
+		h.positions(plan)
+		if positionsSent != nil {
+			positionsSent()
 		}
 	}
-	rank := make(map[rcq.JobID]int, len(watched))
+}
+
+// positionsSent, when set (by tests), is called after each positions pass.
+var positionsSent func()
+
+// positions sends each stream the positions of its caller's pending jobs
+// that plan changed since it last heard. One plan serves every stream;
+// the walk of the plan looks up each job in the watched set only (the
+// pending jobs of accounts with streams), and nothing is sent to a stream
+// whose jobs kept their places.
+func (h *eventHub) positions(plan *rcq.Plan) {
+	h.mu.Lock()
+	watched := 0
+	for _, up := range h.users {
+		watched += len(up.jobs)
+	}
+	if watched == 0 {
+		h.mu.Unlock()
+		return
+	}
+	// The owner of each watched job, copied so that the walk of a long
+	// plan runs without the hub's lock (events keep flowing meanwhile).
+	owner := make(map[rcq.JobID]rcq.UserID, watched)
+	for u, up := range h.users {
+		for id := range up.jobs {
+			owner[id] = u
+		}
+	}
+	h.mu.Unlock()
+	rank := make(map[rcq.JobID]int, len(owner))
 	for i := range plan.Jobs {
-		if _, ok := watched[plan.Jobs[i].JobID]; ok {
+		if _, ok := owner[plan.Jobs[i].JobID]; ok {
 			rank[plan.Jobs[i].JobID] = plan.Jobs[i].Rank
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for sub := range h.subs {
 		up := h.users[sub.user]
 		if up == nil || sub.catching {
@@ -443,9 +576,7 @@ func (h *eventHub) positions(ctx context.Context) {
 		}
 		sortPositions(changed)
 		frame := positionFrame(changed)
-		select {
-		case sub.ch <- &frame:
-		default:
+		if !sub.push(&frame) {
 			h.dropLocked(sub)
 		}
 	}

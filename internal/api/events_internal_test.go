@@ -30,11 +30,11 @@ func TestEventHubDropsSlowReader(t *testing.T) {
 	defer restore()
 	h := newEventHub(st, nil, slog.New(slog.DiscardHandler))
 	u := &rcq.User{ID: uid}
-	slow, err := h.subscribe(ctx, u, nil, false)
+	slow, err := h.subscribe(ctx, u, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := h.subscribe(ctx, u, nil, false)
+	fast, err := h.subscribe(ctx, u, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,13 +45,14 @@ func TestEventHubDropsSlowReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.Poke()
-		<-fast.ch // the fast reader keeps up
+		<-fast.ready // the fast reader keeps up
+		fast.take()
 		if i == 3 {
 			<-slow.gone // the fourth message found the slow one's buffer full
 		}
 	}
-	if len(slow.ch) != 3 {
-		t.Errorf("slow stream holds %d messages, want its buffer of 3 (sent before it is closed)", len(slow.ch))
+	if n := slow.queued(); n != 3 {
+		t.Errorf("slow stream holds %d messages, want its buffer of 3 (sent before it is closed)", n)
 	}
 	h.mu.Lock()
 	_, still := h.subs[slow]

@@ -13,6 +13,7 @@ import (
 var (
 	eventHeartbeat  = 15 * time.Second // a comment line keeps proxies and clients from timing out
 	eventWriteLimit = 30 * time.Second // a write blocked longer than this ends the stream (a stalled reader)
+	eventDropDrain  = 2 * time.Second  // a dropped stream's queued messages are written within this, then it closes
 )
 
 // PokeEvents tells the event hub the log may have grown (rcqd calls it for
@@ -20,6 +21,15 @@ var (
 func (s *Server) PokeEvents() {
 	if s.hub != nil {
 		s.hub.Poke()
+	}
+}
+
+// PlanChanged hands the event hub the plan of a scheduling cycle this
+// rcqd ran as the leader (sched.Config.OnCycle): streams hear at once of
+// the queue positions it changed. It never blocks.
+func (s *Server) PlanChanged(p *rcq.Plan) {
+	if s.hub != nil {
+		s.hub.Planned(p)
 	}
 }
 
@@ -69,7 +79,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	rc := http.NewResponseController(w)
 	me := caller(r)
-	sub, err := s.hub.subscribe(ctx, me, jobs, lastID >= 0 && reset == "")
+	sub, err := s.hub.subscribe(ctx, me, jobs, lastID >= 0 && reset == "", rc.SetWriteDeadline)
 	if err != nil {
 		return err
 	}
@@ -80,11 +90,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// The write deadline is set once per burst (a message and those queued
+	// behind it), not per message: resetting it is a runtime timer
+	// operation, and at 1,000 streams each event costs 1,000 of them. When
+	// the hub drops the stream it shortens the deadline itself, so a write
+	// blocked on a reader that stopped reading ends eventDropDrain later.
+	deadline := func() { sub.writeDeadline(eventWriteLimit) }
 	write := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(eventWriteLimit))
 		_, err := w.Write(b)
 		return err == nil
 	}
+	deadline()
 	flush := func() bool { return rc.Flush() == nil }
 	// The stream is registered: anything that happens from here on reaches
 	// it. A client that subscribes and then reads a job's state misses
@@ -116,6 +132,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 					s.Logger.Warn("event stream backlog", "err", err)
 					return nil // the client resumes
 				}
+				deadline()
 				for i := range evs {
 					if sub.sees(&evs[i]) && !write(eventFrame(&evs[i])) {
 						return nil
@@ -139,34 +156,27 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		case <-ctx.Done():
 			return nil
 		case <-sub.gone:
-			// Fell behind: end the stream; the client resumes with Last-Event-ID.
-			for {
-				select {
-				case b := <-sub.ch:
-					if !write(*b) {
-						return nil
-					}
-				default:
-					flush()
+			// Fell behind: end the stream; the client resumes with
+			// Last-Event-ID. What was queued goes out first, within
+			// eventDropDrain (set by the drop): a reader that stopped
+			// reading takes none of it, and its connection closes then.
+			for _, b := range sub.take() {
+				if !write(*b) {
 					return nil
 				}
 			}
+			flush()
+			return nil
 		case <-beat.C:
+			deadline()
 			if !write([]byte(": heartbeat\n\n")) || !flush() {
 				return nil
 			}
-		case b := <-sub.ch:
-			if !write(*b) {
-				return nil
-			}
-			for more := true; more; {
-				select {
-				case b := <-sub.ch:
-					if !write(*b) {
-						return nil
-					}
-				default:
-					more = false
+		case <-sub.ready:
+			deadline()
+			for _, b := range sub.take() {
+				if !write(*b) {
+					return nil
 				}
 			}
 			if !flush() {

@@ -326,6 +326,46 @@ func TestEventsPositions(t *testing.T) { // not parallel: it changes the hub's p
 	}
 }
 
+// A scheduling cycle's plan (the leader's OnCycle) reaches the streams at
+// once, without the periodic pass: only the positions it changed, and only
+// to the owners of the jobs.
+func TestEventsPositionsFromCycle(t *testing.T) { // not parallel: it changes the hub's pacing
+	restore := api.SetEventTunables(1024, time.Hour) // one periodic pass, then none for an hour
+	defer restore()
+	e := newEventsEnv(t)
+	a := e.submit(e.aliceT, nil)
+	b := e.submit(e.aliceT, nil)
+	c := e.submit(e.bobT, nil)
+	alice := e.stream(e.aliceT, "", "")
+	pos := map[int64]int{}
+	for pos[a] != 1 || pos[b] != 2 {
+		alice.positions(pos) // the first, periodic pass
+	}
+	bob := e.stream(e.bobT, "", "")
+	plan := &rcq.Plan{Jobs: []rcq.PlannedJob{
+		{JobID: rcq.JobID(b), Rank: 1}, {JobID: rcq.JobID(c), Rank: 2}, {JobID: rcq.JobID(a), Rank: 3}}}
+	e.api.PlanChanged(plan)
+	got := map[int64]int{}
+	alice.positions(got)
+	if len(got) != 2 || got[a] != 3 || got[b] != 1 {
+		t.Errorf("alice got positions %v from the cycle, want job %d at 1 and job %d at 3", got, b, a)
+	}
+	got = map[int64]int{}
+	bob.positions(got)
+	if len(got) != 1 || got[c] != 2 {
+		t.Errorf("bob got positions %v, want only his job %d at 2", got, c)
+	}
+	// Only what changed: a plan moving one of alice's jobs sends that one.
+	plan = &rcq.Plan{Jobs: []rcq.PlannedJob{
+		{JobID: rcq.JobID(b), Rank: 1}, {JobID: rcq.JobID(a), Rank: 2}, {JobID: rcq.JobID(c), Rank: 3}}}
+	e.api.PlanChanged(plan)
+	got = map[int64]int{}
+	alice.positions(got)
+	if len(got) != 1 || got[a] != 2 {
+		t.Errorf("alice got positions %v, want only job %d, now at 2", got, a)
+	}
+}
+
 // positions reads messages up to the next position message and records it in pos.
 func (s *sseStream) positions(pos map[int64]int) {
 	s.t.Helper()

@@ -2,8 +2,10 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,6 +35,9 @@ type Event struct {
 	Worker    *apitype.WorkerEvent
 	Positions []apitype.JobPosition
 	Reset     *apitype.ResetEvent
+	// Comment is a comment line's text ("heartbeat"), from an EventReader
+	// only: an EventStream sends no comments.
+	Comment string
 }
 
 // EventStream is a subscription to GET /api/events that reconnects on its
@@ -192,69 +197,120 @@ func send(ctx context.Context, ch chan<- Event, ev Event) bool {
 
 // read parses one response's messages onto ch until it ends.
 func (s *EventStream) read(ctx context.Context, resp *http.Response, ch chan<- Event) {
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
-	var id, typ string
-	var data strings.Builder
+	er := NewEventReader(resp.Body)
 	for {
-		line, err := br.ReadString('\n')
+		ev, err := er.Next()
 		if err != nil {
 			return
 		}
-		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-		if line == "" {
-			if data.Len() > 0 || typ != "" {
-				ev, ok := decodeEvent(id, typ, data.String())
-				if id != "" {
-					s.mu.Lock()
-					s.lastID = id
-					s.mu.Unlock()
-				}
-				if ok && !send(ctx, ch, ev) {
-					return
-				}
+		if ev.ID != "" {
+			s.mu.Lock()
+			s.lastID = ev.ID
+			s.mu.Unlock()
+		}
+		if !known(ev) {
+			continue // a comment, or a newer rcqd's kind: its id counts all the same
+		}
+		if !send(ctx, ch, ev) {
+			return
+		}
+	}
+}
+
+// known reports whether ev is a message of a kind this client decodes.
+func known(ev Event) bool {
+	return ev.Job != nil || ev.Worker != nil || ev.Reset != nil || ev.Positions != nil
+}
+
+// EventReader parses a text/event-stream body (GET /api/events) message by
+// message. EventStream uses it; so do benchmarks and tests that read raw
+// streams.
+type EventReader struct {
+	br   *bufio.Reader
+	data []byte
+}
+
+// NewEventReader reads messages from r.
+func NewEventReader(r io.Reader) *EventReader {
+	return &EventReader{br: bufio.NewReaderSize(r, 16<<10)}
+}
+
+// Next returns the next message: a decoded event; a comment line (Type
+// empty, Comment set: "subscribed", "heartbeat"); or a message of a kind
+// this client does not know (Type set, no payload). A message whose data
+// does not decode is returned like an unknown kind. The error is the body's
+// (io.EOF when it ended).
+func (r *EventReader) Next() (Event, error) {
+	var id, typ string
+	r.data = r.data[:0]
+	have := false
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: gather it.
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = r.br.ReadSlice('\n')
+				long = append(long, line...)
 			}
-			id, typ = "", ""
-			data.Reset()
-			continue
+			line = long
 		}
-		if strings.HasPrefix(line, ":") {
-			continue // a comment: heartbeat
+		if err != nil {
+			return Event{}, err
 		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if len(line) == 0 {
+			if !have {
+				continue
+			}
+			ev, ok := decodeEvent(id, typ, r.data)
+			if !ok {
+				ev = Event{ID: id, Type: typ}
+			}
+			return ev, nil
+		}
+		if line[0] == ':' {
+			if have {
+				continue // a comment inside a message
+			}
+			return Event{Comment: string(bytes.TrimPrefix(line[1:], []byte(" ")))}, nil
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
 		case "id":
-			id = value
+			id, have = string(value), true
 		case "event":
-			typ = value
+			typ, have = string(value), true
 		case "data":
-			if data.Len() > 0 {
-				data.WriteByte('\n')
+			if len(r.data) > 0 {
+				r.data = append(r.data, '\n')
 			}
-			data.WriteString(value)
+			r.data = append(r.data, value...)
+			have = true
 		}
 	}
 }
 
 // decodeEvent decodes a message; ok is false for types this client does
 // not know (a newer rcqd's).
-func decodeEvent(id, typ, data string) (Event, bool) {
+func decodeEvent(id, typ string, data []byte) (Event, bool) {
 	ev := Event{ID: id, Type: typ}
 	var err error
 	switch typ {
 	case apitype.EventJob:
 		ev.Job = &apitype.JobEvent{}
-		err = decodeJSON([]byte(data), ev.Job)
+		err = decodeJSON(data, ev.Job)
 	case apitype.EventWorker:
 		ev.Worker = &apitype.WorkerEvent{}
-		err = decodeJSON([]byte(data), ev.Worker)
+		err = decodeJSON(data, ev.Worker)
 	case apitype.EventPosition:
 		var p apitype.PositionEvent
-		err = decodeJSON([]byte(data), &p)
+		err = decodeJSON(data, &p)
 		ev.Positions = p.Jobs
 	case apitype.EventReset:
 		ev.Reset = &apitype.ResetEvent{}
-		err = decodeJSON([]byte(data), ev.Reset)
+		err = decodeJSON(data, ev.Reset)
 	default:
 		return ev, false
 	}
@@ -351,9 +407,16 @@ func (c *Client) pollFollow(ctx context.Context, poll Poll, check func(context.C
 
 // WaitJob returns job id once until holds for it (it ended, it started,
 // ...), following it through rcqd's event stream (polling an older rcqd).
+//
+// until is asked twice: of the job as an event describes it (ID, Status,
+// Reason, Hold, ExitCode, Signal and the times; nothing else is set), so
+// that events that do not make it true (the job started, when the caller
+// waits for its end) cost no request; and, when it says yes there, of the
+// job as rcqd returns it, which WaitJob returns. An until that looks at
+// other fields than those must not be used here.
 func (c *Client) WaitJob(ctx context.Context, id int64, poll Poll, until func(*apitype.Job) bool) (*apitype.Job, error) {
 	var job *apitype.Job
-	err := c.Follow(ctx, []int64{id}, poll, nil, func(ctx context.Context) (bool, error) {
+	err := c.Follow(ctx, []int64{id}, poll, waitRelevant(id, until), func(ctx context.Context) (bool, error) {
 		j, err := c.Job(ctx, id)
 		if err != nil {
 			return false, err
@@ -365,4 +428,26 @@ func (c *Client) WaitJob(ctx context.Context, id int64, poll Poll, until func(*a
 		return nil, err
 	}
 	return job, nil
+}
+
+// waitRelevant says which events make WaitJob read job id: those after
+// which until may hold.
+func waitRelevant(id int64, until func(*apitype.Job) bool) func(Event) bool {
+	return func(ev Event) bool {
+		if ev.Job == nil || ev.Job.ID != id {
+			return true // an element of the array id names: read the array
+		}
+		return until(eventJob(ev.Job))
+	}
+}
+
+// eventJob is the job as a job event describes it.
+func eventJob(e *apitype.JobEvent) *apitype.Job {
+	j := &apitype.Job{ID: e.ID, UserID: e.UserID, Status: e.State, Reason: e.Reason, Hold: e.Hold,
+		ExitCode: e.ExitCode, Signal: e.Signal, StartedAt: e.StartedAt, CompletedAt: e.CompletedAt,
+		ArrayJobID: e.ArrayJobID, ArrayTaskID: e.ArrayTaskID}
+	if e.SubmittedAt != nil {
+		j.SubmittedAt = *e.SubmittedAt
+	}
+	return j
 }

@@ -205,3 +205,31 @@ func (g *gatedWriter) Write(b []byte) (int, error) {
 }
 
 func (g *gatedWriter) Flush() { g.ResponseWriter.(http.Flusher).Flush() }
+
+// WaitJob reads the job only after events that may end its wait: a job
+// starting does not cost a request when the caller waits for its end.
+func TestWaitJobReadsOnlyWhenUntilMayHold(t *testing.T) {
+	ended := func(j *apitype.Job) bool { return j.Status == "completed" || j.Status == "failed" }
+	started := func(j *apitype.Job) bool { return j.StartedAt != nil }
+	now := time.Now()
+	job := func(id int64, state string, st *time.Time) Event {
+		return Event{Type: apitype.EventJob, Job: &apitype.JobEvent{ID: id, State: state, StartedAt: st}}
+	}
+	for _, c := range []struct {
+		until func(*apitype.Job) bool
+		ev    Event
+		want  bool
+	}{
+		{ended, job(42, "running", &now), false},
+		{ended, job(42, "pending", nil), false},
+		{ended, job(42, "completed", &now), true},
+		{ended, job(42, "failed", &now), true},
+		{started, job(42, "running", &now), true},
+		{started, job(42, "pending", nil), false},
+		{ended, job(43, "running", &now), true}, // an element of array 42: the array is read
+	} {
+		if got := waitRelevant(42, c.until)(c.ev); got != c.want {
+			t.Errorf("job %d %s: read %v, want %v", c.ev.Job.ID, c.ev.Job.State, got, c.want)
+		}
+	}
+}

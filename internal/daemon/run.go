@@ -102,6 +102,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	// The executor and the scheduler wake each other in process: a start
 	// wakes the executor, an end wakes the scheduler.
 	var loop *sched.Loop
+	var server *api.Server // set before the loops start
 	met := metrics.New(metrics.Options{State: st.OpsState, Pool: st.PoolStats, Leader: func() bool { return loop.Leader() }})
 	ex, err := executor.New(executor.Config{
 		Node:              cfg.Node.Name,
@@ -138,10 +139,13 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		Lost: rcq.LostJobPolicy{DeadAfter: cfg.Node.DeadAfter, StartTimeout: cfg.Jobs.StartTimeout,
 			RequeueArrays: cfg.Jobs.RequeueArrayElements},
 		OnStarted: func([]rcq.Start) { ex.Notify() },
-		OnCycle:   func(res sched.CycleResult) { met.Cycle(res) },
+		OnCycle: func(res sched.CycleResult) {
+			met.Cycle(res)
+			server.PlanChanged(res.Plan) // queue positions for event streams
+		},
 	}, logger.With("component", "sched"), holder)
 
-	server := api.New(api.Config{
+	server = api.New(api.Config{
 		Version:           Version,
 		Limits:            cfg.Limits(),
 		OpenRegistration:  cfg.Auth.OpenRegistration,

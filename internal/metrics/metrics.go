@@ -249,7 +249,7 @@ type stateCollector struct {
 	failures  float64
 	lastError bool
 
-	jobs, held, workers, wCPU, wCPUAlloc, wMem, wMemAlloc, wGPU, wGPUAlloc, wJobs,
+	jobs, held, finished, workers, wCPU, wCPUAlloc, wMem, wMemAlloc, wGPU, wGPUAlloc, wJobs,
 	lease, leaseLeft, age, up, errs *prometheus.Desc
 }
 
@@ -257,6 +257,7 @@ func newStateCollector(o Options) *stateCollector {
 	d := prometheus.NewDesc
 	return &stateCollector{o: o,
 		jobs:      d("rcq_jobs", "Pending and running jobs, by state and group.", []string{"state", "group"}, nil),
+		finished:  d("rcq_jobs_finished_total", "Jobs that ended in each finished state (completed, failed, cancelled, timeout, ...), by group, since the database was created: counters kept in the database by the transaction that ends the job, so every rcqd shows the same values.", []string{"state", "group"}, nil),
 		held:      d("rcq_jobs_held", "Pending jobs on hold (user or admin), by group; they are also in rcq_jobs{state=\"pending\"}.", []string{"group"}, nil),
 		workers:   d("rcq_workers", "Workers by state (online, drained, offline).", []string{"state"}, nil),
 		wCPU:      d("rcq_worker_cpus", "CPU cores a worker offers.", []string{"worker", "node", "state"}, nil),
@@ -275,7 +276,7 @@ func newStateCollector(o Options) *stateCollector {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.held, c.workers, c.wCPU, c.wCPUAlloc, c.wMem, c.wMemAlloc, c.wGPU, c.wGPUAlloc, c.wJobs,
+	for _, d := range []*prometheus.Desc{c.jobs, c.held, c.finished, c.workers, c.wCPU, c.wCPUAlloc, c.wMem, c.wMemAlloc, c.wGPU, c.wGPUAlloc, c.wJobs,
 		c.lease, c.leaseLeft, c.age, c.up, c.errs} {
 		ch <- d
 	}
@@ -362,6 +363,21 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		gauge(c.held, float64(held[g]), g)
+	}
+	// Every group with a job shows the usual finished states, zero
+	// included, so rate() has a start.
+	fin := map[key]bool{}
+	for _, f := range st.Finished {
+		ch <- prometheus.MustNewConstMetric(c.finished, prometheus.CounterValue, float64(f.N), string(f.State), f.Group)
+		fin[key{string(f.State), f.Group}] = true
+		groups[f.Group] = true
+	}
+	for g := range groups {
+		for _, s := range []rcq.JobState{rcq.JobCompleted, rcq.JobFailed, rcq.JobCancelled, rcq.JobTimeout} {
+			if !fin[key{string(s), g}] {
+				ch <- prometheus.MustNewConstMetric(c.finished, prometheus.CounterValue, 0, string(s), g)
+			}
+		}
 	}
 	byState := map[rcq.WorkerState]int{rcq.WorkerOnline: 0, rcq.WorkerDrained: 0, rcq.WorkerOffline: 0}
 	const gb = 1 << 30

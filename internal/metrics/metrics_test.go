@@ -204,6 +204,75 @@ func TestStateFromStore(t *testing.T) {
 	}
 }
 
+// TestFinishedJobCounters: jobs that end count once in their finished
+// state and group, whatever path ends them (the executor's end, a cancel
+// of a pending or a running job, a bulk cancel), from counters the
+// database keeps (no scan of jobs).
+func TestFinishedJobCounters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	const holder = "node1:/state"
+	if ok, err := f.st.AcquireLease(ctx, sched.LeaseName, holder, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	one := rcq.Resources{CPUCores: 1, MemoryGB: 1}
+	start := func(ids ...rcq.JobID) {
+		t.Helper()
+		var ss []rcq.Start
+		for _, id := range ids {
+			ss = append(ss, rcq.Start{JobID: id, WorkerID: f.worker})
+		}
+		if done, err := f.st.StartJobs(ctx, sched.LeaseName, holder, ss); err != nil || len(done) != len(ids) {
+			t.Fatal(done, err)
+		}
+	}
+	finish := func(id rcq.JobID, state rcq.JobState, code int) {
+		t.Helper()
+		if err := f.st.FinishJob(ctx, rcq.Outcome{JobID: id, State: state, ExitCode: &code, EndedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok1, ok2, bad, late, killed := f.submit(t, f.alice, rcq.DefaultGroup, one), f.submit(t, f.alice, rcq.DefaultGroup, one),
+		f.submit(t, f.bob, f.phys, one), f.submit(t, f.bob, f.phys, one), f.submit(t, f.alice, rcq.DefaultGroup, one)
+	start(ok1, ok2, bad, late, killed)
+	finish(ok1, rcq.JobCompleted, 0)
+	finish(ok2, rcq.JobCompleted, 0)
+	finish(ok2, rcq.JobCompleted, 0) // a retried report changes nothing
+	finish(bad, rcq.JobFailed, 3)
+	finish(late, rcq.JobTimeout, 143)
+	// A running job cancelled counts at the cancel; the end of its
+	// processes afterwards does not count it again.
+	if _, err := f.st.CancelJob(ctx, killed, 0); err != nil {
+		t.Fatal(err)
+	}
+	finish(killed, rcq.JobCancelled, 143)
+	// Pending jobs cancelled one by one and in bulk.
+	pend := f.submit(t, f.bob, f.phys, one)
+	if _, err := f.st.CancelJob(ctx, pend, 0); err != nil {
+		t.Fatal(err)
+	}
+	var bulk []rcq.JobID
+	for range 3 {
+		bulk = append(bulk, f.submit(t, f.bob, f.phys, one))
+	}
+	if err := f.st.CancelJobs(ctx, sched.LeaseName, holder, []rcq.DependencyCancel{{JobID: bulk[0]}, {JobID: bulk[1]}, {JobID: bulk[2]}}); err != nil {
+		t.Fatal(err)
+	}
+	f.submit(t, f.alice, rcq.DefaultGroup, one) // pending: not finished
+
+	m := metrics.New(metrics.Options{State: f.st.OpsState})
+	must(t, m, 2, "rcq_jobs_finished_total", "state", "completed", "group", "default")
+	must(t, m, 1, "rcq_jobs_finished_total", "state", "cancelled", "group", "default")
+	must(t, m, 0, "rcq_jobs_finished_total", "state", "failed", "group", "default")
+	must(t, m, 0, "rcq_jobs_finished_total", "state", "timeout", "group", "default")
+	must(t, m, 1, "rcq_jobs_finished_total", "state", "failed", "group", "physics")
+	must(t, m, 1, "rcq_jobs_finished_total", "state", "timeout", "group", "physics")
+	must(t, m, 4, "rcq_jobs_finished_total", "state", "cancelled", "group", "physics")
+	must(t, m, 0, "rcq_jobs_finished_total", "state", "completed", "group", "physics")
+	must(t, m, 1, "rcq_jobs", "state", "pending", "group", "default")
+}
+
 // TestStateCachedOncePerSecond: scrapes within a second share one read;
 // the next second reads again.
 func TestStateCachedOncePerSecond(t *testing.T) {

@@ -5,9 +5,12 @@ import "time"
 // OpsState is the cluster's state as rcqd's metrics show it: one read of
 // the store, cached by the metrics collector (internal/metrics).
 type OpsState struct {
-	Jobs    []JobCount // pending and running jobs by state and group
-	Workers []WorkerLoad
-	Leases  []Lease
+	Jobs []JobCount // pending and running jobs by state and group
+	// Finished counts the jobs that moved into each finished state, by
+	// group, since the database was created (counters: they only grow).
+	Finished []JobCount
+	Workers  []WorkerLoad
+	Leases   []Lease
 }
 
 // JobCount is how many jobs of a group are in a state; Held counts the

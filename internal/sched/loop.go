@@ -77,6 +77,9 @@ type CycleResult struct {
 	// Waits is how long each started job waited, from its submit to its
 	// start's commit (by the database's clock).
 	Waits []time.Duration
+	// Plan is the cycle's plan (queue positions for event streams); nil
+	// when the cycle did not complete. Read only.
+	Plan *rcq.Plan
 }
 
 // Loop runs scheduling cycles against a store: on Notify, every
@@ -309,6 +312,7 @@ func (l *Loop) runOnce(ctx context.Context) (CycleResult, error) {
 	l.cycled = make(chan struct{})
 	l.mu.Unlock()
 	res.Took = time.Since(begun)
+	res.Plan = &plan
 	return res, nil
 }
 

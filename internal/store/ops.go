@@ -12,8 +12,10 @@ import (
 // OpsState reads what rcqd's metrics show, in one round trip: pending and
 // running jobs counted by state and group (one GROUP BY over the
 // jobs_status_id index: finished jobs, which grow without bound, are not
-// read), every worker with what its running jobs hold, and the leases.
-// The metrics collector calls it at most once a second.
+// read), the finished ones from their counters (job_state_counts, kept by
+// the jobs trigger: a few rows per state and group), every worker with
+// what its running jobs hold, and the leases. The metrics collector calls
+// it at most once a second.
 func (s *Store) OpsState(ctx context.Context) (*rcq.OpsState, error) {
 	b := &pgx.Batch{}
 	b.Queue(`
@@ -23,6 +25,10 @@ func (s *Store) OpsState(ctx context.Context) (*rcq.OpsState, error) {
 		JOIN groups g ON g.id = j.group_id
 		ORDER BY j.status, g.name`)
 	b.Queue(`SELECT name, holder, extract(epoch FROM expires_at - now()) FROM leases ORDER BY name`)
+	b.Queue(`SELECT c.state, coalesce(g.name, c.group_id::text), c.n
+		FROM (SELECT state, group_id, sum(n)::bigint AS n FROM job_state_counts GROUP BY state, group_id) c
+		LEFT JOIN groups g ON g.id = c.group_id
+		ORDER BY c.state, 2`)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	out := &rcq.OpsState{}
@@ -50,6 +56,17 @@ func (s *Store) OpsState(ctx context.Context) (*rcq.OpsState, error) {
 		return nil
 	}); err != nil {
 		return nil, wrap("metrics: leases", err)
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, wrap("metrics: finished jobs", err)
+	}
+	var f rcq.JobCount
+	if _, err := pgx.ForEachRow(rows, []any{&state, &f.Group, &f.N}, func() error {
+		f.State = rcq.JobState(state)
+		out.Finished = append(out.Finished, f)
+		return nil
+	}); err != nil {
+		return nil, wrap("metrics: finished jobs", err)
 	}
 	if err := br.Close(); err != nil {
 		return nil, wrap("metrics", err)
