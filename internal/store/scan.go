@@ -100,11 +100,21 @@ func eachNamed[T any](rows pgx.Rows, fn func(*T) error) error {
 // reused (zeroed before each row): conv must copy what it keeps, which a
 // conversion to another type does.
 func collectNamed[T, R any](rows pgx.Rows, conv func(*T) R) ([]R, error) {
+	return collectNamedCap(rows, conv, 0)
+}
+
+// collectNamedCap is collectNamed with room for hint rows made up front: a
+// good guess of the count makes the result in one allocation, without the
+// chunks and their join.
+func collectNamedCap[T, R any](rows pgx.Rows, conv func(*T) R, hint int) ([]R, error) {
 	// Rows go into chunks, joined once at the end: appending to one slice
 	// of large structs (a job is ~400 bytes) would copy 10,000 rows over
 	// and over as it doubles.
 	var full [][]R
 	var cur []R
+	if hint > 0 {
+		cur = make([]R, 0, hint)
+	}
 	n := 0
 	err := eachNamed(rows, func(r *T) error {
 		if len(cur) == cap(cur) && cap(cur) >= 1024 {
