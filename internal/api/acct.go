@@ -149,6 +149,11 @@ func (s *Server) listAcct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b = appendAcctEnd(b, n, next)
+	// The cursor in a header too: a client can ask for the next page as
+	// soon as this one's headers arrive, before it reads and decodes the
+	// rows (client.EachAcct), so rcqd does not wait on the client between
+	// pages. Present on every page, empty on the last.
+	w.Header().Set(apitype.NextCursorHeader, next)
 	writeRendered(w, b)
 	if cap(b) <= 16<<20 {
 		*bp = b

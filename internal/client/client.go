@@ -168,6 +168,12 @@ func (c *Client) do(ctx context.Context, r request) error {
 	if err != nil {
 		return err
 	}
+	return c.read(ctx, r, resp)
+}
+
+// read reads the body of resp, the 2xx answer to r, into r.out, and closes
+// it.
+func (c *Client) read(ctx context.Context, r request, resp *http.Response) error {
 	defer resp.Body.Close()
 	if r.out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -184,7 +190,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 	if resp.ContentLength > 0 {
 		body.Grow(int(min(resp.ContentLength, 64<<20)) + bytes.MinRead)
 	}
-	_, err = body.ReadFrom(resp.Body)
+	_, err := body.ReadFrom(resp.Body)
 	if err == nil {
 		err = decodeJSON(body.Bytes(), r.out)
 	}
