@@ -124,7 +124,8 @@ func TestAcct(t *testing.T) {
 	want(t, e.get("/api/acct/summary", ""), http.StatusUnauthorized, "missing_token")
 }
 
-// TestAcctPages: following next lists every job once, newest first.
+// TestAcctPages: following next lists every job once, newest first; every
+// page's cursor header is its body's next (empty on the last page).
 func TestAcctPages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -140,7 +141,11 @@ func TestAcctPages(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		r := e.get("/api/acct?limit=3&cursor="+cursor, e.aliceT)
+		h, ok := r.header[http.CanonicalHeaderKey(apitype.NextCursorHeader)]
 		l := decodeTo[apitype.AcctList](t, r)
+		if !ok || len(h) != 1 || h[0] != l.Next {
+			t.Errorf("page %d: header %s: %q, next %q", pages, apitype.NextCursorHeader, h, l.Next)
+		}
 		for _, j := range l.Jobs {
 			got = append(got, j.ID)
 		}

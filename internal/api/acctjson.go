@@ -2,9 +2,7 @@ package api
 
 import (
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/jsonappend"
@@ -50,41 +48,22 @@ func appendAcct(b []byte, l *apitype.AcctList, fields fieldSet) []byte {
 
 // appendAcctEnd closes the rows and appends the page's count and cursor.
 func appendAcctEnd(b []byte, count int, next string) []byte {
-	b = append(b, `],"count":`...)
-	b = strconv.AppendInt(b, int64(count), 10)
-	b = append(b, `,"next":`...)
-	b = jsonappend.String(b, next, true)
-	return append(b, "}\n"...)
+	return jsonappend.PageEnd(b, count, nil, next)
 }
 
 func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
-	b = append(b, '{')
-	first := true
-	key := func(k string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-	}
+	o := jsonappend.Open(b, true)
 	str := func(i int, k, v string, omitEmpty bool) {
 		if f.has(i) && (v != "" || !omitEmpty) {
-			key(k)
-			b = jsonappend.String(b, v, true)
+			o.String(k, v)
 		}
 	}
 	num := func(i int, k string, v int64) {
 		if f.has(i) {
-			key(k)
-			b = strconv.AppendInt(b, v, 10)
+			o.Int(k, v)
 		}
 	}
-	if f.has(0) {
-		key("id")
-		b = strconv.AppendInt(b, j.ID, 10)
-	}
+	num(0, "id", j.ID)
 	str(1, "user", j.User, false)
 	str(2, "unix_user", j.UnixUser, true)
 	num(3, "group_id", j.GroupID)
@@ -96,58 +75,44 @@ func appendAcctJob(b []byte, j *apitype.AcctJob, f fieldSet) []byte {
 	num(9, "memory_gb", int64(j.MemoryGB))
 	num(10, "gpu_count", int64(j.GPUCount))
 	if f.has(11) {
-		key("estimated_hours")
-		b = jsonappend.Float(b, j.EstimatedHours)
+		o.Float("estimated_hours", j.EstimatedHours)
 	}
 	str(12, "reason", j.Reason, true)
 	str(13, "reason_detail", j.ReasonDetail, true)
 	if f.has(14) {
-		key("submitted_at")
-		b = jsonappend.Time(b, j.SubmittedAt)
+		o.Time("submitted_at", j.SubmittedAt)
 	}
-	for _, t := range []struct {
-		i int
-		k string
-		v *time.Time
-	}{{15, "started_at", j.StartedAt}, {16, "completed_at", j.CompletedAt}} {
-		if f.has(t.i) {
-			key(t.k)
-			if t.v == nil {
-				b = append(b, "null"...)
-			} else {
-				b = jsonappend.Time(b, *t.v)
-			}
-		}
+	if f.has(15) {
+		o.TimeOrNull("started_at", j.StartedAt)
+	}
+	if f.has(16) {
+		o.TimeOrNull("completed_at", j.CompletedAt)
 	}
 	if f.has(17) {
-		key("exit_code")
 		if j.ExitCode == nil {
-			b = append(b, "null"...)
+			o.Key("exit_code")
+			o.B = append(o.B, "null"...)
 		} else {
-			b = strconv.AppendInt(b, int64(*j.ExitCode), 10)
+			o.Int("exit_code", int64(*j.ExitCode))
 		}
 	}
 	str(18, "signal", j.Signal, true)
 	str(19, "worker", j.Worker, true)
 	if f.has(20) {
-		key("cpu_seconds")
-		b = jsonappend.Float(b, j.CPUSeconds)
+		o.Float("cpu_seconds", j.CPUSeconds)
 	}
 	num(21, "peak_memory_kb", j.PeakMemoryKB)
 	str(22, "output", j.Output, false)
 	str(23, "error", j.Error, false)
 	if f.has(24) && j.ArrayJobID != nil {
-		key("array_job_id")
-		b = strconv.AppendInt(b, *j.ArrayJobID, 10)
+		o.Int("array_job_id", *j.ArrayJobID)
 	}
 	if f.has(25) && j.ArrayTaskID != nil {
-		key("array_task_id")
-		b = strconv.AppendInt(b, int64(*j.ArrayTaskID), 10)
+		o.Int("array_task_id", int64(*j.ArrayTaskID))
 	}
 	str(26, "array_tasks", j.ArrayTasks, true)
 	if f.has(27) && j.ArrayThrottle != 0 {
-		key("array_throttle")
-		b = strconv.AppendInt(b, int64(j.ArrayThrottle), 10)
+		o.Int("array_throttle", int64(j.ArrayThrottle))
 	}
-	return append(b, '}')
+	return o.Close()
 }

@@ -61,141 +61,91 @@ func appendQueue(b []byte, q *apitype.Queue, fields fieldSet) []byte {
 		}
 		b = appendQueueJob(b, &q.Jobs[i], fields)
 	}
-	b = append(b, `],"count":`...)
-	b = strconv.AppendInt(b, int64(q.Count), 10)
-	b = append(b, `,"now":`...)
-	b = jsonappend.Time(b, q.Now)
-	b = append(b, `,"next":`...)
-	b = jsonappend.String(b, q.Next, true)
-	return append(b, "}\n"...)
+	return jsonappend.PageEnd(b, q.Count, &q.Now, q.Next)
 }
 
 func appendQueueJob(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
-	b = append(b, '{')
-	first := true
-	key := func(k string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-	}
+	o := jsonappend.Open(b, true)
 	if f.has(0) {
-		key("id")
-		b = strconv.AppendInt(b, j.ID, 10)
+		o.Int("id", j.ID)
 	}
 	if f.has(1) {
-		key("user")
-		b = jsonappend.String(b, j.User, true)
+		o.String("user", j.User)
 	}
 	if f.has(2) && j.UnixUser != "" {
-		key("unix_user")
-		b = jsonappend.String(b, j.UnixUser, true)
+		o.String("unix_user", j.UnixUser)
 	}
 	if f.has(3) {
-		key("group_id")
-		b = strconv.AppendInt(b, j.GroupID, 10)
+		o.Int("group_id", j.GroupID)
 	}
 	if f.has(4) {
-		key("status")
-		b = jsonappend.String(b, j.Status, true)
+		o.String("status", j.Status)
 	}
 	if f.has(5) {
-		key("cpu_cores")
-		b = strconv.AppendInt(b, int64(j.CPUCores), 10)
+		o.Int("cpu_cores", int64(j.CPUCores))
 	}
 	if f.has(6) {
-		key("memory_gb")
-		b = strconv.AppendInt(b, int64(j.MemoryGB), 10)
+		o.Int("memory_gb", int64(j.MemoryGB))
 	}
 	if f.has(7) {
-		key("gpu_count")
-		b = strconv.AppendInt(b, int64(j.GPUCount), 10)
+		o.Int("gpu_count", int64(j.GPUCount))
 	}
 	if f.has(8) {
-		key("own")
-		b = strconv.AppendBool(b, j.Own)
+		o.Bool("own", j.Own)
 	}
 	if f.has(9) && j.Name != "" {
-		key("name")
-		b = jsonappend.String(b, j.Name, true)
+		o.String("name", j.Name)
 	}
 	if f.has(10) && j.Priority != 0 {
-		key("priority")
-		b = strconv.AppendInt(b, int64(j.Priority), 10)
+		o.Int("priority", int64(j.Priority))
 	}
 	if f.has(11) && j.Computed != nil {
-		key("computed_priority")
-		b = append(b, `{"base":`...)
-		b = jsonappend.Float(b, j.Computed.Base)
-		b = append(b, `,"fair_share":`...)
-		b = jsonappend.Float(b, j.Computed.FairShare)
-		b = append(b, `,"wait_boost":`...)
-		b = jsonappend.Float(b, j.Computed.WaitBoost)
-		b = append(b, `,"final":`...)
-		b = jsonappend.Float(b, j.Computed.Final)
-		b = append(b, '}')
+		o.Key("computed_priority")
+		c := jsonappend.Open(o.B, true)
+		c.Float("base", j.Computed.Base)
+		c.Float("fair_share", j.Computed.FairShare)
+		c.Float("wait_boost", j.Computed.WaitBoost)
+		c.Float("final", j.Computed.Final)
+		o.B = c.Close()
 	}
 	if f.has(12) && j.Rank != 0 {
-		key("rank")
-		b = strconv.AppendInt(b, int64(j.Rank), 10)
+		o.Int("rank", int64(j.Rank))
 	}
 	if f.has(13) && j.Reason != "" {
-		key("reason")
-		b = jsonappend.String(b, j.Reason, true)
+		o.String("reason", j.Reason)
 	}
 	if f.has(14) && j.ReasonDetail != "" {
-		key("reason_detail")
-		b = jsonappend.String(b, j.ReasonDetail, true)
+		o.String("reason_detail", j.ReasonDetail)
 	}
 	if f.has(15) && j.ExpectedStart != nil {
-		key("expected_start")
-		b = jsonappend.Time(b, *j.ExpectedStart)
+		o.Time("expected_start", *j.ExpectedStart)
 	}
 	if f.has(16) && j.SubmittedAt != nil {
-		key("submitted_at")
-		b = jsonappend.Time(b, *j.SubmittedAt)
+		o.Time("submitted_at", *j.SubmittedAt)
 	}
 	if f.has(17) && j.StartedAt != nil {
-		key("started_at")
-		b = jsonappend.Time(b, *j.StartedAt)
+		o.Time("started_at", *j.StartedAt)
 	}
 	if f.has(18) && j.EstimatedHours != 0 {
-		key("estimated_hours")
-		b = jsonappend.Float(b, j.EstimatedHours)
+		o.Float("estimated_hours", j.EstimatedHours)
 	}
 	if f.has(19) && j.Worker != "" {
-		key("worker")
-		b = jsonappend.String(b, j.Worker, true)
+		o.String("worker", j.Worker)
 	}
 	if f.has(20) && len(j.GPUIndices) > 0 {
-		key("gpu_indices")
-		b = append(b, '[')
-		for i, g := range j.GPUIndices {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(g), 10)
-		}
-		b = append(b, ']')
+		o.Ints("gpu_indices", j.GPUIndices)
 	}
 	if f.has(21) && j.ArrayJobID != nil {
-		key("array_job_id")
-		b = strconv.AppendInt(b, *j.ArrayJobID, 10)
+		o.Int("array_job_id", *j.ArrayJobID)
 	}
 	if f.has(22) && j.ArrayTaskID != nil {
-		key("array_task_id")
-		b = strconv.AppendInt(b, int64(*j.ArrayTaskID), 10)
+		o.Int("array_task_id", int64(*j.ArrayTaskID))
 	}
 	if f.has(23) && j.ArrayTasks != "" {
-		key("array_tasks")
-		b = jsonappend.String(b, j.ArrayTasks, true)
+		o.String("array_tasks", j.ArrayTasks)
 	}
 	if f.has(24) && j.ArrayThrottle != 0 {
-		key("array_throttle")
-		b = strconv.AppendInt(b, int64(j.ArrayThrottle), 10)
+		o.Int("array_throttle", int64(j.ArrayThrottle))
 	}
-	return append(b, '}')
+	return o.Close()
 }

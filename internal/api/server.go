@@ -65,6 +65,8 @@ type Store interface {
 
 	// AcctJobs and AcctSummary are accounting: rcq-acct, GET /api/acct.
 	AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, error)
+	// EachAcctJob is AcctJobs a row at a time, the job reused between calls.
+	EachAcctJob(ctx context.Context, f rcq.AcctFilter, fn func(*rcq.Job) error) error
 	AcctSummary(ctx context.Context, f rcq.AcctFilter) ([]rcq.GroupAcct, error)
 
 	// WriteAudit writes one audit row in its own transaction (a refused

@@ -51,6 +51,11 @@ type AcctList struct {
 	Next  string    `json:"next"`
 }
 
+// NextCursorHeader is the response header of GET /api/acct holding the
+// page's Next as well, so a client can ask for the next page before it
+// reads this one's rows: present on every page, empty on the last.
+const NextCursorHeader = "X-Rcq-Next-Cursor"
+
 // AcctGroup is one group's totals in GET /api/acct/summary. CPU and GPU hours
 // are allocated (cores or GPUs times the time run; running jobs up to now);
 // used_cpu_hours is the CPU time the jobs' processes used.

@@ -78,7 +78,13 @@ type Bench struct {
 	// measures that bound a goal (-profile).
 	profileDir string
 	submit     map[string]float64 // scenario 1's jobs/s, by submitKey
+	// slurmParts are the parts of scenario 9 to run (-slurm-parts):
+	// "submit", "queue", "cancel"; nil runs every part.
+	slurmParts map[string]bool
 }
+
+// slurmPart reports whether scenario 9 runs its part name.
+func (b *Bench) slurmPart(name string) bool { return b.slurmParts == nil || b.slurmParts[name] }
 
 func (b *Bench) add(rs ...Result) {
 	for _, r := range rs {
@@ -123,6 +129,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	schedBench := fs.Bool("sched", true, "scenario 7 also runs the scheduler's go test benchmarks at 100k jobs x 1000 workers (needs the source tree)")
 	keep := fs.Bool("keep", false, "keep the state directories (logs, databases) for inspection")
 	profileDir := fs.String("profile", "", "write CPU profiles of rcqd during the measures with goals into `DIR`")
+	slurmParts := fs.String("slurm-parts", "submit,queue,cancel", "the `PARTS` of scenario 9 to run, comma-separated: submit, queue, cancel")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: rcq-bench [flags]\n\nRuns rcq's end-to-end benchmarks (docs/performance.md) on throwaway rcqd instances\nand prints one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -155,6 +162,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			want[n] = true
 		}
 	}
+	parts := map[string]bool{}
+	for _, p := range strings.Split(*slurmParts, ",") {
+		p = strings.TrimSpace(p)
+		if p != "submit" && p != "queue" && p != "cancel" {
+			fmt.Fprintf(stderr, "rcq-bench: -slurm-parts: %q is not a part of scenario 9: use submit, queue, cancel, comma-separated\n", p)
+			return 2
+		}
+		parts[p] = true
+	}
 	if want[9] {
 		// Before anything starts: without Slurm this mode has nothing to
 		// compare with, and says so.
@@ -177,7 +193,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &Bench{bin: binDir, keep: *keep, sizes: fullSizes(), log: stderr, pgTPS: map[int]float64{}, submit: map[string]float64{}}
+	b := &Bench{bin: binDir, keep: *keep, sizes: fullSizes(), log: stderr, pgTPS: map[int]float64{}, submit: map[string]float64{}, slurmParts: parts}
 	if *quick {
 		b.sizes = quickSizes()
 	}

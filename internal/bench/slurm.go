@@ -235,6 +235,9 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 		held := trivialJob(d.WorkDir)
 		held.Hold = true
 		for i := range sz.SlurmSubmits {
+			if !b.slurmPart("submit") {
+				break
+			}
 			t0 := time.Now()
 			if _, err := c.Submit(ctx, held, client.SubmitOptions{IdempotencyKey: fmt.Sprintf("bench-%d", i)}); err != nil {
 				return err
@@ -262,10 +265,15 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 			}
 		}
 		p := params("calls", sz.SlurmSubmits, "order", "interleaved", "stat", "median")
-		b.add(Result{9, "rcq-submit --hold --wrap true", p, "ms", median(ms(rs)), "", nil},
-			Result{9, "sbatch --hold --wrap true", p, "ms", median(ms(ss)), "", nil},
-			Result{9, "rcq-submit/sbatch", p, "ratio", median(ms(rs)) / median(ms(ss)), "", nil}.goal(false, 0.8),
-			Result{9, "POST /api/jobs (held, idempotency key)", p, "ms", median(ms(api)), "", nil})
+		if b.slurmPart("submit") {
+			b.add(Result{9, "rcq-submit --hold --wrap true", p, "ms", median(ms(rs)), "", nil},
+				Result{9, "sbatch --hold --wrap true", p, "ms", median(ms(ss)), "", nil},
+				Result{9, "rcq-submit/sbatch", p, "ratio", median(ms(rs)) / median(ms(ss)), "", nil}.goal(false, 0.8),
+				Result{9, "POST /api/jobs (held, idempotency key)", p, "ms", median(ms(api)), "", nil})
+		}
+		if !b.slurmPart("queue") && !b.slurmPart("cancel") {
+			return nil
+		}
 
 		// Both queues up to SlurmPending held jobs.
 		fill := func() error {
@@ -296,6 +304,9 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 		// (b) The queue, each way, in turn.
 		var rq, rj, sq []time.Duration
 		for i := range sz.SlurmRuns {
+			if !b.slurmPart("queue") {
+				break
+			}
 			steps := []func() error{
 				func() error {
 					el, n, err := cli("rcq-queue")
@@ -332,11 +343,16 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 			}
 		}
 		p = params("pending", sz.SlurmPending, "runs", sz.SlurmRuns, "order", "interleaved", "stat", "median")
-		b.add(Result{9, "rcq-queue", p, "ms", median(ms(rq)), "", nil},
-			Result{9, "rcq-queue --json", p, "ms", median(ms(rj)), "", nil},
-			Result{9, "squeue", p, "ms", median(ms(sq)), "", nil},
-			Result{9, "rcq-queue/squeue", p, "ratio", median(ms(rq)) / median(ms(sq)), "", nil}.goal(false, 0.7),
-			Result{9, "rcq-queue --json/squeue", p, "ratio", median(ms(rj)) / median(ms(sq)), "", nil}.goal(false, 1))
+		if b.slurmPart("queue") {
+			b.add(Result{9, "rcq-queue", p, "ms", median(ms(rq)), "", nil},
+				Result{9, "rcq-queue --json", p, "ms", median(ms(rj)), "", nil},
+				Result{9, "squeue", p, "ms", median(ms(sq)), "", nil},
+				Result{9, "rcq-queue/squeue", p, "ratio", median(ms(rq)) / median(ms(sq)), "", nil}.goal(false, 0.7),
+				Result{9, "rcq-queue --json/squeue", p, "ratio", median(ms(rj)) / median(ms(sq)), "", nil}.goal(false, 1))
+		}
+		if !b.slurmPart("cancel") {
+			return nil
+		}
 
 		// (c) Cancel every pending job of the user, each way, in turn; both
 		// queues are loaded again between rounds. rcq-cancel --me is run

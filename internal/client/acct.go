@@ -72,9 +72,12 @@ func (c *Client) Acct(ctx context.Context, q AcctQuery) (*apitype.AcctList, erro
 }
 
 // EachAcct calls fn with every page of the jobs q selects, newest first,
-// following next to the last page. The next page is read while fn handles
-// the current one, so rcqd and the caller work at the same time; at most two
-// pages are held.
+// following next to the last page. The next page is asked for as soon as
+// the current one's headers say its cursor (apitype.NextCursorHeader),
+// while its rows are read, decoded and handed to fn, so rcqd never waits
+// for the caller between pages; at most three pages are held (one read,
+// one waiting, one with fn). Without that header (an older rcqd) the next
+// page is asked for once the current one is decoded.
 func (c *Client) EachAcct(ctx context.Context, q AcctQuery, fn func(*apitype.AcctList) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // an unread prefetch ends with the call
@@ -82,34 +85,69 @@ func (c *Client) EachAcct(ctx context.Context, q AcctQuery, fn func(*apitype.Acc
 		page *apitype.AcctList
 		err  error
 	}
-	fetch := func(q AcctQuery) <-chan result {
-		ch := make(chan result, 1)
-		go func() {
-			p, err := c.Acct(ctx, q)
-			ch <- result{p, err}
-		}()
-		return ch
-	}
-	next := fetch(q)
-	for {
-		r := <-next
-		if r.err != nil {
-			return r.err
-		}
-		if r.page.Next != "" {
-			if r.page.Next == q.Cursor {
-				return fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)
+	// Each page's result comes on its own channel, the channels in page
+	// order; the room of pages bounds how far the reading runs ahead.
+	pages := make(chan chan result, 1)
+	go func() {
+		defer close(pages)
+		for {
+			r := request{method: http.MethodGet, path: withQuery("/api/acct", q.Values())}
+			ch := make(chan result, 1)
+			read := func(resp *http.Response, header string, early bool) result {
+				var out apitype.AcctList
+				r.out = &out
+				if err := c.read(ctx, r, resp); err != nil {
+					return result{err: fmt.Errorf("list jobs: %w", err)}
+				}
+				if early && out.Next != header {
+					return result{err: fmt.Errorf("list jobs: rcqd's next cursor %q is not the one its header said (%q)", out.Next, header)}
+				}
+				return result{page: &out}
 			}
-			q.Cursor = r.page.Next
-			next = fetch(q)
+			next := ""
+			resp, err := c.send(ctx, r)
+			if err != nil {
+				ch <- result{err: fmt.Errorf("list jobs: %w", err)}
+			} else if h, early := resp.Header[http.CanonicalHeaderKey(apitype.NextCursorHeader)]; early {
+				next = h[0]
+				go func() { ch <- read(resp, next, true) }()
+			} else {
+				res := read(resp, "", false)
+				if res.err == nil {
+					next = res.page.Next
+				}
+				ch <- res
+			}
+			select {
+			case pages <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || next == "" {
+				return
+			}
+			if next == q.Cursor {
+				ch := make(chan result, 1)
+				ch <- result{err: fmt.Errorf("list jobs: rcqd answered the same page twice (cursor %q)", q.Cursor)}
+				select {
+				case pages <- ch:
+				case <-ctx.Done():
+				}
+				return
+			}
+			q.Cursor = next
 		}
-		if err := fn(r.page); err != nil {
+	}()
+	for ch := range pages {
+		res := <-ch
+		if res.err != nil {
+			return res.err
+		}
+		if err := fn(res.page); err != nil {
 			return err
 		}
-		if r.page.Next == "" {
-			return nil
-		}
 	}
+	return ctx.Err()
 }
 
 // AcctSummary totals per group the jobs q selects (GET /api/acct/summary;

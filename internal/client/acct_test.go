@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,67 @@ func TestAcct(t *testing.T) {
 	var re *rcq.Error
 	if !errors.As(err, &re) || re.Kind != rcq.KindForbidden || re.Code != "other_users_jobs" {
 		t.Errorf("refusal: %v", err)
+	}
+}
+
+// TestEachAcctAsksAhead: with the cursor in a header (rcqd's), EachAcct
+// asks for the next page before it has read the current one's rows: page
+// 1's rows are only sent once page 2 has been asked for, which a client
+// that waited for the rows would never do. A header that is not the body's
+// next is an error, not a skipped or repeated page.
+func TestEachAcctAsksAhead(t *testing.T) {
+	t.Parallel()
+	asked2 := make(chan struct{})
+	lie := false
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/acct", func(w http.ResponseWriter, r *http.Request) {
+		cursor := r.URL.Query().Get("cursor")
+		out := apitype.AcctList{Jobs: []apitype.AcctJob{}}
+		switch cursor {
+		case "":
+			out.Jobs, out.Next = append(out.Jobs, apitype.AcctJob{ID: 1}), "p2"
+		case "p2":
+			close(asked2)
+			out.Jobs = append(out.Jobs, apitype.AcctJob{ID: 2})
+		}
+		out.Count = len(out.Jobs)
+		h := out.Next
+		if lie {
+			h = "elsewhere"
+		}
+		w.Header().Set(apitype.NextCursorHeader, h)
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		if cursor == "" && !lie {
+			select {
+			case <-asked2:
+			case <-time.After(10 * time.Second):
+				t.Error("page 2 was not asked for while page 1's rows were still to come")
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	if err := c.EachAcct(context.Background(), AcctQuery{}, func(p *apitype.AcctList) error {
+		for _, j := range p.Jobs {
+			got = append(got, j.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("pages gave %v", got)
+	}
+	lie = true
+	err = c.EachAcct(context.Background(), AcctQuery{}, func(p *apitype.AcctList) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "not the one its header said") {
+		t.Errorf("header and body disagree: err = %v", err)
 	}
 }

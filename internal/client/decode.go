@@ -171,17 +171,55 @@ type fastDecoder struct {
 	// seen holds short strings already made: a page repeats its users,
 	// states, reasons and workers thousands of times.
 	seen map[string]string
+	// stats count, per field of each struct type, the strings of that
+	// field found in seen and those made anew; cur is the field being
+	// decoded. A field whose strings are mostly new (a job's name, its
+	// directory) stops being interned: filling seen with a page's names and
+	// growing it was a fifth of rcq-acct's CPU (docs/performance.md).
+	stats     map[*structInfo][]internStat
+	lastInfo  *structInfo
+	lastStats []internStat
+	cur       *internStat
+}
+
+type internStat struct{ hits, misses int }
+
+// unique reports whether the field's strings are mostly new ones.
+func (s *internStat) unique() bool { return s.misses > 32 && s.misses > 4*s.hits }
+
+// statsOf is the interning counts of si's fields in this decoding.
+func (d *fastDecoder) statsOf(si *structInfo) []internStat {
+	if si == d.lastInfo {
+		return d.lastStats
+	}
+	st, ok := d.stats[si]
+	if !ok {
+		if d.stats == nil {
+			d.stats = map[*structInfo][]internStat{}
+		}
+		st = make([]internStat, len(si.fields))
+		d.stats[si] = st
+	}
+	d.lastInfo, d.lastStats = si, st
+	return st
 }
 
 // intern returns b as a string, the same string for the same short bytes.
 func (d *fastDecoder) intern(b []byte) string {
-	if len(b) > 128 {
+	st := d.cur
+	if len(b) > 128 || st != nil && st.unique() {
 		return string(b)
 	}
 	if s, ok := d.seen[string(b)]; ok {
+		if st != nil {
+			st.hits++
+		}
 		return s
 	}
 	s := string(b)
+	if st != nil {
+		st.misses++
+	}
 	if d.seen == nil {
 		d.seen = map[string]string{}
 	}
@@ -473,6 +511,7 @@ func hex4(data []byte, i int) (rune, bool) {
 func (d *fastDecoder) object(v reflect.Value) bool {
 	info, _ := structInfos.Load(v.Type())
 	si := info.(*structInfo)
+	stats := d.statsOf(si)
 	d.depth++
 	defer func() { d.depth-- }()
 	d.pos++ // {
@@ -506,7 +545,10 @@ func (d *fastDecoder) object(v reflect.Value) bool {
 			}
 		}
 		if found {
-			if !d.value(v.Field(si.fields[i].index)) {
+			d.cur = &stats[i]
+			ok := d.value(v.Field(si.fields[i].index))
+			d.cur = nil
+			if !ok {
 				return false
 			}
 		} else if !d.skip() {

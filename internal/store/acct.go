@@ -111,6 +111,30 @@ func (s *Store) AcctJobs(ctx context.Context, f rcq.AcctFilter) ([]rcq.Job, erro
 	return elementsOf(js, f.Refs), nil
 }
 
+// EachAcctJob calls fn with every job AcctJobs would return for f, in the
+// same order, as each row arrives: no page of jobs is gathered. The job is
+// reused for the next row, so fn must copy what it keeps; an error from fn
+// ends the read and is returned as it is.
+func (s *Store) EachAcctJob(ctx context.Context, f rcq.AcctFilter, fn func(*rcq.Job) error) error {
+	q, args := acctJobsSQL(f)
+	rows, _ := s.pool.Query(ctx, q, args...)
+	keep := elementFilter(f.Refs)
+	var fnErr error
+	var j rcq.Job
+	err := eachNamed(rows, func(r *acctRow) error {
+		j = r.job()
+		if !keep(&j) {
+			return nil
+		}
+		fnErr = fn(&j)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return wrap("list jobs for accounting", err)
+}
+
 // acctSummarySelect totals f's jobs per group and state; the caller folds the
 // states into one row per group. Hours run up to now for running jobs.
 const acctSummarySelect = `SELECT j.group_id, g.name, j.status, count(*),

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -55,6 +57,19 @@ func TestAcctJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// EachAcctJob gives the same jobs, one at a time.
+		var each []rcq.Job
+		if err := f.st.EachAcctJob(ctx, fl, func(j *rcq.Job) error { each = append(each, *j); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(each) != len(js) {
+			t.Errorf("EachAcctJob gave %v, AcctJobs %v", ids(each), ids(js))
+		}
+		for i := range min(len(each), len(js)) {
+			if !reflect.DeepEqual(each[i], js[i]) {
+				t.Errorf("EachAcctJob's job %d: %+v, AcctJobs' %+v", i, each[i], js[i])
+			}
+		}
 		return ids(js)
 	}
 	for _, c := range []struct {
@@ -95,6 +110,13 @@ func TestAcctJobs(t *testing.T) {
 	}
 	if want := list(rcq.AcctFilter{}); !slices.Equal(got, want) {
 		t.Errorf("pages of 2: %v, want %v", got, want)
+	}
+
+	// An error of the function ends the read and comes back as it is.
+	stop := errors.New("stop")
+	n := 0
+	if err := f.st.EachAcctJob(ctx, rcq.AcctFilter{}, func(*rcq.Job) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("EachAcctJob with a failing function: %v after %d jobs", err, n)
 	}
 
 	js, err := f.st.AcctJobs(ctx, rcq.AcctFilter{IDs: []rcq.JobID{failed}})

@@ -218,6 +218,16 @@ func (s *Store) ArrayElement(ctx context.Context, arrayID rcq.JobID, task int, o
 // some elements shows only those of its pending indices, and is dropped when
 // it has none of them.
 func elementsOf(js []rcq.Job, refs []rcq.JobRef) []rcq.Job {
+	keep := elementFilter(refs)
+	return slices.DeleteFunc(js, func(j rcq.Job) bool { return !keep(&j) })
+}
+
+// elementFilter is elementsOf for one job at a time: it narrows j's pending
+// indices in place and reports whether j stays.
+func elementFilter(refs []rcq.JobRef) func(*rcq.Job) bool {
+	if len(refs) == 0 {
+		return func(*rcq.Job) bool { return true }
+	}
 	tasks := map[rcq.JobID]rcq.IndexSet{}
 	whole := map[rcq.JobID]bool{}
 	for _, r := range refs {
@@ -227,16 +237,16 @@ func elementsOf(js []rcq.Job, refs []rcq.JobRef) []rcq.Job {
 			tasks[r.JobID] = rcq.NewIndexSet(append(tasks[r.JobID].Indices(), r.Tasks.Indices()...))
 		}
 	}
-	return slices.DeleteFunc(js, func(j rcq.Job) bool {
+	return func(j *rcq.Job) bool {
 		a := j.Array
 		if a == nil || a.TaskID != nil || whole[a.ID] || whole[j.ID] {
-			return false
+			return true
 		}
 		want, ok := tasks[a.ID]
 		if !ok {
-			return false
+			return true
 		}
 		a.Pending = a.Pending.Intersect(want)
-		return len(a.Pending) == 0
-	})
+		return len(a.Pending) > 0
+	}
 }

@@ -225,6 +225,22 @@ func TestArrayHoldRelease(t *testing.T) {
 			t.Errorf("the array's row in a list of elements 3-4 shows pending %q, want 4", j.Array.Pending)
 		}
 	}
+	// Accounting narrows the array's row the same way, a row at a time.
+	var each []rcq.Job
+	if err := f.st.EachAcctJob(ctx, rcq.AcctFilter{Refs: []rcq.JobRef{ref(t, itoa(a)+"_[3-4]")}}, func(j *rcq.Job) error {
+		each = append(each, *j)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(each) != 2 {
+		t.Fatalf("accounting of %d_[3-4] listed %d rows, want 2", a, len(each))
+	}
+	for _, j := range each {
+		if j.ID == a && j.Array.Pending.String() != "4" {
+			t.Errorf("accounting: the array's row for elements 3-4 shows pending %q, want 4", j.Array.Pending)
+		}
+	}
 }
 
 func itoa(id rcq.JobID) string { return rcq.JobRef{JobID: id}.String() }

@@ -638,10 +638,14 @@ func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, er
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
-	js, err := collectNamed(rows, (*queueRow).job)
+	// Sized for the last page read plus an eighth (at most the limit).
+	hint := s.queueHint.Load()
+	hint = min(hint+hint/8+16, limit)
+	js, err := collectNamedCap(rows, (*queueRow).job, int(hint))
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
+	s.queueHint.Store(int64(len(js)))
 	return js, nil
 }
 

@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rcq-project/rcq/internal/dbtest"
@@ -53,4 +57,65 @@ func TestCollectNamed(t *testing.T) {
 	if got, err = store.CollectNamed(rows, conv); err != nil || len(got) != 5000 || got[0].ID != 1 || got[4999].ID != 5000 || got[1024].ID != 1025 {
 		t.Errorf("5000 rows: %d rows, err %v", len(got), err)
 	}
+}
+
+// TestNullableTargets: nullable columns scanned into pointer fields (which
+// collectNamed scans through pgx's scanner interfaces, not by reflection)
+// hold exactly what pgx's own scan into the same fields gives, NULL or not,
+// times in the same zone; a value too large for the field is an error.
+func TestNullableTargets(t *testing.T) {
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	type row struct {
+		At   *time.Time `db:"at"`
+		Text *string    `db:"text"`
+		I32  *int32     `db:"i32"`
+		I64  *int64     `db:"i64"`
+	}
+	const q = `SELECT '2026-12-04 10:11:12.345678+02'::timestamptz AS at, 'x' AS text, (-7)::int4 AS i32, 1234567890123::int8 AS i64
+		UNION ALL SELECT NULL, NULL, NULL, NULL
+		UNION ALL SELECT '1999-01-01 00:00:00Z', '', 2147483647, -1`
+	rows, _ := db.Query(ctx, q)
+	got, err := store.CollectNamed(rows, func(r *row) row { return *r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = db.Query(ctx, q)
+	want, err := pgx.CollectRows(rows, pgx.RowToStructByName[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if (g.At == nil) != (w.At == nil) || g.At != nil && (!g.At.Equal(*w.At) || g.At.Location() != w.At.Location()) ||
+			(g.Text == nil) != (w.Text == nil) || g.Text != nil && *g.Text != *w.Text ||
+			(g.I32 == nil) != (w.I32 == nil) || g.I32 != nil && *g.I32 != *w.I32 ||
+			(g.I64 == nil) != (w.I64 == nil) || g.I64 != nil && *g.I64 != *w.I64 {
+			t.Errorf("row %d: got %s, pgx gives %s", i, show(g.At, g.Text, g.I32, g.I64), show(w.At, w.Text, w.I32, w.I64))
+		}
+	}
+	rows, _ = db.Query(ctx, `SELECT NULL::timestamptz AS at, NULL AS text, 2147483648::int8 AS i32, NULL::int8 AS i64`)
+	if _, err := store.CollectNamed(rows, func(r *row) row { return *r }); err == nil {
+		t.Error("2147483648 into an int32 field: no error")
+	}
+}
+
+func show(vs ...any) string {
+	var b strings.Builder
+	for _, v := range vs {
+		rv := reflect.ValueOf(v)
+		if rv.IsNil() {
+			b.WriteString("nil ")
+		} else {
+			fmt.Fprintf(&b, "%v ", rv.Elem())
+		}
+	}
+	return b.String()
 }

@@ -268,8 +268,8 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 			out.Now = opts.F.Now()
 		}
 		out.Jobs = make([]Row, 0, len(qu.Jobs))
-		for _, j := range qu.Jobs {
-			r := fromQueue(j, out.Now)
+		for i := range qu.Jobs {
+			r := fromQueue(&qu.Jobs[i], out.Now)
 			if q.keep(&r) {
 				out.Jobs = append(out.Jobs, r)
 			}
@@ -494,8 +494,9 @@ func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 		}
 		cells = append(cells, hs)
 	}
+	flat := make([]string, len(rows)*len(codes)) // one allocation, not one a row
 	for i := range rows {
-		line := make([]string, len(codes))
+		line := flat[i*len(codes) : (i+1)*len(codes) : (i+1)*len(codes)]
 		for k, c := range []byte(codes) {
 			line[k] = rows[i].value(c)
 		}

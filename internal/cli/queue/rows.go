@@ -88,7 +88,7 @@ func elapsed(state rcq.JobState, started, completed *time.Time, now time.Time) i
 }
 
 // fromQueue converts a row of GET /api/queue.
-func fromQueue(j apitype.QueueJob, now time.Time) Row {
+func fromQueue(j *apitype.QueueJob, now time.Time) Row {
 	st := rcq.JobState(j.Status)
 	return Row{
 		ID: j.ID, Name: j.Name, User: j.User, UnixUser: j.UnixUser, GroupID: j.GroupID, State: j.Status, StateCode: st.Short(),
