@@ -77,6 +77,8 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
 		{Method: "GET", Pattern: "/api/workers", Policy: User, handle: s.listNodes},
 		{Method: "GET", Pattern: "/api/share", Policy: User, handle: s.share},
+		{Method: "GET", Pattern: "/api/share/history", Policy: User, handle: s.shareHistory},
+		{Method: "GET", Pattern: "/api/cluster/history", Policy: User, handle: s.clusterHistory},
 		{Method: "GET", Pattern: "/api/events", Policy: User, handle: s.events},
 
 		{Method: "GET", Pattern: "/api/acct", Policy: User, handle: s.listAcct},
