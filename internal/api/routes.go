@@ -7,7 +7,10 @@ import (
 	"net/http/pprof"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/ui"
 )
 
 // Policy says who may call a route.
@@ -102,6 +105,17 @@ func (s *Server) routes() []Route {
 			handle: func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }})
 	}
 	return rs
+}
+
+// mountUI serves the dashboard (internal/ui) under /ui/ on every listener.
+// It calls this router in-process for every fact and action, with the
+// browser session's token: its answers are the API's. Its forms carry CSRF
+// tokens in place of the JSON Content-Type that hygiene asks of the API's
+// POSTs (hygiene.go).
+func (s *Server) mountUI(r chi.Router) {
+	h := ui.New(s, ui.Options{Logger: s.Logger.With("component", "ui"), Now: s.Now})
+	r.Handle("/ui", h)
+	r.Handle("/ui/*", h)
 }
 
 func pprofHandler(pattern string) http.HandlerFunc {

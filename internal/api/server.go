@@ -202,6 +202,7 @@ func (s *Server) router() http.Handler {
 	for _, rt := range s.routes() {
 		r.Method(rt.Method, rt.Pattern, s.guard(rt))
 	}
+	s.mountUI(r)
 	return r
 }
 

@@ -37,6 +37,7 @@ var mayImport = map[string][]string{
 	"internal/events":      {"internal/rcq", "internal/apitype"},
 	"internal/ui":          {"internal/rcq", "internal/apitype", "internal/ui/svg"},
 	"internal/ui/svg":      {},
+	"internal/ui/uitest":   {},
 	"internal/bench":       {"internal/client", "internal/apitype", "internal/rcq", "internal/store", "internal/dbtest", "internal/pgserver"},
 	"internal/daemon":      {"internal/rcq", "internal/apitype", "internal/config", "internal/store", "internal/pgserver", "internal/auth", "internal/api", "internal/sched", "internal/executor", "internal/events", "internal/ui", "internal/slurm", "internal/metrics"},
 	"internal/cli":         {"internal/client", "internal/client/thin", "internal/cli/exitcode", "internal/apitype", "internal/rcq", "internal/slurm"},

@@ -1,0 +1,197 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
+)
+
+// queuePageSize is how many rows one page of the queue shows: the page
+// reads the whole queue from the API (to put every pending job in the
+// scheduler's order) but draws one page of it.
+const queuePageSize = 100
+
+// queueFields are the keys the queue page asks the API for.
+const queueFields = "id,user,group_id,status,cpu_cores,memory_gb,gpu_count,own,name,priority,rank,reason,reason_detail," +
+	"expected_start,submitted_at,started_at,estimated_hours,worker,array_job_id,array_task_id,array_tasks,array_throttle"
+
+// QueueRow is one row of the queue page.
+type QueueRow struct {
+	apitype.QueueJob
+	JobID    string // as squeue shows it: 123, 123_4, 123_[5-9%2]
+	Elapsed  string // running: time since start
+	Left     string // running: time left of the limit
+	Expected string // pending: expected start
+}
+
+// QueueView is the queue page's data.
+type QueueView struct {
+	Now              time.Time
+	Rows             []QueueRow
+	Total            int // rows after the filters
+	Pending, Running int
+	Page, Pages      int
+	From, To         int // 1-based rows shown
+	User, Group      string
+	State            string
+	Groups           []apitype.GroupShare
+	Prev, Next       string // page links; "" at the ends
+	Err              *APIError
+}
+
+// queuePage shows the queue: pending jobs in the scheduler's order with
+// priority, reason and expected start, then running jobs with elapsed and
+// time left; filters ?user= (an email or Unix login, as the API's), ?group=
+// (a name or id), ?state=pending|running; ?page=N.
+func queuePage(c *Call) error {
+	q := c.R.URL.Query()
+	v := QueueView{User: strings.TrimSpace(q.Get("user")), Group: strings.TrimSpace(q.Get("group")), State: q.Get("state"), Page: 1}
+	if p := q.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return &APIError{Status: http.StatusBadRequest, Code: "invalid_page", Field: "page", Msg: "page: " + strconv.Quote(p) + " is not a page number: use 1, 2, ..."}
+		}
+		v.Page = n
+	}
+	switch v.State {
+	case "", "pending", "running":
+	default:
+		v.Err = &APIError{Status: http.StatusBadRequest, Field: "state", Msg: "state: " + strconv.Quote(v.State) + ": use pending or running"}
+		return c.renderStatus(http.StatusBadRequest, "queue", "Queue", &v)
+	}
+	if c.R.Header.Get(fragmentHeader) == "" {
+		var share apitype.ShareList
+		if err := c.Get("/api/share", &share); err == nil {
+			v.Groups = share.Groups
+		}
+	}
+	group := int64(0)
+	if v.Group != "" {
+		id, err := strconv.ParseInt(v.Group, 10, 64)
+		for _, g := range v.Groups {
+			if strings.EqualFold(g.Name, v.Group) {
+				id, err = g.ID, nil
+			}
+		}
+		if err != nil || id <= 0 {
+			v.Err = &APIError{Status: http.StatusBadRequest, Field: "group", Msg: "group: " + strconv.Quote(v.Group) + " is not a group: use a group's name or id"}
+			return c.renderStatus(http.StatusBadRequest, "queue", "Queue", &v)
+		}
+		group = id
+	}
+	jobs, now, err := c.readQueue(v.User)
+	if err != nil {
+		if ae, ok := err.(*APIError); ok && ae.Status < 500 && ae.Status != http.StatusUnauthorized {
+			ae.Field = "user"
+			v.Err = ae
+			return c.renderStatus(ae.Status, "queue", "Queue", &v)
+		}
+		return err
+	}
+	v.Now = now
+	kept := jobs[:0]
+	for _, j := range jobs {
+		if group != 0 && j.GroupID != group || v.State != "" && j.Status != v.State {
+			continue
+		}
+		if j.Status == "pending" {
+			v.Pending++
+		} else {
+			v.Running++
+		}
+		kept = append(kept, j)
+	}
+	v.Total = len(kept)
+	v.Pages = max(1, (v.Total+queuePageSize-1)/queuePageSize)
+	v.Page = min(v.Page, v.Pages)
+	lo := (v.Page - 1) * queuePageSize
+	hi := min(lo+queuePageSize, v.Total)
+	v.From, v.To = lo+1, hi
+	v.Rows = make([]QueueRow, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		v.Rows = append(v.Rows, queueRow(&kept[i], now))
+	}
+	if v.Page > 1 {
+		v.Prev = withQuery(c.R.URL, "page", strconv.Itoa(v.Page-1))
+	}
+	if v.Page < v.Pages {
+		v.Next = withQuery(c.R.URL, "page", strconv.Itoa(v.Page+1))
+	}
+	return c.Render("queue", "Queue", &v)
+}
+
+// readQueue reads every page of GET /api/queue (narrowed to user when
+// given) and puts their union in queue order.
+func (c *Call) readQueue(user string) ([]apitype.QueueJob, time.Time, error) {
+	var all []apitype.QueueJob
+	var now time.Time
+	cursor := ""
+	for {
+		p := url.Values{"fields": {queueFields}}
+		if user != "" {
+			p.Set("user", user)
+		}
+		if cursor != "" {
+			p.Set("cursor", cursor)
+		}
+		var page apitype.Queue
+		if err := c.Get("/api/queue?"+p.Encode(), &page); err != nil {
+			return nil, now, err
+		}
+		if now.IsZero() {
+			now = page.Now
+		}
+		if all == nil {
+			all = page.Jobs
+		} else {
+			all = append(all, page.Jobs...)
+		}
+		if page.Next == "" || len(page.Jobs) == 0 {
+			break
+		}
+		cursor = page.Next
+	}
+	if cursor != "" { // several pages: order their union
+		apitype.SortQueue(all)
+	}
+	if now.IsZero() {
+		now = c.UI.now()
+	}
+	return all, now, nil
+}
+
+func queueRow(j *apitype.QueueJob, now time.Time) QueueRow {
+	r := QueueRow{QueueJob: *j, JobID: j.SlurmID()}
+	if j.StartedAt != nil {
+		el := now.Sub(*j.StartedAt)
+		r.Elapsed = durationOf(el)
+		if j.EstimatedHours > 0 {
+			r.Left = durationOf(time.Duration(j.EstimatedHours*float64(time.Hour)) - el)
+		}
+	}
+	if j.ExpectedStart != nil {
+		if j.ExpectedStart.After(now) {
+			r.Expected = when(*j.ExpectedStart) + " (in " + durationOf(j.ExpectedStart.Sub(now)) + ")"
+		} else {
+			r.Expected = "now"
+		}
+	}
+	return r
+}
+
+// groupName is a group's name from the share list, else its id.
+func groupName(groups []apitype.GroupShare, id int64) string {
+	i := sort.Search(len(groups), func(i int) bool { return groups[i].ID >= id })
+	if i < len(groups) && groups[i].ID == id {
+		return groups[i].Name
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// GroupName is a group's name for the table, else its id.
+func (v *QueueView) GroupName(id int64) string { return groupName(v.Groups, id) }
