@@ -113,7 +113,13 @@ func (s *Server) routes() []Route {
 // tokens in place of the JSON Content-Type that hygiene asks of the API's
 // POSTs (hygiene.go).
 func (s *Server) mountUI(r chi.Router) {
-	h := ui.New(s, ui.Options{Logger: s.Logger.With("component", "ui"), Now: s.Now})
+	u := ui.New(s, ui.Options{Logger: s.Logger.With("component", "ui"), Now: s.Now})
+	// The dashboard's in-process requests carry the browser request's
+	// context (its connection); without chi's routing state, which would
+	// route them as the outer request (its method, its path).
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, nil)))
+	})
 	r.Handle("/ui", h)
 	r.Handle("/ui/*", h)
 }
