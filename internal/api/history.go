@@ -43,7 +43,7 @@ func (s *Server) clusterHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	to := s.Now().UTC().Truncate(time.Second)
+	to := s.Now().UTC()
 	points := int(span/step) + 1
 	from := to.Add(-time.Duration(points-1) * step) // the last instant is now
 	ps, err := s.Store.ClusterHistory(r.Context(), from, step, points)
@@ -77,7 +77,7 @@ func (s *Server) shareHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	to := s.Now().UTC().Truncate(time.Second)
+	to := s.Now().UTC()
 	points := int((set.Window + step - 1) / step)
 	from := to.Add(-time.Duration(points) * step)
 	gs, err := s.Store.UsageHistory(r.Context(), from, step, points)

@@ -37,6 +37,10 @@ var pages = []Page{
 	{Pattern: "GET /ui/jobs/{id}/{action}", Handle: jobConfirm},
 	{Pattern: "POST /ui/jobs/{id}/{action}", Handle: jobAction},
 
-	// Cluster, Fair share and Admin (internal/ui's cluster.go, share.go,
-	// admin.go) go here.
+	{Pattern: "GET /ui/cluster", Nav: "Cluster", NavPath: "/ui/cluster", Handle: clusterPage},
+	{Pattern: "GET /ui/share", Nav: "Fair share", NavPath: "/ui/share", Handle: sharePage},
+	{Pattern: "GET /ui/admin", Nav: "Admin", NavPath: "/ui/admin", Admin: true, Handle: adminPage},
+	{Pattern: "GET /ui/admin/change", Handle: adminChangeForm},
+	{Pattern: "POST /ui/admin/change", Handle: adminChange},
+	{Pattern: "GET /ui/admin/audit", Handle: auditPage},
 }

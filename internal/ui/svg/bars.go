@@ -56,7 +56,7 @@ func Bars(id, title string, bars []Bar) template.HTML {
 	h := max(len(bars), 1) * barRow
 	var b strings.Builder
 	b.Grow(256 + 360*len(bars))
-	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" class="chart bars" role="img" viewBox="0 0 `)
+	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" class="chart bars" role="img" font-size="11" viewBox="0 0 `)
 	b.WriteString(coord(barWidth))
 	b.WriteByte(' ')
 	b.WriteString(coord(float64(h)))
