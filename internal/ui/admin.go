@@ -125,7 +125,7 @@ var changes = map[string]change{
 		Fields: []fieldSpec{{Name: "group_id", Label: "Group id", Type: "int"},
 			{Name: "unix_user", Label: "Unix user (jobs run as)", Type: "text"},
 			{Name: "is_admin", Label: "Admin", Type: "yesno"}}},
-	"worker.drain": {Title: "Drain worker", Kind: "worker", Method: "POST", Path: "/api/admin/workers/{id}/drain", Done: "drained worker"},
+	"worker.drain":  {Title: "Drain worker", Kind: "worker", Method: "POST", Path: "/api/admin/workers/{id}/drain", Done: "drained worker"},
 	"worker.resume": {Title: "Resume worker", Kind: "worker", Method: "POST", Path: "/api/admin/workers/{id}/resume", Done: "resumed worker"},
 }
 
