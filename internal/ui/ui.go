@@ -111,8 +111,11 @@ func (u *UI) page(p Page) http.Handler {
 		switch {
 		case err == nil:
 			c.Session = s
-		case !p.Public:
+		case !p.Public && statusOf(err) == http.StatusUnauthorized:
 			u.toLogin(c)
+			return
+		case !p.Public:
+			u.fail(c, err) // the API could not say (503): not a reason to log in again
 			return
 		}
 		if r.Method == http.MethodPost && !p.Public {
@@ -156,4 +159,13 @@ func localPath(p string) bool {
 		return false
 	}
 	return !strings.Contains(p, "/../") && !strings.HasSuffix(p, "/..")
+}
+
+// statusOf is the HTTP status of an API error, 500 for any other error.
+func statusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return http.StatusInternalServerError
 }

@@ -30,7 +30,7 @@
   // The event stream: the browser reconnects by itself and sends
   // Last-Event-ID; after an error answer it does not, and the page opens a
   // new stream with the last id it saw.
-  var lastID = "", es = null, retry = 1000;
+  var lastID = "", es = null, retry = 1000, refused = 0;
   function connect() {
     var url = "/ui/events";
     var q = [];
@@ -41,7 +41,9 @@
     var opened = false;
     es.onopen = function () {
       if (banner) banner.hidden = true;
+      document.body.dataset.stream = "open";
       retry = 1000;
+      refused = 0;
       if (opened || lastID) refresh(); // back after a gap: catch up
       opened = true;
     };
@@ -54,7 +56,11 @@
     });
     es.onerror = function () {
       if (banner) banner.hidden = false;
+      document.body.dataset.stream = "down";
       if (es.readyState === EventSource.CLOSED) {
+        // Refused twice with the last id (history pruned, another
+        // database): start afresh, and re-read the page on opening.
+        if (++refused >= 2) lastID = "";
         // Refused (session ended, rcqd restarting): check the session,
         // then try again later.
         fetch(location.href, { headers: FRAG, credentials: "same-origin" }).then(function (r) {
