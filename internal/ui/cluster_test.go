@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -134,5 +135,48 @@ func TestChartPagesNoInlineScript(t *testing.T) {
 		if m := inline.FindString(p.body); m != "" {
 			t.Errorf("%s has inline script or style %q", path, m)
 		}
+	}
+}
+
+// BenchmarkChartPages is the server time and weight (uncompressed HTML) of
+// the cluster, fair-share and admin pages over 16 workers, 8 groups and 100
+// accounts, as the admin (the heaviest view), through the real API and
+// database.
+//
+//	go test -run '^$' -bench ChartPages -benchtime 50x ./internal/ui
+func BenchmarkChartPages(b *testing.B) {
+	e := newEnv(b, false)
+	ctx := context.Background()
+	for i := range 15 {
+		if _, err := e.st.RegisterWorker(ctx, rcq.Worker{Name: fmt.Sprintf("node%02d", i), Node: fmt.Sprintf("node%02d", i),
+			Capacity: rcq.Resources{CPUCores: 64, MemoryGB: 256, GPUs: 4}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 7 {
+		g, err := e.st.CreateGroup(ctx, rcq.Group{Name: fmt.Sprintf("lab%d", i), CPUQuota: 1000, Priority: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range 14 {
+			if _, err := e.st.CreateUser(ctx, rcq.User{Email: fmt.Sprintf("u%d-%d@example.org", i, j), GroupID: g}, "x"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	br := e.browser()
+	br.login("admin@localhost")
+	for _, path := range []string{"/ui/cluster", "/ui/share", "/ui/admin"} {
+		b.Run(strings.TrimPrefix(path, "/ui/"), func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				p := br.get(path)
+				if p.status != 200 {
+					b.Fatalf("%s: %d", path, p.status)
+				}
+				n = len(p.body)
+			}
+			b.ReportMetric(float64(n), "html-bytes")
+		})
 	}
 }
