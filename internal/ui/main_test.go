@@ -47,6 +47,7 @@ type env struct {
 	signer *auth.Signer
 	outDir string
 	users  map[string]rcq.UserID
+	loop   *sched.Loop
 }
 
 func newEnv(t testing.TB, tls bool) *env {
@@ -79,8 +80,9 @@ func newEnv(t testing.TB, tls bool) *env {
 		}
 		e.users[u.email] = id
 	}
+	e.loop = sched.New(st, sched.DefaultConfig(), nil, "ui-test")
 	e.api = api.New(api.Config{Version: "test", Limits: rcq.DefaultLimits, LoginPerMinute: 1000}, api.Deps{
-		Store: st, Planner: sched.New(st, sched.DefaultConfig(), nil, "ui-test"), Signer: e.signer, Passwords: passwords,
+		Store: st, Planner: e.loop, Wake: e.loop.Notify, Signer: e.signer, Passwords: passwords,
 		OutputPaths: func(j *rcq.Job) (string, string) {
 			return filepath.Join(e.outDir, fmt.Sprintf("%d.out", j.ID)), filepath.Join(e.outDir, fmt.Sprintf("%d.err", j.ID))
 		},
@@ -95,6 +97,21 @@ func newEnv(t testing.TB, tls bool) *env {
 	}
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// runScheduler runs the scheduler's loop until the test ends, as rcqd
+// does: it holds the lease, and readers of the queue share its plans.
+func (e *env) runScheduler() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.loop.Run(ctx)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
 
 // token signs a token for an account, as a login would.

@@ -64,12 +64,7 @@ func queuePage(c *Call) error {
 		v.Err = &APIError{Status: http.StatusBadRequest, Field: "state", Msg: "state: " + strconv.Quote(v.State) + ": use pending or running"}
 		return c.renderStatus(http.StatusBadRequest, "queue", "Queue", &v)
 	}
-	if c.R.Header.Get(fragmentHeader) == "" {
-		var share apitype.ShareList
-		if err := c.Get("/api/share", &share); err == nil {
-			v.Groups = share.Groups
-		}
-	}
+	v.Groups = c.groups()
 	group := int64(0)
 	if v.Group != "" {
 		id, err := strconv.ParseInt(v.Group, 10, 64)
@@ -183,6 +178,30 @@ func queueRow(j *apitype.QueueJob, now time.Time) QueueRow {
 	}
 	return r
 }
+
+// groups are the groups' ids and names (from GET /api/share, which every
+// account may read), kept for groupsTTL: the queue shows names, and a live
+// update should not cost a fair-share computation.
+func (c *Call) groups() []apitype.GroupShare {
+	u := c.UI
+	u.groupsMu.Lock()
+	defer u.groupsMu.Unlock()
+	if u.groupsAt.IsZero() || u.now().Sub(u.groupsAt) > groupsTTL {
+		var share apitype.ShareList
+		if err := c.Get("/api/share", &share); err != nil {
+			return u.groupList // the names are a nicety: ids do without
+		}
+		u.groupList = make([]apitype.GroupShare, len(share.Groups))
+		for i, g := range share.Groups {
+			u.groupList[i] = apitype.GroupShare{ID: g.ID, Name: g.Name}
+		}
+		sort.Slice(u.groupList, func(i, j int) bool { return u.groupList[i].ID < u.groupList[j].ID })
+		u.groupsAt = u.now()
+	}
+	return u.groupList
+}
+
+const groupsTTL = 30 * time.Second
 
 // groupName is a group's name from the share list, else its id.
 func groupName(groups []apitype.GroupShare, id int64) string {

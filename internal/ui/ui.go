@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/rcq-project/rcq/internal/apitype"
 )
 
 //go:embed templates/*.html
@@ -30,6 +33,10 @@ type UI struct {
 	tmpl   *templates
 	mux    *http.ServeMux
 	pages  []Page // the table (pages.go)
+
+	groupsMu  sync.Mutex
+	groupList []apitype.GroupShare // ids and names only (queue.go)
+	groupsAt  time.Time
 }
 
 // New builds the dashboard over api, the API router it calls in-process for

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rcq-project/rcq/internal/api"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -303,5 +305,41 @@ func startJob(t *testing.T, e *env, id int64) {
 	}
 	if _, err := e.st.StartJobs(ctx, "scheduler", "ui-test", []rcq.Start{{JobID: rcq.JobID(id), WorkerID: ws[0].ID}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// On the Unix socket the dashboard still needs a password login: it never
+// acts as the socket's peer (an ssh -L forward makes the socket a TCP port
+// that other users of the far machine can reach too). Once logged in, its
+// calls carry the token, which the API checks against the peer as it does
+// for any client.
+func TestSocketNeedsLogin(t *testing.T) {
+	e := newEnv(t, false)
+	dir, err := os.MkdirTemp("", "rcqui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := os.Getuid()
+	srv := &http.Server{Handler: e.api, ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+		return api.WithConnInfo(ctx, api.ConnInfo{Unix: true, Peer: fmt.Sprintf("uid:%d", uid), UID: uid, HasUID: true})
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	b := e.browser()
+	b.hc.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}
+	if p := b.get("/ui/queue"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/ui/login") {
+		t.Fatalf("the socket's peer got a page without logging in: %d %q", p.status, p.header.Get("Location"))
+	}
+	b.login("alice@example.org")
+	if p := b.get("/ui/queue"); p.status != http.StatusOK || !strings.Contains(p.body, "alice@example.org") {
+		t.Fatalf("logged in on the socket: %d\n%s", p.status, p.body)
 	}
 }

@@ -119,16 +119,22 @@ func startRcqd(t *testing.T) *rcqd {
 		d.cancelAll()
 		d.stop()
 	})
-	pw, err := os.ReadFile(filepath.Join(d.dir, "admin-password"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lr apitype.LoginResponse
-	if st := d.api("POST", "/api/auth/login", "", apitype.LoginRequest{Email: "admin@localhost", Password: strings.TrimSpace(string(pw))}, &lr); st != 200 {
+	if st := d.api("POST", "/api/auth/login", "", apitype.LoginRequest{Email: "admin@localhost", Password: d.adminPassword()}, &lr); st != 200 {
 		t.Fatalf("admin login: %d", st)
 	}
 	d.admin = lr.Token
 	return d
+}
+
+// adminPassword is admin@localhost's generated password.
+func (d *rcqd) adminPassword() string {
+	d.t.Helper()
+	pw, err := os.ReadFile(filepath.Join(d.dir, "admin-password"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(pw))
 }
 
 // start runs rcqd (again, after stop: same state directory and port).

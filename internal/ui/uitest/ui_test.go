@@ -181,5 +181,4 @@ func TestUIReconnect(t *testing.T) {
 	}
 }
 
-
 func ptr[T any](v T) *T { return &v }
