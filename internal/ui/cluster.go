@@ -105,9 +105,13 @@ func historyChart(h *apitype.ClusterHistory) template.HTML {
 		Series: []svg.Series{{Label: "running", Values: run}, {Label: "pending (held included)", Values: pend}}})
 }
 
-// durationWords is a step in words: "15 minutes", "1 hour", "24 hours".
+// durationWords is a step or window in words: "15 minutes", "hour",
+// "24 hours", "30 days".
 func durationWords(d time.Duration) string {
+	const day = 24 * time.Hour
 	switch {
+	case d >= 2*day && d%day == 0:
+		return svg.Number(float64(d/day)) + " days"
 	case d >= time.Hour && d%time.Hour == 0:
 		if d == time.Hour {
 			return "hour"

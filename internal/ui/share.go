@@ -27,6 +27,7 @@ type ShareView struct {
 // caller may see them.
 type ShareRow struct {
 	apitype.GroupShare
+	Usage   string // the usage as the charts print it
 	Bar     template.HTML
 	Example Example
 	Mine    bool
@@ -70,7 +71,7 @@ func sharePage(c *Call) error {
 		v.Chart = usageChart(&hist, v.Window)
 	}
 	for _, g := range share.Groups {
-		row := ShareRow{GroupShare: g, Mine: g.ID == c.Session.User.GroupID}
+		row := ShareRow{GroupShare: g, Mine: g.ID == c.Session.User.GroupID, Usage: svg.Number(g.UsageCPUHours)}
 		row.Bar = svg.Bars("g"+strconv.FormatInt(g.ID, 10), "Group "+g.Name+": usage of its quota over the window",
 			[]svg.Bar{{Label: g.Name, Used: g.UsageCPUHours, Total: g.CPUQuota, Unit: "CPU-hours"}})
 		row.Example = example(g, hist.Settings)

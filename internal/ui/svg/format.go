@@ -26,8 +26,9 @@ func safeID(id string) string {
 }
 
 // Number formats v for a label: integers as they are, fractions with at most
-// two decimals, and values of 10,000 or more with an SI suffix (12.5k, 3M).
-// NaN and infinities print as "n/a".
+// two decimals (three significant digits under 1: 0.000583), and values of
+// 10,000 or more with an SI suffix (12.5k, 3M). NaN and infinities print as
+// "n/a".
 func Number(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
@@ -48,6 +49,13 @@ func Number(v float64) string {
 	}
 	if v == math.Trunc(v) {
 		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	if a < 1 {
+		if a < 1e-6 {
+			return strconv.FormatFloat(v, 'g', 3, 64)
+		}
+		p := math.Pow(10, 2-math.Floor(math.Log10(a)))
+		return strconv.FormatFloat(math.Round(v*p)/p, 'f', -1, 64)
 	}
 	return trim(strconv.FormatFloat(v, 'f', 2, 64))
 }

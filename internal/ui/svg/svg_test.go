@@ -383,8 +383,9 @@ func TestTimeSeries(t *testing.T) {
 
 func TestNumber(t *testing.T) {
 	for v, want := range map[float64]string{
-		0: "0", 7: "7", 2.5: "2.5", 1.0 / 3: "0.33", 9999: "9999", 12500: "12.5k", 3e6: "3M",
+		0: "0", 7: "7", 2.5: "2.5", 1.0 / 3: "0.333", 9999: "9999", 12500: "12.5k", 3e6: "3M",
 		-42000: "-42k", 1e21: "1e+21", math.NaN(): "n/a", math.Inf(-1): "n/a",
+		0.000583: "0.000583", 0.00030000000000000003: "0.0003", -0.25: "-0.25", 0.1234: "0.123", 1.005: "1", 3e-9: "3e-09",
 	} {
 		if got := svg.Number(v); got != want {
 			t.Errorf("Number(%v) = %q, want %q", v, got, want)

@@ -16,6 +16,18 @@ import (
 // The cluster, fair-share and admin pages (internal/ui's cluster.go,
 // share.go, admin.go) in the browser.
 
+func init() {
+	// make screenshots draws these pages too.
+	shots = append(shots,
+		shot{Name: "cluster", Path: "/ui/cluster"},
+		shot{Name: "share", Path: "/ui/share"},
+		shot{Name: "share-admin", Path: "/ui/share", Admin: true},
+		shot{Name: "admin", Path: "/ui/admin", Admin: true},
+		shot{Name: "admin-audit", Path: "/ui/admin/audit", Admin: true},
+		shot{Name: "admin-confirm-drain", Path: "/ui/admin/change?do=worker.drain&id=1", Admin: true},
+	)
+}
+
 // adminOf is rcqd's bootstrap admin, with the password rcqd wrote.
 func adminOf(t *testing.T, d *rcqd) *account {
 	t.Helper()
