@@ -85,6 +85,9 @@ func myJobsPage(c *Call) error {
 		if f, ok := map[string]string{"states": "state", "start": "from", "end": "to"}[ae.Field]; ok {
 			ae.Field = f
 		}
+		if ae.Field == "user" && !v.IsAdmin {
+			ae.Field = "" // no user field on a user's form: shown above it
+		}
 		v.Err = ae
 		return c.renderStatus(ae.Status, "jobs", "My jobs", &v)
 	}

@@ -124,7 +124,9 @@ var funcs = template.FuncMap{
 	"states": func() []string {
 		return []string{"pending", "running", "completed", "failed", "cancelled", "timeout", "node_fail"}
 	},
-	"pct": func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" },
+	"errFor":   errFor,
+	"errOther": errOther,
+	"pct":      func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" },
 }
 
 // durationOf prints a duration as squeue does: [D-]HH:MM:SS, or M:SS
@@ -213,4 +215,27 @@ func withQuery(u *url.URL, key, value string) string {
 		return u.Path
 	}
 	return u.Path + "?" + q.Encode()
+}
+
+// errFor is the message of err when it is about field, for the form to show
+// beside that field.
+func errFor(err *APIError, field string) string {
+	if err == nil || err.Field != field {
+		return ""
+	}
+	return err.Msg
+}
+
+// errOther is the message of err when it names none of fields: the form
+// shows it above its button.
+func errOther(err *APIError, fields ...string) string {
+	if err == nil {
+		return ""
+	}
+	for _, f := range fields {
+		if err.Field == f {
+			return ""
+		}
+	}
+	return err.Msg
 }

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/url"
@@ -341,5 +342,38 @@ func TestSocketNeedsLogin(t *testing.T) {
 	b.login("alice@example.org")
 	if p := b.get("/ui/queue"); p.status != http.StatusOK || !strings.Contains(p.body, "alice@example.org") {
 		t.Fatalf("logged in on the socket: %d\n%s", p.status, p.body)
+	}
+}
+
+// Bad filter and form values come back with the API's message beside
+// their field, and the page still answers (4xx, never 500).
+func TestFormErrorsBesideFields(t *testing.T) {
+	e := newEnv(t, false)
+	b := e.browser()
+	b.login("alice@example.org")
+	id := e.submit("alice@example.org", `{"script":"#!/bin/sh\necho hi\n"}`)
+	startJob(t, e, id)
+	csrf := b.get("/ui/queue").csrf(t)
+	for _, c := range []struct {
+		method, path string
+		form         url.Values
+		status       int
+		id, msg      string
+	}{
+		{"GET", "/ui/queue?user=nobody@example.org", nil, 404, "user-err", "no account nobody@example.org"},
+		{"GET", "/ui/queue?group=nosuch", nil, 400, "group-err", "is not a group"},
+		{"GET", "/ui/queue?state=done", nil, 400, "state-err", "use pending or running"},
+		{"GET", "/ui/jobs?from=yesterday", nil, 400, "from-err", "is not a date like 2026-12-04"},
+		{"GET", "/ui/jobs?state=bogus", nil, 400, "state-err", "is not a job state"},
+		{"GET", "/ui/jobs?ids=x1", nil, 400, "ids-err", "ids"},
+		{"GET", "/ui/jobs?user=bob@example.org", nil, 403, "search-err", "only admins may see other users' jobs"},
+		{"POST", fmt.Sprintf("/ui/jobs/%d/signal", id), url.Values{"csrf": {csrf}, "signal": {"NOPE"}}, 400, "signal-err", "signal"},
+	} {
+		p := b.do(c.method, c.path, c.form)
+		re := regexp.MustCompile(`id="` + c.id + `">([^<]*)<`)
+		m := re.FindStringSubmatch(p.body)
+		if p.status != c.status || m == nil || !strings.Contains(html.UnescapeString(m[1]), c.msg) {
+			t.Errorf("%s %s: %d, message %q; want %d with %q beside the field", c.method, c.path, p.status, m, c.status, c.msg)
+		}
 	}
 }

@@ -19,6 +19,7 @@
     }).then(function (html) {
       if (html !== null && html !== undefined) {
         live.innerHTML = html;
+        window.rcqSwappedAt = Date.now(); // read by the browser tests
         document.dispatchEvent(new Event("rcq:refreshed"));
       }
     }).catch(function () {}).then(function () {
@@ -50,6 +51,7 @@
     ["job", "position", "worker", "reset"].forEach(function (t) {
       es.addEventListener(t, function (e) {
         if (e.lastEventId) lastID = e.lastEventId;
+        window.rcqEventAt = Date.now();
         refresh();
         if (t === "job") jobChanged(e);
       });
