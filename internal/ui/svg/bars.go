@@ -41,6 +41,7 @@ func (b Bar) Text() string {
 }
 
 const (
+	barChars  = 52  // characters of 11-unit text that fit on a bar's line
 	barWidth  = 320 // viewBox width
 	barRow    = 34  // height of one bar with its text line
 	barHeight = 12
@@ -91,7 +92,11 @@ func Bars(id, title string, bars []Bar) template.HTML {
 		b.WriteString(`"><text x="0" y="`)
 		b.WriteString(coord(y + 12))
 		b.WriteString(`" fill="currentColor">`)
-		b.WriteString(esc(r.Label))
+		if short := fit(r.Label, barChars-len(r.Text())-2); short != r.Label {
+			b.WriteString(`<title>` + esc(r.Label) + `</title>` + esc(short))
+		} else {
+			b.WriteString(esc(r.Label))
+		}
 		b.WriteString(`</text><text x="`)
 		b.WriteString(coord(barWidth))
 		b.WriteString(`" y="`)
@@ -114,4 +119,15 @@ func Bars(id, title string, bars []Bar) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// fit shortens label to n characters (at least 4), ending it with "…",
+// when it is longer.
+func fit(label string, n int) string {
+	rs := []rune(label)
+	n = max(n, 4)
+	if len(rs) <= n {
+		return label
+	}
+	return string(rs[:n-1]) + "…"
 }
