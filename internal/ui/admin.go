@@ -135,6 +135,7 @@ type ChangeView struct {
 	ID     string
 	Title  string
 	Target string // the group, account or worker, in words; "" for a create
+	Status string // the worker's status now ("online"), for the title
 	Fields []FormField
 	Err    *APIError // a refusal not about one field
 }
@@ -273,7 +274,7 @@ func targetOf(c *Call, kind string, id int64, v *ChangeView, current map[string]
 		}
 		for _, w := range ws.Workers {
 			if w.ID == id {
-				v.Target = w.Name + " (" + w.Status + ")"
+				v.Target, v.Status = w.Name, w.Status
 				return nil
 			}
 		}

@@ -91,7 +91,7 @@ func TestAdminDrainsAndResumes(t *testing.T) {
 		t.Fatalf("worker is %s after the drain", ws[0].State)
 	}
 	p = b.get(p.header.Get("Location"))
-	for _, want := range []string{"Done: drained worker w1 (online).", `id="resume-w1"`, "<code>worker.drain</code> worker 1: ok"} {
+	for _, want := range []string{"Done: drained worker w1.", `id="resume-w1"`, "<code>worker.drain</code> worker 1: ok"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("admin page after the drain lacks %q\n%s", want, p.body)
 		}
