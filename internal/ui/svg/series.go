@@ -38,7 +38,7 @@ var Dashes = []string{"", "7 4", "2 3", "10 3 2 3", "1 6"}
 const (
 	chartW   = 640
 	chartH   = 270
-	padLeft  = 52
+	padLeft  = 58
 	padRight = 14
 	padTop   = 10
 	padBot   = 56 // x tick labels and the legend
