@@ -41,7 +41,7 @@ func (b Bar) Text() string {
 }
 
 const (
-	barChars  = 52  // characters of 11-unit text that fit on a bar's line
+	barChars  = 46  // characters of 11-unit text that fit on a bar's line
 	barWidth  = 320 // viewBox width
 	barRow    = 34  // height of one bar with its text line
 	barHeight = 12

@@ -127,7 +127,7 @@ func TimeSeries(c TimeChart) template.HTML {
 			`" dy="4" text-anchor="end">` + esc(Number(v)) + `</text>`)
 	}
 	if c.Unit != "" {
-		b.WriteString(`<text x="12" y="` + coord(padTop+plotH/2) + `" text-anchor="middle" transform="rotate(-90 12 ` +
+		b.WriteString(`<text class="unit" x="12" y="` + coord(padTop+plotH/2) + `" text-anchor="middle" transform="rotate(-90 12 ` +
 			coord(padTop+plotH/2) + `)">` + esc(c.Unit) + `</text>`)
 	}
 	b.WriteString(`</g>`)

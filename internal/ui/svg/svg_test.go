@@ -173,7 +173,7 @@ func TestBars(t *testing.T) {
 		{
 			name:      "a long label is shortened, whole in its title and the desc",
 			bars:      []svg.Bar{{Label: "a-very-long-account-name@physics.example.org", Used: 22.5, Total: 30, Unit: "CPU-hours"}},
-			wantTexts: []string{"a-very-long-account-name…", "22.5 / 30 CPU-hours (75%)"},
+			wantTexts: []string{"a-very-long-accoun…", "22.5 / 30 CPU-hours (75%)"},
 			wantFills: []string{"239.2"},
 		},
 		{
