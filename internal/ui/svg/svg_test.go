@@ -167,7 +167,7 @@ func TestBars(t *testing.T) {
 		{
 			name:      "labels are escaped",
 			bars:      []svg.Bar{{Label: hostile, Used: 1, Total: 2, Unit: "<u>"}},
-			wantTexts: []string{hostile, "1 / 2 <u> (50%)"},
+			wantTexts: []string{`<script>alert("x")</script> …`, "1 / 2 <u> (50%)"},
 			wantFills: []string{"159.5"},
 		},
 		{
@@ -211,6 +211,11 @@ func TestBars(t *testing.T) {
 				t.Errorf("%d bars marked over, want %d", over, tt.wantOver)
 			}
 			desc := root.child("desc").Text
+			for _, r := range tt.bars {
+				if !strings.Contains(desc, r.Label) {
+					t.Errorf("desc %q lacks the whole label %q", desc, r.Label)
+				}
+			}
 			for i := 1; i < len(tt.wantTexts); i += 2 {
 				if !strings.Contains(desc, tt.wantTexts[i]) {
 					t.Errorf("desc %q does not say %q", desc, tt.wantTexts[i])
