@@ -63,6 +63,20 @@ func (c *Call) Send(method, path string, in, out any) error {
 	return c.UI.send(c.R, c.Session.Token, method, path, in, out)
 }
 
+// getBody calls GET path on the API and returns its answer's body
+// undecoded.
+func (c *Call) getBody(path string) ([]byte, error) {
+	if c.Session == nil {
+		return nil, &APIError{Status: http.StatusUnauthorized, Code: "missing_token", Msg: "log in first"}
+	}
+	rec := newRecorder()
+	c.UI.api.ServeHTTP(rec, c.UI.apiRequest(c.R, c.Session.Token, http.MethodGet, path, nil))
+	if err := rec.decode(nil); err != nil {
+		return nil, err
+	}
+	return rec.body.Bytes(), nil
+}
+
 func (u *UI) send(r *http.Request, token, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
