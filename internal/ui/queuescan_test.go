@@ -56,4 +56,3 @@ func TestScanQueue(t *testing.T) {
 		}
 	}
 }
-
