@@ -104,13 +104,18 @@ func newRecorder() *recorder { return &recorder{h: http.Header{}} }
 func (r *recorder) Header() http.Header { return r.h }
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.body.Write(b)
 }
 func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
+	if r.status != 0 {
+		return
+	}
+	r.status = status
+	// The queue's answer says its length: one buffer of the right size.
+	if n, err := strconv.Atoi(r.h.Get("Content-Length")); err == nil && n > 0 && n < 64<<20 {
+		r.body.Grow(n)
 	}
 }
 
