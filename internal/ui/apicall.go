@@ -63,6 +63,20 @@ func (c *Call) Send(method, path string, in, out any) error {
 	return c.UI.send(c.R, c.Session.Token, method, path, in, out)
 }
 
+// getBody calls GET path on the API and returns its answer's body
+// undecoded.
+func (c *Call) getBody(path string) ([]byte, error) {
+	if c.Session == nil {
+		return nil, &APIError{Status: http.StatusUnauthorized, Code: "missing_token", Msg: "log in first"}
+	}
+	rec := newRecorder()
+	c.UI.api.ServeHTTP(rec, c.UI.apiRequest(c.R, c.Session.Token, http.MethodGet, path, nil))
+	if err := rec.decode(nil); err != nil {
+		return nil, err
+	}
+	return rec.body.Bytes(), nil
+}
+
 func (u *UI) send(r *http.Request, token, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -90,13 +104,18 @@ func newRecorder() *recorder { return &recorder{h: http.Header{}} }
 func (r *recorder) Header() http.Header { return r.h }
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.body.Write(b)
 }
 func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
+	if r.status != 0 {
+		return
+	}
+	r.status = status
+	// The queue's answer says its length: one buffer of the right size.
+	if n, err := strconv.Atoi(r.h.Get("Content-Length")); err == nil && n > 0 && n < 64<<20 {
+		r.body.Grow(n)
 	}
 }
 

@@ -50,7 +50,8 @@ type env struct {
 	loop   *sched.Loop
 }
 
-func newEnv(t testing.TB, tls bool) *env {
+// newEnv builds the env; mods may change the API's configuration.
+func newEnv(t testing.TB, tls bool, mods ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbtest.URL(t), store.Options{})
@@ -81,7 +82,11 @@ func newEnv(t testing.TB, tls bool) *env {
 		e.users[u.email] = id
 	}
 	e.loop = sched.New(st, sched.DefaultConfig(), nil, "ui-test")
-	e.api = api.New(api.Config{Version: "test", Limits: rcq.DefaultLimits, LoginPerMinute: 1000}, api.Deps{
+	cfg := api.Config{Version: "test", Limits: rcq.DefaultLimits, LoginPerMinute: 1000}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	e.api = api.New(cfg, api.Deps{
 		Store: st, Planner: e.loop, Wake: e.loop.Notify, Signer: e.signer, Passwords: passwords,
 		OutputPaths: func(j *rcq.Job) (string, string) {
 			return filepath.Join(e.outDir, fmt.Sprintf("%d.out", j.ID)), filepath.Join(e.outDir, fmt.Sprintf("%d.err", j.ID))

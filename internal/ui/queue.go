@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -79,7 +81,7 @@ func queuePage(c *Call) error {
 		}
 		group = id
 	}
-	jobs, now, err := c.readQueue(v.User)
+	rows, now, err := c.readQueue(v.User)
 	if err != nil {
 		if ae, ok := err.(*APIError); ok && ae.Status < 500 && ae.Status != http.StatusUnauthorized {
 			ae.Field = "user"
@@ -89,17 +91,17 @@ func queuePage(c *Call) error {
 		return err
 	}
 	v.Now = now
-	kept := jobs[:0]
-	for _, j := range jobs {
-		if group != 0 && j.GroupID != group || v.State != "" && j.Status != v.State {
+	kept := rows[:0]
+	for _, r := range rows {
+		if group != 0 && r.groupID != group || v.State != "" && r.status != v.State {
 			continue
 		}
-		if j.Status == "pending" {
+		if r.status == "pending" {
 			v.Pending++
 		} else {
 			v.Running++
 		}
-		kept = append(kept, j)
+		kept = append(kept, r)
 	}
 	v.Total = len(kept)
 	v.Pages = max(1, (v.Total+queuePageSize-1)/queuePageSize)
@@ -109,7 +111,11 @@ func queuePage(c *Call) error {
 	v.From, v.To = lo+1, hi
 	v.Rows = make([]QueueRow, 0, hi-lo)
 	for i := lo; i < hi; i++ {
-		v.Rows = append(v.Rows, queueRow(&kept[i], now))
+		var j apitype.QueueJob
+		if err := json.Unmarshal(kept[i].raw, &j); err != nil {
+			return fmt.Errorf("decode the API's queue row: %w", err)
+		}
+		v.Rows = append(v.Rows, queueRow(&j, now))
 	}
 	if v.Page > 1 {
 		v.Prev = withQuery(c.R.URL, "page", strconv.Itoa(v.Page-1))
@@ -121,11 +127,12 @@ func queuePage(c *Call) error {
 }
 
 // readQueue reads every page of GET /api/queue (narrowed to user when
-// given) and puts their union in queue order.
-func (c *Call) readQueue(user string) ([]apitype.QueueJob, time.Time, error) {
-	var all []apitype.QueueJob
+// given), its rows in queue order. Each page comes in queue order; the
+// union of several is ordered as apitype.SortQueue orders.
+func (c *Call) readQueue(user string) ([]rawQueueRow, time.Time, error) {
+	var all []rawQueueRow
 	var now time.Time
-	cursor := ""
+	cursor, pages := "", 0
 	for {
 		p := url.Values{"fields": {queueFields}}
 		if user != "" {
@@ -134,30 +141,66 @@ func (c *Call) readQueue(user string) ([]apitype.QueueJob, time.Time, error) {
 		if cursor != "" {
 			p.Set("cursor", cursor)
 		}
-		var page apitype.Queue
-		if err := c.Get("/api/queue?"+p.Encode(), &page); err != nil {
+		body, err := c.getBody("/api/queue?" + p.Encode())
+		if err != nil {
 			return nil, now, err
 		}
+		rows, page, err := scanQueue(body)
+		if err != nil {
+			if rows, page, err = decodeQueue(body); err != nil {
+				return nil, now, err
+			}
+		}
+		pages++
 		if now.IsZero() {
 			now = page.Now
 		}
-		if all == nil {
-			all = page.Jobs
-		} else {
-			all = append(all, page.Jobs...)
-		}
-		if page.Next == "" || len(page.Jobs) == 0 {
+		all = append(all, rows...)
+		if page.Next == "" || len(rows) == 0 {
 			break
 		}
 		cursor = page.Next
 	}
-	if cursor != "" { // several pages: order their union
-		apitype.SortQueue(all)
+	if pages > 1 {
+		sortRows(all)
 	}
 	if now.IsZero() {
 		now = c.UI.now()
 	}
 	return all, now, nil
+}
+
+// decodeQueue is scanQueue for an answer of another shape: decoded whole.
+func decodeQueue(body []byte) ([]rawQueueRow, apitype.Queue, error) {
+	var q apitype.Queue
+	if err := json.Unmarshal(body, &q); err != nil {
+		return nil, q, fmt.Errorf("decode the API's queue: %w", err)
+	}
+	rows := make([]rawQueueRow, len(q.Jobs))
+	for i := range q.Jobs {
+		raw, err := json.Marshal(&q.Jobs[i])
+		if err != nil {
+			return nil, q, err
+		}
+		rows[i] = rawQueueRow{raw: raw, status: q.Jobs[i].Status, groupID: q.Jobs[i].GroupID}
+	}
+	return rows, q, nil
+}
+
+// sortRows puts rows of several pages in queue order (apitype.SortQueue's).
+func sortRows(rows []rawQueueRow) {
+	keys := make([]apitype.QueueJob, len(rows))
+	byID := make(map[int64]rawQueueRow, len(rows))
+	for i, r := range rows {
+		id, _ := intKey(r.raw, `"id":`)
+		rank, _ := intKey(r.raw, `"rank":`)
+		keys[i] = apitype.QueueJob{ID: id, Status: r.status, Rank: int(rank)}
+		byID[id] = r
+	}
+	apitype.SortQueue(keys)
+	for i, k := range keys {
+		rows[i] = byID[k.ID]
+	}
 }
 
 func queueRow(j *apitype.QueueJob, now time.Time) QueueRow {

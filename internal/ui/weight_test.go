@@ -6,19 +6,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rcq-project/rcq/internal/api"
 	"github.com/rcq-project/rcq/internal/apitype"
 )
 
 // submitMany stores n held jobs for an account in one batch.
-func (e *env) submitMany(email string, n int) {
+// With a priority, none is held.
+func (e *env) submitMany(email string, n int, priority ...int) {
 	e.t.Helper()
 	specs := make([]apitype.SubmitRequest, n)
 	for i := range specs {
 		specs[i] = apitype.SubmitRequest{Script: "#!/bin/sh\ntrue\n", Name: fmt.Sprintf("sweep-%d", i), Hold: i%2 == 0}
+		if len(priority) > 0 {
+			specs[i].Priority, specs[i].Hold = &priority[0], false
+		}
 	}
 	body, _ := json.Marshal(apitype.BatchSubmitRequest{Jobs: specs})
 	req, _ := http.NewRequest("POST", e.srv.URL+"/api/jobs/batch", bytes.NewReader(body))
@@ -137,5 +143,57 @@ func BenchmarkQueuePage(b *testing.B) {
 				get(bm.path, bm.hdr...)
 			}
 		})
+	}
+}
+
+// With a queue longer than the API's page (jobs.max_page_size), the page
+// reads every page and shows the union in queue order, as rcq-queue does.
+func TestQueueSeveralAPIPages(t *testing.T) {
+	e := newEnv(t, false, func(c *api.Config) { c.Limits.MaxPageSize = 40 })
+	// Later jobs first: the queue's order is not the pages' (by id).
+	e.submitMany("alice@example.org", 30, 1)
+	e.submitMany("bob@example.org", 30, 5)
+	e.submitMany("alice@example.org", 30, 9)
+	tok := e.token("alice@example.org")
+	var want []apitype.QueueJob
+	for cursor := ""; ; {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/queue?cursor="+cursor, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q apitype.Queue
+		err = json.NewDecoder(resp.Body).Decode(&q)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, q.Jobs...)
+		if q.Next == "" {
+			break
+		}
+		cursor = q.Next
+	}
+	apitype.SortQueue(want)
+	b := e.browser()
+	b.login("alice@example.org")
+	rowID := regexp.MustCompile(`<tr data-job="(\d+)"`)
+	var got []string
+	for _, m := range rowID.FindAllStringSubmatch(b.get("/ui/queue").body, -1) {
+		got = append(got, m[1])
+	}
+	if len(got) != 90 || len(want) != 90 {
+		t.Fatalf("rows: page %d, API %d; want 90", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != fmt.Sprint(want[i].ID) {
+			t.Fatalf("row %d is job %s, want %d (queue order)", i, got[i], want[i].ID)
+		}
+	}
+	// Filters count and keep the rows they select.
+	p := b.get("/ui/queue?state=pending&user=bob@example.org")
+	if n := strings.Count(p.body, "<tr data-job="); n != 30 || !strings.Contains(p.body, `<span id="count-pending">30</span>`) {
+		t.Errorf("bob's pending jobs: %d rows", n)
 	}
 }

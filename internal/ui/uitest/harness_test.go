@@ -176,8 +176,9 @@ func (d *rcqd) start() {
 	}
 }
 
-// cancelAll cancels every job still queued or running, and waits for the
-// running ones to end: their supervisors outlive rcqd.
+// cancelAll cancels every job still queued or running, and waits until
+// each has ended: a cancelled job's processes outlive rcqd's stop (they run
+// under their supervisors) unless rcqd has seen them go.
 func (d *rcqd) cancelAll() {
 	if d.cmd == nil || d.cmd.ProcessState != nil || d.admin == "" {
 		return
@@ -185,8 +186,15 @@ func (d *rcqd) cancelAll() {
 	d.api("POST", "/api/jobs/cancel", d.admin, apitype.CancelRequest{States: []string{"pending", "running"}}, nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		var q apitype.Queue
-		if d.api("GET", "/api/queue", d.admin, nil, &q) != http.StatusOK || q.Count == 0 {
+		var l apitype.JobList
+		if d.api("GET", "/api/jobs?limit=10000", d.admin, nil, &l) != http.StatusOK {
+			return
+		}
+		ended := true
+		for _, j := range l.Jobs {
+			ended = ended && j.CompletedAt != nil
+		}
+		if ended {
 			return
 		}
 		time.Sleep(100 * time.Millisecond) // waiting on job processes to end: no event to wait on here
