@@ -55,6 +55,16 @@ test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil
 	scripts/install-compat-tools.sh
 	RCQ_COMPAT=1 $(GO) test -count=1 -v -timeout 40m -run '^TestCompat' ./internal/compat
 
+.PHONY: test-ui
+test-ui: ensure-postgres ## the dashboard in headless Chromium (scripts/ensure-chromium.sh installs it) against real rcqds (also run by CI)
+	@scripts/ensure-chromium.sh >/dev/null
+	RCQ_UI=1 $(GO) test -count=1 -v -timeout 20m -run '^TestUI' ./internal/ui/uitest
+
+.PHONY: screenshots
+screenshots: ensure-postgres ## PNGs of every dashboard page at desktop (1280x800) and phone (390x844) widths in build/screenshots/ (not committed)
+	@scripts/ensure-chromium.sh >/dev/null
+	RCQ_UI=1 RCQ_SCREENSHOTS=$(CURDIR)/build/screenshots $(GO) test -count=1 -v -timeout 10m -run '^TestScreenshots$$' ./internal/ui/uitest
+
 .PHONY: lint
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

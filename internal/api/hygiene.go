@@ -30,7 +30,10 @@ import (
 //     body-less DELETE needs no header: no browser sends a cross-origin
 //     DELETE without a preflight.
 //
-// The Unix socket is exempt: no browser reaches it.
+// The Unix socket is exempt: no browser reaches it directly (an ssh -L
+// forward of it is checked by the dashboard's own CSRF tokens). The
+// dashboard under /ui/ is exempt from the Content-Type rule only: its forms
+// carry CSRF tokens (internal/ui).
 func (s *Server) hygiene(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if connInfo(r).Unix {
@@ -41,12 +44,19 @@ func (s *Server) hygiene(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := checkContentType(r); err != nil {
+		if err := checkContentType(r); err != nil && !isUI(r) {
 			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isUI reports whether r is for the dashboard, whose forms post
+// form-encoded bodies and are protected by their CSRF token instead
+// (internal/ui, docs/security.md).
+func isUI(r *http.Request) bool {
+	return r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/")
 }
 
 // checkHost accepts localhost or an IP address with the port the request

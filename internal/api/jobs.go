@@ -347,6 +347,14 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if v := q.Get("depends_on"); v != "" {
+		// The jobs waiting on a job (the dashboard's dependency graph).
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return rcq.Invalid("depends_on", "%q is not a job id: use a positive whole number", v)
+		}
+		f.DependsOn = rcq.JobID(id)
+	}
 	switch q.Get("order") { // newest first by default, as the seed listed
 	case "oldest":
 	case "", "newest":

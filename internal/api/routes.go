@@ -7,7 +7,10 @@ import (
 	"net/http/pprof"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/ui"
 )
 
 // Policy says who may call a route.
@@ -77,6 +80,8 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/queue", Policy: User, handle: s.queue},
 		{Method: "GET", Pattern: "/api/workers", Policy: User, handle: s.listNodes},
 		{Method: "GET", Pattern: "/api/share", Policy: User, handle: s.share},
+		{Method: "GET", Pattern: "/api/share/history", Policy: User, handle: s.shareHistory},
+		{Method: "GET", Pattern: "/api/cluster/history", Policy: User, handle: s.clusterHistory},
 		{Method: "GET", Pattern: "/api/events", Policy: User, handle: s.events},
 
 		{Method: "GET", Pattern: "/api/acct", Policy: User, handle: s.listAcct},
@@ -101,6 +106,23 @@ func (s *Server) routes() []Route {
 			handle: func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }})
 	}
 	return rs
+}
+
+// mountUI serves the dashboard (internal/ui) under /ui/ on every listener.
+// It calls this router in-process for every fact and action, with the
+// browser session's token: its answers are the API's. Its forms carry CSRF
+// tokens in place of the JSON Content-Type that hygiene asks of the API's
+// POSTs (hygiene.go).
+func (s *Server) mountUI(r chi.Router) {
+	u := ui.New(s, ui.Options{Logger: s.Logger.With("component", "ui"), Now: s.Now})
+	// The dashboard's in-process requests carry the browser request's
+	// context (its connection); without chi's routing state, which would
+	// route them as the outer request (its method, its path).
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, nil)))
+	})
+	r.Handle("/ui", h)
+	r.Handle("/ui/*", h)
 }
 
 func pprofHandler(pattern string) http.HandlerFunc {

@@ -74,6 +74,10 @@ type Store interface {
 	// theirs in their own transactions, with the actor of the context.
 	WriteAudit(ctx context.Context, e rcq.AuditEntry) error
 	AuditEvents(ctx context.Context, f rcq.AuditFilter) ([]rcq.AuditEntry, error)
+
+	// ClusterHistory and UsageHistory are the dashboard's charts (history.go).
+	ClusterHistory(ctx context.Context, from time.Time, step time.Duration, points int) ([]rcq.HistoryPoint, error)
+	UsageHistory(ctx context.Context, from time.Time, step time.Duration, points int) ([]rcq.UsageSeries, error)
 }
 
 // Planner is the scheduler's read side: the current plan, where a job
@@ -84,6 +88,8 @@ type Planner interface {
 	// Shares is every group's usage and fair-share factor as the scheduler
 	// computes them, with its users' usage.
 	Shares(ctx context.Context) ([]rcq.GroupUsage, error)
+	// ShareSettings is the fair-share window, bounds and wait boost.
+	ShareSettings() rcq.ShareSettings
 }
 
 // Config is the API's slice of rcqd's configuration.
@@ -205,6 +211,7 @@ func (s *Server) router() http.Handler {
 	for _, rt := range s.routes() {
 		r.Method(rt.Method, rt.Pattern, s.guard(rt))
 	}
+	s.mountUI(r)
 	return r
 }
 

@@ -209,6 +209,7 @@ type JobFilter struct {
 	IDs         []JobID
 	Refs        []JobRef  // job refs (123, 123_4): a whole array or some elements
 	Since       time.Time // submitted at or after
+	DependsOn   JobID     // only jobs with a dependency on this job (0: any)
 	Limit       int
 	NewestFirst bool
 	// After is where the page before ended: only jobs after it in the

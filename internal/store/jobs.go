@@ -466,6 +466,9 @@ func (s *Store) ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error
 	if !f.Since.IsZero() {
 		c.add("j.submitted_at >= " + c.arg(f.Since))
 	}
+	if f.DependsOn != 0 {
+		c.add("EXISTS (SELECT 1 FROM job_dependencies d WHERE d.job_id = j.id AND d.depends_on = " + c.arg(f.DependsOn) + ")")
+	}
 	c.after(f.After, f.NewestFirst)
 	q := jobSelect + c.clause()
 	if f.NewestFirst {

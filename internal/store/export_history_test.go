@@ -1,0 +1,4 @@
+package store
+
+// ClusterHistorySQL is the query ClusterHistory runs, for the plan test.
+var ClusterHistorySQL = clusterHistorySQL
