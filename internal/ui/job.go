@@ -157,6 +157,19 @@ func showFields(j *apitype.Job, now time.Time) [][2]string {
 	var f [][2]string
 	add := func(k, v string) { f = append(f, [2]string{k, v}) }
 	add("Name", j.Name)
+	if j.ArrayJobID != nil {
+		arr := "array " + strconv.FormatInt(*j.ArrayJobID, 10)
+		switch {
+		case j.ArrayTaskID != nil:
+			arr += ", element " + strconv.Itoa(*j.ArrayTaskID)
+		case j.ArrayTasks != "":
+			arr += ", elements not yet started " + j.ArrayTasks
+		}
+		if j.ArrayThrottle > 0 {
+			arr += ", at most " + strconv.Itoa(j.ArrayThrottle) + " at once"
+		}
+		add("Array", arr)
+	}
 	add("User", j.User+" (id "+strconv.FormatInt(j.UserID, 10)+")")
 	if j.UnixUser != "" {
 		add("Unix user", j.UnixUser)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // myJobsPageSize is the rows of one page of history.
@@ -113,10 +114,14 @@ func acctRow(j *apitype.AcctJob, now time.Time) AcctRow {
 	return r
 }
 
-// exitCode is sacct's code:signal ("-" before the job ends).
+// exitCode is sacct's code:signal ("-" before the job ends): a job a
+// signal ended is 0 and the signal's number (0:15), as sacct shows it.
 func exitCode(code *int, signal string) string {
 	switch {
 	case signal != "":
+		if n, ok := rcq.SignalNumber(signal); ok {
+			return "0:" + strconv.Itoa(int(n))
+		}
 		return "0:" + signal
 	case code == nil:
 		return "-"

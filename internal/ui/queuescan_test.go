@@ -56,3 +56,16 @@ func TestScanQueue(t *testing.T) {
 		}
 	}
 }
+
+func TestExitCode(t *testing.T) {
+	three := 3
+	for _, c := range []struct {
+		code   *int
+		signal string
+		want   string
+	}{{nil, "", "-"}, {&three, "", "3:0"}, {nil, "TERM", "0:15"}, {nil, "KILL", "0:9"}} {
+		if got := exitCode(c.code, c.signal); got != c.want {
+			t.Errorf("exitCode(%v, %q) = %q, want %q", c.code, c.signal, got, c.want)
+		}
+	}
+}

@@ -377,3 +377,16 @@ func TestFormErrorsBesideFields(t *testing.T) {
 		}
 	}
 }
+
+// An array's page names its elements as rcq-show does.
+func TestJobPageArray(t *testing.T) {
+	e := newEnv(t, false)
+	id := e.submit("alice@example.org", `{"script":"#!/bin/sh\necho hi\n","array":"0-9%2","hold":true}`)
+	b := e.browser()
+	b.login("alice@example.org")
+	p := b.get(fmt.Sprintf("/ui/jobs/%d", id))
+	if p.status != http.StatusOK || !strings.Contains(p.body, fmt.Sprintf("Job %d_[0-9%%2]", id)) ||
+		!strings.Contains(p.body, fmt.Sprintf("<dd>array %d, elements not yet started 0-9, at most 2 at once</dd>", id)) {
+		t.Errorf("array job page: %d\n%s", p.status, p.body)
+	}
+}

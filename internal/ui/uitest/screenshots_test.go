@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rcq-project/rcq/internal/apitype"
@@ -37,11 +38,12 @@ var shots = []shot{
 var viewports = []struct {
 	name          string
 	width, height int64
-	mobile        bool
-}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}}
+	mobile, dark  bool
+}{{"desktop", 1280, 800, false, false}, {"phone", 390, 844, true, false}, {"desktop-dark", 1280, 800, false, true}}
 
 // TestScreenshots writes build/screenshots/<page>-<viewport>.png for every
-// page (make screenshots: RCQ_SCREENSHOTS names the directory).
+// page, at desktop and phone widths and in the dark theme (make
+// screenshots: RCQ_SCREENSHOTS names the directory).
 func TestScreenshots(t *testing.T) {
 	gate(t)
 	dir := os.Getenv("RCQ_SCREENSHOTS")
@@ -79,6 +81,12 @@ func TestScreenshots(t *testing.T) {
 				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
 			}
 			do(t, ctx, chromedp.EmulateViewport(vp.width, vp.height, opts...))
+			if vp.dark {
+				if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			do(t, ctx, chromedp.Navigate(d.base()+"/ui/login"))
 			drawn := false
 			for _, s := range shots {
