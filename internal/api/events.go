@@ -48,6 +48,11 @@ type eventHub struct {
 	planner Planner
 	logger  *slog.Logger
 
+	// The tunables, read once when the hub is made: a hub outlives its
+	// last stream by eventHubIdle, and must not race a test changing them.
+	buffer   int
+	posEvery time.Duration
+
 	wake chan struct{}
 
 	mu      sync.Mutex
@@ -85,6 +90,7 @@ type eventSub struct {
 	// channel of that capacity would cost 8 KB per stream, 8 MB at
 	// 1,000); ready says there are some.
 	qmu   sync.Mutex
+	max   int // eventBuffer when the hub was made
 	q     []*[]byte
 	ready chan struct{} // capacity 1
 	gone  chan struct{} // closed when the hub dropped the stream (it fell behind)
@@ -104,7 +110,7 @@ type eventSub struct {
 // wait (the stream fell behind).
 func (sub *eventSub) push(msg *[]byte) bool {
 	sub.qmu.Lock()
-	if len(sub.q) >= eventBuffer {
+	if len(sub.q) >= sub.max {
 		sub.qmu.Unlock()
 		return false
 	}
@@ -145,6 +151,7 @@ func (sub *eventSub) writeDeadline(d time.Duration) {
 
 func newEventHub(log EventLog, planner Planner, logger *slog.Logger) *eventHub {
 	return &eventHub{log: log, planner: planner, logger: logger, wake: make(chan struct{}, 1),
+		buffer: eventBuffer, posEvery: positionEvery,
 		subs: map[*eventSub]struct{}{}, users: map[rcq.UserID]*userPending{}}
 }
 
@@ -174,7 +181,7 @@ func (h *eventHub) subscribe(ctx context.Context, u *rcq.User, jobs map[int64]bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, ready: make(chan struct{}, 1),
+	sub := &eventSub{user: u.ID, all: u.IsAdmin, jobs: jobs, max: h.buffer, ready: make(chan struct{}, 1),
 		gone: make(chan struct{}), sent: map[rcq.JobID]int{}, fresh: true, catching: catching, setWrite: setWrite}
 	h.mu.Lock()
 	if h.initErr != nil {
@@ -431,7 +438,7 @@ func (sub *eventSub) sees(ev *rcq.LoggedEvent) bool {
 func (h *eventHub) housekeep(ctx context.Context) {
 	now := time.Now()
 	h.mu.Lock()
-	due := h.planner != nil && now.Sub(h.lastPos) >= positionEvery && (h.dirty || now.Sub(h.lastPos) >= positionRefresh)
+	due := h.planner != nil && now.Sub(h.lastPos) >= h.posEvery && (h.dirty || now.Sub(h.lastPos) >= positionRefresh)
 	watched := 0
 	for _, up := range h.users {
 		watched += len(up.jobs)

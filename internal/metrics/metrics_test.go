@@ -216,6 +216,10 @@ func TestFinishedJobCounters(t *testing.T) {
 	if ok, err := f.st.AcquireLease(ctx, sched.LeaseName, holder, time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	// The node's lease too: nothing is placed on a node without one.
+	if ok, err := f.st.AcquireLease(ctx, store.NodeLease("node1"), holder, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
 	one := rcq.Resources{CPUCores: 1, MemoryGB: 1}
 	start := func(ids ...rcq.JobID) {
 		t.Helper()

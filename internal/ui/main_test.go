@@ -67,6 +67,11 @@ func newEnv(t testing.TB, tls bool, mods ...func(*api.Config)) *env {
 	if _, err := st.RegisterWorker(ctx, rcq.Worker{Name: "w1", Node: "node1", Capacity: rcq.Resources{CPUCores: 8, MemoryGB: 32, GPUs: 2}}); err != nil {
 		t.Fatal(err)
 	}
+	// node1's rcqd is up: jobs are placed only on nodes whose rcqd holds
+	// the node's lease.
+	if ok, err := st.AcquireLease(ctx, store.NodeLease("node1"), "node1:/state", time.Hour); err != nil || !ok {
+		t.Fatalf("take node1's lease: %v %v", ok, err)
+	}
 	for _, u := range []struct {
 		email string
 		admin bool
