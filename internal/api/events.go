@@ -52,6 +52,7 @@ type eventHub struct {
 	// last stream by eventHubIdle, and must not race a test changing them.
 	buffer   int
 	posEvery time.Duration
+	onDrop   func() // eventDropped
 
 	wake chan struct{}
 
@@ -151,7 +152,7 @@ func (sub *eventSub) writeDeadline(d time.Duration) {
 
 func newEventHub(log EventLog, planner Planner, logger *slog.Logger) *eventHub {
 	return &eventHub{log: log, planner: planner, logger: logger, wake: make(chan struct{}, 1),
-		buffer: eventBuffer, posEvery: positionEvery,
+		buffer: eventBuffer, posEvery: positionEvery, onDrop: eventDropped,
 		subs: map[*eventSub]struct{}{}, users: map[rcq.UserID]*userPending{}}
 }
 
@@ -409,12 +410,13 @@ func (h *eventHub) dropLocked(sub *eventSub) {
 		sub.dlMu.Unlock()
 		close(sub.gone)
 	})
-	if eventDropped != nil {
-		eventDropped()
+	if h.onDrop != nil {
+		h.onDrop()
 	}
 }
 
-// eventDropped, when set (by tests), is called each time a stream is dropped.
+// eventDropped, when set (by tests), is called each time a stream of a
+// hub made after it was set is dropped.
 var eventDropped func()
 
 // sees reports whether the stream may see (and asked for) ev.
