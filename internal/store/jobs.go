@@ -163,62 +163,20 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 // depend on jobs that exist before it, so a dependency cycle cannot form.
 func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
 	per := map[rcq.UserID]int64{j.UserID: 1}
-	if idemKey == "" && len(j.Dependencies) == 0 && j.Array == nil && s.pending.far(j.UserID, 1, time.Now()) {
-		// One statement is its own transaction: one round trip, not three.
+	if len(j.Dependencies) == 0 && j.Array == nil && s.pending.far(j.UserID, 1, time.Now()) {
+		// One statement is its own transaction: one round trip, not five.
 		// Far below the caps it needs no count (see pendingCaps).
-		if err := s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id); err != nil {
-			return 0, false, wrap("create job", err)
+		if idemKey == "" {
+			err = s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id)
+		} else {
+			err = s.pool.QueryRow(ctx, insertKeyedJobSQL, append(insertJobArgs(j), idemKey)...).Scan(&id, &existed)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = errIdemRace
+			}
 		}
-		s.pending.stored(per)
-		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
-		return id, false, nil
+	} else {
+		err = s.createJobTx(ctx, j, idemKey, per, &id, &existed)
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if idemKey != "" {
-			err := tx.QueryRow(ctx, `
-				SELECT job_id FROM idempotency_keys
-				WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'`,
-				j.UserID, idemKey).Scan(&id)
-			if err == nil {
-				existed = true
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		js := []*rcq.Job{j}
-		if err := checkDependencies(ctx, tx, js, -1); err != nil {
-			return err
-		}
-		insert, args := insertJobSQL, insertJobArgs(j)
-		if j.Array != nil {
-			insert, args = insertArraySQL, insertArrayArgs(j)
-		}
-		if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
-			return err
-		}
-		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
-			return err
-		}
-		if err := s.reserve(ctx, tx, per); err != nil {
-			return err
-		}
-		if idemKey != "" {
-			tag, err := tx.Exec(ctx, `
-				INSERT INTO idempotency_keys (user_id, key, job_id) VALUES ($1, $2, $3)
-				ON CONFLICT (user_id, key) DO UPDATE SET job_id = excluded.job_id, created_at = now()
-				WHERE idempotency_keys.created_at <= now() - interval '24 hours'`, j.UserID, idemKey, id)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				// A concurrent request with the same key committed first.
-				return errIdemRace
-			}
-		}
-		return nil
-	})
 	if err == nil && !existed {
 		s.pending.stored(per)
 		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
@@ -234,7 +192,89 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 	return id, existed, nil
 }
 
+// createJobTx is CreateJob in a transaction: with dependencies to check, an
+// array, or near the pending caps.
+func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per map[rcq.UserID]int64, id *rcq.JobID, existed *bool) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if idemKey != "" {
+			err := tx.QueryRow(ctx, `
+				SELECT job_id FROM idempotency_keys
+				WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'`,
+				j.UserID, idemKey).Scan(id)
+			if err == nil {
+				*existed = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		js := []*rcq.Job{j}
+		if err := checkDependencies(ctx, tx, js, -1); err != nil {
+			return err
+		}
+		insert, args := insertJobSQL, insertJobArgs(j)
+		if j.Array != nil {
+			insert, args = insertArraySQL, insertArrayArgs(j)
+		}
+		if err := tx.QueryRow(ctx, insert, args...).Scan(id); err != nil {
+			return err
+		}
+		if err := insertDependencies(ctx, tx, []rcq.JobID{*id}, js); err != nil {
+			return err
+		}
+		if err := s.reserve(ctx, tx, per); err != nil {
+			return err
+		}
+		if idemKey != "" {
+			tag, err := tx.Exec(ctx, `
+				INSERT INTO idempotency_keys (user_id, key, job_id) VALUES ($1, $2, $3)
+				ON CONFLICT (user_id, key) DO UPDATE SET job_id = excluded.job_id, created_at = now()
+				WHERE idempotency_keys.created_at <= now() - interval '24 hours'`, j.UserID, idemKey, *id)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				// A concurrent request with the same key committed first.
+				return errIdemRace
+			}
+		}
+		return nil
+	})
+}
+
+// errIdemRace: a concurrent request with the same idempotency key committed
+// first; its job is the answer.
 var errIdemRace = errors.New("idempotency key taken concurrently")
+
+// insertKeyedJobSQL is insertJobSQL under an idempotency key ($18) in one
+// statement: the key is claimed first, with the new job's id, and the job is
+// inserted only if the claim succeeded; a key younger than 24 hours returns
+// its job instead (existed = true). A concurrent request with the same key
+// waits on the key's row and, once that commits, claims nothing and sees
+// nothing (its snapshot is older): no row, which CreateJob answers as
+// errIdemRace. The key's reference to the job is checked at the end of the
+// statement, when both rows exist.
+const insertKeyedJobSQL = `
+WITH k AS (
+	INSERT INTO idempotency_keys (user_id, key, job_id)
+	VALUES ($1, $18, nextval(pg_get_serial_sequence('jobs', 'id')))
+	ON CONFLICT (user_id, key) DO UPDATE SET job_id = excluded.job_id, created_at = now()
+		WHERE idempotency_keys.created_at <= now() - interval '24 hours'
+	RETURNING job_id
+), j AS (
+	INSERT INTO jobs (id, user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
+		gpu_count, estimated_hours, priority, hold, output_path, error_path, umask, requeue)
+	SELECT k.job_id, $1::bigint, $2::bigint, $3::text, $4::text, $5::text[], $6::text, $7::text[], $8::integer,
+		$9::integer, $10::integer, $11::double precision, $12::integer, $13::text, $14::text, $15::text,
+		$16::integer, $17::boolean
+	FROM k
+	RETURNING id
+)
+SELECT id, false FROM j
+UNION ALL
+SELECT job_id, true FROM idempotency_keys
+WHERE user_id = $1 AND key = $18 AND created_at > now() - interval '24 hours' AND NOT EXISTS (SELECT FROM k)`
 
 const insertJobSQL = `
 INSERT INTO jobs (user_id, group_id, name, script, args, working_dir, env, cpu_cores, memory_gb,
