@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -74,14 +75,114 @@ func LoadCredentials(path string) (*Credentials, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, &PermissionError{Path: path, Mode: st.Mode()}
 	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials: %w", err)
+	}
 	var c Credentials
-	if err := json.NewDecoder(f).Decode(&c); err != nil {
+	if err := decodeCredentials(data, &c); err != nil {
 		return nil, fmt.Errorf("read credentials %s: %w: run rcq-login again", path, err)
 	}
 	if c.Token == "" {
 		return nil, ErrNoCredentials
 	}
 	return &c, nil
+}
+
+// decodeCredentials is json.Unmarshal of the credentials file into c. The
+// file rcq-login writes (a flat object of plain strings) is read without
+// encoding/json's reflection, whose first use cost each start of rcq-submit
+// and rcq-show more than the rest of reading the file; any other shape
+// (escapes, other keys, other spellings) is left to encoding/json, so the
+// result is always encoding/json's (TestDecodeCredentialsMatchesEncodingJSON).
+func decodeCredentials(data []byte, c *Credentials) error {
+	if plainCredentials(data, c) {
+		return nil
+	}
+	*c = Credentials{}
+	return json.Unmarshal(data, c)
+}
+
+// plainCredentials decodes data into c when it is a flat object whose
+// members are Credentials' keys spelled as tagged, with ASCII string values
+// without escapes; it reports false (c unchanged) for anything else.
+func plainCredentials(data []byte, c *Credentials) bool {
+	var out Credentials
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	for first := true; ; first = false {
+		if i < len(data) && data[i] == '}' && first {
+			i++
+			break
+		}
+		k, j, ok := plainString(data, i)
+		if !ok {
+			return false
+		}
+		if j = skipSpace(data, j); j == len(data) || data[j] != ':' {
+			return false
+		}
+		vStart := skipSpace(data, j+1)
+		v, j, ok := plainString(data, vStart)
+		if !ok {
+			return false
+		}
+		switch k {
+		case "server":
+			out.Server = v
+		case "token":
+			out.Token = v
+		case "email":
+			out.Email = v
+		case "expires_at":
+			if out.ExpiresAt.UnmarshalJSON(data[vStart:j]) != nil {
+				return false
+			}
+		default:
+			return false
+		}
+		if i = skipSpace(data, j); i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if i == len(data) || data[i] != '}' {
+			return false
+		}
+		i++
+		break
+	}
+	if skipSpace(data, i) != len(data) {
+		return false
+	}
+	*c = out
+	return true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads the JSON string at data[i] when it is printable ASCII
+// without escapes; end is the index after its closing quote.
+func plainString(data []byte, i int) (s string, end int, ok bool) {
+	if i == len(data) || data[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return string(data[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x7f:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // SaveCredentials writes c to path atomically: the directory is created (or
