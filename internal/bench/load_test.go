@@ -29,8 +29,26 @@ func TestLoadsReachRcqd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := loadHistory(ctx, d, c, 250, 7); err != nil {
+	today, err := loadHistory(ctx, d, c, 250, 7)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// A week's history: a day's share since midnight (rcq-acct's default
+	// window), the rest in the days before, every job within historyStart.
+	now := time.Now()
+	y, m, day := now.Date()
+	midnight := time.Date(y, m, day, 0, 0, 0, 0, time.Local)
+	if today != 250/historyDays {
+		t.Errorf("%d jobs ended today, want a day's share, %d", today, 250/historyDays)
+	}
+	for start, want := range map[time.Time]int{midnight: today, now.AddDate(0, 0, -8): 250} {
+		got, err := c.Acct(ctx, client.AcctQuery{Start: start, End: now.Add(time.Minute), States: []string{"all"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Jobs) != want {
+			t.Errorf("rcq-acct from %s: %d jobs, want %d", start, len(got.Jobs), want)
+		}
 	}
 	list, err := c.Jobs(ctx, client.JobsQuery{States: []string{"completed"}, Limit: 1000})
 	if err != nil {
