@@ -1,14 +1,12 @@
 package jobtext
 
 import (
-	"encoding/json"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli/fastpath"
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/spf13/pflag"
@@ -48,8 +46,8 @@ func Fast(name string, args []string) (code int, handled bool) {
 	if err != nil || resp.Status != 200 {
 		return 0, false
 	}
-	var j apitype.Job
-	if err := json.Unmarshal(resp.Body, &j); err != nil || j.ArrayJobID != nil && *j.ArrayJobID == j.ID {
+	j, err := decodeJob(resp.Body)
+	if err != nil || j.ArrayJobID != nil && *j.ArrayJobID == j.ID {
 		return 0, false
 	}
 	var b strings.Builder
