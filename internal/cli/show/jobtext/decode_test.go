@@ -29,7 +29,7 @@ func TestDecodeJobMatchesEncodingJSON(t *testing.T) {
 		Script: "#!/bin/sh\necho \\ \t\u0001 ok\n", Args: []string{"a", ""}, WorkingDir: "/w", CPUCores: 2, MemoryGB: 4,
 		GPUCount: 1, EstimatedHours: 1.5, Priority: -3, Status: "completed", Reason: "r", ReasonDetail: "d", Hold: "user",
 		Dependencies: []apitype.Dependency{{Type: "afterok", JobID: 4, ArrayTaskID: &task, State: "completed"}, {Type: "afterany", JobID: 3}},
-		SubmittedAt: at, StartedAt: &at, CompletedAt: &later, WorkerID: &wid, Worker: "w1", GPUIndices: []int{0, 3},
+		SubmittedAt:  at, StartedAt: &at, CompletedAt: &later, WorkerID: &wid, Worker: "w1", GPUIndices: []int{0, 3},
 		ExitCode: &code, Signal: "KILL", OutputPath: "/o", ErrorPath: "/e", ErrorMessage: "m", Umask: "0022",
 		CPUSeconds: 1e-7, PeakMemoryKB: 1 << 40, Rank: 2, Computed: &rcq.PriorityFactors{Base: 2, FairShare: 0.5, WaitBoost: 1.0041, Final: 4e21},
 		ExpectedStart: &later, ArrayJobID: &wid, ArrayTaskID: &task, ArrayTasks: "0-9", ArrayThrottle: 2, Requeue: &yes,
