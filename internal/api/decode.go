@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -108,60 +110,236 @@ func describeType(kind string) string {
 // an object bound for a struct names a field case-insensitively, as
 // encoding/json matches it ("priority" and "Priority" are one field), while
 // an object bound for a map keeps its keys exact (env A and a are two).
+//
+// It walks the body once with a scanner of its own (json.Decoder.Token
+// allocated for every token: a quarter of rcqd's CPU for a submit carrying
+// its environment), and leaves any syntax error to the decode that follows,
+// which reports it with its context.
 func checkDuplicateKeys(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	type frame struct {
-		obj  bool
-		keys map[string]bool
-		key  bool         // the next string token in this object is a key
-		typ  reflect.Type // what this object or array decodes into; nil if unknown
-		val  reflect.Type // what the value of the last key decodes into
-	}
-	var stack []*frame
+	s := keyScanner{b: body}
+	t := deref(reflect.TypeOf(v))
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
+		s.ws()
+		if s.i == len(s.b) {
 			return nil
 		}
-		if err != nil {
-			return nil // the real decode reports syntax errors with context
+		if err := s.value(t, 0); err != nil || s.bad {
+			return err
 		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+	}
+}
+
+// maxDepth is encoding/json's nesting limit: a deeper body is refused by the
+// decode, so the scan need not (and must not, recursing) go further.
+const maxDepth = 10000
+
+// keyScanner walks JSON for checkDuplicateKeys; bad is set at the first
+// syntax error, which ends the walk.
+type keyScanner struct {
+	b   []byte
+	i   int
+	bad bool
+}
+
+func (s *keyScanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// value walks one value bound for t (nil: not known).
+func (s *keyScanner) value(t reflect.Type, depth int) error {
+	s.ws()
+	if s.i == len(s.b) || depth > maxDepth {
+		s.bad = true
+		return nil
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(t, depth)
+	case c == '[':
+		s.i++
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == ']' {
+			s.i++
+			return nil
 		}
-		if k, ok := tok.(string); ok && top != nil && top.obj && top.key {
-			fk := k
-			if top.typ != nil && top.typ.Kind() == reflect.Struct {
-				fk = foldKey(k)
+		for {
+			if err := s.value(elemType(t), depth+1); err != nil || s.bad {
+				return err
 			}
-			if top.keys[fk] {
-				return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
+			if !s.sep(']') {
+				return nil
 			}
-			top.keys[fk] = true
-			top.key = false
-			top.val = memberType(top.typ, k)
-			continue
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			var t reflect.Type
-			switch {
-			case top == nil:
-				t = reflect.TypeOf(v)
-			case top.obj:
-				t = top.val
+	case c == '"':
+		s.str()
+	case c == 't':
+		s.literal("true")
+	case c == 'f':
+		s.literal("false")
+	case c == 'n':
+		s.literal("null")
+	default:
+		s.number()
+	}
+	return nil
+}
+
+// sep takes a ',' (true: another member or element follows) or the closing
+// byte (false); anything else is a syntax error (false, bad).
+func (s *keyScanner) sep(closing byte) bool {
+	s.ws()
+	if s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			return true
+		case closing:
+			s.i++
+			return false
+		}
+	}
+	s.bad = true
+	return false
+}
+
+func (s *keyScanner) object(t reflect.Type, depth int) error {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	fold := t != nil && t.Kind() == reflect.Struct
+	var keys map[string]bool
+	for {
+		s.ws()
+		raw := s.str()
+		if s.bad {
+			return nil
+		}
+		k := string(raw[1 : len(raw)-1])
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			if json.Unmarshal(raw, &k) != nil {
+				s.bad = true
+				return nil
+			}
+		}
+		fk := k
+		if fold {
+			fk = foldKey(k)
+		}
+		if keys[fk] {
+			return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
+		}
+		if keys == nil {
+			keys = map[string]bool{}
+		}
+		keys[fk] = true
+		s.ws()
+		if s.i == len(s.b) || s.b[s.i] != ':' {
+			s.bad = true
+			return nil
+		}
+		s.i++
+		if err := s.value(memberType(t, k), depth+1); err != nil || s.bad {
+			return err
+		}
+		if !s.sep('}') {
+			return nil
+		}
+	}
+}
+
+// str takes a string and returns it as it stands, quotes included.
+func (s *keyScanner) str() []byte {
+	start := s.i
+	if s.i == len(s.b) || s.b[s.i] != '"' {
+		s.bad = true
+		return nil
+	}
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return s.b[start:s.i]
+		case c < 0x20:
+			s.bad = true
+			return nil
+		case c == '\\':
+			s.i++
+			if s.i == len(s.b) {
+				s.bad = true
+				return nil
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(s.b)-s.i < 5 || !isHex(s.b[s.i+1:s.i+5]) {
+					s.bad = true
+					return nil
+				}
+				s.i += 4
 			default:
-				t = elemType(top.typ)
+				s.bad = true
+				return nil
 			}
-			stack = append(stack, &frame{obj: tok == json.Delim('{'), keys: map[string]bool{}, key: true, typ: deref(t)})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
 		}
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].key = true
+	}
+	s.bad = true
+	return nil
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *keyScanner) literal(lit string) {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		s.bad = true
+		return
+	}
+	s.i += len(lit)
+}
+
+// number takes a number as JSON's grammar has it.
+func (s *keyScanner) number() {
+	digits := func() bool {
+		n := s.i
+		for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+			s.i++
+		}
+		return s.i > n
+	}
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	if s.i < len(s.b) && s.b[s.i] == '0' {
+		s.i++
+	} else if !digits() {
+		s.bad = true
+		return
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !digits() {
+			s.bad = true
+			return
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !digits() {
+			s.bad = true
 		}
 	}
 }
@@ -182,6 +360,8 @@ func elemType(t reflect.Type) reflect.Type {
 
 // memberType is the type the value of key k decodes into inside t: a
 // struct's field (matched as encoding/json matches it) or a map's element.
+// A struct's answers are remembered (up to maxMemberTypes of them, since
+// keys come from requests): the field walk folds every field's name.
 func memberType(t reflect.Type, k string) reflect.Type {
 	if t == nil {
 		return nil
@@ -190,32 +370,57 @@ func memberType(t reflect.Type, k string) reflect.Type {
 	case reflect.Map:
 		return t.Elem()
 	case reflect.Struct:
-		var fold reflect.Type
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" || !f.IsExported() {
-				continue
-			}
-			if name == "" {
-				if f.Anonymous {
-					if ft := memberType(deref(f.Type), k); ft != nil {
-						return ft
-					}
-					continue
-				}
-				name = f.Name
-			}
-			if name == k {
-				return f.Type
-			}
-			if fold == nil && foldKey(name) == foldKey(k) {
-				fold = f.Type
-			}
+		key := memberKey{t, k}
+		if m, ok := memberTypes.Load(key); ok {
+			return m.(reflect.Type)
 		}
-		return fold
+		ft := fieldType(t, k)
+		if ft != nil && memberTypesN.Add(1) <= maxMemberTypes {
+			memberTypes.Store(key, ft)
+		}
+		return ft
 	}
 	return nil
+}
+
+type memberKey struct {
+	t reflect.Type
+	k string
+}
+
+var (
+	memberTypes  sync.Map // memberKey -> reflect.Type
+	memberTypesN atomic.Int64
+)
+
+const maxMemberTypes = 4096
+
+// fieldType is memberType for a struct, from its fields.
+func fieldType(t reflect.Type, k string) reflect.Type {
+	var fold reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			if f.Anonymous {
+				if ft := memberType(deref(f.Type), k); ft != nil {
+					return ft
+				}
+				continue
+			}
+			name = f.Name
+		}
+		if name == k {
+			return f.Type
+		}
+		if fold == nil && foldKey(name) == foldKey(k) {
+			fold = f.Type
+		}
+	}
+	return fold
 }
 
 // foldKey maps keys that encoding/json treats as one (equal under Unicode
