@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"unicode"
 
+	"github.com/rcq-project/rcq/internal/jsonscan"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -116,17 +117,14 @@ func describeType(kind string) string {
 // its environment), and leaves any syntax error to the decode that follows,
 // which reports it with its context.
 func checkDuplicateKeys(body []byte, v any) error {
-	s := keyScanner{b: body}
+	s := keyScanner{Scanner: jsonscan.Scanner{B: body}}
 	t := deref(reflect.TypeOf(v))
-	for {
-		s.ws()
-		if s.i == len(s.b) {
-			return nil
-		}
+	for !s.End() {
 		if err := s.value(t, 0); err != nil || s.bad {
 			return err
 		}
 	}
+	return nil
 }
 
 // maxDepth is encoding/json's nesting limit: a deeper body is refused by the
@@ -136,212 +134,76 @@ const maxDepth = 10000
 // keyScanner walks JSON for checkDuplicateKeys; bad is set at the first
 // syntax error, which ends the walk.
 type keyScanner struct {
-	b   []byte
-	i   int
+	jsonscan.Scanner
 	bad bool
-}
-
-func (s *keyScanner) ws() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
-		s.i++
-	}
 }
 
 // value walks one value bound for t (nil: not known).
 func (s *keyScanner) value(t reflect.Type, depth int) error {
-	s.ws()
-	if s.i == len(s.b) || depth > maxDepth {
+	if depth > maxDepth {
 		s.bad = true
 		return nil
 	}
-	switch c := s.b[s.i]; {
-	case c == '{':
+	var ok bool
+	switch s.Peek() {
+	case '{':
 		return s.object(t, depth)
-	case c == '[':
-		s.i++
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return nil
+	case '[':
+		var err error
+		ok = s.Elements(func() bool {
+			err = s.value(elemType(t), depth+1)
+			return err == nil && !s.bad
+		})
+		if err != nil {
+			return err
 		}
-		for {
-			if err := s.value(elemType(t), depth+1); err != nil || s.bad {
-				return err
-			}
-			if !s.sep(']') {
-				return nil
-			}
-		}
-	case c == '"':
-		s.str()
-	case c == 't':
-		s.literal("true")
-	case c == 'f':
-		s.literal("false")
-	case c == 'n':
-		s.literal("null")
+	case '"':
+		_, _, ok = s.String()
+	case 't':
+		ok = s.Literal("true")
+	case 'f':
+		ok = s.Literal("false")
+	case 'n':
+		ok = s.Literal("null")
 	default:
-		s.number()
+		_, _, ok = s.Number()
 	}
+	s.bad = s.bad || !ok
 	return nil
 }
 
-// sep takes a ',' (true: another member or element follows) or the closing
-// byte (false); anything else is a syntax error (false, bad).
-func (s *keyScanner) sep(closing byte) bool {
-	s.ws()
-	if s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			return true
-		case closing:
-			s.i++
-			return false
-		}
-	}
-	s.bad = true
-	return false
-}
-
 func (s *keyScanner) object(t reflect.Type, depth int) error {
-	s.i++
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		return nil
-	}
 	fold := t != nil && t.Kind() == reflect.Struct
 	var keys map[string]bool
-	for {
-		s.ws()
-		raw := s.str()
-		if s.bad {
-			return nil
-		}
-		k := string(raw[1 : len(raw)-1])
-		if bytes.IndexByte(raw, '\\') >= 0 {
-			if json.Unmarshal(raw, &k) != nil {
-				s.bad = true
-				return nil
-			}
+	var k string
+	var err error
+	ok := s.Members(func(raw []byte, escaped bool) bool {
+		k = string(raw[1 : len(raw)-1])
+		if escaped && json.Unmarshal(raw, &k) != nil {
+			return false
 		}
 		fk := k
 		if fold {
 			fk = foldKey(k)
 		}
 		if keys[fk] {
-			return rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
+			err = rcq.Errorf(rcq.KindInvalid, "duplicate_key", "duplicate key %q", k)
+			return false
 		}
 		if keys == nil {
 			keys = map[string]bool{}
 		}
 		keys[fk] = true
-		s.ws()
-		if s.i == len(s.b) || s.b[s.i] != ':' {
-			s.bad = true
-			return nil
-		}
-		s.i++
-		if err := s.value(memberType(t, k), depth+1); err != nil || s.bad {
-			return err
-		}
-		if !s.sep('}') {
-			return nil
-		}
+		return true
+	}, func() bool {
+		err = s.value(memberType(t, k), depth+1)
+		return err == nil && !s.bad
+	})
+	if err != nil {
+		return err
 	}
-}
-
-// str takes a string and returns it as it stands, quotes included.
-func (s *keyScanner) str() []byte {
-	start := s.i
-	if s.i == len(s.b) || s.b[s.i] != '"' {
-		s.bad = true
-		return nil
-	}
-	for s.i++; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.b[start:s.i]
-		case c < 0x20:
-			s.bad = true
-			return nil
-		case c == '\\':
-			s.i++
-			if s.i == len(s.b) {
-				s.bad = true
-				return nil
-			}
-			switch s.b[s.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(s.b)-s.i < 5 || !isHex(s.b[s.i+1:s.i+5]) {
-					s.bad = true
-					return nil
-				}
-				s.i += 4
-			default:
-				s.bad = true
-				return nil
-			}
-		}
-	}
-	s.bad = true
+	s.bad = s.bad || !ok
 	return nil
-}
-
-func isHex(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *keyScanner) literal(lit string) {
-	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
-		s.bad = true
-		return
-	}
-	s.i += len(lit)
-}
-
-// number takes a number as JSON's grammar has it.
-func (s *keyScanner) number() {
-	digits := func() bool {
-		n := s.i
-		for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
-			s.i++
-		}
-		return s.i > n
-	}
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	if s.i < len(s.b) && s.b[s.i] == '0' {
-		s.i++
-	} else if !digits() {
-		s.bad = true
-		return
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if !digits() {
-			s.bad = true
-			return
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if !digits() {
-			s.bad = true
-		}
-	}
 }
 
 func deref(t reflect.Type) reflect.Type {

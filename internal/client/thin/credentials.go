@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rcq-project/rcq/internal/jsonscan"
 )
 
 // Credentials is what rcq-login keeps: the token and the server it belongs to.
@@ -104,33 +106,33 @@ func decodeCredentials(data []byte, c *Credentials) error {
 }
 
 // plainCredentials decodes data into c when it is a flat object whose
-// members are Credentials' keys spelled as tagged, with ASCII string values
-// without escapes; it reports false (c unchanged) for anything else.
+// members are Credentials' keys spelled as tagged, each once, with ASCII
+// string values without escapes; it reports false (c unchanged) for
+// anything else.
 func plainCredentials(data []byte, c *Credentials) bool {
 	var out Credentials
-	i := skipSpace(data, 0)
-	if i == len(data) || data[i] != '{' {
-		return false
-	}
-	i = skipSpace(data, i+1)
-	for first := true; ; first = false {
-		if i < len(data) && data[i] == '}' && first {
-			i++
-			break
-		}
-		k, j, ok := plainString(data, i)
-		if !ok {
+	s := jsonscan.Scanner{B: data}
+	var key string
+	seen := map[string]bool{}
+	ok := s.Members(func(raw []byte, escaped bool) bool {
+		key = string(raw[1 : len(raw)-1])
+		if escaped || seen[key] {
 			return false
 		}
-		if j = skipSpace(data, j); j == len(data) || data[j] != ':' {
+		seen[key] = true
+		return true
+	}, func() bool {
+		raw, escaped, ok := s.String()
+		if !ok || escaped {
 			return false
 		}
-		vStart := skipSpace(data, j+1)
-		v, j, ok := plainString(data, vStart)
-		if !ok {
-			return false
+		for _, b := range raw {
+			if b >= 0x7f {
+				return false
+			}
 		}
-		switch k {
+		v := string(raw[1 : len(raw)-1])
+		switch key {
 		case "server":
 			out.Server = v
 		case "token":
@@ -138,51 +140,17 @@ func plainCredentials(data []byte, c *Credentials) bool {
 		case "email":
 			out.Email = v
 		case "expires_at":
-			if out.ExpiresAt.UnmarshalJSON(data[vStart:j]) != nil {
-				return false
-			}
+			return out.ExpiresAt.UnmarshalJSON(raw) == nil
 		default:
 			return false
 		}
-		if i = skipSpace(data, j); i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-			continue
-		}
-		if i == len(data) || data[i] != '}' {
-			return false
-		}
-		i++
-		break
-	}
-	if skipSpace(data, i) != len(data) {
+		return true
+	})
+	if !ok || !s.End() {
 		return false
 	}
 	*c = out
 	return true
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainString reads the JSON string at data[i] when it is printable ASCII
-// without escapes; end is the index after its closing quote.
-func plainString(data []byte, i int) (s string, end int, ok bool) {
-	if i == len(data) || data[i] != '"' {
-		return "", 0, false
-	}
-	for j := i + 1; j < len(data); j++ {
-		switch c := data[j]; {
-		case c == '"':
-			return string(data[i+1 : j]), j + 1, true
-		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", 0, false
-		}
-	}
-	return "", 0, false
 }
 
 // SaveCredentials writes c to path atomically: the directory is created (or

@@ -2,11 +2,12 @@ package jobtext
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/jsonscan"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -21,8 +22,8 @@ import (
 // FuzzDecodeJob).
 func decodeJob(data []byte) (apitype.Job, error) {
 	var j apitype.Job
-	s := scanner{b: data}
-	if s.job(&j) && s.end() {
+	s := scanner{jsonscan.Scanner{B: data}}
+	if s.job(&j) && s.End() {
 		return j, nil
 	}
 	j = apitype.Job{}
@@ -30,211 +31,46 @@ func decodeJob(data []byte) (apitype.Job, error) {
 	return j, err
 }
 
-// scanner reads JSON from b at i; each method reports false for anything it
-// does not take, and the caller then leaves the whole input to encoding/json.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
-		s.i++
-	}
-}
-
-// end reports whether only white space is left.
-func (s *scanner) end() bool {
-	s.ws()
-	return s.i == len(s.b)
-}
-
-// next skips white space and reports whether the next byte is c, taking it
-// if so.
-func (s *scanner) next(c byte) bool {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// null takes a null.
-func (s *scanner) null() bool {
-	s.ws()
-	if len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null" {
-		s.i += 4
-		return true
-	}
-	return false
-}
+// scanner reads apitype.Job's values; each method reports false for
+// anything it does not take, and the whole input is then left to
+// encoding/json.
+type scanner struct{ jsonscan.Scanner }
 
 // object reads an object, calling member for each key with the scanner at
 // its value; a key seen twice is refused (encoding/json merges repeated
-// objects and arrays into what the first one left).
+// objects and arrays into what the first one left), and so is a key with
+// escapes (rcqd's keys have none).
 func (s *scanner) object(member func(key string) bool) bool {
-	if !s.next('{') {
-		return false
-	}
-	if s.next('}') {
+	var seen []string
+	return s.Members(func(raw []byte, escaped bool) bool {
+		k := string(raw[1 : len(raw)-1])
+		if escaped || slices.Contains(seen, k) {
+			return false
+		}
+		seen = append(seen, k)
 		return true
-	}
-	seen := map[string]bool{}
-	for {
-		s.ws()
-		k, ok := s.str()
-		if !ok || seen[k] || !s.next(':') || !member(k) {
-			return false
-		}
-		seen[k] = true
-		if s.next('}') {
-			return true
-		}
-		if !s.next(',') {
-			return false
-		}
-	}
+	}, func() bool { return member(seen[len(seen)-1]) })
 }
 
 // array reads an array, calling elem for each element.
-func (s *scanner) array(elem func() bool) bool {
-	if !s.next('[') {
-		return false
-	}
-	if s.next(']') {
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		if s.next(']') {
-			return true
-		}
-		if !s.next(',') {
-			return false
-		}
-	}
-}
+func (s *scanner) array(elem func() bool) bool { return s.Elements(elem) }
 
-// str reads a string: plain bytes, valid UTF-8, and the escapes but \u's
-// surrogates (encoding/json's replacements for broken ones are its own).
+func (s *scanner) null() bool { return s.Literal("null") }
+
 func (s *scanner) str() (string, bool) {
-	s.ws()
-	if s.i == len(s.b) || s.b[s.i] != '"' {
+	raw, _, ok := s.String()
+	if !ok {
 		return "", false
 	}
-	s.i++
-	start := s.i
-	var buf []byte // only once an escape is met
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			if buf != nil {
-				return string(append(buf, out...)), true
-			}
-			return string(out), true
-		case c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(s.b[s.i:])
-			if r == utf8.RuneError && n == 1 {
-				return "", false
-			}
-			s.i += n
-		case c == '\\':
-			if s.i+1 == len(s.b) {
-				return "", false
-			}
-			buf = append(buf, s.b[start:s.i]...)
-			e := s.b[s.i+1]
-			s.i += 2
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				if len(s.b)-s.i < 4 {
-					return "", false
-				}
-				v, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 16)
-				if err != nil || v >= 0xd800 && v < 0xe000 {
-					return "", false
-				}
-				buf = utf8.AppendRune(buf, rune(v))
-				s.i += 4
-			default:
-				return "", false
-			}
-			start = s.i
-		default:
-			s.i++
-		}
-	}
-	return "", false
-}
-
-// number reads a number as JSON's grammar has it (strconv alone would also
-// take "+1", ".5", "0x10" or "Inf"); integer is false when it has a
-// fraction or an exponent.
-func (s *scanner) number() (tok string, integer, ok bool) {
-	s.ws()
-	start := s.i
-	digits := func() bool {
-		n := s.i
-		for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
-			s.i++
-		}
-		return s.i > n
-	}
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	if s.i < len(s.b) && s.b[s.i] == '0' {
-		s.i++
-	} else if !digits() {
-		return "", false, false
-	}
-	integer = true
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if !digits() {
-			return "", false, false
-		}
-		integer = false
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if !digits() {
-			return "", false, false
-		}
-		integer = false
-	}
-	return string(s.b[start:s.i]), integer, true
+	return jsonscan.Unquote(raw)
 }
 
 func (s *scanner) int64() (int64, bool) {
-	tok, integer, ok := s.number()
+	tok, integer, ok := s.Number()
 	if !ok || !integer {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(tok, 10, 64)
+	v, err := strconv.ParseInt(string(tok), 10, 64)
 	return v, err == nil
 }
 
@@ -244,36 +80,26 @@ func (s *scanner) int() (int, bool) {
 }
 
 func (s *scanner) float() (float64, bool) {
-	tok, _, ok := s.number()
+	tok, _, ok := s.Number()
 	if !ok {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(tok, 64)
+	v, err := strconv.ParseFloat(string(tok), 64)
 	return v, err == nil
 }
 
 func (s *scanner) bool() (v, ok bool) {
-	s.ws()
-	switch {
-	case len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "true":
-		s.i += 4
+	if s.Literal("true") {
 		return true, true
-	case len(s.b)-s.i >= 5 && string(s.b[s.i:s.i+5]) == "false":
-		s.i += 5
-		return false, true
 	}
-	return false, false
+	return false, s.Literal("false")
 }
 
 // time reads a time as time.Time's UnmarshalJSON does, from the quoted
 // string as it stands (escapes and all, as encoding/json hands it over).
 func (s *scanner) time(t *time.Time) bool {
-	s.ws()
-	start := s.i
-	if _, ok := s.str(); !ok {
-		return false
-	}
-	return t.UnmarshalJSON(s.b[start:s.i]) == nil
+	raw, _, ok := s.String()
+	return ok && t.UnmarshalJSON(raw) == nil
 }
 
 // timePtr reads a time or null.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
+	"github.com/rcq-project/rcq/internal/jsonscan"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -41,9 +42,9 @@ func TestDecodeJobMatchesEncodingJSON(t *testing.T) {
 		}
 		sameAsEncodingJSON(t, b)
 		// The scanner, not the fallback, read rcqd's own form.
-		s := scanner{b: b}
+		s := scanner{jsonscan.Scanner{B: b}}
 		var got apitype.Job
-		if !s.job(&got) || !s.end() {
+		if !s.job(&got) || !s.End() {
 			t.Errorf("rcqd's form of a job was left to encoding/json: %s", b)
 		}
 	}
