@@ -13,102 +13,97 @@ import (
 	"github.com/rcq-project/rcq/internal/store"
 )
 
-// keyedPaths are the two ways CreateJob stores a job under an idempotency
-// key: one statement far below the pending caps (the fixture's store has
-// none), and a counting transaction near them (a cap of 50 is always near:
-// every submit counts).
-var keyedPaths = []string{"one statement", "counting transaction"}
-
-func keyedStore(t *testing.T, f *fixture, path string) *store.Store {
-	if path == "one statement" {
-		return f.st
+// eachKeyedPath runs test on each way CreateJob stores a job under an
+// idempotency key: one statement far below the pending caps (the fixture's
+// store has none), and a counting transaction near them (a cap of 50 is
+// always near: every submit counts).
+func eachKeyedPath(t *testing.T, test func(t *testing.T, f *fixture, st *store.Store)) {
+	for _, path := range []string{"one statement", "counting transaction"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			st := f.st
+			if path == "counting transaction" {
+				st = f.capped(t, 50, 0)
+			}
+			test(t, f, st)
+		})
 	}
-	return f.capped(t, 50, 0)
 }
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	for _, path := range keyedPaths {
-		t.Run(path, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			st := keyedStore(t, f, path)
-			ctx := ctxT(t)
-			first, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
-			if err != nil || existed {
-				t.Fatalf("first create: %d %v %v", first, existed, err)
-			}
-			again, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(2, 2, 0)), "key-1")
-			if err != nil || !existed || again != first {
-				t.Fatalf("replay: id %d existed %v err %v, want %d true", again, existed, err, first)
-			}
-			if n := f.count(t, `SELECT count(*) FROM jobs`); n != 1 {
-				t.Fatalf("%d jobs after a replay, want 1", n)
-			}
-			// Another user's identical key is independent.
-			bobs, existed, err := st.CreateJob(ctx, f.newJob(f.bob, res(1, 1, 0)), "key-1")
-			if err != nil || existed || bobs == first {
-				t.Fatalf("bob with alice's key: id %d existed %v err %v", bobs, existed, err)
-			}
-			if j := f.job(t, bobs); j.UserID != f.bob {
-				t.Errorf("bob's job belongs to %d", j.UserID)
-			}
-			// A key older than 24 hours starts over.
-			f.exec(t, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = $1`, f.alice)
-			fresh, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
-			if err != nil || existed || fresh == first {
-				t.Fatalf("expired key: id %d existed %v err %v, want a new job", fresh, existed, err)
-			}
-			replay, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
-			if err != nil || !existed || replay != fresh {
-				t.Fatalf("replay of the renewed key: %d %v %v, want %d", replay, existed, err, fresh)
-			}
-		})
-	}
+	eachKeyedPath(t, func(t *testing.T, f *fixture, st *store.Store) {
+		ctx := ctxT(t)
+		first, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+		if err != nil || existed {
+			t.Fatalf("first create: %d %v %v", first, existed, err)
+		}
+		again, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(2, 2, 0)), "key-1")
+		if err != nil || !existed || again != first {
+			t.Fatalf("replay: id %d existed %v err %v, want %d true", again, existed, err, first)
+		}
+		if n := f.count(t, `SELECT count(*) FROM jobs`); n != 1 {
+			t.Fatalf("%d jobs after a replay, want 1", n)
+		}
+		// Another user's identical key is independent.
+		bobs, existed, err := st.CreateJob(ctx, f.newJob(f.bob, res(1, 1, 0)), "key-1")
+		if err != nil || existed || bobs == first {
+			t.Fatalf("bob with alice's key: id %d existed %v err %v", bobs, existed, err)
+		}
+		if j := f.job(t, bobs); j.UserID != f.bob {
+			t.Errorf("bob's job belongs to %d", j.UserID)
+		}
+		// A key older than 24 hours starts over.
+		f.exec(t, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = $1`, f.alice)
+		fresh, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+		if err != nil || existed || fresh == first {
+			t.Fatalf("expired key: id %d existed %v err %v, want a new job", fresh, existed, err)
+		}
+		replay, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "key-1")
+		if err != nil || !existed || replay != fresh {
+			t.Fatalf("replay of the renewed key: %d %v %v, want %d", replay, existed, err, fresh)
+		}
+	})
 }
 
 func TestIdempotencyKeyConcurrent(t *testing.T) {
 	t.Parallel()
-	for _, path := range keyedPaths {
-		t.Run(path, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			st := keyedStore(t, f, path)
-			ctx := ctxT(t)
-			const n = 16
-			ids := make([]rcq.JobID, n)
-			errs := make([]error, n)
-			created := make([]bool, n)
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-gate
-					var existed bool
-					ids[i], existed, errs[i] = st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "same-key")
-					created[i] = !existed
-				}()
+	eachKeyedPath(t, func(t *testing.T, f *fixture, st *store.Store) {
+		ctx := ctxT(t)
+		const n = 16
+		ids := make([]rcq.JobID, n)
+		errs := make([]error, n)
+		created := make([]bool, n)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				var existed bool
+				ids[i], existed, errs[i] = st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "same-key")
+				created[i] = !existed
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("request %d: %v", i, errs[i])
 			}
-			close(gate)
-			wg.Wait()
-			for i := range n {
-				if errs[i] != nil {
-					t.Fatalf("request %d: %v", i, errs[i])
-				}
-				if ids[i] != ids[0] {
-					t.Fatalf("ids differ: %v", ids)
-				}
+			if ids[i] != ids[0] {
+				t.Fatalf("ids differ: %v", ids)
 			}
-			if c := len(slices.DeleteFunc(slices.Clone(created), func(b bool) bool { return !b })); c != 1 {
-				t.Errorf("%d requests reported creating the job, want 1", c)
-			}
-			if c := f.count(t, `SELECT count(*) FROM jobs`); c != 1 {
-				t.Errorf("%d jobs stored for one key, want 1", c)
-			}
-		})
-	}
+		}
+		if c := len(slices.DeleteFunc(slices.Clone(created), func(b bool) bool { return !b })); c != 1 {
+			t.Errorf("%d requests reported creating the job, want 1", c)
+		}
+		if c := f.count(t, `SELECT count(*) FROM jobs`); c != 1 {
+			t.Errorf("%d jobs stored for one key, want 1", c)
+		}
+	})
 }
 
 // TestIdempotencyKeyClaimedMeanwhile: a submit whose key another
@@ -117,55 +112,50 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 // may or may not produce, made certain).
 func TestIdempotencyKeyClaimedMeanwhile(t *testing.T) {
 	t.Parallel()
-	for _, path := range keyedPaths {
-		t.Run(path, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			st := keyedStore(t, f, path)
-			ctx := ctxT(t)
-			tx, err := f.db.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			var theirs rcq.JobID
-			if err := tx.QueryRow(ctx, `INSERT INTO jobs (user_id, group_id, script, cpu_cores, memory_gb, gpu_count, estimated_hours, priority)
+	eachKeyedPath(t, func(t *testing.T, f *fixture, st *store.Store) {
+		ctx := ctxT(t)
+		tx, err := f.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		var theirs rcq.JobID
+		if err := tx.QueryRow(ctx, `INSERT INTO jobs (user_id, group_id, script, cpu_cores, memory_gb, gpu_count, estimated_hours, priority)
 				VALUES ($1, $2, 'x', 1, 1, 0, 1, 1) RETURNING id`, f.alice, f.group).Scan(&theirs); err != nil {
-				t.Fatal(err)
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, job_id) VALUES ($1, 'k', $2)`, f.alice, theirs); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			id      rcq.JobID
+			existed bool
+			err     error
+		}
+		done := make(chan result, 1)
+		go func() {
+			id, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "k")
+			done <- result{id, existed, err}
+		}()
+		// The submit is waiting on the key's row lock before the commit.
+		for f.count(t, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%idempotency_keys%'`) == 0 {
+			select {
+			case r := <-done:
+				t.Fatalf("the submit did not wait for the uncommitted key: %+v", r)
+			case <-time.After(10 * time.Millisecond):
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (user_id, key, job_id) VALUES ($1, 'k', $2)`, f.alice, theirs); err != nil {
-				t.Fatal(err)
-			}
-			type result struct {
-				id      rcq.JobID
-				existed bool
-				err     error
-			}
-			done := make(chan result, 1)
-			go func() {
-				id, existed, err := st.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "k")
-				done <- result{id, existed, err}
-			}()
-			// The submit is waiting on the key's row lock before the commit.
-			for f.count(t, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%idempotency_keys%'`) == 0 {
-				select {
-				case r := <-done:
-					t.Fatalf("the submit did not wait for the uncommitted key: %+v", r)
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r := <-done
-			if r.err != nil || !r.existed || r.id != theirs {
-				t.Fatalf("got job %d existed %v err %v, want the concurrent transaction's job %d", r.id, r.existed, r.err, theirs)
-			}
-			if n := f.count(t, `SELECT count(*) FROM jobs`); n != 1 {
-				t.Errorf("%d jobs stored, want only the concurrent transaction's", n)
-			}
-		})
-	}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if r.err != nil || !r.existed || r.id != theirs {
+			t.Fatalf("got job %d existed %v err %v, want the concurrent transaction's job %d", r.id, r.existed, r.err, theirs)
+		}
+		if n := f.count(t, `SELECT count(*) FROM jobs`); n != 1 {
+			t.Errorf("%d jobs stored, want only the concurrent transaction's", n)
+		}
+	})
 }
 
 func TestCreateJobsBatch(t *testing.T) {
