@@ -535,7 +535,7 @@ func elapsed(j *apitype.AcctJob, now time.Time) int64 {
 }
 
 // summaryStates are the columns of --summary, in Slurm's order.
-var summaryStates = []rcq.JobState{rcq.JobCompleted, rcq.JobFailed, rcq.JobCancelled, rcq.JobTimeout, rcq.JobRunning, rcq.JobPending}
+var summaryStates = []rcq.JobState{rcq.JobCompleted, rcq.JobFailed, rcq.JobCancelled, rcq.JobTimeout, rcq.JobNodeFail, rcq.JobRunning, rcq.JobPending}
 
 func summaryRun(ctx context.Context, opts *Options, s *cli.Session, q client.AcctQuery, none bool) error {
 	sum := &apitype.AcctSummary{Groups: []apitype.AcctGroup{}}
