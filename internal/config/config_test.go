@@ -445,6 +445,7 @@ workers:
     gpu_count: 4
   - name: small
     cpu_cores: 2
+    memory_gb: 4
 `})
 	if c.Listen.SocketMode != 0o660 || c.Auth.OpenRegistration || c.Scheduler.FairShareWindow != 48*time.Hour ||
 		c.Scheduler.FairShareHalfLife != 12*time.Hour || c.Scheduler.WaitBoostPerHour != 0.5 || c.Log.Format != "json" {
@@ -459,7 +460,7 @@ workers:
 	if c.Node != (Node{Name: "head", CPUCores: 8, DeadAfter: time.Minute}) {
 		t.Errorf("node = %+v", c.Node)
 	}
-	want := []WorkerConfig{{"gpu-a", 16, 64, 4}, {"small", 2, 0, 0}}
+	want := []WorkerConfig{{"gpu-a", 16, 64, 4}, {"small", 2, 4, 0}}
 	if !reflect.DeepEqual(c.Workers, want) {
 		t.Errorf("workers = %+v, want %+v", c.Workers, want)
 	}
@@ -492,8 +493,10 @@ func TestConfigFileErrors(t *testing.T) {
 		{"socket mode in decimal", "socket_mode: 660\n", []string{"socket_mode", "octal"}},
 		{"worker without a name", "workers:\n  - cpu_cores: 4\n", []string{"workers[0]", "no name"}},
 		{"worker with zero cores", "workers:\n  - name: w1\n    cpu_cores: 0\n", []string{`worker "w1"`, "cpu_cores must be a whole number from 1"}},
-		{"worker named twice", "workers:\n  - {name: w1, cpu_cores: 1}\n  - {name: w1, cpu_cores: 2}\n", []string{`"w1" is used twice`}},
-		{"worker named like the node", "node:\n  name: head\nworkers:\n  - {name: head, cpu_cores: 1}\n", []string{`"head" is used twice`}},
+		{"worker without memory", "workers:\n  - {name: w1, cpu_cores: 2}\n", []string{`worker "w1"`, "memory_gb is missing", "at least 1"}},
+		{"worker of 0 GB", "workers:\n  - {name: w1, cpu_cores: 2, memory_gb: 0}\n", []string{`worker "w1"`, "memory_gb is missing"}},
+		{"worker named twice", "workers:\n  - {name: w1, cpu_cores: 1, memory_gb: 1}\n  - {name: w1, cpu_cores: 2, memory_gb: 1}\n", []string{`"w1" is used twice`}},
+		{"worker named like the node", "node:\n  name: head\nworkers:\n  - {name: head, cpu_cores: 1, memory_gb: 1}\n", []string{`"head" is used twice`}},
 		{"worker with an unknown key", "workers:\n  - {name: w1, cpus: 4}\n", []string{`unknown key "cpus"`}},
 		{"workers not a list", "workers: 3\n", []string{"workers", "list"}},
 		{"unknown empty key", "bogus:\n", []string{`unknown key "bogus"`}},

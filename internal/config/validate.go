@@ -338,6 +338,11 @@ func checkWorkers(c *Config, k *Key) error {
 			field, rule, _ := strings.Cut(rcq.MessageOf(err), ": ")
 			return fmt.Errorf("%s: worker %q: %s %s", where, w.Name, field, rule)
 		}
+		if w.MemoryGB == 0 {
+			// As rcq-admin worker create --mem: a worker of 0 GB would
+			// take no job (each asks for 1 GB or more), silently.
+			return fmt.Errorf("%s: worker %q: memory_gb is missing: give its memory in GB, at least 1 (every job asks for 1 GB or more)", where, w.Name)
+		}
 		seen[w.Name] = true
 	}
 	return nil
