@@ -26,7 +26,7 @@ func (s *Store) NodeJobs(ctx context.Context, node, holder string) ([]rcq.Job, e
 	return js, nil
 }
 
-// FinishJob records how a job's processes ended, with its usage_logs row, in
+// FinishJob records how a job's processes ended, with its run's usage_logs row, in
 // one transaction that notifies the scheduler (capacity is free, dependencies
 // may be met). A running job moves to o.State; a cancelled job stays
 // cancelled and gets its exit code and times. Finishing a job already
@@ -54,7 +54,7 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		finished = false
 		var groupID, userID int64
-		var cpus, gpus int32
+		var cpus, gpus, run int32
 		var hours float64
 		err := tx.QueryRow(ctx, `
 			UPDATE jobs SET
@@ -65,10 +65,10 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 				completed_at = greatest(coalesce($8, now()), started_at)
 			WHERE id = $1 AND started_at IS NOT NULL AND completed_at IS NULL
 				AND ($10 = '' OR ((launched_by IS NULL OR launched_by = $10) AND restarts = $11))
-			RETURNING group_id, user_id, cpu_cores, gpu_count,
+			RETURNING group_id, user_id, cpu_cores, gpu_count, restarts,
 				extract(epoch FROM completed_at - started_at)::float8 / 3600`,
 			o.JobID, o.State, o.Reason, exit, o.Signal, o.CPUSeconds, o.PeakMemoryKB, ended, o.Detail, o.Holder, o.Restarts,
-		).Scan(&groupID, &userID, &cpus, &gpus, &hours)
+		).Scan(&groupID, &userID, &cpus, &gpus, &run, &hours)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if o.Holder == "" {
 				return nil // already finished: a retry after an uncertain commit lands here
@@ -94,9 +94,9 @@ func (s *Store) FinishJob(ctx context.Context, o rcq.Outcome) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO usage_logs (group_id, user_id, job_id, cpu_hours, gpu_hours) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (job_id) DO NOTHING`,
-			groupID, userID, o.JobID, float64(cpus)*hours, float64(gpus)*hours); err != nil {
+			INSERT INTO usage_logs (group_id, user_id, job_id, run, cpu_hours, gpu_hours) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (job_id, run) DO NOTHING`,
+			groupID, userID, o.JobID, run, float64(cpus)*hours, float64(gpus)*hours); err != nil {
 			return err
 		}
 		finished = true

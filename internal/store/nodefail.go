@@ -76,7 +76,9 @@ FOR UPDATE OF j`
 //     the restart fence the old run: FinishJob refuses an end report of it
 //     (ErrStaleRun), so a node that was only paused cannot write over it.
 //
-// Ended jobs get their usage row, like FinishJob. Every rcqd hears of it
+// Ended jobs get their run's usage row, like FinishJob, and so does the run
+// of a requeued job that was launched (a requeued run is charged, as Slurm
+// charges it). Every rcqd hears of it
 // (the scheduler replans, the lost node's executor, if it is back, stops
 // what it still runs of them).
 func (s *Store) EndLostJobs(ctx context.Context, lease, holder string, p rcq.LostJobPolicy) (rcq.LostJobs, error) {
@@ -143,22 +145,31 @@ func (s *Store) EndLostJobs(ctx context.Context, lease, holder string, p rcq.Los
 						reason_detail = CASE WHEN j.status = 'running' THEN lost.detail ELSE j.reason_detail END,
 						completed_at = greatest(now(), j.started_at)
 					FROM lost WHERE j.id = lost.id
-					RETURNING j.id, j.group_id, j.user_id, j.cpu_cores, j.gpu_count,
+					RETURNING j.id, j.group_id, j.user_id, j.cpu_cores, j.gpu_count, j.restarts,
 						extract(epoch FROM j.completed_at - j.started_at)::float8 / 3600 AS hours)
-				INSERT INTO usage_logs (group_id, user_id, job_id, cpu_hours, gpu_hours)
-				SELECT group_id, user_id, id, cpu_cores * hours, gpu_count * hours FROM ended
-				ON CONFLICT (job_id) DO NOTHING`, endIDs, endStates, endReasons, endDetails); err != nil {
+				INSERT INTO usage_logs (group_id, user_id, job_id, run, cpu_hours, gpu_hours)
+				SELECT group_id, user_id, id, restarts, cpu_cores * hours, gpu_count * hours FROM ended
+				ON CONFLICT (job_id, run) DO NOTHING`, endIDs, endStates, endReasons, endDetails); err != nil {
 				return err
 			}
 		}
 		if len(requeueIDs) > 0 {
+			// The run that was launched is charged up to now, as an ended
+			// one is (a run never launched used nothing).
 			if _, err := tx.Exec(ctx, `
-				UPDATE jobs j SET status = 'pending', reason = $3, reason_detail = t.detail,
-					started_at = NULL, worker_id = NULL, launched_by = NULL, gpu_indices = '{}',
-					exit_code = NULL, signal = '', cpu_seconds = 0, peak_memory_kb = 0,
-					restarts = j.restarts + 1, requeued_at = now()
-				FROM unnest($1::bigint[], $2::text[]) AS t(id, detail)
-				WHERE j.id = t.id AND j.status = 'running'`, requeueIDs, requeueDetails, rcq.ReasonRequeued); err != nil {
+				WITH requeued AS (
+					UPDATE jobs j SET status = 'pending', reason = $3, reason_detail = t.detail,
+						started_at = NULL, worker_id = NULL, launched_by = NULL, gpu_indices = '{}',
+						exit_code = NULL, signal = '', cpu_seconds = 0, peak_memory_kb = 0,
+						restarts = j.restarts + 1, requeued_at = now()
+					FROM unnest($1::bigint[], $2::text[]) AS t(id, detail), jobs old
+					WHERE j.id = t.id AND old.id = j.id AND j.status = 'running'
+					RETURNING j.id, j.group_id, j.user_id, j.cpu_cores, j.gpu_count, old.restarts AS run,
+						old.launched_by IS NOT NULL AS launched,
+						greatest(extract(epoch FROM now() - old.started_at)::float8, 0) / 3600 AS hours)
+				INSERT INTO usage_logs (group_id, user_id, job_id, run, cpu_hours, gpu_hours)
+				SELECT group_id, user_id, id, run, cpu_cores * hours, gpu_count * hours FROM requeued WHERE launched
+				ON CONFLICT (job_id, run) DO NOTHING`, requeueIDs, requeueDetails, rcq.ReasonRequeued); err != nil {
 				return err
 			}
 		}

@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/store"
@@ -122,6 +125,10 @@ func TestEndLostJobsNodeFail(t *testing.T) {
 	if by := f.launchedBy(t, again); by != "" {
 		t.Fatalf("requeued job still launched by %q", by)
 	}
+	// The lost run is charged, as Slurm charges it: its own usage row.
+	if runs := f.usageRuns(t, again); !slices.Equal(runs, []int{0}) {
+		t.Errorf("requeued job's usage rows by run: %v, want [0] (the lost run)", runs)
+	}
 	if !got[again].Requeued || got[plain].Requeued || got[never].Requeued {
 		t.Errorf("requeued flags: %+v", got)
 	}
@@ -144,6 +151,23 @@ func TestEndLostJobsNodeFail(t *testing.T) {
 	if j := f.job(t, again); len(got) != 1 || got[again].Requeued || j.State != rcq.JobNodeFail || j.Restarts != 1 {
 		t.Fatalf("second loss: %+v; job %s restarts %d, want node_fail after 1 restart", got, j.State, j.Restarts)
 	}
+	if runs := f.usageRuns(t, again); !slices.Equal(runs, []int{0, 1}) {
+		t.Errorf("usage rows by run after the second loss: %v, want [0 1]", runs)
+	}
+}
+
+// usageRuns are the runs of job id that have a usage row, in order.
+func (f *fixture) usageRuns(t *testing.T, id rcq.JobID) []int {
+	t.Helper()
+	rows, err := f.db.Query(ctxT(t), `SELECT run FROM usage_logs WHERE job_id = $1 ORDER BY run`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }
 
 // Array elements are requeued by default (jobs.requeue_array_elements), not
@@ -217,6 +241,9 @@ func TestEndLostJobsStartTimeout(t *testing.T) {
 	}
 	if j := f.job(t, retried); j.State != rcq.JobPending || j.Restarts != 1 || !strings.Contains(j.ReasonDetail, "LaunchFailed") {
 		t.Errorf("unlaunched requeueable job: %s restarts %d %q", j.State, j.Restarts, j.ReasonDetail)
+	}
+	if runs := f.usageRuns(t, retried); len(runs) != 0 {
+		t.Errorf("a run never launched was charged: usage rows %v", runs)
 	}
 	for _, id := range []rcq.JobID{launched, fresh} {
 		if j := f.job(t, id); j.State != rcq.JobRunning {
