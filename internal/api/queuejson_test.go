@@ -104,3 +104,87 @@ func TestQueueFieldsAreTheRowKeys(t *testing.T) {
 		t.Fatalf("apitype.QueueJob's keys %v, queueFields %v", keys, queueFields)
 	}
 }
+
+// TestQueueRowsMatchObjects: ?form=rows carries the same page as the object
+// form: each row's values, in the order of its "fields", are the keys the
+// object form writes (null or zero where it leaves one out), for every
+// field and for subsets of them.
+func TestQueueRowsMatchObjects(t *testing.T) {
+	q := queueSample()
+	q.Jobs[1].GPUIndices = []int{} // empty and absent are the same
+	for _, list := range []string{"", "id", "id,status,computed_priority,reason", "user,unix_user,array_tasks,started_at,gpu_indices,array_task_id"} {
+		f, _, err := parseQueueFields(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objects struct {
+			Jobs  []map[string]json.RawMessage
+			Count int
+			Now   string
+			Next  string
+		}
+		if err := json.Unmarshal(appendQueue(nil, &q, f), &objects); err != nil {
+			t.Fatal(err)
+		}
+		body := appendQueueRows(nil, &q, f)
+		if !bytes.HasSuffix(body, []byte("}\n")) {
+			t.Fatalf("fields=%s: the body does not end as json.Encoder's: %q", list, body[len(body)-5:])
+		}
+		var rows struct {
+			Fields []string
+			Rows   [][]json.RawMessage
+			Count  int
+			Now    string
+			Next   string
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rows); err != nil {
+			t.Fatalf("fields=%s: %v\n%s", list, err, body)
+		}
+		if rows.Count != objects.Count || rows.Now != objects.Now || rows.Next != objects.Next || len(rows.Rows) != len(objects.Jobs) {
+			t.Fatalf("fields=%s: count %d now %s next %q rows %d, want %d %s %q %d", list, rows.Count, rows.Now, rows.Next, len(rows.Rows),
+				objects.Count, objects.Now, objects.Next, len(objects.Jobs))
+		}
+		want := []string{}
+		for i, k := range queueFields {
+			if f.has(i) {
+				want = append(want, k)
+			}
+		}
+		if !slices.Equal(rows.Fields, want) {
+			t.Fatalf("fields=%s: fields %v, want %v", list, rows.Fields, want)
+		}
+		for i, row := range rows.Rows {
+			if len(row) != len(want) {
+				t.Fatalf("fields=%s row %d: %d values for %d fields", list, i, len(row), len(want))
+			}
+			for k, name := range want {
+				v, present := objects.Jobs[i][name]
+				got := row[k]
+				switch {
+				case name == "computed_priority" && present:
+					var p rcq.PriorityFactors
+					_ = json.Unmarshal(v, &p)
+					var a []float64
+					if err := json.Unmarshal(got, &a); err != nil || !slices.Equal(a, []float64{p.Base, p.FairShare, p.WaitBoost, p.Final}) {
+						t.Fatalf("fields=%s row %d computed_priority: %s, want the values of %s", list, i, got, v)
+					}
+				case present:
+					if !bytes.Equal(got, v) {
+						t.Fatalf("fields=%s row %d %s: %s, want %s", list, i, name, got, v)
+					}
+				default:
+					switch string(got) {
+					case "null", `""`, "0", "false", "[]":
+					default:
+						t.Fatalf("fields=%s row %d %s: %s where the object form has no key", list, i, name, got)
+					}
+				}
+			}
+		}
+	}
+	if _, err := parseQueueForm("table"); err == nil {
+		t.Fatal("an unknown form was accepted")
+	}
+}
