@@ -259,20 +259,33 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 	}
 	out := &Output{Jobs: []Row{}}
 	if !q.history {
-		qu, err := s.QueueAll(ctx, client.QueueQuery{User: q.user, Fields: apiFields(opts)})
+		// Row by row as the pages arrive (the rows form): only the rows
+		// kept are held, no page (docs/performance.md).
+		pages, err := s.EachQueueRow(ctx, client.QueueQuery{User: q.user, Fields: apiFields(opts)}, client.QueueVisitor{
+			Page: func(p *apitype.Queue) {
+				if out.Now.IsZero() {
+					out.Now = p.Now
+				}
+				out.Jobs = slices.Grow(out.Jobs, p.Count)
+			},
+			Row: func(j *apitype.QueueJob) error {
+				out.Jobs = append(out.Jobs, Row{})
+				r := &out.Jobs[len(out.Jobs)-1]
+				fromQueue(r, j, out.Now)
+				if !q.keep(r) {
+					out.Jobs = out.Jobs[:len(out.Jobs)-1]
+				}
+				return nil
+			},
+		})
 		if err != nil {
 			return nil, err
 		}
-		out.Now = qu.Now
+		if pages > 1 {
+			sortQueue(out.Jobs) // each page is in order, not their union
+		}
 		if out.Now.IsZero() {
 			out.Now = opts.F.Now()
-		}
-		out.Jobs = make([]Row, 0, len(qu.Jobs))
-		for i := range qu.Jobs {
-			r := fromQueue(&qu.Jobs[i], out.Now)
-			if q.keep(&r) {
-				out.Jobs = append(out.Jobs, r)
-			}
 		}
 		if len(opts.States) == 0 && !opts.Start && opts.Recent > 0 {
 			recent, err := recentlyEnded(ctx, s, q, out.Now.Add(-opts.Recent), out.Now)
@@ -516,8 +529,7 @@ var iterateUnit = time.Second
 func printOutput(w io.Writer, opts *Options, out *Output, cols []column) error {
 	switch {
 	case opts.JSON:
-		// ~500 bytes a row, compact.
-		return cli.PrintCompactJSON(w, appendOutput(make([]byte, 0, 512*len(out.Jobs)+64), out))
+		return writeOutput(w, out)
 	case cols != nil:
 		renderFormat(w, cols, out.Jobs, !opts.NoHeader)
 		return nil
