@@ -495,31 +495,30 @@ func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 	if len(rows) == 0 && !header {
 		return nil
 	}
-	n := len(rows)
+	t := newTable(codes, len(rows)+1)
 	if header {
-		n++
-	}
-	cells := make([][]string, 0, n)
-	if header {
-		hs := make([]string, len(codes))
-		for i, c := range []byte(codes) {
-			hs[i] = headers[c]
+		for _, c := range []byte(codes) {
+			t.Cells = append(t.Cells, headers[c]...)
+			t.End()
 		}
-		cells = append(cells, hs)
 	}
-	flat := make([]string, len(rows)*len(codes)) // one allocation, not one a row
 	for i := range rows {
-		line := flat[i*len(codes) : (i+1)*len(codes) : (i+1)*len(codes)]
-		for k, c := range []byte(codes) {
-			line[k] = rows[i].value(c)
+		for _, c := range []byte(codes) {
+			t.Cells = rows[i].appendValue(t.Cells, c)
+			t.End()
 		}
-		cells = append(cells, line)
 	}
+	return t.Write(w, nil)
+}
+
+// newTable is an aligned table of the columns of codes: names, users and
+// reasons left-aligned, everything else right-aligned.
+func newTable(codes string, rows int) *cli.Aligned {
 	right := make([]bool, len(codes))
 	for i, c := range []byte(codes) {
 		right[i] = c != 'R' && c != 'E' && c != 'j' && c != 'u'
 	}
-	return cli.WriteAligned(w, cells, right)
+	return cli.NewAligned(right, rows)
 }
 
 // iterateUnit is what one --iterate step is; tests shorten it.

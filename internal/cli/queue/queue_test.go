@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -280,10 +281,27 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
-	cases := map[int64]string{0: "0:00", 59: "0:59", 61: "1:01", 3600: "1:00:00", 86399: "23:59:59", 86400: "1-00:00:00", 90061: "1-01:01:01", -5: "0:00"}
+	cases := map[int64]string{0: "0:00", 59: "0:59", 61: "1:01", 3600: "1:00:00", 86399: "23:59:59", 86400: "1-00:00:00", 90061: "1-01:01:01", -5: "0:00",
+		36000: "10:00:00", 3599: "59:59", 100 * 86400: "100-00:00:00"}
 	for in, want := range cases {
 		if got := FormatDuration(in); got != want {
 			t.Errorf("FormatDuration(%d) = %q, want %q", in, got, want)
+		}
+	}
+	// As the Sprintf it replaced, over a range of every shape.
+	for sec := int64(-3); sec < 3*86400; sec += 7 {
+		d, h, m, s := sec/86400, sec/3600%24, sec/60%60, sec%60
+		want := fmt.Sprintf("%d:%02d", m, s)
+		switch {
+		case sec < 0:
+			want = "0:00"
+		case d > 0:
+			want = fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+		case h > 0:
+			want = fmt.Sprintf("%d:%02d:%02d", h, m, s)
+		}
+		if got := FormatDuration(sec); got != want {
+			t.Fatalf("FormatDuration(%d) = %q, want %q", sec, got, want)
 		}
 	}
 }
