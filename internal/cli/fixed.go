@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -143,7 +144,7 @@ func WriteAligned(w io.Writer, rows [][]string, right []bool) error {
 // Cells, then call End; the cells fill the rows left to right.
 type Aligned struct {
 	Cells  []byte
-	ends   []int // where each cell ends in Cells
+	ends   []uint32 // where each cell ends in Cells
 	widths []int
 	right  []bool
 }
@@ -152,20 +153,27 @@ type Aligned struct {
 // right-aligned, with room for about rows rows of about 8 bytes a cell.
 func NewAligned(right []bool, rows int) *Aligned {
 	n := rows * len(right)
-	return &Aligned{Cells: make([]byte, 0, 8*n), ends: make([]int, 0, n), widths: make([]int, len(right)), right: right}
+	return &Aligned{Cells: make([]byte, 0, 8*n), ends: make([]uint32, 0, n), widths: make([]int, len(right)), right: right}
+}
+
+// Grow makes room for about rows more rows.
+func (t *Aligned) Grow(rows int) {
+	n := rows * len(t.widths)
+	t.Cells = slices.Grow(t.Cells, 8*n)
+	t.ends = slices.Grow(t.ends, n)
 }
 
 // End ends the cell appended to Cells since the last End.
 func (t *Aligned) End() {
 	start := 0
 	if n := len(t.ends); n > 0 {
-		start = t.ends[n-1]
+		start = int(t.ends[n-1])
 	}
 	k := len(t.ends) % len(t.widths)
 	if w := DisplayWidth(unsafe.String(unsafe.SliceData(t.Cells[start:]), len(t.Cells)-start)); w > t.widths[k] {
 		t.widths[k] = w
 	}
-	t.ends = append(t.ends, len(t.Cells))
+	t.ends = append(t.ends, uint32(len(t.Cells)))
 }
 
 // Rows is the number of rows ended so far.
@@ -189,10 +197,10 @@ func (t *Aligned) Write(w io.Writer, order []int) error {
 		b = b[:0]
 		start := 0
 		if row > 0 {
-			start = t.ends[row*cols-1]
+			start = int(t.ends[row*cols-1])
 		}
 		for k := range cols {
-			end := t.ends[row*cols+k]
+			end := int(t.ends[row*cols+k])
 			if k > 0 {
 				b = append(b, ' ')
 			}

@@ -71,6 +71,8 @@ type Output struct {
 	Jobs  []Row     `json:"jobs"`
 	Count int       `json:"count"`
 	Now   time.Time `json:"now"`
+
+	table *tableSink // the table, built as the rows came (Jobs is empty)
 }
 
 func elapsed(state rcq.JobState, started, completed *time.Time, now time.Time) int64 {
