@@ -188,3 +188,34 @@ func TestQueueRowsMatchObjects(t *testing.T) {
 		t.Fatal("an unknown form was accepted")
 	}
 }
+
+// BenchmarkQueueEncode encodes a page of 10,000 held jobs as rcq-queue's
+// table asks for it, in the object form and in the rows form.
+//
+//	go test -run '^$' -bench QueueEncode -benchmem ./internal/api
+func BenchmarkQueueEncode(b *testing.B) {
+	t0 := time.Date(2026, 12, 4, 1, 2, 3, 456, time.UTC)
+	q := apitype.Queue{Now: t0, Count: 10_000}
+	for i := range q.Count {
+		q.Jobs = append(q.Jobs, apitype.QueueJob{ID: int64(i + 1), User: "admin@localhost", UnixUser: "nobody", GroupID: 1, Status: "pending",
+			CPUCores: 1, MemoryGB: 1, Own: true, Name: "bench", Priority: 1, Rank: i + 1, Reason: "JobHeldUser", SubmittedAt: &t0,
+			Computed: &rcq.PriorityFactors{Base: 2, FairShare: 2, WaitBoost: 1.0000014333333334, Final: 4.000005733333333}})
+	}
+	f, _, err := parseQueueFields("id,user,unix_user,group_id,status,cpu_cores,memory_gb,gpu_count,own,name,priority,computed_priority,rank,reason,started_at,worker,array_job_id,array_task_id,array_tasks,array_throttle")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, form := range []struct {
+		name string
+		enc  func([]byte, *apitype.Queue, fieldSet) []byte
+	}{{"objects", appendQueue}, {"rows", appendQueueRows}} {
+		b.Run(form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 4<<20)
+			for b.Loop() {
+				buf = form.enc(buf[:0], &q, f)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
