@@ -166,17 +166,24 @@ func parseQueueForm(s string) (rows bool, err error) {
 
 // appendQueueRows appends q in the rows form (GET /api/queue?form=rows):
 //
-//	{"fields":["id","status",...],"rows":[[42,"pending",...],...],"count":1,"now":"...","next":""}
+//	{"count":1,"now":"...","next":"","fields":["id","status",...],"rows":[[42,"pending",...],...]}
 //
 // Each row is an array of the values of fields, in that order; a key the
 // object form leaves out is null (a time, computed_priority, array_job_id,
 // array_task_id) or its zero value ("", 0, false, []); computed_priority
 // is [base, fair_share, wait_boost, final]. The keys are named once, not in
-// every row: a page of 10,000 held jobs is about a third of the object
-// form's bytes, which rcqd renders, sends and rcq-queue decodes
-// (docs/performance.md).
+// every row: a page of 10,000 held jobs is about half the object form's
+// bytes, which rcqd renders, sends and rcq-queue decodes
+// (docs/performance.md). The page's count, clock and cursor come first,
+// so a client reading the rows as they arrive knows how many to expect.
 func appendQueueRows(b []byte, q *apitype.Queue, f fieldSet) []byte {
-	b = append(b, `{"fields":[`...)
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(q.Count), 10)
+	b = append(b, `,"now":`...)
+	b = jsonappend.Time(b, q.Now)
+	b = append(b, `,"next":`...)
+	b = jsonappend.String(b, q.Next, true)
+	b = append(b, `,"fields":[`...)
 	first := true
 	for i, name := range queueFields {
 		if f.has(i) {
@@ -194,14 +201,7 @@ func appendQueueRows(b []byte, q *apitype.Queue, f fieldSet) []byte {
 		}
 		b = appendQueueRow(b, &q.Jobs[i], f)
 	}
-	b = append(b, ']')
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(q.Count), 10)
-	b = append(b, `,"now":`...)
-	b = jsonappend.Time(b, q.Now)
-	b = append(b, `,"next":`...)
-	b = jsonappend.String(b, q.Next, true)
-	return append(b, "}\n"...)
+	return append(b, "]}\n"...)
 }
 
 func appendQueueRow(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
