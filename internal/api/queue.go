@@ -139,8 +139,12 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	}
 	render := func(out *apitype.Queue) []byte {
 		if rows {
-			// ~150 bytes a row of rcq-queue's table, ~250 in full.
-			return appendQueueRows(make([]byte, 0, 192*len(out.Jobs)+512), out, fields)
+			// ~150 bytes a row of rcq-queue's table, ~260 in full.
+			size := 176
+			if fields == nil {
+				size = 288
+			}
+			return appendQueueRows(make([]byte, 0, size*len(out.Jobs)+512), out, fields)
 		}
 		// ~440 bytes a row in full: one buffer of about the right size.
 		return appendQueue(make([]byte, 0, 512*len(out.Jobs)+256), out, fields)
