@@ -104,3 +104,118 @@ func TestQueueFieldsAreTheRowKeys(t *testing.T) {
 		t.Fatalf("apitype.QueueJob's keys %v, queueFields %v", keys, queueFields)
 	}
 }
+
+// TestQueueRowsMatchObjects: ?form=rows carries the same page as the object
+// form: each row's values, in the order of its "fields", are the keys the
+// object form writes (null or zero where it leaves one out), for every
+// field and for subsets of them.
+func TestQueueRowsMatchObjects(t *testing.T) {
+	q := queueSample()
+	q.Jobs[1].GPUIndices = []int{} // empty and absent are the same
+	for _, list := range []string{"", "id", "id,status,computed_priority,reason", "user,unix_user,array_tasks,started_at,gpu_indices,array_task_id"} {
+		f, _, err := parseQueueFields(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objects struct {
+			Jobs  []map[string]json.RawMessage
+			Count int
+			Now   string
+			Next  string
+		}
+		if err := json.Unmarshal(appendQueue(nil, &q, f), &objects); err != nil {
+			t.Fatal(err)
+		}
+		body := appendQueueRows(nil, &q, f)
+		if !bytes.HasSuffix(body, []byte("}\n")) {
+			t.Fatalf("fields=%s: the body does not end as json.Encoder's: %q", list, body[len(body)-5:])
+		}
+		var rows struct {
+			Fields []string
+			Rows   [][]json.RawMessage
+			Count  int
+			Now    string
+			Next   string
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rows); err != nil {
+			t.Fatalf("fields=%s: %v\n%s", list, err, body)
+		}
+		if rows.Count != objects.Count || rows.Now != objects.Now || rows.Next != objects.Next || len(rows.Rows) != len(objects.Jobs) {
+			t.Fatalf("fields=%s: count %d now %s next %q rows %d, want %d %s %q %d", list, rows.Count, rows.Now, rows.Next, len(rows.Rows),
+				objects.Count, objects.Now, objects.Next, len(objects.Jobs))
+		}
+		want := []string{}
+		for i, k := range queueFields {
+			if f.has(i) {
+				want = append(want, k)
+			}
+		}
+		if !slices.Equal(rows.Fields, want) {
+			t.Fatalf("fields=%s: fields %v, want %v", list, rows.Fields, want)
+		}
+		for i, row := range rows.Rows {
+			if len(row) != len(want) {
+				t.Fatalf("fields=%s row %d: %d values for %d fields", list, i, len(row), len(want))
+			}
+			for k, name := range want {
+				v, present := objects.Jobs[i][name]
+				got := row[k]
+				switch {
+				case name == "computed_priority" && present:
+					var p rcq.PriorityFactors
+					_ = json.Unmarshal(v, &p)
+					var a []float64
+					if err := json.Unmarshal(got, &a); err != nil || !slices.Equal(a, []float64{p.Base, p.FairShare, p.WaitBoost, p.Final}) {
+						t.Fatalf("fields=%s row %d computed_priority: %s, want the values of %s", list, i, got, v)
+					}
+				case present:
+					if !bytes.Equal(got, v) {
+						t.Fatalf("fields=%s row %d %s: %s, want %s", list, i, name, got, v)
+					}
+				default:
+					switch string(got) {
+					case "null", `""`, "0", "false", "[]":
+					default:
+						t.Fatalf("fields=%s row %d %s: %s where the object form has no key", list, i, name, got)
+					}
+				}
+			}
+		}
+	}
+	if _, err := parseQueueForm("table"); err == nil {
+		t.Fatal("an unknown form was accepted")
+	}
+}
+
+// BenchmarkQueueEncode encodes a page of 10,000 held jobs as rcq-queue's
+// table asks for it, in the object form and in the rows form.
+//
+//	go test -run '^$' -bench QueueEncode -benchmem ./internal/api
+func BenchmarkQueueEncode(b *testing.B) {
+	t0 := time.Date(2026, 12, 4, 1, 2, 3, 456, time.UTC)
+	q := apitype.Queue{Now: t0, Count: 10_000}
+	for i := range q.Count {
+		q.Jobs = append(q.Jobs, apitype.QueueJob{ID: int64(i + 1), User: "admin@localhost", UnixUser: "nobody", GroupID: 1, Status: "pending",
+			CPUCores: 1, MemoryGB: 1, Own: true, Name: "bench", Priority: 1, Rank: i + 1, Reason: "JobHeldUser", SubmittedAt: &t0,
+			Computed: &rcq.PriorityFactors{Base: 2, FairShare: 2, WaitBoost: 1.0000014333333334, Final: 4.000005733333333}})
+	}
+	f, _, err := parseQueueFields("id,user,unix_user,group_id,status,cpu_cores,memory_gb,gpu_count,own,name,priority,computed_priority,rank,reason,started_at,worker,array_job_id,array_task_id,array_tasks,array_throttle")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, form := range []struct {
+		name string
+		enc  func([]byte, *apitype.Queue, fieldSet) []byte
+	}{{"objects", appendQueue}, {"rows", appendQueueRows}} {
+		b.Run(form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 4<<20)
+			for b.Loop() {
+				buf = form.enc(buf[:0], &q, f)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

@@ -44,6 +44,30 @@ func BenchmarkTables(b *testing.B) {
 			}
 		}
 	})
+	b.Run("fast/aligned-cells", func(b *testing.B) {
+		// As rcq-queue builds it: cell by cell into one buffer (Aligned).
+		b.ReportAllocs()
+		r := make([]bool, len(header))
+		for _, c := range right {
+			r[c] = true
+		}
+		for b.Loop() {
+			t := NewAligned(r, len(rows)+1)
+			for _, h := range header {
+				t.Cells = append(t.Cells, h...)
+				t.End()
+			}
+			for _, row := range rows {
+				for _, v := range row {
+					t.Cells = append(t.Cells, v...)
+					t.End()
+				}
+			}
+			if err := t.Write(io.Discard, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("fast/fixed", func(b *testing.B) {
 		b.ReportAllocs()
 		cols := make([]FixedColumn, len(header))

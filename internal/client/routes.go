@@ -306,9 +306,8 @@ type QueueQuery struct {
 	Fields []string
 }
 
-// QueuePage returns one page of the queue (GET /api/queue): the next
-// pending and running jobs by id after q.Cursor, in queue order.
-func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, error) {
+// values encodes the query string; rows asks for the rows form.
+func (q QueueQuery) values(rows bool) url.Values {
 	v := url.Values{}
 	if q.User != "" {
 		v.Set("user", q.User)
@@ -322,8 +321,17 @@ func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, e
 	if len(q.Fields) > 0 {
 		v.Set("fields", strings.Join(q.Fields, ","))
 	}
+	if rows {
+		v.Set("form", "rows")
+	}
+	return v
+}
+
+// QueuePage returns one page of the queue (GET /api/queue): the next
+// pending and running jobs by id after q.Cursor, in queue order.
+func (c *Client) QueuePage(ctx context.Context, q QueueQuery) (*apitype.Queue, error) {
 	var out apitype.Queue
-	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/queue", v), out: &out}); err != nil {
+	if err := c.do(ctx, request{method: http.MethodGet, path: withQuery("/api/queue", q.values(false)), out: &out}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return &out, nil

@@ -620,12 +620,11 @@ func (s *Store) SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hol
 }
 
 // queueRow is a job as the queue view shows it: no script, arguments,
-// environment or outcome.
+// environment or outcome. Its owner's email and login, its worker's name
+// and its array's record are looked up by id after the rows (queueNames).
 type queueRow struct {
 	ID             int64      `db:"id"`
 	UserID         int64      `db:"user_id"`
-	UserEmail      string     `db:"email"`
-	UnixUser       string     `db:"unix_user"`
 	GroupID        int64      `db:"group_id"`
 	Name           string     `db:"name"`
 	CPUCores       int32      `db:"cpu_cores"`
@@ -638,58 +637,173 @@ type queueRow struct {
 	Hold           string     `db:"hold"`
 	SubmittedAt    time.Time  `db:"submitted_at"`
 	StartedAt      *time.Time `db:"started_at"`
-	WorkerName     string     `db:"worker_name"`
+	WorkerID       *int64     `db:"worker_id"`
 	GPUIndices     []int32    `db:"gpu_indices"`
-	arrayCols
+	ArrayJobID     *int64     `db:"array_job_id"`
+	ArrayTaskID    *int32     `db:"array_task_id"`
 }
 
-func (r *queueRow) job() rcq.Job {
+// queueRefs are the ids of a queue row that queueNames resolves.
+type queueRefs struct {
+	workerID    int64 // 0: none
+	arrayTaskID *int32
+}
+
+func (r *queueRow) job(refs *[]queueRefs) rcq.Job {
 	j := rcq.Job{
-		ID: rcq.JobID(r.ID), UserID: rcq.UserID(r.UserID), UserEmail: r.UserEmail, UnixUser: r.UnixUser,
+		ID: rcq.JobID(r.ID), UserID: rcq.UserID(r.UserID),
 		GroupID: rcq.GroupID(r.GroupID), Name: r.Name,
 		Resources:      rcq.Resources{CPUCores: int(r.CPUCores), MemoryGB: int(r.MemoryGB), GPUs: int(r.GPUCount)},
 		EstimatedHours: r.EstimatedHours, Priority: int(r.Priority), State: rcq.JobState(r.Status),
 		Reason: r.Reason, Hold: rcq.Hold(r.Hold), SubmittedAt: r.SubmittedAt, StartedAt: r.StartedAt,
-		WorkerName: r.WorkerName, GPUIndices: make([]int, len(r.GPUIndices)), Array: r.array(),
+		GPUIndices: make([]int, len(r.GPUIndices)),
 	}
 	for i, g := range r.GPUIndices {
 		j.GPUIndices[i] = int(g)
 	}
+	ref := queueRefs{arrayTaskID: r.ArrayTaskID}
+	if r.WorkerID != nil {
+		ref.workerID = *r.WorkerID
+	}
+	if r.ArrayJobID != nil {
+		j.Array = &rcq.JobArray{ID: rcq.JobID(*r.ArrayJobID)} // the rest from job_arrays
+	}
+	*refs = append(*refs, ref)
 	return j
 }
 
+// queueSQL reads a page of the queue: each state in id order from its own
+// index range (jobs_status_id), the two merged, so a page costs its size,
+// not the size of the queue. The jobs table alone: joined to users,
+// workers and job_arrays in SQL, the page was sorted again whole, wide
+// rows and all, which was most of the query's time at 10,000 rows
+// (docs/performance.md); queueNames looks those up by id instead.
+const queueSQL = `
+	(SELECT id, user_id, group_id, name, cpu_cores, memory_gb, gpu_count, estimated_hours, priority, status, reason,
+		hold, submitted_at, started_at, worker_id, gpu_indices, array_job_id, array_task_id
+	FROM jobs WHERE status = 'pending' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+	UNION ALL
+	(SELECT id, user_id, group_id, name, cpu_cores, memory_gb, gpu_count, estimated_hours, priority, status, reason,
+		hold, submitted_at, started_at, worker_id, gpu_indices, array_job_id, array_task_id
+	FROM jobs WHERE status = 'running' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
+	ORDER BY id LIMIT $2`
+
 // QueueJobs returns a page of the pending and running jobs f selects, by id,
 // without the heavy fields (script, args, environment), for the queue view.
-// Each state is read in id order from its own index range and the two are
-// merged, so a page costs its size, not the size of the queue.
+// The page and the names in it are read in one snapshot.
 func (s *Store) QueueJobs(ctx context.Context, f rcq.QueueFilter) ([]rcq.Job, error) {
 	limit := int64(f.Limit)
 	if limit <= 0 {
 		limit = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, `
-		WITH page AS (
-			(SELECT id FROM jobs WHERE status = 'pending' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
-			UNION ALL
-			(SELECT id FROM jobs WHERE status = 'running' AND id > $1 AND ($3 = 0 OR user_id = $3) ORDER BY id LIMIT $2)
-			ORDER BY id LIMIT $2)
-		SELECT j.id, j.user_id, u.email, u.unix_user, j.group_id, j.name, j.cpu_cores, j.memory_gb, j.gpu_count,
-			j.estimated_hours, j.priority, j.status, j.reason, j.hold, j.submitted_at, j.started_at,
-			coalesce(w.name, '') AS worker_name, j.gpu_indices, `+arrayColumns+`
-		FROM page JOIN jobs j ON j.id = page.id JOIN users u ON u.id = j.user_id LEFT JOIN workers w ON w.id = j.worker_id`+arrayJoin+`
-		ORDER BY j.id`, f.After, limit, f.UserID)
-	if err != nil {
-		return nil, wrap("queue", err)
-	}
-	// Sized for the last page read plus an eighth (at most the limit).
-	hint := s.queueHint.Load()
-	hint = min(hint+hint/8+16, limit)
-	js, err := collectNamedCap(rows, (*queueRow).job, int(hint))
+	var js []rcq.Job
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, queueSQL, f.After, limit, f.UserID)
+		if err != nil {
+			return err
+		}
+		// Sized for the last page read plus an eighth (at most the limit).
+		hint := s.queueHint.Load()
+		hint = min(hint+hint/8+16, limit)
+		refs := make([]queueRefs, 0, hint)
+		js, err = collectNamedCap(rows, func(r *queueRow) rcq.Job { return r.job(&refs) }, int(hint))
+		if err != nil {
+			return err
+		}
+		return queueNames(ctx, tx, js, refs)
+	})
 	if err != nil {
 		return nil, wrap("queue", err)
 	}
 	s.queueHint.Store(int64(len(js)))
 	return js, nil
+}
+
+// queueNames fills in the owners' emails and logins, the workers' names
+// and the arrays' records of a page of the queue (refs: each job's ids),
+// each table read once for the ids the page holds (a page of 10,000 jobs
+// has a few users, workers and arrays).
+func queueNames(ctx context.Context, tx pgx.Tx, js []rcq.Job, refs []queueRefs) error {
+	users, workers, arrays := map[int64]int{}, map[int64]int{}, map[int64]int{}
+	var userIDs, workerIDs, arrayIDs []int64
+	add := func(m map[int64]int, ids *[]int64, id int64) {
+		if _, ok := m[id]; !ok {
+			m[id] = len(*ids)
+			*ids = append(*ids, id)
+		}
+	}
+	for i := range js {
+		add(users, &userIDs, int64(js[i].UserID))
+		if refs[i].workerID != 0 {
+			add(workers, &workerIDs, refs[i].workerID)
+		}
+		if js[i].Array != nil {
+			add(arrays, &arrayIDs, int64(js[i].Array.ID))
+		}
+	}
+	type user struct{ email, unix string }
+	userOf := make([]user, len(userIDs))
+	if len(userIDs) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT id, email, unix_user FROM users WHERE id = ANY($1)`, userIDs)
+		var id int64
+		var u user
+		if _, err := pgx.ForEachRow(rows, []any{&id, &u.email, &u.unix}, func() error {
+			userOf[users[id]] = u
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	workerOf := make([]string, len(workerIDs))
+	if len(workerIDs) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT id, name FROM workers WHERE id = ANY($1)`, workerIDs)
+		var id int64
+		var name string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error {
+			workerOf[workers[id]] = name
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	arrayOf := make([]*arrayCols, len(arrayIDs))
+	if len(arrayIDs) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT job_id, spec, pending, throttle, task_count, task_min, task_max, task_step
+			FROM job_arrays WHERE job_id = ANY($1)`, arrayIDs)
+		var id int64
+		var spec, pending string
+		var throttle, count, lo, hi, step int32
+		if _, err := pgx.ForEachRow(rows, []any{&id, &spec, &pending, &throttle, &count, &lo, &hi, &step}, func() error {
+			sp, pe, th, co, mi, ma, st := spec, pending, throttle, count, lo, hi, step // the scan reuses its targets
+			arrayOf[arrays[id]] = &arrayCols{ArraySpec: &sp, ArrayPending: &pe, ArrayThrottle: &th, ArrayCount: &co,
+				ArrayMin: &mi, ArrayMax: &ma, ArrayStep: &st}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for i := range js {
+		j := &js[i]
+		u := userOf[users[int64(j.UserID)]]
+		j.UserEmail, j.UnixUser = u.email, u.unix
+		if refs[i].workerID != 0 {
+			j.WorkerName = workerOf[workers[refs[i].workerID]]
+		}
+		if j.Array != nil {
+			// As a join on job_arrays: a job whose array has no record
+			// shows as none.
+			a := arrayOf[arrays[int64(j.Array.ID)]]
+			if a == nil {
+				j.Array = nil
+				continue
+			}
+			c := *a
+			id := int64(j.Array.ID)
+			c.ArrayJobID, c.ArrayTaskID = &id, refs[i].arrayTaskID
+			j.Array = c.array()
+		}
+	}
+	return nil
 }
 
 // UpdatePendingJob changes a pending job of owner (0: any owner, for admins)

@@ -5,6 +5,7 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -259,27 +260,76 @@ func fetch(ctx context.Context, opts *Options, s *cli.Session, q *query) (*Outpu
 	}
 	out := &Output{Jobs: []Row{}}
 	if !q.history {
-		qu, err := s.QueueAll(ctx, client.QueueQuery{User: q.user, Fields: apiFields(opts)})
+		// A table as it stands (no -S, -r, -o, --json or -i) is built as
+		// the rows arrive, cell by cell, without the rows.
+		var t *tableSink
+		if !opts.JSON && opts.Format == "" && opts.Sort == "" && !opts.Array && opts.Iterate == 0 {
+			t = newTableSink(tableCodes(opts), !opts.NoHeader)
+			out.table = t
+		}
+		var tmp Row
+		// Row by row as the pages arrive (the rows form): only the rows
+		// kept are held, no page (docs/performance.md).
+		pages, err := s.EachQueueRow(ctx, client.QueueQuery{User: q.user, Fields: apiFields(opts)}, client.QueueVisitor{
+			Page: func(p *apitype.Queue) {
+				if out.Now.IsZero() {
+					out.Now = p.Now
+				}
+				if t != nil {
+					t.grow(p.Count, p.Next != "")
+				} else {
+					out.Jobs = slices.Grow(out.Jobs, p.Count)
+				}
+			},
+			Row: func(j *apitype.QueueJob) error {
+				if t != nil {
+					tmp = Row{}
+					fromQueue(&tmp, j, out.Now)
+					if q.keep(&tmp) {
+						t.add(&tmp)
+					}
+					return nil
+				}
+				out.Jobs = append(out.Jobs, Row{})
+				r := &out.Jobs[len(out.Jobs)-1]
+				fromQueue(r, j, out.Now)
+				if !q.keep(r) {
+					out.Jobs = out.Jobs[:len(out.Jobs)-1]
+				}
+				return nil
+			},
+		})
 		if err != nil {
 			return nil, err
 		}
-		out.Now = qu.Now
+		if pages > 1 {
+			// Each page is in order, not their union.
+			if t != nil {
+				t.sortQueue()
+			} else {
+				sortQueue(out.Jobs)
+			}
+		}
 		if out.Now.IsZero() {
 			out.Now = opts.F.Now()
-		}
-		out.Jobs = make([]Row, 0, len(qu.Jobs))
-		for i := range qu.Jobs {
-			r := fromQueue(&qu.Jobs[i], out.Now)
-			if q.keep(&r) {
-				out.Jobs = append(out.Jobs, r)
-			}
 		}
 		if len(opts.States) == 0 && !opts.Start && opts.Recent > 0 {
 			recent, err := recentlyEnded(ctx, s, q, out.Now.Add(-opts.Recent), out.Now)
 			if err != nil {
 				return nil, err
 			}
+			if t != nil {
+				for i := range recent {
+					t.add(&recent[i])
+				}
+				out.Count = t.rows
+				return out, nil
+			}
 			out.Jobs = append(out.Jobs, recent...)
+		}
+		if t != nil {
+			out.Count = t.rows
+			return out, nil
 		}
 	} else {
 		jq := client.JobsQuery{Limit: opts.Limit, User: q.user, IDs: q.idList, Newest: true}
@@ -482,31 +532,130 @@ func renderTable(w io.Writer, codes string, rows []Row, header bool) error {
 	if len(rows) == 0 && !header {
 		return nil
 	}
-	n := len(rows)
+	t := newTable(codes, len(rows)+1)
 	if header {
-		n++
-	}
-	cells := make([][]string, 0, n)
-	if header {
-		hs := make([]string, len(codes))
-		for i, c := range []byte(codes) {
-			hs[i] = headers[c]
+		for _, c := range []byte(codes) {
+			t.Cells = append(t.Cells, headers[c]...)
+			t.End()
 		}
-		cells = append(cells, hs)
 	}
-	flat := make([]string, len(rows)*len(codes)) // one allocation, not one a row
 	for i := range rows {
-		line := flat[i*len(codes) : (i+1)*len(codes) : (i+1)*len(codes)]
-		for k, c := range []byte(codes) {
-			line[k] = rows[i].value(c)
+		for _, c := range []byte(codes) {
+			t.Cells = rows[i].appendValue(t.Cells, c)
+			t.End()
 		}
-		cells = append(cells, line)
 	}
+	return t.Write(w, nil)
+}
+
+// tableSink is a table (renderTable's) built as the rows arrive: each
+// row's cells go into the table at once, and the row is not kept (a Row is
+// ~350 bytes, and 10,000 of them were a third of rcq-queue's memory to
+// fault in).
+type tableSink struct {
+	codes  string
+	t      *cli.Aligned
+	header bool
+	rows   int        // rows added, without the header
+	keys   []queueKey // each queue row's order, when several pages come
+	sorted []int      // the order of the rows, when sorted
+}
+
+// queueKey is what orders the rows of several pages (sortQueue).
+type queueKey struct {
+	pending bool
+	rank    int
+	id      int64
+}
+
+func newTableSink(codes string, header bool) *tableSink {
+	codes = strings.ReplaceAll(codes, " ", "")
+	t := &tableSink{codes: codes, t: newTable(codes, 0), header: header}
+	if header {
+		for _, c := range []byte(codes) {
+			t.t.Cells = append(t.t.Cells, headers[c]...)
+			t.t.End()
+		}
+	}
+	return t
+}
+
+// grow makes room for n more rows; more says more pages follow, so the
+// rows' order is kept to sort their union.
+func (t *tableSink) grow(n int, more bool) {
+	t.t.Grow(n)
+	if more && t.keys == nil {
+		t.keys = make([]queueKey, 0, 2*n)
+	}
+}
+
+func (t *tableSink) add(r *Row) {
+	for _, c := range []byte(t.codes) {
+		t.t.Cells = r.appendValue(t.t.Cells, c)
+		t.t.End()
+	}
+	t.rows++
+	if t.keys != nil {
+		t.keys = append(t.keys, queueKey{r.State == string(rcq.JobPending), r.Rank, r.ID})
+	}
+}
+
+// sortQueue orders the rows added so far as sortQueue orders rows.
+func (t *tableSink) sortQueue() {
+	const unranked = int(^uint(0) >> 1)
+	rank := func(k queueKey) int {
+		if k.rank == 0 {
+			return unranked
+		}
+		return k.rank
+	}
+	t.sorted = make([]int, len(t.keys))
+	for i := range t.sorted {
+		t.sorted[i] = i
+	}
+	slices.SortStableFunc(t.sorted, func(a, b int) int {
+		ka, kb := t.keys[a], t.keys[b]
+		if ka.pending != kb.pending {
+			if ka.pending {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(rank(ka), rank(kb)), cmp.Compare(ka.id, kb.id))
+	})
+}
+
+func (t *tableSink) write(w io.Writer) error {
+	if t.rows == 0 && !t.header {
+		return nil
+	}
+	if t.sorted == nil {
+		return t.t.Write(w, nil)
+	}
+	// The header, the queue's rows in order, then the rows added after
+	// the sort (the recently ended).
+	first := 0
+	var order []int
+	if t.header {
+		order, first = append(order, 0), 1
+	}
+	for _, i := range t.sorted {
+		order = append(order, first+i)
+	}
+	for i := first + len(t.sorted); i < first+t.rows; i++ {
+		order = append(order, i)
+	}
+	return t.t.Write(w, order)
+}
+
+// newTable is an aligned table of the columns of codes: names, users and
+// reasons left-aligned, everything else right-aligned.
+func newTable(codes string, rows int) *cli.Aligned {
 	right := make([]bool, len(codes))
 	for i, c := range []byte(codes) {
 		right[i] = c != 'R' && c != 'E' && c != 'j' && c != 'u'
 	}
-	return cli.WriteAligned(w, cells, right)
+	return cli.NewAligned(right, rows)
 }
 
 // iterateUnit is what one --iterate step is; tests shorten it.
@@ -515,9 +664,10 @@ var iterateUnit = time.Second
 // printOutput writes one snapshot of the queue.
 func printOutput(w io.Writer, opts *Options, out *Output, cols []column) error {
 	switch {
+	case out.table != nil:
+		return out.table.write(w)
 	case opts.JSON:
-		// ~500 bytes a row, compact.
-		return cli.PrintCompactJSON(w, appendOutput(make([]byte, 0, 512*len(out.Jobs)+64), out))
+		return writeOutput(w, out)
 	case cols != nil:
 		renderFormat(w, cols, out.Jobs, !opts.NoHeader)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -280,10 +281,27 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
-	cases := map[int64]string{0: "0:00", 59: "0:59", 61: "1:01", 3600: "1:00:00", 86399: "23:59:59", 86400: "1-00:00:00", 90061: "1-01:01:01", -5: "0:00"}
+	cases := map[int64]string{0: "0:00", 59: "0:59", 61: "1:01", 3600: "1:00:00", 86399: "23:59:59", 86400: "1-00:00:00", 90061: "1-01:01:01", -5: "0:00",
+		36000: "10:00:00", 3599: "59:59", 100 * 86400: "100-00:00:00"}
 	for in, want := range cases {
 		if got := FormatDuration(in); got != want {
 			t.Errorf("FormatDuration(%d) = %q, want %q", in, got, want)
+		}
+	}
+	// As the Sprintf it replaced, over a range of every shape.
+	for sec := int64(-3); sec < 3*86400; sec += 7 {
+		d, h, m, s := sec/86400, sec/3600%24, sec/60%60, sec%60
+		want := fmt.Sprintf("%d:%02d", m, s)
+		switch {
+		case sec < 0:
+			want = "0:00"
+		case d > 0:
+			want = fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+		case h > 0:
+			want = fmt.Sprintf("%d:%02d:%02d", h, m, s)
+		}
+		if got := FormatDuration(sec); got != want {
+			t.Fatalf("FormatDuration(%d) = %q, want %q", sec, got, want)
 		}
 	}
 }
@@ -328,7 +346,7 @@ func TestIterate(t *testing.T) {
 
 // TestQueueReadsEveryPage: with 2,500 pending jobs and rcqd's page size at
 // 1,000, rcq-queue shows all 2,500 (three pages), in the scheduler's order
-// across pages, in the table and in --json: it never stops at one page.
+// across pages, in the tables and in --json: it never stops at one page.
 func TestQueueReadsEveryPage(t *testing.T) {
 	api := clitest.NewAPI(t)
 	api.QueuePage = 1000
@@ -337,7 +355,9 @@ func TestQueueReadsEveryPage(t *testing.T) {
 		api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", GroupID: 1, Name: "j", Status: "pending", CPUCores: 1, MemoryGB: 1,
 			Priority: 1, Reason: rcq.ReasonPriority, Rank: 2500 - i})
 	}
-	for _, args := range [][]string{{"-h", "-o", "%i"}, {"--json"}} {
+	// -o (rows kept), --json, and the default table (built as the rows
+	// arrive, ordered by its keys).
+	for _, args := range [][]string{{"-h", "-o", "%i"}, {"--json"}, {"-h"}} {
 		e := clitest.NewEnv(t, "rcq-queue", api.URL)
 		e.Login(t, api, "ann@lab")
 		api.Requests = nil
@@ -362,7 +382,9 @@ func TestQueueReadsEveryPage(t *testing.T) {
 				t.Errorf("--json count = %d, want 2500", out.Count)
 			}
 		} else {
-			ids = strings.Fields(e.Stdout.String())
+			for _, line := range strings.Split(strings.TrimSpace(e.Stdout.String()), "\n") {
+				ids = append(ids, strings.Fields(line)[0])
+			}
 		}
 		if len(ids) != 2500 || ids[0] != "2500" || ids[2499] != "1" {
 			t.Errorf("rcq-queue %v showed %d jobs (first %v): want all 2,500, job 2500 first", args, len(ids), ids[:min(3, len(ids))])
