@@ -45,7 +45,11 @@ func TestUIQueueLiveJobOutputCancel(t *testing.T) {
 		t.Fatal("the queue page reloaded to show the job: it should update in place")
 	}
 
-	do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#queue tr[data-job="%d"] a`, id))))
+	// The row is found and clicked in one turn of the page's event loop: the
+	// live page swaps its rows as events arrive (the job starting, the
+	// scheduler's positions), and chromedp.Click's node, looked up first,
+	// could be gone by its click.
+	run(t, ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { document.querySelector('#queue tr[data-job="%d"] a').click(); return true })()`, id)))
 	waitFor(t, ctx, "the job page", fmt.Sprintf(`location.pathname === "/ui/jobs/%d"`, id), 10*time.Second)
 	run(t, ctx, chromedp.Evaluate[bool](`window.rcqMark = true`))
 	waitFor(t, ctx, "the job's output arrives", `document.getElementById("output").textContent.includes("line 3\n")`, 30*time.Second)
