@@ -177,9 +177,9 @@ func (s *keyScanner) object(t reflect.Type, depth int) error {
 	var keys map[string]bool
 	var k string
 	var err error
-	ok := s.Members(func(raw []byte, escaped bool) bool {
+	ok := s.Members(func(raw []byte, plain bool) bool {
 		k = string(raw[1 : len(raw)-1])
-		if escaped && json.Unmarshal(raw, &k) != nil {
+		if !plain && json.Unmarshal(raw, &k) != nil {
 			return false
 		}
 		fk := k

@@ -397,6 +397,11 @@ func (d *fastDecoder) number() (string, bool) {
 // rawString moves past a string and returns its contents without the
 // quotes, or !ok when it holds an escape, a control character or invalid
 // UTF-8 (then str decodes it).
+//
+// This decoder keeps its own string and number loops rather than
+// internal/jsonscan's: routed through jsonscan.Scanner, BenchmarkDecodeQueue
+// took 6-15% longer (run in turn with this version), and this is the loop
+// every byte of a page of rows goes through.
 func (d *fastDecoder) rawString() ([]byte, bool) {
 	i := d.pos + 1
 	ascii := true

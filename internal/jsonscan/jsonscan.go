@@ -64,73 +64,92 @@ func (s *Scanner) Literal(lit string) bool {
 // fraction or an exponent.
 func (s *Scanner) Number() (tok []byte, integer, ok bool) {
 	s.WS()
-	start := s.I
+	b, start := s.B, s.I
+	i := start
 	digits := func() bool {
-		n := s.I
-		for s.I < len(s.B) && '0' <= s.B[s.I] && s.B[s.I] <= '9' {
-			s.I++
+		n := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
 		}
-		return s.I > n
+		return i > n
 	}
-	if s.I < len(s.B) && s.B[s.I] == '-' {
-		s.I++
+	if i < len(b) && b[i] == '-' {
+		i++
 	}
-	if s.I < len(s.B) && s.B[s.I] == '0' {
-		s.I++
+	if i < len(b) && b[i] == '0' {
+		i++
 	} else if !digits() {
 		return nil, false, false
 	}
 	integer = true
-	if s.I < len(s.B) && s.B[s.I] == '.' {
-		s.I++
+	if i < len(b) && b[i] == '.' {
+		i++
 		if !digits() {
 			return nil, false, false
 		}
 		integer = false
 	}
-	if s.I < len(s.B) && (s.B[s.I] == 'e' || s.B[s.I] == 'E') {
-		s.I++
-		if s.I < len(s.B) && (s.B[s.I] == '+' || s.B[s.I] == '-') {
-			s.I++
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
 		}
 		if !digits() {
 			return nil, false, false
 		}
 		integer = false
 	}
-	return s.B[start:s.I], integer, true
+	s.I = i
+	return b[start:i], integer, true
 }
 
 // String takes a string as it stands, quotes included: no control
-// character, and only JSON's escapes (a \u with four hex digits). escaped
-// says whether it holds a backslash. Its bytes are not checked as UTF-8
-// (encoding/json takes invalid UTF-8 and replaces it).
-func (s *Scanner) String() (raw []byte, escaped, ok bool) {
-	s.WS()
-	start := s.I
-	if s.I == len(s.B) || s.B[s.I] != '"' {
+// character, and only JSON's escapes (a \u with four hex digits). plain
+// says it holds neither an escape nor a byte outside ASCII, so the bytes
+// between its quotes are its value as they stand; otherwise Unquote
+// decodes it. Its bytes are not checked as UTF-8 (encoding/json takes
+// invalid UTF-8 and replaces it).
+func (s *Scanner) String() (raw []byte, plain, ok bool) {
+	// The loop works on locals (through s, every byte reloaded B and I) and
+	// runs over plain bytes by table: this is the hot loop of decoding a
+	// page of rows.
+	b, start := s.B, s.I
+	if start < len(b) && b[start] != '"' {
+		s.WS()
+		start = s.I
+	}
+	if start == len(b) || b[start] != '"' {
 		return nil, false, false
 	}
-	for s.I++; s.I < len(s.B); s.I++ {
-		switch c := s.B[s.I]; {
+	plain = true
+	for i := start + 1; i < len(b); i++ {
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
+		switch c := b[i]; {
 		case c == '"':
-			s.I++
-			return s.B[start:s.I], escaped, true
+			s.I = i + 1
+			return b[start:s.I], plain, true
 		case c < 0x20:
 			return nil, false, false
-		case c == '\\':
-			escaped = true
-			s.I++
-			if s.I == len(s.B) {
+		case c >= utf8.RuneSelf:
+			plain = false
+		default: // a backslash
+			plain = false
+			i++
+			if i == len(b) {
 				return nil, false, false
 			}
-			switch s.B[s.I] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if len(s.B)-s.I < 5 || !isHex(s.B[s.I+1:s.I+5]) {
+				if len(b)-i < 5 || !isHex(b[i+1:i+5]) {
 					return nil, false, false
 				}
-				s.I += 4
+				i += 4
 			default:
 				return nil, false, false
 			}
@@ -138,6 +157,15 @@ func (s *Scanner) String() (raw []byte, escaped, ok bool) {
 	}
 	return nil, false, false
 }
+
+// plainByte: the bytes a string holds as they stand, printable ASCII but
+// the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(b []byte) bool {
 	for _, c := range b {
@@ -208,9 +236,9 @@ func Unquote(raw []byte) (string, bool) {
 }
 
 // Members reads an object: for each member, key is called with its key
-// (the raw form String returns) as soon as it is read, then, past the
-// colon, value reads the value. Each reports whether it could go on.
-func (s *Scanner) Members(key func(raw []byte, escaped bool) bool, value func() bool) bool {
+// (raw and plain as String returns them) as soon as it is read, then, past
+// the colon, value reads the value. Each reports whether it could go on.
+func (s *Scanner) Members(key func(raw []byte, plain bool) bool, value func() bool) bool {
 	if !s.Next('{') {
 		return false
 	}
@@ -218,8 +246,8 @@ func (s *Scanner) Members(key func(raw []byte, escaped bool) bool, value func() 
 		return true
 	}
 	for {
-		raw, escaped, ok := s.String()
-		if !ok || !key(raw, escaped) || !s.Next(':') || !value() {
+		raw, plain, ok := s.String()
+		if !ok || !key(raw, plain) || !s.Next(':') || !value() {
 			return false
 		}
 		if s.Next('}') {

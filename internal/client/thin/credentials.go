@@ -114,22 +114,17 @@ func plainCredentials(data []byte, c *Credentials) bool {
 	s := jsonscan.Scanner{B: data}
 	var key string
 	seen := map[string]bool{}
-	ok := s.Members(func(raw []byte, escaped bool) bool {
+	ok := s.Members(func(raw []byte, plain bool) bool {
 		key = string(raw[1 : len(raw)-1])
-		if escaped || seen[key] {
+		if !plain || seen[key] {
 			return false
 		}
 		seen[key] = true
 		return true
 	}, func() bool {
-		raw, escaped, ok := s.String()
-		if !ok || escaped {
+		raw, plain, ok := s.String()
+		if !ok || !plain {
 			return false
-		}
-		for _, b := range raw {
-			if b >= 0x7f {
-				return false
-			}
 		}
 		v := string(raw[1 : len(raw)-1])
 		switch key {

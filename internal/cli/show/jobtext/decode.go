@@ -38,13 +38,13 @@ type scanner struct{ jsonscan.Scanner }
 
 // object reads an object, calling member for each key with the scanner at
 // its value; a key seen twice is refused (encoding/json merges repeated
-// objects and arrays into what the first one left), and so is a key with
-// escapes (rcqd's keys have none).
+// objects and arrays into what the first one left), and so is a key that
+// is not plain ASCII (rcqd's keys are).
 func (s *scanner) object(member func(key string) bool) bool {
 	var seen []string
-	return s.Members(func(raw []byte, escaped bool) bool {
+	return s.Members(func(raw []byte, plain bool) bool {
 		k := string(raw[1 : len(raw)-1])
-		if escaped || slices.Contains(seen, k) {
+		if !plain || slices.Contains(seen, k) {
 			return false
 		}
 		seen = append(seen, k)
