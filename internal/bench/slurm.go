@@ -277,7 +277,7 @@ func (b *Bench) versusSlurm(ctx context.Context) error {
 			b.add(Result{9, "rcq-submit --hold --wrap true", p, "ms", median(ms(rs)), "", nil},
 				Result{9, "sbatch --hold --wrap true", p, "ms", median(ms(ss)), "", nil},
 				Result{9, "rcq-submit/sbatch", p, "ratio", median(ms(rs)) / median(ms(ss)), "", nil}.goal(false, 0.8),
-				Result{9, "POST /api/jobs (held, idempotency key)", p, "ms", median(ms(api)), "", nil})
+				Result{9, "POST /api/jobs (held, idempotency key)", params("calls", sz.SlurmSubmits, "order", "after-the-pairs", "stat", "median"), "ms", median(ms(api)), "", nil})
 		}
 		if !b.slurmPart("queue") && !b.slurmPart("cancel") {
 			return nil
