@@ -175,7 +175,7 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 			}
 		}
 	} else {
-		err = s.createJobTx(ctx, j, idemKey, per, &id, &existed)
+		id, existed, err = s.createJobTx(ctx, j, idemKey, per)
 	}
 	if err == nil && !existed {
 		s.pending.stored(per)
@@ -194,15 +194,16 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 
 // createJobTx is CreateJob in a transaction: with dependencies to check, an
 // array, or near the pending caps.
-func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per map[rcq.UserID]int64, id *rcq.JobID, existed *bool) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per map[rcq.UserID]int64) (id rcq.JobID, existed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		existed = false
 		if idemKey != "" {
 			err := tx.QueryRow(ctx, `
 				SELECT job_id FROM idempotency_keys
 				WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'`,
-				j.UserID, idemKey).Scan(id)
+				j.UserID, idemKey).Scan(&id)
 			if err == nil {
-				*existed = true
+				existed = true
 				return nil
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
@@ -217,10 +218,10 @@ func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per
 		if j.Array != nil {
 			insert, args = insertArraySQL, insertArrayArgs(j)
 		}
-		if err := tx.QueryRow(ctx, insert, args...).Scan(id); err != nil {
+		if err := tx.QueryRow(ctx, insert, args...).Scan(&id); err != nil {
 			return err
 		}
-		if err := insertDependencies(ctx, tx, []rcq.JobID{*id}, js); err != nil {
+		if err := insertDependencies(ctx, tx, []rcq.JobID{id}, js); err != nil {
 			return err
 		}
 		if err := s.reserve(ctx, tx, per); err != nil {
@@ -230,7 +231,7 @@ func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per
 			tag, err := tx.Exec(ctx, `
 				INSERT INTO idempotency_keys (user_id, key, job_id) VALUES ($1, $2, $3)
 				ON CONFLICT (user_id, key) DO UPDATE SET job_id = excluded.job_id, created_at = now()
-				WHERE idempotency_keys.created_at <= now() - interval '24 hours'`, j.UserID, idemKey, *id)
+				WHERE idempotency_keys.created_at <= now() - interval '24 hours'`, j.UserID, idemKey, id)
 			if err != nil {
 				return err
 			}
@@ -241,6 +242,7 @@ func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per
 		}
 		return nil
 	})
+	return id, existed, err
 }
 
 // errIdemRace: a concurrent request with the same idempotency key committed
