@@ -54,6 +54,8 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime 10s ./internal/cli/show/jobtext
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckDuplicateKeys$$' -fuzztime 10s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzScalars$$' -fuzztime 10s ./internal/jsonscan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime 20s ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzFastArgs$$' -fuzztime 10s ./internal/cli/show
 
 .PHONY: test-compat
 test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil) run workflows on a throwaway rcqd through the Slurm names

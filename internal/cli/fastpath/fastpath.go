@@ -7,8 +7,10 @@
 // differently (help, completion, another server than a Unix socket, any
 // doubt about the credentials, any warning or error before the request is
 // sent) is left to the full implementation, which Fallback runs in the same
-// process by exec'ing the rcq umbrella under the command's name. So option
-// parsing, messages and exit codes have one implementation.
+// process by exec'ing the rcq umbrella under the command's name. So messages
+// and exit codes have one implementation, and the start-up path reads only
+// the command lines it reads exactly as the full command does (tests hold
+// each reader to the full command's parser).
 package fastpath
 
 import (
@@ -16,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -86,17 +87,33 @@ func Fallback(name string) int {
 		}
 	}
 	if rcqPath == "" {
-		p, err := exec.LookPath("rcq")
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: the rcq program is needed for this (it is installed with %s): not found next to %s nor on PATH\n", name, name, name)
-			return exitcode.Failure
-		}
-		rcqPath = p
+		rcqPath = onPath("rcq")
+	}
+	if rcqPath == "" {
+		fmt.Fprintf(os.Stderr, "%s: the rcq program is needed for this (it is installed with %s): not found next to %s nor on PATH\n", name, name, name)
+		return exitcode.Failure
 	}
 	argv := append([]string{name}, os.Args[1:]...)
 	err := syscall.Exec(rcqPath, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "%s: run %s: %v\n", name, rcqPath, err)
 	return exitcode.Failure
+}
+
+// onPath is the first executable file named name in $PATH's absolute
+// directories, or "": exec.LookPath's answer (which refuses a relative
+// one), without linking os/exec and its package initialisation into every
+// start for this rare case.
+func onPath(name string) string {
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // Fail prints err as the full commands do (cli.Run): one line prefixed with

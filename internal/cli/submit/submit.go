@@ -127,7 +127,7 @@ func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Comman
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			opts.CmdLine = plan.CmdLine(cmd.Flags())
+			opts.CmdLine = cmdLine(cmd.Flags())
 			if runF != nil {
 				return runF(opts)
 			}
@@ -136,7 +136,7 @@ func newCmd(f *cli.Factory, runF func(*Options) error, slurm bool) *cobra.Comman
 	}
 	// Everything after the script belongs to the script.
 	cmd.Flags().SetInterspersed(false)
-	plan.AddFlags(cmd.Flags())
+	addFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("dependency", cli.CompleteDependency)
 	_ = cmd.MarkFlagDirname("chdir")
 	for _, name := range []string{"job-name", "cpus-per-task", "mem", "mem-per-cpu", "gpus", "gres", "time", "priority", "export", "wrap", "array"} {

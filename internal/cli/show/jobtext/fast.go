@@ -1,7 +1,6 @@
 package jobtext
 
 import (
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/rcq-project/rcq/internal/cli/fastpath"
 	"github.com/rcq-project/rcq/internal/client/thin"
-	"github.com/spf13/pflag"
 )
 
 // Fast is rcq-show's start-up path (package fastpath): one job named by a
@@ -19,30 +17,15 @@ import (
 // itself (a missing job, an error, an array's id, which lists its
 // elements); a GET changes nothing, so the full command may ask again.
 func Fast(name string, args []string) (code int, handled bool) {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	server := fs.String("server", "", "")
-	asJSON := fs.Bool("json", false, "")
-	help := fs.BoolP("help", "h", false, "")
-	if err := fs.Parse(args); err != nil || *help || *asJSON {
-		return 0, false
-	}
-	rest := fs.Args()
-	if len(rest) > 0 && strings.EqualFold(rest[0], "job") {
-		rest = rest[1:]
-	}
-	if len(rest) != 1 {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(rest[0], 10, 64)
-	if err != nil || id < 1 || strconv.FormatInt(id, 10) != rest[0] {
-		return 0, false
-	}
-	t, ok := fastpath.Resolve(*server)
+	server, id, ok := FastArgs(args)
 	if !ok {
 		return 0, false
 	}
-	resp, _, err := fastpath.Do(t, thin.Request{Method: "GET", Path: "/api/jobs/" + rest[0], Header: fastpath.Header(name, t.Token, false)})
+	t, ok := fastpath.Resolve(server)
+	if !ok {
+		return 0, false
+	}
+	resp, _, err := fastpath.Do(t, thin.Request{Method: "GET", Path: "/api/jobs/" + strconv.FormatInt(id, 10), Header: fastpath.Header(name, t.Token, false)})
 	if err != nil || resp.Status != 200 {
 		return 0, false
 	}
@@ -56,4 +39,38 @@ func Fast(name string, args []string) (code int, handled bool) {
 		return fastpath.Fail(name, err), true
 	}
 	return 0, true
+}
+
+// FastArgs reads the command lines the start-up path serves: one job by a
+// plain id ("job" before it is accepted, as with scontrol) and --server,
+// read as the full command reads them. ok is false for anything else
+// (--json, --help, --, several jobs, an array element): the full command
+// reads those (TestFastArgsAgreesWithTheFullCommand).
+func FastArgs(args []string) (server string, id int64, ok bool) {
+	var words []string
+	for i := 0; i < len(args); i++ {
+		s := args[i]
+		switch {
+		case len(s) < 2 || s[0] != '-':
+			words = append(words, s)
+		case strings.HasPrefix(s, "--server="):
+			server = s[len("--server="):]
+		case s == "--server" && i+1 < len(args):
+			i++
+			server = args[i]
+		default:
+			return "", 0, false
+		}
+	}
+	if len(words) > 0 && strings.EqualFold(words[0], "job") {
+		words = words[1:]
+	}
+	if len(words) != 1 {
+		return "", 0, false
+	}
+	id, err := strconv.ParseInt(words[0], 10, 64)
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != words[0] {
+		return "", 0, false
+	}
+	return server, id, true
 }

@@ -6,52 +6,40 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli/fastpath"
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
-	"github.com/spf13/pflag"
 )
 
-// Fast is rcq-submit's start-up path (package fastpath): it parses args with
-// the same options and Prepare as the full command, and when the job is a
+// Fast is rcq-submit's start-up path (package fastpath): it reads args as
+// the full command does (ParseArgs) and prepares the job with the same
+// Prepare, and when the job is a
 // plain one (no --wait, --test-only, --json, --mem=0 or --account, a script
 // file or --wrap, no warning) and rcqd is on a Unix socket, it submits it
 // and prints what rcq-submit prints. handled is false when it sent nothing
 // and left the whole command to the full implementation.
 func Fast(name string, args []string) (code int, handled bool) {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(false) // everything after the script belongs to it
-	AddFlags(fs)
-	server := fs.String("server", "", "")
-	help := fs.BoolP("help", "h", false, "")
-	if err := fs.Parse(args); err != nil || *help {
+	a, ok := ParseArgs(args)
+	if !ok {
 		return 0, false
 	}
-	rest := fs.Args()
-	if len(rest) > 0 && strings.HasPrefix(rest[0], "__complete") {
-		return 0, false // cobra's completion request
-	}
-	cmdline := CmdLine(fs)
-	if _, wrap := cmdline["wrap"]; !wrap && len(rest) == 0 {
+	if _, wrap := a.CmdLine["wrap"]; !wrap && len(a.Rest) == 0 {
 		return 0, false // the script on standard input: read once, by the full command
 	}
 	warned := false
-	p, err := Prepare(&Input{Args: rest, CmdLine: cmdline,
+	p, err := Prepare(&Input{Args: a.Rest, CmdLine: a.CmdLine,
 		Getenv: os.Getenv, Environ: os.Environ, Getwd: os.Getwd,
 		Stdin: os.Stdin, StdinTTY: func() bool { return true },
 		Warnf: func(string, ...any) { warned = true }})
 	if err != nil || warned || p.Wait || p.TestOnly || p.JSON || p.WholeNodeMemory || p.Account != "" {
 		return 0, false
 	}
-	t, ok := fastpath.Resolve(*server)
+	t, ok := fastpath.Resolve(a.Server)
 	if !ok {
 		return 0, false
 	}

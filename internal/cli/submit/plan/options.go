@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/spf13/pflag"
 )
 
 // option is one rcq-submit option, as a flag, an input environment variable
@@ -119,45 +117,6 @@ func (s settings) merge(higher settings) settings {
 		s[k] = v
 	}
 	return s
-}
-
-// AddFlags registers every option on fs.
-func AddFlags(fs *pflag.FlagSet) {
-	for _, o := range options {
-		if o.isBool {
-			fs.BoolP(o.long, o.short, false, o.usage)
-		} else {
-			fs.StringP(o.long, o.short, "", o.usage)
-		}
-		if o.optional {
-			fs.Lookup(o.long).NoOptDefVal = optionalSet
-		}
-		if slurmOnly(o.long) {
-			_ = fs.MarkHidden(o.long) // sbatch shows them
-		}
-	}
-}
-
-// CmdLine returns the options given on the command line of fs (after
-// AddFlags and parsing), by long name.
-func CmdLine(fs *pflag.FlagSet) map[string]string {
-	out := map[string]string{}
-	for k, v := range fromFlags(fs) {
-		out[k] = v.value
-	}
-	return out
-}
-
-// fromFlags returns the options given on the command line.
-func fromFlags(fs *pflag.FlagSet) settings {
-	out := settings{}
-	for _, o := range options {
-		f := fs.Lookup(o.long)
-		if f != nil && f.Changed {
-			out[o.long] = setting{value: f.Value.String(), source: "--" + o.long}
-		}
-	}
-	return out
 }
 
 // fromEnv returns the options set by RCQ_* and SBATCH_* input variables; an
