@@ -74,7 +74,6 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.Wake()
 	noteSubmitted(r.Context(), len(ids))
 	out := apitype.BatchSubmitResponse{Message: "Jobs submitted successfully", JobIDs: make([]int64, len(ids)), Count: len(ids)}
 	for i, id := range ids {

@@ -134,7 +134,6 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.Wake()
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {

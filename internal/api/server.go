@@ -131,9 +131,12 @@ type Deps struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// Wake, when set, is called after a change the scheduler must see
-	// (submit, cancel, hold, release). The store's NOTIFY wakes every rcqd
-	// too; this in-process call saves its round trip and makes the next
-	// GET /api/queue plan the change.
+	// (cancel, hold, release, update, requeue). The store's NOTIFY wakes
+	// every rcqd too; this in-process call saves its round trip and makes
+	// the next GET /api/queue plan the change. Submits reach this
+	// process's scheduler through the store's announcement instead
+	// (store.Store.OnAnnounce, which rcqd sets), once and with whether the
+	// job could start at all.
 	Wake func()
 	// EventLog serves GET /api/events; nil answers it 404 (as an rcqd
 	// without events would, so clients poll).

@@ -171,7 +171,14 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		MetricsHandler: met.Handler(),
 	})
 
-	st.OnAnnounce(server.PokeEvents)
+	// Events reach the scheduler, the executor and the event hub the same
+	// way whether this process announced them (at once, OnAnnounce) or
+	// another did (over LISTEN).
+	deliver := func(ev rcq.Event) {
+		dispatch(ev, cfg.Node.Name, loop, ex)
+		server.PokeEvents() // every event may have logged events: GET /api/events streams them
+	}
+	st.OnAnnounce(deliver)
 	ls, err := listen(cfg, logger)
 	if err != nil {
 		return err
@@ -192,11 +199,7 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	listening := make(chan struct{})
 	var once sync.Once
 	goFn("event listener", func(ctx context.Context) error {
-		return st.Listen(ctx, func(ev rcq.Event) {
-			dispatch(ev, cfg.Node.Name, loop, ex)
-			server.PokeEvents() // every wake-up may have logged events: GET /api/events streams them
-		},
-			func() { once.Do(func() { close(listening) }) })
+		return st.Listen(ctx, deliver, func() { once.Do(func() { close(listening) }) })
 	})
 	// Start the loops once events flow, so no wake-up is missed in between.
 	select {
@@ -236,15 +239,14 @@ func run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 }
 
 // dispatch routes an event to whoever must act on it. Events are wake-ups:
-// the receivers re-read the store. It runs inside the event listener, so it
-// only pokes: nothing here may wait (a signal is delivered by the executor's
-// own loop, from the store).
+// the receivers re-read the store. It runs inside the event listener and
+// in the request that announced the event, so it only pokes: nothing here
+// may wait (a signal is delivered by the executor's own loop, from the
+// store).
 func dispatch(ev rcq.Event, node string, loop *sched.Loop, ex *executor.Executor) {
+	loop.Event(ev)
 	switch ev.Kind {
-	case rcq.EventJobSubmitted, rcq.EventJobEnded:
-		loop.Notify()
 	case rcq.EventWorkerChanged: // also sent after the listener reconnects
-		loop.Notify()
 		ex.Notify()
 		ex.NotifySignals()
 	case rcq.EventJobsStarted, rcq.EventJobCancelled:

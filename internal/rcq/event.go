@@ -20,4 +20,13 @@ type Event struct {
 	JobID  JobID     `json:"job_id,omitempty"`
 	Node   string    `json:"node,omitempty"`
 	Signal string    `json:"signal,omitempty"`
+	// Held marks an EventJobSubmitted whose job is held and waits on no
+	// other job: no cycle can start or cancel it until it is released, so
+	// it needs none (only the plans readers see are out of date).
+	Held bool `json:"held,omitempty"`
+	// Origin names the rcqd process that announced the event, which
+	// delivered it to itself at once (store.Store.OnAnnounce) and skips it
+	// when it comes back over LISTEN; empty for events sent inside a
+	// transaction, which every process hears over LISTEN.
+	Origin string `json:"origin,omitempty"`
 }

@@ -107,8 +107,8 @@ type Loop struct {
 
 	mu      sync.Mutex
 	last    *cycle
-	skipped uint64        // notified when the latest cycle that found no room began
-	cycled  chan struct{} // closed and replaced when a cycle ends (planned or skipped)
+	skipped uint64        // notified when the latest cycle that found no room began, or at the latest Stale
+	cycled  chan struct{} // closed and replaced when a cycle ends (planned or skipped), and by Stale
 }
 
 // cycle is the latest plan of the leader.
@@ -146,6 +146,31 @@ func (l *Loop) Notify() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Event pokes the loop for an event it must see and never blocks: a
+// submit or a job's end asks for a cycle (Notify), a held submit's only
+// makes the plans stale (Stale); other events are not the scheduler's.
+func (l *Loop) Event(ev rcq.Event) {
+	switch {
+	case ev.Kind == rcq.EventJobSubmitted && ev.Held:
+		l.Stale()
+	case ev.Kind == rcq.EventJobSubmitted, ev.Kind == rcq.EventJobEnded, ev.Kind == rcq.EventWorkerChanged:
+		l.Notify()
+	}
+}
+
+// Stale says the queue changed in a way no cycle needs to act on (a job
+// stored held, waiting on no other job) and never blocks: no cycle runs,
+// but the latest plan no longer shows every job, so the next Plan plans on
+// a fresh snapshot, as after a cycle that found no room.
+func (l *Loop) Stale() {
+	gen := l.notified.Add(1)
+	l.mu.Lock()
+	l.skipped = max(l.skipped, gen)
+	close(l.cycled) // a reader waiting for a cycle sees the skip
+	l.cycled = make(chan struct{})
+	l.mu.Unlock()
 }
 
 // Leader reports whether this process held the lease at its last check.
@@ -191,7 +216,7 @@ func (l *Loop) cycle(ctx context.Context, event bool) {
 		room, err := l.store.HasRoom(ctx, l.cfg.MaxConcurrentJobs)
 		if err == nil && !room {
 			l.mu.Lock()
-			l.skipped = gen
+			l.skipped = max(l.skipped, gen) // a Stale meanwhile stays seen
 			close(l.cycled)
 			l.cycled = make(chan struct{})
 			l.mu.Unlock()

@@ -447,6 +447,61 @@ func TestEventCycleSkipsWithoutRoom(t *testing.T) {
 	}
 }
 
+// A held submit that waits on no other job runs no cycle (none could
+// start or cancel anything), yet the next Plan shows the job: it plans on
+// a fresh snapshot at once, as after a cycle that found no room. Any other
+// submit still asks for a cycle.
+func TestEventHeldSubmitRunsNoCycle(t *testing.T) {
+	st := newMemStore([]rcq.Worker{worker(1, res(4, 32, 0))})
+	a := New(st, testConfig(), nil, "a")
+	if _, err := a.runOnce(t.Context()); err != nil || !a.Leader() {
+		t.Fatal("a did not lead", err)
+	}
+	n := st.snapshotCount()
+	held := pending(2, res(1, 1, 0), 1)
+	held.Hold = rcq.HoldUser
+	st.mu.Lock()
+	st.pending = append(st.pending, held)
+	st.mu.Unlock()
+	a.Event(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: 2, Held: true})
+	if len(a.wake) != 0 {
+		t.Fatal("a held submit asked for a cycle")
+	}
+	defer func(w time.Duration) { planWait = w }(planWait)
+	planWait = time.Hour // were Plan to wait for a cycle, the context below would end it
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	p, err := a.Plan(ctx)
+	if err != nil {
+		t.Fatalf("Plan after a held submit: %v", err)
+	}
+	if len(p.Jobs) != 1 || p.Jobs[0].JobID != 2 || p.Jobs[0].Reason != rcq.ReasonHeldUser {
+		t.Errorf("plan = %+v, want held job 2", p.Jobs)
+	}
+	if got := st.snapshotCount(); got != n+1 {
+		t.Errorf("%d snapshots since the held submit, want the plan's 1", got-n)
+	}
+	if len(st.runningIDs()) != 0 {
+		t.Errorf("running = %v, want nothing started", st.runningIDs())
+	}
+
+	for _, ev := range []rcq.Event{
+		{Kind: rcq.EventJobSubmitted, JobID: 3},
+		{Kind: rcq.EventJobEnded, JobID: 1},
+		{Kind: rcq.EventWorkerChanged},
+	} {
+		a.Event(ev)
+		if len(a.wake) != 1 {
+			t.Errorf("%+v asked for no cycle", ev)
+		}
+		<-a.wake
+	}
+	a.Event(rcq.Event{Kind: rcq.EventJobSignal, JobID: 1})
+	if len(a.wake) != 0 {
+		t.Error("a signal asked for a cycle")
+	}
+}
+
 func TestSharesUseTheConfiguredFairShare(t *testing.T) {
 	cfg := testConfig()
 	cfg.FairShareWindow, cfg.FairShareMin, cfg.FairShareMax = 48*time.Hour, 0.1, 3

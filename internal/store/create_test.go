@@ -576,3 +576,74 @@ func TestUpdateUserKeepsLastAdmin(t *testing.T) {
 	_, err = f.st.UpdateUser(ctx, f.alice, rcq.UserPatch{IsAdmin: &no})
 	wantKind(t, err, rcq.KindConflict, "last_admin")
 }
+
+// TestAnnouncedEventsReachTheHookOnce: with an OnAnnounce hook, a Store's
+// own announcements reach the hook at once and are not delivered again by
+// its Listen; every other rcqd (Store) hears them over LISTEN, and this
+// Store hears theirs. A held submit says so (no cycle needs to run).
+func TestAnnouncedEventsReachTheHookOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	a, b := f.st, open(t, f.url)
+	hooked := make(chan rcq.Event, 64)
+	a.OnAnnounce(func(ev rcq.Event) { hooked <- ev })
+	listen := func(st *store.Store) chan rcq.Event {
+		events, ready, stopped := make(chan rcq.Event, 64), make(chan struct{}, 1), make(chan error, 1)
+		go func() { stopped <- st.Listen(ctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} }) }()
+		t.Cleanup(func() { cancel(); <-stopped })
+		select {
+		case <-ready:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Listen never became ready")
+		}
+		return events
+	}
+	heardA, heardB := listen(a), listen(b)
+	next := func(ch chan rcq.Event, what string) rcq.Event {
+		t.Helper()
+		select {
+		case ev := <-ch:
+			return ev
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no event: %s", what)
+			return rcq.Event{}
+		}
+	}
+
+	j := f.newJob(f.alice, res(1, 1, 0))
+	j.Hold = rcq.HoldUser
+	id, _, err := a.CreateJob(ctx, j, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := next(hooked, "the hook for a's submit")
+	if own.Kind != rcq.EventJobSubmitted || own.JobID != id || !own.Held || own.Origin == "" {
+		t.Fatalf("hook got %+v, want job %d submitted held, with a's origin", own, id)
+	}
+	if ev := next(heardB, "b hearing a's submit"); ev != own {
+		t.Fatalf("b heard %+v, want %+v", ev, own)
+	}
+	// b's NOTIFY commits after a's: a's Listen hears it next, having
+	// skipped its own.
+	if err := b.Notify(ctx, rcq.Event{Kind: rcq.EventWorkerChanged, Node: "sentinel"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(heardA, "a hearing b's notify"); ev.Node != "sentinel" {
+		t.Fatalf("a's Listen delivered %+v, its own announcement again", ev)
+	}
+
+	// b's own (unheld) submit: a hears it, its hook does not.
+	id2, _, err := b.CreateJob(ctx, f.newJob(f.alice, res(1, 1, 0)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(heardA, "a hearing b's submit"); ev.Kind != rcq.EventJobSubmitted || ev.JobID != id2 || ev.Held || ev.Origin == own.Origin {
+		t.Fatalf("a heard %+v, want job %d submitted by another origin", ev, id2)
+	}
+	select {
+	case ev := <-hooked:
+		t.Fatalf("a's hook got %+v, another Store's event", ev)
+	default:
+	}
+}

@@ -15,7 +15,8 @@ func encodeEvent(ev rcq.Event) string {
 }
 
 // Listen delivers every event sent on the database (by this rcqd or another)
-// to fn until ctx ends. It holds one dedicated connection, reconnecting with
+// to fn until ctx ends, but for those this Store announced while an
+// OnAnnounce hook was set: the hook had them at once. It holds one dedicated connection, reconnecting with
 // backoff when the connection drops; after a reconnect it delivers a
 // synthetic EventWorkerChanged so receivers re-read what they may have missed.
 // ready, when not nil, is called each time LISTEN is in place.
@@ -68,6 +69,9 @@ func (s *Store) listenOnce(ctx context.Context, fn func(rcq.Event), ready func()
 			s.logger.Warn("ignoring a malformed event", "payload", n.Payload, "err", err)
 			continue
 		}
+		if ev.Origin == s.origin && s.onAnnounce.Load() != nil {
+			continue // delivered by announce
+		}
 		fn(ev)
 	}
 }
@@ -81,26 +85,28 @@ func (s *Store) Notify(ctx context.Context, ev rcq.Event) error {
 }
 
 // announce sends ev to every listener soon after the caller's commit, from
-// one goroutine, coalescing a burst into one NOTIFY per kind and node (the
-// latest event of each is sent; receivers re-read the store anyway).
+// one goroutine, coalescing a burst into one NOTIFY per kind, node and
+// Held (the latest event of each is sent; receivers re-read the store
+// anyway), and first to this process's OnAnnounce hook.
 //
 // Hot paths (submits, job ends) announce instead of notifying inside their
 // transaction: PostgreSQL serializes the commits of notifying transactions
 // on one lock held across the WAL flush, so a NOTIFY in every submit
 // transaction would cap submits near 5,000/s whatever the hardware
 // (docs/performance.md). The submitting rcqd wakes its own scheduler in
-// process; other rcqd processes hear of it one round trip later. Should rcqd
+// process (OnAnnounce); other rcqd processes hear of it one round trip later. Should rcqd
 // die between the commit and the announcement, they notice at their next
 // periodic cycle.
 func (s *Store) announce(ev rcq.Event) {
+	ev.Origin = s.origin
 	if fn := s.onAnnounce.Load(); fn != nil {
-		(*fn)()
+		(*fn)(ev)
 	}
 	s.annMu.Lock()
 	if s.annPending == nil {
 		s.annPending = map[annKey]rcq.Event{}
 	}
-	s.annPending[annKey{ev.Kind, ev.Node}] = ev
+	s.annPending[annKey{ev.Kind, ev.Node, ev.Held}] = ev
 	start := !s.annRunning
 	s.annRunning = true
 	s.annMu.Unlock()
@@ -110,10 +116,12 @@ func (s *Store) announce(ev rcq.Event) {
 }
 
 // annKey is what announce coalesces on: a node's executor must hear of its
-// own events even when another node's arrive in the same burst.
+// own events even when another node's arrive in the same burst, and a held
+// submit's event must not stand for a startable one's.
 type annKey struct {
 	kind rcq.EventKind
 	node string
+	held bool
 }
 
 func (s *Store) announceLoop() {
@@ -137,7 +145,9 @@ func (s *Store) announceLoop() {
 	}
 }
 
-// OnAnnounce sets fn to be called (it must not block) after every commit
-// this process announces, before the NOTIFY goes out: rcqd's event hub
-// reads the event log at once rather than one round trip later.
-func (s *Store) OnAnnounce(fn func()) { s.onAnnounce.Store(&fn) }
+// OnAnnounce sets fn to be called (it must not block) with every event this
+// Store announces, after its commit and before the NOTIFY goes out; Listen
+// then skips those events when they come back. So rcqd wakes its own
+// scheduler, executor and event hub at once, not one round trip later, and
+// once, not once for its request and again for the NOTIFY.
+func (s *Store) OnAnnounce(fn func(rcq.Event)) { s.onAnnounce.Store(&fn) }

@@ -179,7 +179,8 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 	}
 	if err == nil && !existed {
 		s.pending.stored(per)
-		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id})
+		s.announce(rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id,
+			Held: j.Hold != rcq.HoldNone && len(j.Dependencies) == 0 && j.Array == nil})
 	}
 	if errors.Is(err, errIdemRace) {
 		err = s.pool.QueryRow(ctx, `SELECT job_id FROM idempotency_keys WHERE user_id = $1 AND key = $2`,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -45,9 +46,10 @@ type Store struct {
 	fitAt      time.Time
 
 	annMu      sync.Mutex
-	annPending map[annKey]rcq.Event   // events to announce, latest per kind and node
-	annRunning bool                   // announceLoop is running
-	onAnnounce atomic.Pointer[func()] // OnAnnounce's hook
+	annPending map[annKey]rcq.Event            // events to announce, latest per kind and node
+	annRunning bool                            // announceLoop is running
+	onAnnounce atomic.Pointer[func(rcq.Event)] // OnAnnounce's hook
+	origin     string                          // names this Store in the events it announces
 
 	pending *pendingCaps // jobs.max_pending_per_user and jobs.max_pending_total
 }
@@ -92,7 +94,8 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{pool: pool, logger: o.Logger, pending: newPendingCaps(o.MaxPendingPerUser, o.MaxPendingTotal)}, nil
+	return &Store{pool: pool, logger: o.Logger, pending: newPendingCaps(o.MaxPendingPerUser, o.MaxPendingTotal),
+		origin: rand.Text()}, nil
 }
 
 // Close closes every connection.

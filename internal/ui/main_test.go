@@ -87,6 +87,7 @@ func newEnv(t testing.TB, tls bool, mods ...func(*api.Config)) *env {
 		e.users[u.email] = id
 	}
 	e.loop = sched.New(st, sched.DefaultConfig(), nil, "ui-test")
+	st.OnAnnounce(e.loop.Event) // as rcqd: submits reach the scheduler at once
 	cfg := api.Config{Version: "test", Limits: rcq.DefaultLimits, LoginPerMinute: 1000}
 	for _, m := range mods {
 		m(&cfg)
