@@ -336,9 +336,20 @@ func (d *daemon) stop(keep bool) error {
 	}
 	// Whatever still names the state directory or works in it (job
 	// supervisors, jobs, a postgres that ignored SIGQUIT) is ours: kill it
-	// by pid, twice in case a supervisor started a job in between.
-	for range 2 {
-		for _, pid := range pidsWith(d.Dir) {
+	// with its process group (a job's shell may fork between a scan and
+	// its kill, and its child is in its group; the kernel makes a group's
+	// kill and a fork in it exclusive), until a scan finds nothing (a
+	// supervisor may start a job in between: one generation a round).
+	own := syscall.Getpgrp()
+	for range 10 {
+		pids := pidsWith(d.Dir)
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != own {
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			waitGone(pid, 5*time.Second)
 		}
