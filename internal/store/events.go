@@ -16,10 +16,11 @@ func encodeEvent(ev rcq.Event) string {
 
 // Listen delivers every event sent on the database (by this rcqd or another)
 // to fn until ctx ends, but for those this Store announced while an
-// OnAnnounce hook was set: the hook had them at once. It holds one dedicated connection, reconnecting with
-// backoff when the connection drops; after a reconnect it delivers a
-// synthetic EventWorkerChanged so receivers re-read what they may have missed.
-// ready, when not nil, is called each time LISTEN is in place.
+// OnAnnounce hook was set: the hook had them at once. It holds one
+// dedicated connection, reconnecting with backoff when the connection
+// drops; after a reconnect it delivers a synthetic EventWorkerChanged so
+// receivers re-read what they may have missed. ready, when not nil, is
+// called each time LISTEN is in place.
 func (s *Store) Listen(ctx context.Context, fn func(rcq.Event), ready func()) error {
 	backoff := 100 * time.Millisecond
 	first := true
@@ -94,9 +95,9 @@ func (s *Store) Notify(ctx context.Context, ev rcq.Event) error {
 // on one lock held across the WAL flush, so a NOTIFY in every submit
 // transaction would cap submits near 5,000/s whatever the hardware
 // (docs/performance.md). The submitting rcqd wakes its own scheduler in
-// process (OnAnnounce); other rcqd processes hear of it one round trip later. Should rcqd
-// die between the commit and the announcement, they notice at their next
-// periodic cycle.
+// process (OnAnnounce); other rcqd processes hear of it one round trip
+// later. Should rcqd die between the commit and the announcement, they
+// notice at their next periodic cycle.
 func (s *Store) announce(ev rcq.Event) {
 	ev.Origin = s.origin
 	if fn := s.onAnnounce.Load(); fn != nil {
