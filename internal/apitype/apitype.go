@@ -379,29 +379,40 @@ type Queue struct {
 	Next string    `json:"next"`
 }
 
-// SortQueue puts jobs in queue order: pending first, in the scheduler's
-// order (rank; jobs without one after those with one, by id), then running
-// jobs by id. rcqd orders each page so; a client that reads several pages
-// orders their union with it.
+// SortQueue puts jobs in queue order (QueueKey). rcqd orders each page so;
+// a client that reads several pages orders their union with it.
 func SortQueue(jobs []QueueJob) {
-	const unranked = int(^uint(0) >> 1)
-	rank := func(j *QueueJob) int {
-		if j.Rank == 0 {
-			return unranked
+	key := func(j *QueueJob) QueueKey { return QueueKey{j.Status == string(rcq.JobPending), j.Rank, j.ID} }
+	slices.SortStableFunc(jobs, func(a, b QueueJob) int { return key(&a).Compare(key(&b)) })
+}
+
+// QueueKey is what puts a row in queue order: pending rows first, in the
+// scheduler's order (rank; rows without one after those with one, by id),
+// then the others by id.
+type QueueKey struct {
+	Pending bool
+	Rank    int
+	ID      int64
+}
+
+// Compare is -1 when a comes before b in queue order, 1 after, 0 for the
+// same place.
+func (a QueueKey) Compare(b QueueKey) int {
+	if a.Pending != b.Pending {
+		if a.Pending {
+			return -1
 		}
-		return j.Rank
+		return 1
 	}
-	slices.SortStableFunc(jobs, func(a, b QueueJob) int {
-		if a.Status != b.Status {
-			if a.Status == string(rcq.JobPending) {
-				return -1
-			}
-			if b.Status == string(rcq.JobPending) {
-				return 1
-			}
-		}
-		return cmp.Or(cmp.Compare(rank(&a), rank(&b)), cmp.Compare(a.ID, b.ID))
-	})
+	return cmp.Or(cmp.Compare(a.rank(), b.rank()), cmp.Compare(a.ID, b.ID))
+}
+
+// rank is the key's rank, a row without one last.
+func (a QueueKey) rank() int {
+	if a.Rank == 0 {
+		return int(^uint(0) >> 1)
+	}
+	return a.Rank
 }
 
 // Group is an admin view of a group.

@@ -5,7 +5,6 @@ package queue
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -556,16 +555,9 @@ type tableSink struct {
 	codes  string
 	t      *cli.Aligned
 	header bool
-	rows   int        // rows added, without the header
-	keys   []queueKey // each queue row's order, when several pages come
-	sorted []int      // the order of the rows, when sorted
-}
-
-// queueKey is what orders the rows of several pages (sortQueue).
-type queueKey struct {
-	pending bool
-	rank    int
-	id      int64
+	rows   int                // rows added, without the header
+	keys   []apitype.QueueKey // each queue row's order, when several pages come
+	sorted []int              // the order of the rows, when sorted
 }
 
 func newTableSink(codes string, header bool) *tableSink {
@@ -585,7 +577,7 @@ func newTableSink(codes string, header bool) *tableSink {
 func (t *tableSink) grow(n int, more bool) {
 	t.t.Grow(n)
 	if more && t.keys == nil {
-		t.keys = make([]queueKey, 0, 2*n)
+		t.keys = make([]apitype.QueueKey, 0, 2*n)
 	}
 }
 
@@ -596,33 +588,17 @@ func (t *tableSink) add(r *Row) {
 	}
 	t.rows++
 	if t.keys != nil {
-		t.keys = append(t.keys, queueKey{r.State == string(rcq.JobPending), r.Rank, r.ID})
+		t.keys = append(t.keys, r.queueKey())
 	}
 }
 
-// sortQueue orders the rows added so far as sortQueue orders rows.
+// sortQueue orders the rows added so far in queue order.
 func (t *tableSink) sortQueue() {
-	const unranked = int(^uint(0) >> 1)
-	rank := func(k queueKey) int {
-		if k.rank == 0 {
-			return unranked
-		}
-		return k.rank
-	}
 	t.sorted = make([]int, len(t.keys))
 	for i := range t.sorted {
 		t.sorted[i] = i
 	}
-	slices.SortStableFunc(t.sorted, func(a, b int) int {
-		ka, kb := t.keys[a], t.keys[b]
-		if ka.pending != kb.pending {
-			if ka.pending {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(rank(ka), rank(kb)), cmp.Compare(ka.id, kb.id))
-	})
+	slices.SortStableFunc(t.sorted, func(a, b int) int { return t.keys[a].Compare(t.keys[b]) })
 }
 
 func (t *tableSink) write(w io.Writer) error {

@@ -102,28 +102,14 @@ func fromQueue(r *Row, j *apitype.QueueJob, now time.Time) {
 	r.ArrayJobID, r.ArrayTaskID, r.ArrayTasks, r.ArrayThrottle = j.ArrayJobID, j.ArrayTaskID, j.ArrayTasks, j.ArrayThrottle
 }
 
-// sortQueue puts rows of the queue in queue order, as apitype.SortQueue:
-// pending first, by rank (rows without one after those with one), then by
-// id; running rows by id.
+// sortQueue puts rows of the queue in queue order (apitype.QueueKey).
 func sortQueue(rows []Row) {
-	const unranked = int(^uint(0) >> 1)
-	rank := func(r *Row) int {
-		if r.Rank == 0 {
-			return unranked
-		}
-		return r.Rank
-	}
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		if a.State != b.State {
-			if a.State == string(rcq.JobPending) {
-				return -1
-			}
-			if b.State == string(rcq.JobPending) {
-				return 1
-			}
-		}
-		return cmp.Or(cmp.Compare(rank(&a), rank(&b)), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortStableFunc(rows, func(a, b Row) int { return a.queueKey().Compare(b.queueKey()) })
+}
+
+// queueKey is what puts the row in queue order.
+func (r *Row) queueKey() apitype.QueueKey {
+	return apitype.QueueKey{Pending: r.State == string(rcq.JobPending), Rank: r.Rank, ID: r.ID}
 }
 
 // fromAcct converts a job of GET /api/acct.
