@@ -11,31 +11,24 @@ import (
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
-// queueFields are the keys of a queue row (apitype.QueueJob), in its order;
-// GET /api/queue?fields=a,b,... sends only those (the table of rcq-queue
-// needs about half of the bytes of a row).
-var queueFields = []string{"id", "user", "unix_user", "group_id", "status", "cpu_cores", "memory_gb", "gpu_count", "own",
-	"name", "priority", "computed_priority", "rank", "reason", "reason_detail", "expected_start", "submitted_at",
-	"started_at", "estimated_hours", "worker", "gpu_indices", "array_job_id", "array_task_id", "array_tasks", "array_throttle"}
-
-// fieldSet selects queue row keys by their index in queueFields; nil is
-// every key.
+// fieldSet selects queue row keys by their index in apitype.QueueFields;
+// nil is every key.
 type fieldSet []bool
 
 func (f fieldSet) has(i int) bool { return f == nil || f[i] }
 
-// parseQueueFields reads ?fields=: a comma-separated list of queueFields
-// ("" or absent: all of them). The key is the canonical form, for the
+// parseQueueFields reads ?fields=: a comma-separated list of
+// apitype.QueueFields ("" or absent: all of them). The key is the canonical form, for the
 // rendering cache.
 func parseQueueFields(s string) (fieldSet, string, error) {
 	if s == "" {
 		return nil, "", nil
 	}
-	f := make(fieldSet, len(queueFields))
+	f := make(fieldSet, len(apitype.QueueFields))
 	for _, name := range strings.Split(s, ",") {
-		i := slices.Index(queueFields, strings.TrimSpace(name))
+		i := slices.Index(apitype.QueueFields, strings.TrimSpace(name))
 		if i < 0 {
-			return nil, "", rcq.Invalid("fields", "%q is not a field of the queue: use a comma-separated list of %s", name, strings.Join(queueFields, ", "))
+			return nil, "", rcq.Invalid("fields", "%q is not a field of the queue: use a comma-separated list of %s", name, strings.Join(apitype.QueueFields, ", "))
 		}
 		f[i] = true
 	}
@@ -185,7 +178,7 @@ func appendQueueRows(b []byte, q *apitype.Queue, f fieldSet) []byte {
 	b = jsonappend.String(b, q.Next, true)
 	b = append(b, `,"fields":[`...)
 	first := true
-	for i, name := range queueFields {
+	for i, name := range apitype.QueueFields {
 		if f.has(i) {
 			if !first {
 				b = append(b, ',')
@@ -222,7 +215,7 @@ func appendQueueRow(b []byte, j *apitype.QueueJob, f fieldSet) []byte {
 			b = jsonappend.Time(b, *t)
 		}
 	}
-	for i := range queueFields {
+	for i := range apitype.QueueFields {
 		if !f.has(i) {
 			continue
 		}

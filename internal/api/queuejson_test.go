@@ -76,7 +76,7 @@ func TestQueueFieldsKeepOnlyThoseKeys(t *testing.T) {
 		}
 		for i, row := range got.Jobs {
 			for k, v := range all.Jobs[i] {
-				kept := f[slices.Index(queueFields, k)]
+				kept := f[slices.Index(apitype.QueueFields, k)]
 				if gv, ok := row[k]; ok != kept || ok && !bytes.Equal(gv, v) {
 					t.Fatalf("fields=%s row %d key %s: got %s (present %v), want present %v with %s", list, i, k, gv, ok, kept, v)
 				}
@@ -92,7 +92,7 @@ func TestQueueFieldsKeepOnlyThoseKeys(t *testing.T) {
 }
 
 // TestQueueFieldsAreTheRowKeys: a key added to apitype.QueueJob must be
-// added to queueFields and appendQueueJob too.
+// added to apitype.QueueFields and appendQueueJob too.
 func TestQueueFieldsAreTheRowKeys(t *testing.T) {
 	rt := reflect.TypeOf(apitype.QueueJob{})
 	var keys []string
@@ -100,8 +100,8 @@ func TestQueueFieldsAreTheRowKeys(t *testing.T) {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 		keys = append(keys, name)
 	}
-	if !slices.Equal(keys, queueFields) {
-		t.Fatalf("apitype.QueueJob's keys %v, queueFields %v", keys, queueFields)
+	if !slices.Equal(keys, apitype.QueueFields) {
+		t.Fatalf("apitype.QueueJob's keys %v, apitype.QueueFields %v", keys, apitype.QueueFields)
 	}
 }
 
@@ -147,7 +147,7 @@ func TestQueueRowsMatchObjects(t *testing.T) {
 				objects.Count, objects.Now, objects.Next, len(objects.Jobs))
 		}
 		want := []string{}
-		for i, k := range queueFields {
+		for i, k := range apitype.QueueFields {
 			if f.has(i) {
 				want = append(want, k)
 			}

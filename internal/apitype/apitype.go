@@ -379,6 +379,14 @@ type Queue struct {
 	Next string    `json:"next"`
 }
 
+// QueueFields are the keys of a queue row (QueueJob), in its order: GET
+// /api/queue?fields=a,b,... sends only those (the table of rcq-queue needs
+// about half of the bytes of a row), and the rows form names its columns
+// with them.
+var QueueFields = []string{"id", "user", "unix_user", "group_id", "status", "cpu_cores", "memory_gb", "gpu_count", "own",
+	"name", "priority", "computed_priority", "rank", "reason", "reason_detail", "expected_start", "submitted_at",
+	"started_at", "estimated_hours", "worker", "gpu_indices", "array_job_id", "array_task_id", "array_tasks", "array_throttle"}
+
 // SortQueue puts jobs in queue order (QueueKey). rcqd orders each page so;
 // a client that reads several pages orders their union with it.
 func SortQueue(jobs []QueueJob) {

@@ -136,10 +136,10 @@ func readQueueRows(body io.Reader, v QueueVisitor) (string, error) {
 	if err := json.Unmarshal(hdr, &h); err != nil {
 		return "", fmt.Errorf("rows header: %w", err)
 	}
-	cols := make([]int, len(h.Fields)) // each value's index in queueKeys; -1: not known here
+	cols := make([]int, len(h.Fields)) // each value's index in apitype.QueueFields; -1: not known here
 	for i, f := range h.Fields {
 		cols[i] = -1
-		for k, name := range queueKeys {
+		for k, name := range apitype.QueueFields {
 			if name == f {
 				cols[i] = k
 			}
@@ -149,7 +149,7 @@ func readQueueRows(body io.Reader, v QueueVisitor) (string, error) {
 		v.Page(&apitype.Queue{Count: h.Count, Now: h.Now, Next: h.Next})
 	}
 	r.pos = at + len(rowsKey)
-	d := rowDecoder{stats: make([]internStat, len(queueKeys))}
+	d := rowDecoder{stats: make([]internStat, len(apitype.QueueFields))}
 	var j apitype.QueueJob
 	for first := true; ; first = false {
 		// One row and what follows it; again from its start with more
@@ -216,12 +216,6 @@ func readQueueObjects(r *rowsReader, v QueueVisitor) (string, error) {
 	}
 	return page.Next, nil
 }
-
-// queueKeys are the keys of apitype.QueueJob, in its order (rcqd's
-// queueFields).
-var queueKeys = []string{"id", "user", "unix_user", "group_id", "status", "cpu_cores", "memory_gb", "gpu_count", "own",
-	"name", "priority", "computed_priority", "rank", "reason", "reason_detail", "expected_start", "submitted_at",
-	"started_at", "estimated_hours", "worker", "gpu_indices", "array_job_id", "array_task_id", "array_tasks", "array_throttle"}
 
 // rowDecoder decodes rows of the rows form, its pointers from slabs (one
 // allocation for many rows).
@@ -344,7 +338,7 @@ func (d *rowDecoder) time() (*time.Time, bool) {
 	return t, t.UnmarshalJSON(d.data[start:d.pos]) == nil
 }
 
-// value decodes the value of key k (an index in queueKeys; -1 skips it).
+// value decodes the value of key k (an index in apitype.QueueFields; -1 skips it).
 func (d *rowDecoder) value(j *apitype.QueueJob, k int) bool {
 	var ok bool
 	var n int64

@@ -55,7 +55,7 @@ func rowsSample(n int) []apitype.QueueJob {
 func rowsBody(t testing.TB, q apitype.Queue, fields []string) []byte {
 	t.Helper()
 	if fields == nil {
-		fields = queueKeys
+		fields = apitype.QueueFields
 	}
 	var b bytes.Buffer
 	now, _ := json.Marshal(q.Now)
