@@ -52,9 +52,6 @@ func (s *scanner) object(member func(key string) bool) bool {
 	}, func() bool { return member(seen[len(seen)-1]) })
 }
 
-// array reads an array, calling elem for each element.
-func (s *scanner) array(elem func() bool) bool { return s.Elements(elem) }
-
 func (s *scanner) null() bool { return s.Literal("null") }
 
 func (s *scanner) str() (string, bool) {
@@ -138,7 +135,7 @@ func (s *scanner) intPtr(p **int) bool {
 
 func (s *scanner) strings(p *[]string) bool {
 	out := []string{}
-	ok := s.array(func() bool {
+	ok := s.Elements(func() bool {
 		v, ok := s.str()
 		out = append(out, v)
 		return ok
@@ -149,7 +146,7 @@ func (s *scanner) strings(p *[]string) bool {
 
 func (s *scanner) ints(p *[]int) bool {
 	out := []int{}
-	ok := s.array(func() bool {
+	ok := s.Elements(func() bool {
 		v, ok := s.int()
 		out = append(out, v)
 		return ok
@@ -205,7 +202,7 @@ func (s *scanner) job(j *apitype.Job) bool {
 			return setStr(s, &j.Hold)
 		case "dependencies":
 			j.Dependencies = []apitype.Dependency{}
-			return s.array(func() bool {
+			return s.Elements(func() bool {
 				var d apitype.Dependency
 				ok := s.dependency(&d)
 				j.Dependencies = append(j.Dependencies, d)

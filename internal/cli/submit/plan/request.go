@@ -3,7 +3,6 @@ package plan
 import (
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/jsonappend"
@@ -101,8 +100,7 @@ func appendRequest(b []byte, r *apitype.SubmitRequest) (_ []byte, ok bool) {
 
 func intPtr(o *jsonappend.Object, k string, v *int) {
 	if v != nil {
-		o.Key(k)
-		o.B = strconv.AppendInt(o.B, int64(*v), 10)
+		o.Int(k, int64(*v))
 	}
 }
 
