@@ -244,21 +244,18 @@ func (d *rowDecoder) row(j *apitype.QueueJob, cols []int, first bool) (rowEnd, b
 	if d.pos >= len(d.data) {
 		return 0, false
 	}
-	if first && d.data[d.pos] == ']' {
-		d.pos++
+	if first && d.consume(']') {
 		return noRow, true
 	}
-	if d.data[d.pos] != '[' {
+	if !d.consume('[') {
 		return 0, false
 	}
-	d.pos++
 	d.ws()
 	for i, k := range cols {
 		if i > 0 {
-			if d.pos >= len(d.data) || d.data[d.pos] != ',' {
+			if !d.consume(',') {
 				return 0, false
 			}
-			d.pos++
 			d.ws()
 		}
 		if !d.value(j, k) {
@@ -266,10 +263,9 @@ func (d *rowDecoder) row(j *apitype.QueueJob, cols []int, first bool) (rowEnd, b
 		}
 		d.ws()
 	}
-	if d.pos >= len(d.data) || d.data[d.pos] != ']' {
+	if !d.consume(']') {
 		return 0, false
 	}
-	d.pos++
 	more, ok := d.next(']')
 	switch {
 	case !ok:
@@ -278,6 +274,15 @@ func (d *rowDecoder) row(j *apitype.QueueJob, cols []int, first bool) (rowEnd, b
 		return moreRows, true
 	}
 	return lastRow, true
+}
+
+// consume steps over c when it comes next.
+func (d *rowDecoder) consume(c byte) bool {
+	if d.pos >= len(d.data) || d.data[d.pos] != c {
+		return false
+	}
+	d.pos++
+	return true
 }
 
 func (d *rowDecoder) null() bool {
@@ -386,17 +391,15 @@ func (d *rowDecoder) value(j *apitype.QueueJob, k int) bool {
 			return true
 		}
 		var f [4]float64
-		if d.pos >= len(d.data) || d.data[d.pos] != '[' {
+		if !d.consume('[') {
 			return false
 		}
-		d.pos++
 		for i := range f {
 			d.ws()
 			if i > 0 {
-				if d.pos >= len(d.data) || d.data[d.pos] != ',' {
+				if !d.consume(',') {
 					return false
 				}
-				d.pos++
 				d.ws()
 			}
 			if f[i], ok = d.float(); !ok {
@@ -404,10 +407,9 @@ func (d *rowDecoder) value(j *apitype.QueueJob, k int) bool {
 			}
 		}
 		d.ws()
-		if d.pos >= len(d.data) || d.data[d.pos] != ']' {
+		if !d.consume(']') {
 			return false
 		}
-		d.pos++
 		if len(d.prios) == cap(d.prios) {
 			d.prios = make([]rcq.PriorityFactors, 0, 1024)
 		}
@@ -428,13 +430,11 @@ func (d *rowDecoder) value(j *apitype.QueueJob, k int) bool {
 	case 19:
 		j.Worker, ok = d.str(k)
 	case 20:
-		if d.pos >= len(d.data) || d.data[d.pos] != '[' {
+		if !d.consume('[') {
 			return false
 		}
-		d.pos++
 		d.ws()
-		if d.pos < len(d.data) && d.data[d.pos] == ']' {
-			d.pos++
+		if d.consume(']') {
 			return true
 		}
 		var gpus []int
