@@ -405,6 +405,18 @@ func TestPreviewDrained(t *testing.T) {
 	}
 }
 
+// noPlanWait makes Plan wait an hour for a cycle, and returns a context
+// that ends within 10 s: a Plan that waits for a cycle fails the test.
+func noPlanWait(t *testing.T) context.Context {
+	t.Helper()
+	w := planWait
+	planWait = time.Hour
+	t.Cleanup(func() { planWait = w })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // On a full cluster an event cycle skips the snapshot of the pending jobs,
 // and Plan then plans on demand at once instead of waiting for a cycle.
 func TestEventCycleSkipsWithoutRoom(t *testing.T) {
@@ -420,10 +432,7 @@ func TestEventCycleSkipsWithoutRoom(t *testing.T) {
 	if got := st.snapshotCount(); got != n {
 		t.Fatalf("an event cycle with no room took %d snapshots", got-n)
 	}
-	defer func(w time.Duration) { planWait = w }(planWait)
-	planWait = time.Hour // were Plan to wait for a cycle, the context below would end it
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
+	ctx := noPlanWait(t)
 	p, err := a.Plan(ctx)
 	if err != nil {
 		t.Fatalf("Plan after a skipped cycle: %v", err)
@@ -467,11 +476,7 @@ func TestEventHeldSubmitRunsNoCycle(t *testing.T) {
 	if len(a.wake) != 0 {
 		t.Fatal("a held submit asked for a cycle")
 	}
-	defer func(w time.Duration) { planWait = w }(planWait)
-	planWait = time.Hour // were Plan to wait for a cycle, the context below would end it
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	p, err := a.Plan(ctx)
+	p, err := a.Plan(noPlanWait(t))
 	if err != nil {
 		t.Fatalf("Plan after a held submit: %v", err)
 	}
