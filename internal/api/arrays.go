@@ -79,14 +79,20 @@ func parseRefs(field, v string, max int) ([]rcq.JobRef, error) {
 
 // callerRefJob is the one job a ref names, if the caller may see it: a job,
 // or an array element (a pending element not yet split off is shown as the
-// array's row with its index).
+// array's row with its index). A job's read carries the request's account
+// check; an element's, which cannot, follows a fresh authentication.
 func (s *Server) callerRefJob(r *http.Request) (*rcq.Job, error) {
 	ref, err := oneJobRef(r)
 	if err != nil {
 		return nil, err
 	}
 	if ref.Tasks == nil {
-		return s.Store.JobByID(r.Context(), ref.JobID, owner(r))
+		return s.Store.JobByIDChecked(r.Context(), accountCheck(r), ref.JobID, owner(r))
+	}
+	if accountCheck(r) != nil {
+		if r, err = s.reauthenticate(r); err != nil {
+			return nil, err
+		}
 	}
 	return s.Store.ArrayElement(r.Context(), ref.JobID, ref.Tasks.Min(), owner(r))
 }

@@ -51,7 +51,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// (none is made for a registration).
 	var by *rcq.User
 	if _, hasTok := auth.BearerToken(r); hasTok || connInfo(r).Unix {
-		by, _ = s.identify(r, false)
+		by, _, _ = s.identify(r, false, false)
 	}
 	admin := by != nil && by.IsAdmin
 	if !s.cfg.OpenRegistration && !admin {

@@ -68,58 +68,70 @@ func (s *Server) socketGate(next http.Handler) http.Handler {
 // mode). It reads the account fresh from the store: admin powers and group
 // come from the store, not the token.
 func (s *Server) authenticate(r *http.Request) (*rcq.User, error) {
-	return s.identify(r, true)
+	u, _, err := s.identify(r, true, false)
+	return u, err
 }
 
 // identify is authenticate; create says whether a socket peer without an
-// account gets one now.
-func (s *Server) identify(r *http.Request, create bool) (*rcq.User, error) {
+// account gets one now. With recheck it may answer from the accounts read
+// last (Server.accounts) and return the check that the request's
+// statements must then carry (rcq.AccountCheck); the check is nil when it
+// read the store.
+func (s *Server) identify(r *http.Request, create, recheck bool) (*rcq.User, *rcq.AccountCheck, error) {
 	c := connInfo(r)
 	tok, hasTok := auth.BearerToken(r)
 	if !c.Unix {
-		return s.tokenUser(r.Context(), tok, hasTok)
+		return s.tokenUser(r.Context(), tok, hasTok, recheck)
 	}
 	if !hasTok && r.Header.Get("Authorization") != "" {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token",
+		return nil, nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token",
 			"malformed Authorization header: send \"Bearer <token>\", or no header to be known by your Unix user")
 	}
 	if !c.HasUID {
-		return nil, rcq.Errorf(rcq.KindForbidden, "unknown_peer", "the kernel did not say which user is connected to the socket")
+		return nil, nil, rcq.Errorf(rcq.KindForbidden, "unknown_peer", "the kernel did not say which user is connected to the socket")
 	}
 	if !hasTok {
-		return s.peerUser(r.Context(), c.UID, create)
+		return s.peerUser(r.Context(), c.UID, create, recheck)
 	}
-	u, err := s.tokenUser(r.Context(), tok, true)
+	u, check, err := s.tokenUser(r.Context(), tok, true, recheck)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.checkTokenPeer(c.UID, u); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return u, nil
+	return u, check, nil
 }
 
 // tokenUser checks the bearer token: a token older than the account's last
-// logout or password change is refused.
-func (s *Server) tokenUser(ctx context.Context, tok string, ok bool) (*rcq.User, error) {
+// logout or password change is refused. With recheck, an account read
+// earlier answers, and the check returned makes the request's statement
+// refuse a revoked token or a changed account.
+func (s *Server) tokenUser(ctx context.Context, tok string, ok, recheck bool) (*rcq.User, *rcq.AccountCheck, error) {
 	if !ok {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "missing_token", "missing bearer token: run rcq-login")
+		return nil, nil, rcq.Errorf(rcq.KindUnauthorized, "missing_token", "missing bearer token: run rcq-login")
 	}
 	claims, err := s.Signer.Verify(tok, s.Now())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if recheck {
+		if u := s.accounts.get(claims.UserID); u != nil && u.TokenVersion == claims.Version {
+			return u, &rcq.AccountCheck{UserID: u.ID, RowVersion: u.RowVersion, TokenID: claims.ID}, nil
+		}
 	}
 	u, revoked, err := s.Store.TokenUser(ctx, claims.UserID, claims.ID)
 	if rcq.KindOf(err) == rcq.KindNotFound {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
+		return nil, nil, rcq.Errorf(rcq.KindUnauthorized, "invalid_token", "invalid token: run rcq-login")
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if revoked || u.TokenVersion != claims.Version {
-		return nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
+		return nil, nil, rcq.Errorf(rcq.KindUnauthorized, "token_revoked", "session ended (logged out or password changed): run rcq-login")
 	}
-	return u, nil
+	s.accounts.put(u)
+	return u, nil, nil
 }
 
 // checkTokenPeer refuses, in system mode, a token of another account than
@@ -141,34 +153,47 @@ func (s *Server) checkTokenPeer(uid int, u *rcq.User) error {
 		"this token is the account %s's, and you are the Unix user %s: on the socket use your own account (rcq-login without --email gets its token)", u.Email, login)
 }
 
-// peerUser is the account of a socket peer that sent no token.
-func (s *Server) peerUser(ctx context.Context, uid int, create bool) (*rcq.User, error) {
+// peerUser is the account of a socket peer that sent no token. With
+// recheck, the account read earlier for the peer's login answers, with the
+// check the request's statement must carry.
+func (s *Server) peerUser(ctx context.Context, uid int, create, recheck bool) (*rcq.User, *rcq.AccountCheck, error) {
 	if !s.personal() {
 		if uid == 0 {
-			return s.accountByEmail(ctx, rcq.AdminEmail)
+			u, err := s.accountByEmail(ctx, rcq.AdminEmail)
+			return u, nil, err
 		}
 		if uid < s.UnixUsers.UIDMin() {
-			return nil, rcq.Errorf(rcq.KindForbidden, "system_account",
+			return nil, nil, rcq.Errorf(rcq.KindForbidden, "system_account",
 				"uid %d is a system account (below UID_MIN, %d): system accounts cannot use rcq", uid, s.UnixUsers.UIDMin())
 		}
 	}
 	login, err := s.UnixUsers.Login(uid)
 	if err != nil {
-		return nil, rcq.Errorf(rcq.KindForbidden, "unknown_uid", "uid %d has no login name on this machine: rcq accounts are Unix users", uid)
+		return nil, nil, rcq.Errorf(rcq.KindForbidden, "unknown_uid", "uid %d has no login name on this machine: rcq accounts are Unix users", uid)
+	}
+	if recheck {
+		if u := s.accounts.ofLogin(login); u != nil {
+			return u, &rcq.AccountCheck{UserID: u.ID, RowVersion: u.RowVersion}, nil
+		}
 	}
 	u, err := s.Store.UserByUnixUser(ctx, login)
+	if err == nil {
+		s.accounts.put(u)
+		return u, nil, nil
+	}
 	if rcq.KindOf(err) != rcq.KindNotFound {
-		return u, err
+		return nil, nil, err
 	}
 	if s.personal() {
 		// Bootstrap maps admin@localhost to rcqd's own login.
-		return nil, rcq.Errorf(rcq.KindForbidden, "no_account",
+		return nil, nil, rcq.Errorf(rcq.KindForbidden, "no_account",
 			"no account is mapped to %s, rcqd's own user: restart rcqd to map %s to it", login, rcq.AdminEmail)
 	}
 	if !create {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.createLocalUser(ctx, uid, login)
+	u, err = s.createLocalUser(ctx, uid, login)
+	return u, nil, err
 }
 
 func (s *Server) accountByEmail(ctx context.Context, email string) (*rcq.User, error) {

@@ -119,18 +119,31 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	j, err := s.newJob(r.Context(), caller(r), &req, s.checkFits)
-	if err != nil {
-		return err
-	}
-	if ok, _ := strconv.ParseBool(r.URL.Query().Get("test_only")); ok {
-		return s.testOnly(w, r, j)
-	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
 		return &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid_idempotency_key", Msg: "Idempotency-Key: must be at most 255 characters"}
 	}
-	id, replayed, err := s.Store.CreateJob(r.Context(), j, key)
+	if ok, _ := strconv.ParseBool(r.URL.Query().Get("test_only")); ok {
+		r, err := s.reauthenticate(r)
+		if err != nil {
+			return err
+		}
+		j, err := s.newJob(r.Context(), caller(r), &req, s.checkFits)
+		if err != nil {
+			return err
+		}
+		return s.testOnly(w, r, j)
+	}
+	var j *rcq.Job
+	var id rcq.JobID
+	var replayed bool
+	err := s.rechecked(r, func(r *http.Request) (err error) {
+		if j, err = s.newJob(r.Context(), caller(r), &req, s.checkFits); err != nil {
+			return err
+		}
+		id, replayed, err = s.Store.CreateJobChecked(r.Context(), accountCheck(r), j, key)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -188,7 +201,11 @@ func (s *Server) callerJob(r *http.Request) (*rcq.Job, error) {
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.callerRefJob(r)
+	var j *rcq.Job
+	err := s.rechecked(r, func(r *http.Request) (err error) {
+		j, err = s.callerRefJob(r)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,12 @@ type Route struct {
 	Policy   Policy
 	UnixOnly bool  // served only on the Unix socket (pprof, token without password)
 	MaxBody  int64 // request body limit; 0 = defaultMaxBody
-	handle   func(w http.ResponseWriter, r *http.Request) error
+	// Rechecked (User routes only): every store call of the handler that
+	// depends on the caller carries the request's rcq.AccountCheck, or
+	// authenticates afresh first (Server.rechecked). Its authentication
+	// then answers from the accounts read last, not the store (accounts).
+	Rechecked bool
+	handle    func(w http.ResponseWriter, r *http.Request) error
 }
 
 const (
@@ -65,11 +70,11 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/auth/me", Policy: User, handle: s.me},
 		{Method: "POST", Pattern: "/api/auth/token", Policy: User, UnixOnly: true, handle: s.issueToken},
 
-		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, handle: s.submitJob},
+		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, Rechecked: true, handle: s.submitJob},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
 		{Method: "POST", Pattern: "/api/jobs/cancel", Policy: User, MaxBody: cancelMaxBody, handle: s.cancelJobs},
 		{Method: "GET", Pattern: "/api/jobs", Policy: User, handle: s.listJobs},
-		{Method: "GET", Pattern: "/api/jobs/{id}", Policy: User, handle: s.getJob},
+		{Method: "GET", Pattern: "/api/jobs/{id}", Policy: User, Rechecked: true, handle: s.getJob},
 		{Method: "DELETE", Pattern: "/api/jobs/{id}", Policy: User, handle: s.cancelJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/hold", Policy: User, handle: s.holdJob},
 		{Method: "POST", Pattern: "/api/jobs/{id}/release", Policy: User, handle: s.releaseJob},
@@ -165,7 +170,7 @@ func (s *Server) guard(rt Route) http.Handler {
 			return
 		}
 		if rt.Policy != Public {
-			u, err := s.authenticate(r)
+			u, check, err := s.identify(r, true, rt.Rechecked && rt.Policy == User)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -178,9 +183,16 @@ func (s *Server) guard(rt Route) http.Handler {
 				return
 			}
 			noteCaller(ctx, u)
-			r = r.WithContext(withUser(ctx, u))
+			r = r.WithContext(withUser(withAccountCheck(ctx, check), u))
 		}
 		if err := rt.handle(w, r); err != nil {
+			if accountCheck(r) != nil {
+				// Answered from an account read earlier: a refused
+				// caller hears why, not what their request lacked.
+				if _, _, aerr := s.identify(r, true, false); aerr != nil {
+					err = aerr
+				}
+			}
 			s.writeError(w, r, err)
 		}
 	})

@@ -47,9 +47,10 @@ type Store interface {
 	KnownNodes(ctx context.Context) ([]rcq.KnownNode, error)
 	LargestFit(ctx context.Context, r rcq.Resources) (bool, *rcq.Worker, error)
 
-	CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
+	CreateJobChecked(ctx context.Context, c *rcq.AccountCheck, j *rcq.Job, idemKey string) (rcq.JobID, bool, error)
 	CreateJobsFrom(ctx context.Context, next func() ([]*rcq.Job, error)) ([]rcq.JobID, error)
 	JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
+	JobByIDChecked(ctx context.Context, c *rcq.AccountCheck, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error)
 	ResolveRef(ctx context.Context, ref rcq.JobRef, owner rcq.UserID, split bool) ([]rcq.JobID, error)
 	ArrayElement(ctx context.Context, arrayID rcq.JobID, task int, owner rcq.UserID) (*rcq.Job, error)
 	ListJobs(ctx context.Context, f rcq.JobFilter) ([]rcq.Job, error)
@@ -163,6 +164,7 @@ type Server struct {
 	batches    batchSlots // batch submits in flight
 	queueViews *queueReads
 	hub        *eventHub // nil without an EventLog
+	accounts   *accounts
 	handler    http.Handler
 }
 
@@ -188,6 +190,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{Deps: d, cfg: cfg, limiter: newRateLimiter(cfg.LoginPerMinute, time.Minute, d.Now)}
 	s.queueViews = newQueueReads(s.readQueue)
+	s.accounts = newAccounts(d.Now)
 	if d.EventLog != nil {
 		s.hub = newEventHub(d.EventLog, d.Planner, d.Logger)
 	}

@@ -74,6 +74,13 @@ var (
 	ErrUnavailable   = &Error{Kind: KindUnavailable}
 )
 
+// ErrAccountChanged is a statement's refusal of its AccountCheck: the
+// account changed, or the token was ended, since authentication read them.
+// The API authenticates afresh and, if the caller still may, runs the
+// statement again; should it reach a client, it says what to do.
+var ErrAccountChanged = &Error{Kind: KindConflict, Code: "account_changed",
+	Msg: "the account changed while the request ran: nothing was done; send the request again"}
+
 // Errorf builds an *Error with a formatted user-facing message.
 func Errorf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Msg: fmt.Sprintf(format, args...)}

@@ -53,6 +53,23 @@ type User struct {
 	UnixUser     string // who the job runs as when rcqd is root; "" for no mapping
 	TokenVersion int    // bumped on logout and password change: older tokens stop working
 	CreatedAt    time.Time
+	// RowVersion changes with every change to the account (the store's row
+	// version): an AccountCheck compares it to tell whether the account is
+	// still as it was read.
+	RowVersion uint32
+}
+
+// AccountCheck is an account as a request's authentication read it, for
+// the store to re-check in the same round trip as the request's statement:
+// the statement runs only if the account is unchanged since (RowVersion)
+// and the token, if any, not ended. So authentication need not read the
+// account again for every request, and a request never acts on an account
+// that changed or a token that was revoked meanwhile. A refused check is
+// ErrAccountChanged, and nothing was done.
+type AccountCheck struct {
+	UserID     UserID
+	RowVersion uint32
+	TokenID    string // the bearer token's id (its jti); "" without a token
 }
 
 // WorkerLoad is a worker with what the jobs running on it hold.

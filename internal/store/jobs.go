@@ -162,20 +162,27 @@ func collectJobs(rows pgx.Rows) ([]rcq.Job, error) {
 // reported as missing, like any job the caller may not see); a job can only
 // depend on jobs that exist before it, so a dependency cycle cannot form.
 func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
+	return s.CreateJobChecked(ctx, nil, j, idemKey)
+}
+
+// CreateJobChecked is CreateJob for the account c describes, when c is set:
+// it stores nothing, and returns rcq.ErrAccountChanged, unless c's check
+// holds (see rcq.AccountCheck).
+func (s *Store) CreateJobChecked(ctx context.Context, c *rcq.AccountCheck, j *rcq.Job, idemKey string) (id rcq.JobID, existed bool, err error) {
 	per := map[rcq.UserID]int64{j.UserID: 1}
 	if len(j.Dependencies) == 0 && j.Array == nil && s.pending.far(j.UserID, 1, time.Now()) {
 		// One statement is its own transaction: one round trip, not five.
 		// Far below the caps it needs no count (see pendingCaps).
 		if idemKey == "" {
-			err = s.pool.QueryRow(ctx, insertJobSQL, insertJobArgs(j)...).Scan(&id)
+			err = s.queryRow(ctx, c, insertJobSQL, insertJobArgs(j), &id)
 		} else {
-			err = s.pool.QueryRow(ctx, insertKeyedJobSQL, append(insertJobArgs(j), idemKey)...).Scan(&id, &existed)
+			err = s.queryRow(ctx, c, insertKeyedJobSQL, append(insertJobArgs(j), idemKey), &id, &existed)
 			if errors.Is(err, pgx.ErrNoRows) {
 				err = errIdemRace
 			}
 		}
 	} else {
-		id, existed, err = s.createJobTx(ctx, j, idemKey, per)
+		id, existed, err = s.createJobTx(ctx, c, j, idemKey, per)
 	}
 	if err == nil && !existed {
 		s.pending.stored(per)
@@ -195,9 +202,12 @@ func (s *Store) CreateJob(ctx context.Context, j *rcq.Job, idemKey string) (id r
 
 // createJobTx is CreateJob in a transaction: with dependencies to check, an
 // array, or near the pending caps.
-func (s *Store) createJobTx(ctx context.Context, j *rcq.Job, idemKey string, per map[rcq.UserID]int64) (id rcq.JobID, existed bool, err error) {
+func (s *Store) createJobTx(ctx context.Context, c *rcq.AccountCheck, j *rcq.Job, idemKey string, per map[rcq.UserID]int64) (id rcq.JobID, existed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		existed = false
+		if err := checkAccount(ctx, tx, c); err != nil {
+			return err
+		}
 		if idemKey != "" {
 			err := tx.QueryRow(ctx, `
 				SELECT job_id FROM idempotency_keys
@@ -486,8 +496,19 @@ func (s *Store) insertJobs(ctx context.Context, tx pgx.Tx, js []*rcq.Job, first 
 // JobByID returns one job. A job of another user is NotFound unless owner is
 // 0 (an admin's view): the caller can't tell it from a missing one.
 func (s *Store) JobByID(ctx context.Context, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error) {
-	rows, _ := s.pool.Query(ctx, jobSelect+` WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2)`, id, owner)
-	j, err := collectOneNamed(rows, (*jobRow).job)
+	return s.JobByIDChecked(ctx, nil, id, owner)
+}
+
+// JobByIDChecked is JobByID for the account c describes, when c is set: it
+// returns rcq.ErrAccountChanged, and no job, unless c's check holds (see
+// rcq.AccountCheck).
+func (s *Store) JobByIDChecked(ctx context.Context, c *rcq.AccountCheck, id rcq.JobID, owner rcq.UserID) (*rcq.Job, error) {
+	var j rcq.Job
+	err := s.query(ctx, c, jobSelect+` WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2)`, []any{id, owner}, func(rows pgx.Rows) error {
+		var err error
+		j, err = collectOneNamed(rows, (*jobRow).job)
+		return err
+	})
 	if err != nil {
 		return nil, notFound(wrap("job", err), "not_found", "job %d not found", id)
 	}

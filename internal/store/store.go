@@ -201,6 +201,8 @@ func wrap(op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
+		case accountChangedCode:
+			return &rcq.Error{Kind: rcq.ErrAccountChanged.Kind, Code: rcq.ErrAccountChanged.Code, Msg: rcq.ErrAccountChanged.Msg, Err: fmt.Errorf("%s: %w", op, err)}
 		case pgerrcode.UniqueViolation:
 			return &rcq.Error{Kind: rcq.KindConflict, Code: "duplicate", Msg: "already exists", Err: fmt.Errorf("%s: %w", op, err)}
 		case pgerrcode.ForeignKeyViolation, pgerrcode.CheckViolation, pgerrcode.NumericValueOutOfRange,

@@ -23,14 +23,17 @@ type userRow struct {
 	UnixUser     string    `db:"unix_user"`
 	TokenVersion int32     `db:"token_version"`
 	CreatedAt    time.Time `db:"created_at"`
+	RowVersion   uint32    `db:"xmin"`
 }
 
 func (r userRow) user() *rcq.User {
 	return &rcq.User{ID: rcq.UserID(r.ID), Email: r.Email, GroupID: rcq.GroupID(r.GroupID), IsAdmin: r.IsAdmin,
-		UnixUser: r.UnixUser, TokenVersion: int(r.TokenVersion), CreatedAt: r.CreatedAt}
+		UnixUser: r.UnixUser, TokenVersion: int(r.TokenVersion), CreatedAt: r.CreatedAt, RowVersion: r.RowVersion}
 }
 
-const userCols = `id, email, password_hash, group_id, is_admin, unix_user, token_version, created_at`
+// userCols are an account's columns; xmin is its row version
+// (rcq.User.RowVersion, rcq.AccountCheck).
+const userCols = `id, email, password_hash, group_id, is_admin, unix_user, token_version, created_at, xmin`
 
 // CreateUser adds an account. The email must be unique case-insensitively
 // (Conflict "email_taken"), so must the Unix user (Conflict
