@@ -124,8 +124,9 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 			return nil
 		}
 		// Against rcqd's submits, without and with an Idempotency-Key
-		// (rcq-submit always sends one). rcqd's submit transaction has no
-		// NOTIFY since store.announce: no insert+notify row any more.
+		// (rcq-submit sends one when it may resend). rcqd's submit
+		// transaction has no NOTIFY since store.announce: no insert+notify
+		// row any more.
 		for _, transport := range []string{"unix", "tcp"} {
 			for _, keyed := range []bool{false, true} {
 				for _, c := range sz.Clients {
@@ -144,8 +145,8 @@ func (b *Bench) submitThroughput(ctx context.Context, s1, s2 bool) error {
 
 // submitName names a submit row: "submit unix", or "submit unix keyed"
 // when every submit carries its own Idempotency-Key header, as rcq-submit's
-// do (the store then checks and records the key in the submit's
-// transaction: four statements instead of one).
+// do when they may be resent (the store then checks and records the key in
+// the submit's transaction: four statements instead of one).
 func submitName(transport string, keyed bool) string {
 	if keyed {
 		return "submit " + transport + " keyed"

@@ -2,11 +2,8 @@ package plan
 
 import (
 	"bytes"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"strconv"
 
@@ -47,13 +44,11 @@ func Fast(name string, args []string) (code int, handled bool) {
 	if !ok {
 		return 0, false
 	}
-	// The key need only be unique among the account's submits of a day:
-	// 128 bits of the runtime's generator (seeded by the kernel at start)
-	// are, and cost nothing, where crypto/rand's first use cost a tenth of
-	// a millisecond or more here.
-	key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, rand.Uint64()), rand.Uint64())
-	r := thin.Request{Method: "POST", Path: "/api/jobs", Body: body,
-		Header: append(fastpath.Header(name, t.Token, true), "Idempotency-Key: rcq-submit-"+hex.EncodeToString(key))}
+	// No Idempotency-Key: the request goes once, on a connection of its
+	// own, and is never sent again (a key is for a client that may resend:
+	// the full command's HTTP transport, internal/cli/submit). Without one
+	// rcqd's insert is one statement less work.
+	r := thin.Request{Method: "POST", Path: "/api/jobs", Body: body, Header: fastpath.Header(name, t.Token, true)}
 	resp, fallback, err := fastpath.Do(t, r)
 	switch {
 	case fallback:
