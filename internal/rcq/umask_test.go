@@ -30,8 +30,10 @@ func TestParseUmask(t *testing.T) {
 			t.Errorf("ParseUmask(%q): code %q, want invalid_umask", c.in, CodeOf(err))
 		}
 	}
-	if s := Umask(0o77).String(); s != "0077" {
-		t.Errorf("String() = %q, want 0077", s)
+	for m, want := range map[Umask]string{0: "0000", 0o7: "0007", 0o77: "0077", 0o777: "0777", 0o1777: "1777", 0o12345: "12345"} {
+		if s := m.String(); s != want {
+			t.Errorf("Umask(%o).String() = %q, want %q", uint32(m), s, want)
+		}
 	}
 }
 
