@@ -59,27 +59,30 @@ func (a *accounts) put(u *rcq.User) {
 func (a *accounts) get(id rcq.UserID) *rcq.User {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	e, ok := a.byID[id]
-	if !ok || a.now().Sub(e.read) > accountsTTL {
-		return nil
-	}
-	u := e.u
-	return &u
+	return a.fresh(id)
 }
 
 // ofLogin returns a copy of the account last read as mapped to the Unix
 // user login, or nil.
 func (a *accounts) ofLogin(login string) *rcq.User {
 	a.mu.Lock()
-	id, ok := a.byLogin[login]
-	a.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	if u := a.get(id); u != nil && u.UnixUser == login {
-		return u
+	defer a.mu.Unlock()
+	if id, ok := a.byLogin[login]; ok {
+		if u := a.fresh(id); u != nil && u.UnixUser == login {
+			return u
+		}
 	}
 	return nil
+}
+
+// fresh is get with a.mu held.
+func (a *accounts) fresh(id rcq.UserID) *rcq.User {
+	e, ok := a.byID[id]
+	if !ok || a.now().Sub(e.read) > accountsTTL {
+		return nil
+	}
+	u := e.u
+	return &u
 }
 
 type checkKey struct{}
@@ -118,7 +121,14 @@ func (s *Server) reauthenticate(r *http.Request) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := rcq.WithActor(withAccountCheck(r.Context(), nil), s.actor(r, u))
+	return s.asCaller(r, u, nil), nil
+}
+
+// asCaller is r as the request of account u, authenticated with check:
+// who the store's audit rows name (audit.go), what the access log notes,
+// and what handlers find with caller and accountCheck.
+func (s *Server) asCaller(r *http.Request, u *rcq.User, check *rcq.AccountCheck) *http.Request {
+	ctx := rcq.WithActor(withAccountCheck(r.Context(), check), s.actor(r, u))
 	noteCaller(ctx, u)
-	return r.WithContext(withUser(ctx, u)), nil
+	return r.WithContext(withUser(ctx, u))
 }

@@ -175,15 +175,12 @@ func (s *Server) guard(rt Route) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
-			// The actor: who the store's audit rows name (audit.go).
-			ctx := rcq.WithActor(r.Context(), s.actor(r, u))
 			if rt.Policy == Admin && !u.IsAdmin {
-				s.auditRefused(ctx, r, rt)
+				s.auditRefused(rcq.WithActor(r.Context(), s.actor(r, u)), r, rt)
 				s.writeError(w, r, rcq.Errorf(rcq.KindForbidden, "admin_required", "this route is for admins only"))
 				return
 			}
-			noteCaller(ctx, u)
-			r = r.WithContext(withUser(withAccountCheck(ctx, check), u))
+			r = s.asCaller(r, u, check)
 		}
 		if err := rt.handle(w, r); err != nil {
 			if accountCheck(r) != nil {

@@ -25,8 +25,7 @@ func (s *Store) query(ctx context.Context, c *rcq.AccountCheck, sql string, args
 		rows, _ := s.pool.Query(ctx, sql, args...)
 		return read(rows)
 	}
-	b := &pgx.Batch{}
-	b.Queue(checkAccountSQL, c.UserID, c.RowVersion, c.TokenID)
+	b := checkedBatch(c)
 	b.Queue(sql, args...).Query(read)
 	return s.pool.SendBatch(ctx, b).Close()
 }
@@ -34,20 +33,19 @@ func (s *Store) query(ctx context.Context, c *rcq.AccountCheck, sql string, args
 // queryRow is query for a statement of one row, scanned into dest
 // (pgx.ErrNoRows when it returns none).
 func (s *Store) queryRow(ctx context.Context, c *rcq.AccountCheck, sql string, args []any, dest ...any) error {
-	return s.query(ctx, c, sql, args, func(rows pgx.Rows) error {
-		defer rows.Close()
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return pgx.ErrNoRows
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		rows.Close()
-		return rows.Err()
-	})
+	if c == nil {
+		return s.pool.QueryRow(ctx, sql, args...).Scan(dest...)
+	}
+	b := checkedBatch(c)
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// checkedBatch is a batch that begins with c's check.
+func checkedBatch(c *rcq.AccountCheck) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(checkAccountSQL, c.UserID, c.RowVersion, c.TokenID)
+	return b
 }
 
 // checkAccount runs c's check in tx; nil c checks nothing.
