@@ -44,11 +44,14 @@ type pendingCaps struct {
 	all   estimate
 }
 
-// estimate is a count of pending jobs taken at at, plus the jobs this
-// process stored since.
+// estimate is a count of pending jobs taken at at (counted), plus the jobs
+// this process stored since (n is both). A submit whose commit the count
+// already saw may report its jobs after the count was recorded, so n can
+// hold them twice: n serves to skip counting (too high only costs a count),
+// counted to refuse without counting again.
 type estimate struct {
-	n  int64
-	at time.Time
+	n, counted int64
+	at         time.Time
 }
 
 // countEvery bounds how old an estimate a fast submit may trust.
@@ -106,13 +109,27 @@ func (c *pendingCaps) counted(user rcq.UserID, n int64, now time.Time) {
 			delete(c.users, u)
 		}
 	}
-	c.users[user] = estimate{n: n, at: now}
+	c.users[user] = estimate{n: n, counted: n, at: now}
 }
 
 func (c *pendingCaps) countedAll(n int64, now time.Time) {
 	c.mu.Lock()
-	c.all = estimate{n: n, at: now}
+	c.all = estimate{n: n, counted: n, at: now}
 	c.mu.Unlock()
+}
+
+// totalByEstimate is what the estimate of every pending job, when younger
+// than countEvery, says of n more: fits, far enough below the total cap to
+// need no count; over, past it by the count itself, refused without
+// counting again.
+func (c *pendingCaps) totalByEstimate(n int64, now time.Time) (fits, over bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.all
+	if e.at.IsZero() || now.Sub(e.at) >= countEvery {
+		return false, false
+	}
+	return e.n+n+nearMargin <= c.total, e.counted+n > c.total
 }
 
 // reserve checks the jobs the transaction has just inserted (per owner)
@@ -171,16 +188,11 @@ func (s *Store) countAll(ctx context.Context, tx pgx.Tx, n int64, now time.Time)
 	if c.total == math.MaxInt64 {
 		return nil
 	}
-	c.mu.Lock()
-	e := c.all
-	c.mu.Unlock()
-	if !e.at.IsZero() && now.Sub(e.at) < countEvery {
-		if e.n+n+nearMargin <= c.total {
-			return nil
-		}
-		if e.n+n > c.total {
-			return tooManyPendingTotal(c.total) // counted within countEvery: not again
-		}
+	switch fits, over := c.totalByEstimate(n, now); {
+	case fits:
+		return nil
+	case over:
+		return tooManyPendingTotal(c.total) // counted within countEvery: not again
 	}
 	var all int64 // with this transaction's n
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE status = 'pending'`).Scan(&all); err != nil {
