@@ -47,6 +47,11 @@ func fieldsOf(t reflect.Type) map[string][]int {
 // have its column, so a renamed column or a typo fails loudly instead of
 // leaving a field zero.
 func bindNamed[T any](rows pgx.Rows, r *T) ([]any, error) {
+	// Rows that never got a result (a batch's statement that failed) have
+	// no field descriptions to ask for: their error is the answer.
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	v := reflect.ValueOf(r).Elem()
 	fields := fieldsOf(v.Type())
 	fds := rows.FieldDescriptions()

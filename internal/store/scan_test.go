@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rcq-project/rcq/internal/dbtest"
+	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/store"
 )
 
@@ -51,6 +52,12 @@ func TestCollectNamed(t *testing.T) {
 		if _, err := store.CollectNamed(rows, conv); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", q, err, want)
 		}
+	}
+	// A query that failed before its first result (here its prepare, as
+	// when the connection is terminated then) is its error, not a panic.
+	rows, _ = db.Query(ctx, `SELECT no_such_column AS id`)
+	if _, err := store.CollectNamed(rows, conv); err == nil || !strings.Contains(err.Error(), "no_such_column") {
+		t.Errorf("a failed query: err = %v, want its error", err)
 	}
 	// More rows than a chunk: every row, in order.
 	rows, _ = db.Query(ctx, `SELECT n::bigint AS id, n::text AS name, NULL AS note FROM generate_series(1, 5000) n ORDER BY n`)
@@ -118,4 +125,32 @@ func show(vs ...any) string {
 		}
 	}
 	return b.String()
+}
+
+// A statement that fails once it runs is its error, read with or without an
+// account check: the check's batch hands the reader rows that never got a
+// result, which must not panic (a panic held the batch's connection from
+// the pool for good, and rcqd answered 500).
+func TestCollectNamedFailedStatement(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	u, _, err := f.st.TokenUser(ctx, f.alice, "session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID int64 `db:"id"`
+	}
+	for name, c := range map[string]*rcq.AccountCheck{
+		"unchecked": nil,
+		"checked":   {UserID: u.ID, RowVersion: u.RowVersion, TokenID: "session"},
+	} {
+		err := f.st.Query(ctx, c, `SELECT 1 / $1::bigint AS id`, []any{0}, func(rows pgx.Rows) error {
+			_, err := store.CollectNamed(rows, func(r *row) row { return *r })
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "division by zero") {
+			t.Errorf("%s: err = %v, want division by zero", name, err)
+		}
+	}
 }
