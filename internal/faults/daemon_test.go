@@ -251,6 +251,9 @@ func (d *daemon) wait(limit time.Duration) int {
 // cleanup kills rcqd, then every job and supervisor under its state
 // directory, then its private PostgreSQL.
 func (d *daemon) cleanup() {
+	if d.t.Failed() {
+		d.t.Logf("rcqd %s's errors:\n%s", d.name, d.errorLines(40))
+	}
 	if d.running() {
 		_ = d.cmd.Process.Signal(syscall.SIGKILL)
 		<-d.exited
@@ -308,6 +311,18 @@ func readPidFile(path string) (int, error) {
 func (d *daemon) log() string {
 	b, _ := os.ReadFile(d.logf)
 	return string(b)
+}
+
+// errorLines is the last n lines of rcqd's log that report an error: what
+// a failed test needs to say why rcqd answered as it did.
+func (d *daemon) errorLines(n int) string {
+	var out []string
+	for l := range strings.Lines(d.log()) {
+		if strings.Contains(l, "level=ERROR") {
+			out = append(out, strings.TrimRight(l, "\n"))
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
 
 func (d *daemon) logTail(n int) string {

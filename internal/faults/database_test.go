@@ -331,6 +331,10 @@ func TestFaultTerminateConnections(t *testing.T) {
 	var killed, rounds atomic.Int64
 	stop := make(chan struct{})
 	killer := make(chan struct{})
+	// Stopped before the test's cleanups close conn, also when the test
+	// fails early: the killer uses conn.
+	stopKiller := sync.OnceFunc(func() { close(stop); <-killer })
+	defer stopKiller()
 	go func() {
 		defer close(killer)
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
@@ -365,8 +369,7 @@ func TestFaultTerminateConnections(t *testing.T) {
 		ids = append(ids, id)
 	}
 	ended := waitJobs(t, c, ids, 3*time.Minute)
-	close(stop)
-	<-killer
+	stopKiller()
 
 	if !d.running() {
 		t.Fatalf("rcqd exited after its connections were terminated:\n%s", d.logTail(20))
