@@ -52,6 +52,7 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendRequest$$' -fuzztime 10s ./internal/cli/submit/plan
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCredentials$$' -fuzztime 10s ./internal/client/thin
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime 10s ./internal/cli/show/jobtext
+	$(GO) test -run '^$$' -fuzz '^FuzzFastJSON$$' -fuzztime 10s ./internal/cli/show
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckDuplicateKeys$$' -fuzztime 10s ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzScalars$$' -fuzztime 10s ./internal/jsonscan
 	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime 20s ./internal/cli/submit

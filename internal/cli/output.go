@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rcq-project/rcq/internal/jsonappend"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // PrintJSON writes v as one indented JSON document.
 func PrintJSON(w io.Writer, v any) error {
-	// Compact first, then indented by indentJSON (the same bytes as the
+	// Compact first, then indented by jsonappend.Indent (the same bytes as the
 	// encoder's SetIndent, in a fraction of the time for a long list).
 	var compact bytes.Buffer
 	enc := json.NewEncoder(&compact)
@@ -21,7 +22,7 @@ func PrintJSON(w io.Writer, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
-	out := indentJSON(make([]byte, 0, compact.Len()*2), bytes.TrimSuffix(compact.Bytes(), []byte("\n")))
+	out := jsonappend.Indent(make([]byte, 0, compact.Len()*2), bytes.TrimSuffix(compact.Bytes(), []byte("\n")))
 	if _, err := w.Write(append(out, '\n')); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
@@ -32,7 +33,7 @@ func PrintJSON(w io.Writer, v any) error {
 // it without HTML escaping) indented as PrintJSON does, for commands that
 // encode their output by hand.
 func PrintCompactJSON(w io.Writer, compact []byte) error {
-	out := indentJSON(make([]byte, 0, len(compact)*2), compact)
+	out := jsonappend.Indent(make([]byte, 0, len(compact)*2), compact)
 	if _, err := w.Write(append(out, '\n')); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 // otherwise than the full command does; it returns FastArgs's ok.
 func checkFastArgs(t *testing.T, args []string) bool {
 	t.Helper()
-	server, id, ok := jobtext.FastArgs(args)
+	server, id, asJSON, ok := jobtext.FastArgs(args)
 	if !ok {
 		return false
 	}
@@ -22,7 +22,7 @@ func checkFastArgs(t *testing.T, args []string) bool {
 	if code := e.Run(cmd, args...); code != 0 || got == nil {
 		t.Fatalf("FastArgs(%q) accepted what the full command refuses (exit %d)", args, code)
 	}
-	if len(got.JobIDs) != 1 || got.JobIDs[0] != id || len(got.Refs) != 1 || got.JSON {
+	if len(got.JobIDs) != 1 || got.JobIDs[0] != id || len(got.Refs) != 1 || got.JSON != asJSON {
 		t.Errorf("FastArgs(%q): job %d, the full command's %+v", args, id, got)
 	}
 	if s := cmd.PersistentFlags().Lookup("server").Value.String(); s != server {
@@ -37,13 +37,14 @@ func TestFastArgsAgreesWithTheFullCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"42"}, {"job", "42"}, {"JOB", "42"}, {"--server", "unix:///s.sock", "42"}, {"42", "--server=unix:///s.sock"},
 		{"--server", "--json", "42"}, // a server named --json, as pflag reads it
+		{"--json", "42"}, {"42", "--json"}, {"--json", "job", "42", "--server=unix:///s.sock"},
 	} {
 		if !checkFastArgs(t, args) {
 			t.Errorf("FastArgs(%q) left a plain command line to the full command", args)
 		}
 	}
 	for _, args := range [][]string{
-		{}, {"job"}, {"--json", "42"}, {"-h"}, {"--help"}, {"42", "43"}, {"42,43"}, {"42_1"}, {"042"}, {"0"}, {"+42"},
+		{}, {"job"}, {"--json=true", "42"}, {"--json"}, {"-h"}, {"--help"}, {"42", "43"}, {"42,43"}, {"42_1"}, {"042"}, {"0"}, {"+42"},
 		{"--", "42"}, {"--server"}, {"-", "42"}, {"job", "job", "42"},
 	} {
 		if checkFastArgs(t, args) {
