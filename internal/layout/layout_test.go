@@ -41,7 +41,7 @@ var mayImport = map[string][]string{
 	"internal/ui/uitest":   {},
 	"internal/bench":       {"internal/client", "internal/apitype", "internal/rcq", "internal/store", "internal/dbtest", "internal/pgserver"},
 	"internal/daemon":      {"internal/rcq", "internal/apitype", "internal/config", "internal/store", "internal/pgserver", "internal/auth", "internal/api", "internal/sched", "internal/executor", "internal/events", "internal/ui", "internal/slurm", "internal/metrics"},
-	"internal/cli":         {"internal/client", "internal/client/thin", "internal/cli/exitcode", "internal/apitype", "internal/rcq", "internal/slurm"},
+	"internal/cli":         {"internal/client", "internal/client/thin", "internal/cli/exitcode", "internal/jsonappend", "internal/apitype", "internal/rcq", "internal/slurm"},
 	"internal/cli/...":     {"internal/cli/...", "internal/client", "internal/client/thin", "internal/jsonappend", "internal/jsonscan", "internal/apitype", "internal/rcq", "internal/slurm"},
 	"internal/faults":      {},
 	"internal/compat":      {},
