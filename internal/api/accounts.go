@@ -85,19 +85,6 @@ func (a *accounts) fresh(id rcq.UserID) *rcq.User {
 	return &u
 }
 
-type checkKey struct{}
-
-func withAccountCheck(ctx context.Context, c *rcq.AccountCheck) context.Context {
-	return context.WithValue(ctx, checkKey{}, c)
-}
-
-// accountCheck is what the request's statements must re-check of its
-// caller: nil when authentication read the account from the store.
-func accountCheck(r *http.Request) *rcq.AccountCheck {
-	c, _ := r.Context().Value(checkKey{}).(*rcq.AccountCheck)
-	return c
-}
-
 // rechecked runs op, and when the store refused op's account check (the
 // account changed, or the token was ended, since it was read), authenticates
 // the request afresh and runs op once more with the fresh caller and no
@@ -128,7 +115,7 @@ func (s *Server) reauthenticate(r *http.Request) (*http.Request, error) {
 // who the store's audit rows name (audit.go), what the access log notes,
 // and what handlers find with caller and accountCheck.
 func (s *Server) asCaller(r *http.Request, u *rcq.User, check *rcq.AccountCheck) *http.Request {
-	ctx := rcq.WithActor(withAccountCheck(r.Context(), check), s.actor(r, u))
+	ctx := rcq.WithActor(r.Context(), s.actor(r, u))
 	noteCaller(ctx, u)
-	return r.WithContext(withUser(ctx, u))
+	return r.WithContext(context.WithValue(ctx, callerKey{}, authenticated{user: u, check: check}))
 }

@@ -226,16 +226,27 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-type userKey struct{}
+// callerKey carries the request's authenticated caller (asCaller sets it).
+type callerKey struct{}
 
-func withUser(ctx context.Context, u *rcq.User) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
+// authenticated is who a request's authentication found, and what its
+// statements must re-check of them.
+type authenticated struct {
+	user  *rcq.User
+	check *rcq.AccountCheck // nil when authentication read the account from the store
 }
 
 // caller is the authenticated account of a request behind a User or Admin route.
 func caller(r *http.Request) *rcq.User {
-	u, _ := r.Context().Value(userKey{}).(*rcq.User)
-	return u
+	a, _ := r.Context().Value(callerKey{}).(authenticated)
+	return a.user
+}
+
+// accountCheck is what the request's statements must re-check of its
+// caller: nil when authentication read the account from the store.
+func accountCheck(r *http.Request) *rcq.AccountCheck {
+	a, _ := r.Context().Value(callerKey{}).(authenticated)
+	return a.check
 }
 
 // owner is the owner filter for the caller: their own id, or 0 for an admin
