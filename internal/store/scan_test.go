@@ -154,3 +154,58 @@ func TestCollectNamedFailedStatement(t *testing.T) {
 		}
 	}
 }
+
+// A reader that panics (a bug in a scan) must not keep its pool connection:
+// the panic goes on to the caller (rcqd's handler answers 500), and the
+// connection, left in the middle of a result, is closed rather than held for
+// good. Twice as many panics as the pool has connections, then a query:
+// with the connections held, the panics after the first few would wait for
+// one until their deadline instead of reaching the reader.
+func TestQueryPanicReleasesConnection(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	u, _, err := f.st.TokenUser(ctx, f.alice, "session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	max := int(f.st.PoolStats().Max)
+	for name, c := range map[string]*rcq.AccountCheck{
+		"unchecked": nil,
+		"checked":   {UserID: u.ID, RowVersion: u.RowVersion, TokenID: "session"},
+	} {
+		for i := range 2*max + 1 {
+			if r := panicking(ctx, f.st, c); r != "scan bug" {
+				t.Fatalf("%s: query %d: %v, want the reader's panic", name, i, r)
+			}
+		}
+		var n int
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := f.st.Query(qctx, c, `SELECT count(*) AS id FROM generate_series(1, 5)`, nil, func(rows pgx.Rows) error {
+			for rows.Next() {
+				if err := rows.Scan(&n); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		}); err != nil || n != 5 {
+			t.Errorf("%s: the query after the panics: n = %d, err = %v", name, n, err)
+		}
+	}
+}
+
+// panicking runs a query whose reader panics, and returns what it
+// recovered, or the query's error when the reader never ran.
+func panicking(ctx context.Context, st *store.Store, c *rcq.AccountCheck) (r any) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			r = p
+		}
+	}()
+	return st.Query(ctx, c, `SELECT g AS id FROM generate_series(1, 3) g`, nil, func(rows pgx.Rows) error {
+		rows.Next()
+		panic("scan bug")
+	})
+}
