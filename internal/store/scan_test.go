@@ -134,19 +134,9 @@ func show(vs ...any) string {
 func TestCollectNamedFailedStatement(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	u, _, err := f.st.TokenUser(ctx, f.alice, "session")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type row struct {
-		ID int64 `db:"id"`
-	}
-	for name, c := range map[string]*rcq.AccountCheck{
-		"unchecked": nil,
-		"checked":   {UserID: u.ID, RowVersion: u.RowVersion, TokenID: "session"},
-	} {
+	for name, c := range queryPaths(t, f) {
 		err := f.st.Query(ctx, c, `SELECT 1 / $1::bigint AS id`, []any{0}, func(rows pgx.Rows) error {
-			_, err := store.CollectNamed(rows, func(r *row) row { return *r })
+			_, err := store.CollectNamed(rows, idOf)
 			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "division by zero") {
@@ -164,32 +154,21 @@ func TestCollectNamedFailedStatement(t *testing.T) {
 func TestQueryPanicReleasesConnection(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	u, _, err := f.st.TokenUser(ctx, f.alice, "session")
-	if err != nil {
-		t.Fatal(err)
-	}
 	max := int(f.st.PoolStats().Max)
-	for name, c := range map[string]*rcq.AccountCheck{
-		"unchecked": nil,
-		"checked":   {UserID: u.ID, RowVersion: u.RowVersion, TokenID: "session"},
-	} {
+	for name, c := range queryPaths(t, f) {
 		for i := range 2*max + 1 {
 			if r := panicking(ctx, f.st, c); r != "scan bug" {
 				t.Fatalf("%s: query %d: %v, want the reader's panic", name, i, r)
 			}
 		}
-		var n int
+		var ids []int64
 		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if err := f.st.Query(qctx, c, `SELECT count(*) AS id FROM generate_series(1, 5)`, nil, func(rows pgx.Rows) error {
-			for rows.Next() {
-				if err := rows.Scan(&n); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
-		}); err != nil || n != 5 {
-			t.Errorf("%s: the query after the panics: n = %d, err = %v", name, n, err)
+		if err := f.st.Query(qctx, c, `SELECT count(*) AS id FROM generate_series(1, 5)`, nil, func(rows pgx.Rows) (err error) {
+			ids, err = store.CollectNamed(rows, idOf)
+			return err
+		}); err != nil || len(ids) != 1 || ids[0] != 5 {
+			t.Errorf("%s: the query after the panics: %v, err = %v", name, ids, err)
 		}
 	}
 }
@@ -209,3 +188,24 @@ func panicking(ctx context.Context, st *store.Store, c *rcq.AccountCheck) (r any
 		panic("scan bug")
 	})
 }
+
+// queryPaths are the two ways Store.query runs a statement: unchecked, and
+// after the account check of alice's session.
+func queryPaths(t *testing.T, f *fixture) map[string]*rcq.AccountCheck {
+	t.Helper()
+	u, _, err := f.st.TokenUser(ctxT(t), f.alice, "session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]*rcq.AccountCheck{
+		"unchecked": nil,
+		"checked":   {UserID: u.ID, RowVersion: u.RowVersion, TokenID: "session"},
+	}
+}
+
+// idRow is a row of one id column.
+type idRow struct {
+	ID int64 `db:"id"`
+}
+
+func idOf(r *idRow) int64 { return r.ID }
