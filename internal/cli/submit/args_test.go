@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/cli/clitest"
-	"github.com/rcq-project/rcq/internal/cli/submit/plan"
+	"github.com/rcq-project/rcq/internal/cli/submit/argv"
 )
 
 // fullCommand parses args with the full rcq-submit command (cobra and
-// pflag, stopped before the run): the reference plan.ParseArgs is held to.
+// pflag, stopped before the run): the reference argv.Parse is held to.
 func fullCommand(t *testing.T, args []string) (opts *Options, server string, code int) {
 	t.Helper()
 	e := clitest.NewEnv(t, "rcq-submit", "unix:///nowhere.sock")
@@ -23,26 +23,26 @@ func fullCommand(t *testing.T, args []string) (opts *Options, server string, cod
 	return opts, server, code
 }
 
-// checkAgrees fails when plan.ParseArgs accepts args and reads them
-// otherwise than the full command does; it returns ParseArgs's ok.
+// checkAgrees fails when argv.Parse accepts args and reads them
+// otherwise than the full command does; it returns argv.Parse's ok.
 func checkAgrees(t *testing.T, args []string) bool {
 	t.Helper()
-	a, ok := plan.ParseArgs(args)
+	a, ok := argv.Parse(args)
 	if !ok {
 		return false
 	}
 	opts, server, code := fullCommand(t, args)
 	if code != 0 || opts == nil {
-		t.Fatalf("ParseArgs(%q) accepted what the full command refuses (exit %d)", args, code)
+		t.Fatalf("argv.Parse(%q) accepted what the full command refuses (exit %d)", args, code)
 	}
 	if !maps.Equal(a.CmdLine, opts.CmdLine) {
-		t.Errorf("ParseArgs(%q): options %v, the full command's %v", args, a.CmdLine, opts.CmdLine)
+		t.Errorf("argv.Parse(%q): options %v, the full command's %v", args, a.CmdLine, opts.CmdLine)
 	}
 	if !slices.Equal(a.Rest, opts.Args) {
-		t.Errorf("ParseArgs(%q): script and arguments %q, the full command's %q", args, a.Rest, opts.Args)
+		t.Errorf("argv.Parse(%q): script and arguments %q, the full command's %q", args, a.Rest, opts.Args)
 	}
 	if a.Server != server {
-		t.Errorf("ParseArgs(%q): server %q, the full command's %q", args, a.Server, server)
+		t.Errorf("argv.Parse(%q): server %q, the full command's %q", args, a.Server, server)
 	}
 	return true
 }
@@ -77,7 +77,7 @@ func TestParseArgsAgreesWithTheFullCommand(t *testing.T) {
 	}
 	for _, args := range read {
 		if !checkAgrees(t, args) {
-			t.Errorf("ParseArgs(%q) left a usual command line to the full command", args)
+			t.Errorf("argv.Parse(%q) left a usual command line to the full command", args)
 		}
 	}
 	left := [][]string{
@@ -90,12 +90,12 @@ func TestParseArgsAgreesWithTheFullCommand(t *testing.T) {
 	}
 	for _, args := range left {
 		if checkAgrees(t, args) {
-			t.Errorf("ParseArgs(%q) = ok; want it left to the full command", args)
+			t.Errorf("argv.Parse(%q) = ok; want it left to the full command", args)
 		}
 	}
 }
 
-// FuzzParseArgs: whatever ParseArgs accepts, the full command reads alike.
+// FuzzParseArgs: whatever argv.Parse accepts, the full command reads alike.
 // The input is the command line, one word per line.
 func FuzzParseArgs(f *testing.F) {
 	for _, seed := range []string{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli/fastpath"
+	"github.com/rcq-project/rcq/internal/cli/submit/argv"
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -21,7 +22,7 @@ import (
 // and prints what rcq-submit prints. handled is false when it sent nothing
 // and left the whole command to the full implementation.
 func Fast(name string, args []string) (code int, handled bool) {
-	a, ok := ParseArgs(args)
+	a, ok := argv.Parse(args)
 	if !ok {
 		return 0, false
 	}

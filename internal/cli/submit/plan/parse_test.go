@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rcq-project/rcq/internal/cli/submit/argv"
 )
 
 func TestParseTime(t *testing.T) {
@@ -195,8 +197,8 @@ func TestFromDirectives(t *testing.T) {
 		t.Errorf("settings = %+v", s)
 	}
 	// Slurm's options rcq-submit knows are read from #SBATCH lines (an
-	// optional value left out is optionalSet), never from #RCQ lines.
-	if s["partition"].value != "rcq" || s["exclusive"].value != optionalSet {
+	// optional value left out is argv.OptionalSet), never from #RCQ lines.
+	if s["partition"].value != "rcq" || s["exclusive"].value != argv.OptionalSet {
 		t.Errorf("partition %+v, exclusive %+v", s["partition"], s["exclusive"])
 	}
 	if s["job-name"].source != "#RCQ --job-name (line 8)" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli/exitcode"
+	"github.com/rcq-project/rcq/internal/cli/submit/argv"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -343,8 +344,8 @@ func AsOptionError(err error) error {
 // every option, rcq's first, then Slurm's, wrapped like the rest.
 func InputVariables() string {
 	var ours, slurm []string
-	for _, o := range options {
-		for _, v := range o.env {
+	for _, o := range argv.All() {
+		for _, v := range o.Env {
 			if strings.HasPrefix(v, "SBATCH_") {
 				slurm = append(slurm, v)
 			} else {
