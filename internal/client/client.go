@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -217,7 +218,21 @@ func pathOnly(p string) string {
 // decodeError rebuilds an *rcq.Error from an error response.
 func decodeError(resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return thin.ErrorFromBody(resp.StatusCode, raw)
+	return ErrorFromBody(resp.StatusCode, raw)
+}
+
+// ErrorFromBody rebuilds an *rcq.Error from an error response's status and
+// body (its first 64 KiB): the Kind from the status, the code and message
+// from rcqd's JSON (thin.ReadError), or the status's text when the body is
+// not rcqd's.
+func ErrorFromBody(status int, raw []byte) error {
+	kind := apitype.KindForStatus(status)
+	e := thin.ReadError(status, raw)
+	code := e.Code
+	if code == "" {
+		code = kind.String()
+	}
+	return &rcq.Error{Kind: kind, Code: code, Msg: e.Msg}
 }
 
 // IsAuthError reports whether err means the token is missing, expired or

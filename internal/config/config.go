@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/rcq-project/rcq/internal/paths"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
 
@@ -446,13 +447,13 @@ func (c *Config) resolve(lookup func(string) (string, bool)) error {
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
 
 	if c.StateDir == "" {
-		c.StateDir = rcq.DefaultStateDir(lookup, c.root)
+		c.StateDir = paths.DefaultStateDir(lookup, c.root)
 		if c.StateDir == "" {
 			return errors.New("state_dir: neither HOME nor XDG_STATE_HOME is set: set --state-dir or RCQ_STATE_DIR")
 		}
 	}
 	if c.Listen.Socket == "" {
-		c.Listen.Socket = rcq.DefaultSocket(lookup, c.root, c.StateDir)
+		c.Listen.Socket = paths.DefaultSocket(lookup, c.root, c.StateDir)
 	}
 	if !c.root {
 		// Personal mode: every job runs as rcqd's user, so only that user may

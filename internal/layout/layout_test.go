@@ -21,7 +21,7 @@ const module = "github.com/rcq-project/rcq/"
 var mayImport = map[string][]string{
 	"internal/rcq":         {},
 	"internal/apitype":     {"internal/rcq"},
-	"internal/config":      {"internal/rcq"},
+	"internal/config":      {"internal/rcq", "internal/paths"},
 	"internal/store":       {"internal/rcq"},
 	"internal/pgserver":    {},
 	"internal/dbtest":      {"internal/pgserver", "internal/store"},
@@ -30,7 +30,8 @@ var mayImport = map[string][]string{
 	"internal/sched":       {"internal/rcq"},
 	"internal/executor":    {"internal/rcq"},
 	"internal/client":      {"internal/apitype", "internal/rcq", "internal/client/thin"},
-	"internal/client/thin": {"internal/apitype", "internal/rcq", "internal/jsonscan"},
+	"internal/client/thin": {"internal/apitype", "internal/rcq", "internal/jsonscan", "internal/paths"},
+	"internal/paths":       {},
 	"internal/jsonappend":  {},
 	"internal/jsonscan":    {},
 	"internal/metrics":     {"internal/rcq", "internal/sched", "internal/store"},
@@ -153,6 +154,24 @@ func TestCommandsNeverLinkTheServer(t *testing.T) {
 					t.Errorf("%s links %s: command-line binaries talk to rcqd through the API only", rel, never)
 					break
 				}
+			}
+		}
+	}
+}
+
+// leanStartup is what rcq-submit's start-up path (internal/cli/submit/send)
+// must not link, directly or not: package initialisation and a larger binary
+// that cost every submit half a millisecond before main ran
+// (docs/performance.md, "Ninth session"), and the packages that bring them.
+var leanStartup = []string{"fmt", "encoding/json", "reflect", "context", "net", "internal/rcq", "internal/apitype", "internal/cli/submit/plan"}
+
+func TestStartupPathIsLean(t *testing.T) {
+	t.Parallel()
+	deps := goList(t, "-deps", "./cmd/rcq-submit")
+	for _, never := range leanStartup {
+		for _, dep := range deps {
+			if strings.TrimPrefix(dep, module) == never {
+				t.Errorf("cmd/rcq-submit links %s: its start-up path links only what a Go program needs to start and rcq's leaf packages", never)
 			}
 		}
 	}

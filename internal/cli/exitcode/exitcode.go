@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -81,4 +82,18 @@ func Of(ctx context.Context, err error) (int, string) {
 		return Auth, "session expired: run rcq-login"
 	}
 	return Failure, err.Error()
+}
+
+// Fail prints err as the full commands do (cli.Run), for the start-up paths: one line prefixed with
+// name, and for a usage error the pointer to --help; it returns the exit
+// code.
+func Fail(name string, err error) int {
+	code, msg := Of(context.Background(), err)
+	if msg != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, msg)
+	}
+	if code == Usage {
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", name)
+	}
+	return code
 }

@@ -1,7 +1,8 @@
 // Package fastpath is the start-up path of rcq-submit and rcq-show: their
 // one request sent over the local rcqd's Unix socket by a process that links
 // neither cobra nor net/http (internal/client/thin), which is most of what
-// these commands spent before (docs/performance.md, issue 12).
+// these commands spent before (docs/performance.md, issue 12). It links
+// neither fmt nor encoding/json either, for rcq-submit's (package send).
 //
 // It handles only the plain case: everything the full command does
 // differently (help, completion, another server than a Unix socket, any
@@ -14,18 +15,19 @@
 package fastpath
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/rcq-project/rcq/internal/cli/exitcode"
 	"github.com/rcq-project/rcq/internal/client/thin"
 )
+
+// failure is exitcode.Failure: this package links neither exitcode nor fmt,
+// which rcq-submit's start-up path must not (TestFailureIsExitcodes).
+const failure = 1
 
 // Target is where to send the request and with which token.
 type Target struct {
@@ -49,7 +51,7 @@ func Resolve(serverFlag string) (t Target, ok bool) {
 	if err != nil {
 		return t, false
 	}
-	creds, err := thin.LoadCredentials(path)
+	creds, err := thin.LoadCredentials(path, nil) // another form: the full command reads it
 	switch {
 	case errors.Is(err, thin.ErrNoCredentials):
 		creds = nil
@@ -90,13 +92,13 @@ func Fallback(name string) int {
 		rcqPath = onPath("rcq")
 	}
 	if rcqPath == "" {
-		fmt.Fprintf(os.Stderr, "%s: the rcq program is needed for this (it is installed with %s): not found next to %s nor on PATH\n", name, name, name)
-		return exitcode.Failure
+		os.Stderr.WriteString(name + ": the rcq program is needed for this (it is installed with " + name + "): not found next to " + name + " nor on PATH\n")
+		return failure
 	}
 	argv := append([]string{name}, os.Args[1:]...)
 	err := syscall.Exec(rcqPath, argv, os.Environ())
-	fmt.Fprintf(os.Stderr, "%s: run %s: %v\n", name, rcqPath, err)
-	return exitcode.Failure
+	os.Stderr.WriteString(name + ": run " + rcqPath + ": " + err.Error() + "\n")
+	return failure
 }
 
 // onPath is the first executable file named name in $PATH's absolute
@@ -114,20 +116,6 @@ func onPath(name string) string {
 		}
 	}
 	return ""
-}
-
-// Fail prints err as the full commands do (cli.Run): one line prefixed with
-// name, and for a usage error the pointer to --help; it returns the exit
-// code.
-func Fail(name string, err error) int {
-	code, msg := exitcode.Of(context.Background(), err)
-	if msg != "" {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, msg)
-	}
-	if code == exitcode.Usage {
-		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", name)
-	}
-	return code
 }
 
 // Header is the header lines every request of the commands carries

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rcq-project/rcq/internal/cli/exitcode"
 )
 
 // TestOnPath finds what exec.LookPath finds: the first executable regular
@@ -35,5 +37,11 @@ func TestOnPath(t *testing.T) {
 		if got := onPath("rcq"); got != tc.want {
 			t.Errorf("PATH=%s: onPath = %q, want %q", tc.path, got, tc.want)
 		}
+	}
+}
+
+func TestFailureIsExitcodes(t *testing.T) {
+	if failure != exitcode.Failure {
+		t.Errorf("failure = %d, exitcode.Failure = %d", failure, exitcode.Failure)
 	}
 }

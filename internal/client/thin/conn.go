@@ -1,9 +1,6 @@
 package thin
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // ConnError says rcqd could not be reached at all: nothing was answered.
 type ConnError struct {
@@ -21,7 +18,7 @@ func (e *ConnError) Error() string {
 	if len(e.Tried) > 1 {
 		where = strings.Join(e.Tried, " or ")
 	}
-	return fmt.Sprintf("cannot reach rcqd at %s: is it running? Start it with: rcqd", where)
+	return "cannot reach rcqd at " + where + ": is it running? Start it with: rcqd"
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }

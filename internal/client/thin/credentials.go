@@ -1,13 +1,13 @@
 package thin
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rcq-project/rcq/internal/jsonscan"
@@ -40,7 +40,7 @@ func CredentialsPathFrom(getenv func(string) string, home func() (string, error)
 	}
 	h, err := home()
 	if err != nil || h == "" {
-		return "", fmt.Errorf("find the credentials file: no home directory and no XDG_CONFIG_HOME")
+		return "", errors.New("find the credentials file: no home directory and no XDG_CONFIG_HOME")
 	}
 	return filepath.Join(h, ".config", "rcq", "credentials"), nil
 }
@@ -55,35 +55,43 @@ type PermissionError struct {
 }
 
 func (e *PermissionError) Error() string {
-	return fmt.Sprintf("%s is readable by other users (mode %04o): fix it with: chmod 600 %s", e.Path, e.Mode.Perm(), e.Path)
+	mode := strconv.FormatUint(uint64(e.Mode.Perm()), 8)
+	mode = strings.Repeat("0", 4-len(mode)) + mode
+	return e.Path + " is readable by other users (mode " + mode + "): fix it with: chmod 600 " + e.Path
 }
 
 // LoadCredentials reads the credentials file at path. A missing file gives
 // ErrNoCredentials; a file readable by group or others gives a *PermissionError
-// and is not read.
-func LoadCredentials(path string) (*Credentials, error) {
+// and is not read. The file rcq-login writes (a flat object of plain
+// strings) is read here; any other shape (escapes, other keys or spellings)
+// is left to decode, encoding/json's Unmarshal for the full commands (so the
+// result is always encoding/json's: TestDecodeCredentialsMatchesEncodingJSON),
+// or refused when decode is nil: the start-up paths link no encoding/json,
+// whose package initialisation cost each start more than the rest of reading
+// the file, and leave such a file to the full command.
+func LoadCredentials(path string, decode func([]byte, any) error) (*Credentials, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoCredentials
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read credentials: %w", err)
+		return nil, &prefixed{"read credentials", err, ""}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("read credentials: %w", err)
+		return nil, &prefixed{"read credentials", err, ""}
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, &PermissionError{Path: path, Mode: st.Mode()}
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("read credentials: %w", err)
+		return nil, &prefixed{"read credentials", err, ""}
 	}
 	var c Credentials
-	if err := decodeCredentials(data, &c); err != nil {
-		return nil, fmt.Errorf("read credentials %s: %w: run rcq-login again", path, err)
+	if err := decodeCredentials(data, &c, decode); err != nil {
+		return nil, &prefixed{"read credentials " + path, err, "run rcq-login again"}
 	}
 	if c.Token == "" {
 		return nil, ErrNoCredentials
@@ -91,19 +99,38 @@ func LoadCredentials(path string) (*Credentials, error) {
 	return &c, nil
 }
 
-// decodeCredentials is json.Unmarshal of the credentials file into c. The
-// file rcq-login writes (a flat object of plain strings) is read without
-// encoding/json's reflection, whose first use cost each start of rcq-submit
-// and rcq-show more than the rest of reading the file; any other shape
-// (escapes, other keys, other spellings) is left to encoding/json, so the
-// result is always encoding/json's (TestDecodeCredentialsMatchesEncodingJSON).
-func decodeCredentials(data []byte, c *Credentials) error {
+// errNotPlain: the credentials are not in the form rcq-login writes, and
+// the caller reads no other.
+var errNotPlain = errors.New("not the form rcq-login writes")
+
+// decodeCredentials reads data into c: plainCredentials, else decode
+// (errNotPlain when decode is nil).
+func decodeCredentials(data []byte, c *Credentials, decode func([]byte, any) error) error {
 	if plainCredentials(data, c) {
 		return nil
 	}
+	if decode == nil {
+		return errNotPlain
+	}
 	*c = Credentials{}
-	return json.Unmarshal(data, c)
+	return decode(data, c)
 }
+
+// prefixed is fmt.Errorf("prefix: %w: suffix", err) (no suffix when it is
+// ""), without linking fmt.
+type prefixed struct {
+	prefix string
+	err    error
+	suffix string
+}
+
+func (e *prefixed) Error() string {
+	if e.suffix == "" {
+		return e.prefix + ": " + e.err.Error()
+	}
+	return e.prefix + ": " + e.err.Error() + ": " + e.suffix
+}
+func (e *prefixed) Unwrap() error { return e.err }
 
 // plainCredentials decodes data into c when it is a flat object whose
 // members are Credentials' keys spelled as tagged, each once, with ASCII
@@ -146,52 +173,4 @@ func plainCredentials(data []byte, c *Credentials) bool {
 	}
 	*c = out
 	return true
-}
-
-// SaveCredentials writes c to path atomically: the directory is created (or
-// tightened) to 0700 and the file is 0600 whatever the umask.
-func SaveCredentials(path string, c *Credentials) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".credentials-*")
-	if err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	return nil
-}
-
-// RemoveCredentials deletes the credentials file; a missing file is not an error.
-func RemoveCredentials(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove credentials: %w", err)
-	}
-	return nil
 }

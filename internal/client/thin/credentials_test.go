@@ -24,7 +24,7 @@ func TestDecodeCredentialsMatchesEncodingJSON(t *testing.T) {
 		`{"token":"t",}`, `{"token":"t"} x`, `{"token" "t"}`, `{"token":"t"`, ``, `[]`, `{"token":"t` + "\x01" + `"}`,
 	} {
 		var fast, slow Credentials
-		fastErr := decodeCredentials([]byte(in), &fast)
+		fastErr := decodeCredentials([]byte(in), &fast, json.Unmarshal)
 		slowErr := json.Unmarshal([]byte(in), &slow)
 		if (fastErr == nil) != (slowErr == nil) || !reflect.DeepEqual(fast, slow) {
 			t.Errorf("%q: decodeCredentials %+v, %v; encoding/json %+v, %v", in, fast, fastErr, slow, slowErr)
@@ -37,7 +37,7 @@ func FuzzDecodeCredentials(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var fast, slow Credentials
-		fastErr := decodeCredentials(in, &fast)
+		fastErr := decodeCredentials(in, &fast, json.Unmarshal)
 		slowErr := json.Unmarshal(in, &slow)
 		if (fastErr == nil) != (slowErr == nil) || !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("%q: decodeCredentials %+v, %v; encoding/json %+v, %v", in, fast, fastErr, slow, slowErr)

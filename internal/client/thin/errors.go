@@ -1,36 +1,81 @@
 package thin
 
 import (
-	"encoding/json"
 	"strings"
 
-	"github.com/rcq-project/rcq/internal/apitype"
-	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/jsonscan"
 )
 
-// ErrorFromBody rebuilds an *rcq.Error from an error response's status and
-// body (its first 64 KiB): the Kind from the status, the code and message
-// from rcqd's JSON, or the status's text when the body is not rcqd's.
-func ErrorFromBody(status int, raw []byte) error {
-	kind := apitype.KindForStatus(status)
-	var body apitype.ErrorBody
-	if err := json.Unmarshal(raw, &body); err != nil || body.Error == "" {
+// BodyError is an error answer of rcqd: its status, and the code and
+// message of its JSON body, or the status's text when the body is not
+// rcqd's. internal/client makes an *rcq.Error of it (the Kind from the
+// status); the start-up paths print it.
+type BodyError struct {
+	Status int
+	Code   string // "" when the body said none
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// ReadError reads an error response's status and body (its first 64 KiB).
+// rcqd's body is a flat object of strings, {"error", "code", "request_id"};
+// any other body (or one with a string encoding/json would repair: invalid
+// UTF-8, a surrogate escape) is shown as its text when that is one short
+// line, else as the status's text.
+func ReadError(status int, raw []byte) *BodyError {
+	msg, code, requestID, ok := errorMembers(raw)
+	if !ok || msg == "" {
 		msg := strings.TrimSpace(string(raw))
 		if msg == "" || len(msg) > 200 || strings.ContainsAny(msg, "\n<") {
 			msg = statusText(status)
 		}
-		return &rcq.Error{Kind: kind, Code: kind.String(), Msg: strings.ToLower(msg)}
+		return &BodyError{Status: status, Msg: strings.ToLower(msg)}
 	}
-	code := body.Code
-	if code == "" {
-		code = kind.String()
-	}
-	msg := body.Error
-	if status >= 500 && body.RequestID != "" {
+	if status >= 500 && requestID != "" {
 		// rcqd logged the cause under this id: the user quotes it to the operator.
-		msg += " (request id " + body.RequestID + ")"
+		msg += " (request id " + requestID + ")"
 	}
-	return &rcq.Error{Kind: kind, Code: code, Msg: msg}
+	return &BodyError{Status: status, Code: code, Msg: msg}
+}
+
+// errorMembers reads rcqd's error body, a JSON object: the strings "error", "code" and
+// "request_id" (in any case) are returned decoded as encoding/json decodes
+// them.
+func errorMembers(raw []byte) (msg, code, requestID string, ok bool) {
+	s := jsonscan.Scanner{B: raw}
+	var key string
+	ok = s.Members(func(k []byte, _ bool) bool {
+		key, ok = jsonscan.Unquote(k)
+		key = strings.ToLower(key) // encoding/json matches keys so
+		return ok
+	}, func() bool {
+		var dst *string
+		switch key {
+		case "error":
+			dst = &msg
+		case "code":
+			dst = &code
+		case "request_id":
+			dst = &requestID
+		}
+		switch s.Peek() {
+		case '"':
+			v, _, ok := s.String()
+			if !ok {
+				return false
+			}
+			text, ok := jsonscan.Unquote(v)
+			if dst != nil {
+				*dst = text
+			}
+			return ok
+		case 'n':
+			return s.Literal("null") // leaves a string as it was, as encoding/json does
+		}
+		return dst == nil && skipValue(&s)
+	})
+	return msg, code, requestID, ok && s.End()
 }
 
 // statusText is net/http's StatusText for the statuses a proxy in front of
@@ -69,4 +114,25 @@ func statusText(code int) string {
 		return "Gateway Timeout"
 	}
 	return ""
+}
+
+// skipValue takes any one JSON value.
+func skipValue(s *jsonscan.Scanner) bool {
+	switch s.Peek() {
+	case '"':
+		_, _, ok := s.String()
+		return ok
+	case '{':
+		return s.Members(func([]byte, bool) bool { return true }, func() bool { return skipValue(s) })
+	case '[':
+		return s.Elements(func() bool { return skipValue(s) })
+	case 't':
+		return s.Literal("true")
+	case 'f':
+		return s.Literal("false")
+	case 'n':
+		return s.Literal("null")
+	}
+	_, _, ok := s.Number()
+	return ok
 }

@@ -12,7 +12,6 @@ package thin
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -256,4 +255,6 @@ func SocketPath(server string) (string, bool) {
 	return path, ok && strings.HasPrefix(path, "/")
 }
 
-func (r *Response) String() string { return fmt.Sprintf("%d (%d bytes)", r.Status, len(r.Body)) }
+func (r *Response) String() string {
+	return strconv.Itoa(r.Status) + " (" + strconv.Itoa(len(r.Body)) + " bytes)"
+}

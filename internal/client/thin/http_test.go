@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/client/thin"
-	"github.com/rcq-project/rcq/internal/rcq"
 )
 
 // serve runs h on a Unix socket (net/http's server, as rcqd's) and returns
@@ -60,9 +59,8 @@ func TestDoSendsTheRequestAndReadsEveryBodyForm(t *testing.T) {
 	if err != nil || resp.Status != 404 {
 		t.Fatalf("404: %v, %v", err, resp)
 	}
-	var e *rcq.Error
-	if err := thin.ErrorFromBody(resp.Status, resp.Body); !errors.As(err, &e) || e.Kind != rcq.KindNotFound || e.Code != "job_not_found" || e.Msg != "job 7 not found" {
-		t.Fatalf("ErrorFromBody = %#v", err)
+	if e := thin.ReadError(resp.Status, resp.Body); e.Status != 404 || e.Code != "job_not_found" || e.Msg != "job 7 not found" {
+		t.Fatalf("ReadError = %#v", e)
 	}
 }
 

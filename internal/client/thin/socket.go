@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rcq-project/rcq/internal/rcq"
+	"github.com/rcq-project/rcq/internal/paths"
 )
 
 // DefaultSockets are the Unix sockets the commands look for when no server
@@ -13,7 +13,7 @@ import (
 //
 //   - $RCQ_SOCKET when set (rcqd's own variable), and then only it;
 //   - the socket a personal rcqd of this user listens on by default (rcqd
-//     computes it with the same rcq.DefaultSocket and rcq.DefaultStateDir):
+//     computes it with the same paths.DefaultSocket and paths.DefaultStateDir):
 //     $XDG_RUNTIME_DIR/rcq/rcqd.sock, else <state dir>/rcqd.sock, the state
 //     dir being $RCQ_STATE_DIR, $XDG_STATE_HOME/rcq or ~/.local/state/rcq;
 //     /run/rcq/rcqd.sock when running as root;
@@ -52,13 +52,13 @@ func DefaultSocketsFrom(lookupEnv func(string) (string, bool), root bool) []stri
 	}
 	stateDir := abs("RCQ_STATE_DIR")
 	if stateDir == "" {
-		stateDir = rcq.DefaultStateDir(lookupEnv, root)
+		stateDir = paths.DefaultStateDir(lookupEnv, root)
 	}
-	s := rcq.DefaultSocket(lookupEnv, root, stateDir)
-	if s == "" || s == rcq.SystemSocket {
-		return []string{rcq.SystemSocket}
+	s := paths.DefaultSocket(lookupEnv, root, stateDir)
+	if s == "" || s == paths.SystemSocket {
+		return []string{paths.SystemSocket}
 	}
-	return []string{s, rcq.SystemSocket}
+	return []string{s, paths.SystemSocket}
 }
 
 // DefaultServer is DefaultSocket as a server address: unix:///path.

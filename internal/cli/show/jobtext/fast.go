@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rcq-project/rcq/internal/cli/exitcode"
 	"github.com/rcq-project/rcq/internal/cli/fastpath"
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/jsonappend"
@@ -44,7 +45,7 @@ func Fast(name string, args []string) (code int, handled bool) {
 		out = b.String()
 	}
 	if _, err := os.Stdout.WriteString(out); err != nil {
-		return fastpath.Fail(name, err), true
+		return exitcode.Fail(name, err), true
 	}
 	return 0, true
 }

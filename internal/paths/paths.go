@@ -1,4 +1,9 @@
-package rcq
+// Package paths is where rcqd keeps its state and listens when nothing is
+// configured. rcqd (internal/config) and the commands (internal/client/thin)
+// both read it, so a command finds the socket of a daemon it never talked
+// to; it links only path/filepath and strings, for the commands' start-up
+// path.
+package paths
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package rcq
+package paths
 
 import "testing"
 
