@@ -63,3 +63,30 @@ func TestFastPathLinksNoHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitStartupIsLean keeps rcq-submit's start-up path
+// (internal/cli/submit/send) to what a Go program needs to start and rcq's
+// leaf packages: fmt, encoding/json (with reflect) and context, with the
+// domain packages that bring them, cost every submit half a millisecond of
+// package initialisation before main ran (docs/performance.md, "Ninth
+// session").
+func TestSubmitStartupIsLean(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Skipf("go env: %v", err)
+	}
+	dir := filepath.Dir(strings.TrimSpace(string(root)))
+	out, err := exec.Command("go", "list", "-C", dir, "-deps", "./cmd/rcq-submit").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		switch strings.TrimPrefix(d, "github.com/rcq-project/rcq/") {
+		case "fmt", "encoding/json", "reflect", "context", "internal/rcq", "internal/apitype", "internal/cli/submit/plan", "internal/cli/exitcode":
+			t.Errorf("cmd/rcq-submit links %s", d)
+		}
+	}
+}

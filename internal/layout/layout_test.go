@@ -158,21 +158,3 @@ func TestCommandsNeverLinkTheServer(t *testing.T) {
 		}
 	}
 }
-
-// leanStartup is what rcq-submit's start-up path (internal/cli/submit/send)
-// must not link, directly or not: package initialisation and a larger binary
-// that cost every submit half a millisecond before main ran
-// (docs/performance.md, "Ninth session"), and the packages that bring them.
-var leanStartup = []string{"fmt", "encoding/json", "reflect", "context", "net", "internal/rcq", "internal/apitype", "internal/cli/submit/plan"}
-
-func TestStartupPathIsLean(t *testing.T) {
-	t.Parallel()
-	deps := goList(t, "-deps", "./cmd/rcq-submit")
-	for _, never := range leanStartup {
-		for _, dep := range deps {
-			if strings.TrimPrefix(dep, module) == never {
-				t.Errorf("cmd/rcq-submit links %s: its start-up path links only what a Go program needs to start and rcq's leaf packages", never)
-			}
-		}
-	}
-}
