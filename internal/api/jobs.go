@@ -119,9 +119,9 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 {
-		return &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid_idempotency_key", Msg: "Idempotency-Key: must be at most 255 characters"}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
 	}
 	if ok, _ := strconv.ParseBool(r.URL.Query().Get("test_only")); ok {
 		r, err := s.reauthenticate(r)
@@ -134,18 +134,39 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.testOnly(w, r, j)
 	}
+	resp, err := s.createJob(w, r, &req, key)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// idempotencyKey is the request's Idempotency-Key header, "" for none.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return "", &rcq.Error{Kind: rcq.KindInvalid, Code: "invalid_idempotency_key", Msg: "Idempotency-Key: must be at most 255 characters"}
+	}
+	return key, nil
+}
+
+// createJob stores req as the caller's job, under key when there is one
+// (a repeat of a stored key stores nothing and sets Idempotent-Replayed),
+// and returns POST /api/jobs's answer for it.
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request, req *apitype.SubmitRequest, key string) (apitype.SubmitResponse, error) {
 	var j *rcq.Job
 	var id rcq.JobID
 	var replayed bool
 	err := s.rechecked(r, func(r *http.Request) (err error) {
-		if j, err = s.newJob(r.Context(), caller(r), &req, s.checkFits); err != nil {
+		if j, err = s.newJob(r.Context(), caller(r), req, s.checkFits); err != nil {
 			return err
 		}
 		id, replayed, err = s.Store.CreateJobChecked(r.Context(), accountCheck(r), j, key)
 		return err
 	})
 	if err != nil {
-		return err
+		return apitype.SubmitResponse{}, err
 	}
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -156,8 +177,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if j.Array != nil {
 		resp.Message, resp.ArrayTaskCount = "Job array submitted successfully", j.Array.Count
 	}
-	writeJSON(w, http.StatusCreated, resp)
-	return nil
+	return resp, nil
 }
 
 func (s *Server) testOnly(w http.ResponseWriter, r *http.Request, j *rcq.Job) error {

@@ -71,6 +71,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/auth/token", Policy: User, UnixOnly: true, handle: s.issueToken},
 
 		{Method: "POST", Pattern: "/api/jobs", Policy: User, MaxBody: submitBody, Rechecked: true, handle: s.submitJob},
+		{Method: "POST", Pattern: "/api/jobs/command", Policy: User, MaxBody: submitBody, Rechecked: true, handle: s.submitCommand},
 		{Method: "POST", Pattern: "/api/jobs/batch", Policy: User, MaxBody: batchMaxBody, handle: s.submitBatch},
 		{Method: "POST", Pattern: "/api/jobs/cancel", Policy: User, MaxBody: cancelMaxBody, handle: s.cancelJobs},
 		{Method: "GET", Pattern: "/api/jobs", Policy: User, handle: s.listJobs},

@@ -184,6 +184,40 @@ type SubmitResponse struct {
 	ReasonDetail string `json:"reason_detail,omitempty"`
 }
 
+// CommandSubmitRequest is POST /api/jobs/command: a command line of
+// rcq-submit or sbatch, which rcqd reads as the command itself reads it.
+type CommandSubmitRequest struct {
+	// Program is "rcq-submit" or "sbatch" (Slurm's refusals instead of
+	// warnings).
+	Program string `json:"program"`
+	// Args is the command line after the program's name.
+	Args []string `json:"args,omitempty"`
+	// Env is the submitting process's environment, NAME=value entries: its
+	// RCQ_* and SBATCH_* input variables, and --export's source.
+	Env []string `json:"env,omitempty"`
+	// WorkingDir is the submitting process's directory: absolute.
+	WorkingDir string `json:"working_dir"`
+	// Umask is the submitting process's umask, octal ("0022"); empty is
+	// the default, as in SubmitRequest.
+	Umask string `json:"umask,omitempty"`
+	// Script is the content of the script file Args names, or the script
+	// the command reads from standard input; none with --wrap. rcqd opens
+	// no file the request names.
+	Script string `json:"script,omitempty"`
+}
+
+// CommandSubmitResponse answers POST /api/jobs/command: POST /api/jobs's
+// answer, with what the command prints.
+type CommandSubmitResponse struct {
+	SubmitResponse
+	// Output is the line the command prints on standard output:
+	// "Submitted batch job N\n", or "N\n" with --parsable.
+	Output string `json:"output"`
+	// Warnings are the command's warnings, one line each, without the
+	// program's name.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 // BatchSubmitRequest is POST /api/jobs/batch: up to 10,000 specs, all or nothing.
 type BatchSubmitRequest struct {
 	Jobs []SubmitRequest `json:"jobs"`

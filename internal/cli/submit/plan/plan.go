@@ -51,6 +51,12 @@ type Input struct {
 	StdinTTY func() bool
 	// Warnf reports one warning line (the program's name is added by it).
 	Warnf func(format string, args ...any)
+	// ReadFile reads the script file Args names (nil: os.ReadFile). rcqd's
+	// POST /api/jobs/command gives the request's script here: it opens no
+	// path a caller names.
+	ReadFile func(name string) ([]byte, error)
+	// Umask is the mask the job runs with (nil: this process's).
+	Umask func() rcq.Umask
 }
 
 // Prepare reads the script and every source of options into a Plan, without
@@ -74,7 +80,11 @@ func Prepare(in *Input) (*Plan, error) {
 		script = "#!/bin/sh\n" + wrap + "\n"
 		name = "wrap"
 	case len(opts.Args) > 0:
-		b, err := os.ReadFile(opts.Args[0])
+		readFile := os.ReadFile
+		if in.ReadFile != nil {
+			readFile = in.ReadFile
+		}
+		b, err := readFile(opts.Args[0])
 		if err != nil {
 			return nil, fmt.Errorf("read script: %w", err)
 		}
@@ -288,7 +298,11 @@ func build(in *Input, s settings, p *Plan) (*Plan, error) {
 		return nil, fmt.Errorf("%s: %w", s["export"].source, err)
 	}
 	r.Env = env
-	r.Umask = processUmask().String()
+	umask := processUmask
+	if in.Umask != nil {
+		umask = in.Umask
+	}
+	r.Umask = umask().String()
 	if v, ok := s["array"]; ok {
 		// rcqd holds the limit on elements (jobs.max_array_size); the
 		// form is checked here.
