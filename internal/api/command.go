@@ -10,6 +10,7 @@ import (
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli/exitcode"
+	"github.com/rcq-project/rcq/internal/cli/submit/argv"
 	"github.com/rcq-project/rcq/internal/cli/submit/plan"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
@@ -90,7 +91,7 @@ func commandInput(req *apitype.CommandSubmitRequest) (*plan.Input, error) {
 		}
 		env[name] = value
 	}
-	a, ok := plan.ParseArgs(req.Args)
+	a, ok := argv.Parse(req.Args)
 	if !ok {
 		return nil, rcq.Invalid("args", "the command line has an option this route does not read (--help, an unknown option, a missing value or a boolean other than true or false): run %s itself", req.Program)
 	}

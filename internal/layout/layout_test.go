@@ -26,7 +26,7 @@ var mayImport = map[string][]string{
 	"internal/pgserver":    {},
 	"internal/dbtest":      {"internal/pgserver", "internal/store"},
 	"internal/auth":        {"internal/rcq"},
-	"internal/api":         {"internal/rcq", "internal/apitype", "internal/auth", "internal/events", "internal/ui", "internal/jsonappend", "internal/jsonscan", "internal/cli/submit/plan", "internal/cli/exitcode"}, // plan, exitcode: POST /api/jobs/command reads a command line with rcq-submit's own code and tells its usage errors
+	"internal/api":         {"internal/rcq", "internal/apitype", "internal/auth", "internal/events", "internal/ui", "internal/jsonappend", "internal/jsonscan", "internal/cli/submit/argv", "internal/cli/submit/plan", "internal/cli/exitcode"}, // argv, plan, exitcode: POST /api/jobs/command reads a command line with rcq-submit's own code and tells its usage errors
 	"internal/sched":       {"internal/rcq"},
 	"internal/executor":    {"internal/rcq"},
 	"internal/client":      {"internal/apitype", "internal/rcq", "internal/client/thin"},
