@@ -13,21 +13,9 @@ import (
 // that links it, a third of rcq-submit's whole budget beside sbatch
 // (docs/performance.md). Bounded tables are drawn by internal/cli/table.
 func TestStartupLinksNoTablewriter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Skipf("go env: %v", err)
-	}
-	dir := filepath.Dir(strings.TrimSpace(string(root)))
 	for _, cmd := range []string{"./cmd/rcq-submit", "./cmd/rcq-queue", "./cmd/rcq-cancel", "./cmd/rcq-acct", "./cmd/rcq-show",
 		"./cmd/rcq-control", "./cmd/rcq-tail", "./cmd/rcq-login"} {
-		out, err := exec.Command("go", "list", "-C", dir, "-deps", cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list: %v\n%s", err, out)
-		}
-		for _, d := range strings.Fields(string(out)) {
+		for _, d := range deps(t, cmd) {
 			if strings.HasPrefix(d, "github.com/olekukonko/") {
 				t.Errorf("%s links %s", cmd, d)
 			}
@@ -42,20 +30,8 @@ func TestStartupLinksNoTablewriter(t *testing.T) {
 // flag and encoding/csv) and os/exec stay out too: the start-up paths read
 // their command lines themselves.
 func TestFastPathLinksNoHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Skipf("go env: %v", err)
-	}
-	dir := filepath.Dir(strings.TrimSpace(string(root)))
 	for _, cmd := range []string{"./cmd/rcq-submit", "./cmd/rcq-show"} {
-		out, err := exec.Command("go", "list", "-C", dir, "-deps", cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list: %v\n%s", err, out)
-		}
-		for _, d := range strings.Fields(string(out)) {
+		for _, d := range deps(t, cmd) {
 			switch d {
 			case "net/http", "crypto/tls", "crypto/x509", "github.com/spf13/cobra", "github.com/spf13/pflag", "net", "os/exec":
 				t.Errorf("%s links %s", cmd, d)
@@ -71,6 +47,18 @@ func TestFastPathLinksNoHTTP(t *testing.T) {
 // package initialisation before main ran (docs/performance.md, "Ninth
 // session").
 func TestSubmitStartupIsLean(t *testing.T) {
+	for _, d := range deps(t, "./cmd/rcq-submit") {
+		switch strings.TrimPrefix(d, "github.com/rcq-project/rcq/") {
+		case "fmt", "encoding/json", "reflect", "context", "internal/rcq", "internal/apitype", "internal/cli/submit/plan", "internal/cli/exitcode":
+			t.Errorf("cmd/rcq-submit links %s", d)
+		}
+	}
+}
+
+// deps is every package cmd (a ./cmd/... path of the module) links,
+// directly or not; the test is skipped in -short mode or without go.
+func deps(t *testing.T, cmd string) []string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
@@ -78,15 +66,9 @@ func TestSubmitStartupIsLean(t *testing.T) {
 	if err != nil {
 		t.Skipf("go env: %v", err)
 	}
-	dir := filepath.Dir(strings.TrimSpace(string(root)))
-	out, err := exec.Command("go", "list", "-C", dir, "-deps", "./cmd/rcq-submit").CombinedOutput()
+	out, err := exec.Command("go", "list", "-C", filepath.Dir(strings.TrimSpace(string(root))), "-deps", cmd).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	for _, d := range strings.Fields(string(out)) {
-		switch strings.TrimPrefix(d, "github.com/rcq-project/rcq/") {
-		case "fmt", "encoding/json", "reflect", "context", "internal/rcq", "internal/apitype", "internal/cli/submit/plan", "internal/cli/exitcode":
-			t.Errorf("cmd/rcq-submit links %s", d)
-		}
-	}
+	return strings.Fields(string(out))
 }

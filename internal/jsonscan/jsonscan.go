@@ -279,3 +279,25 @@ func (s *Scanner) Elements(elem func() bool) bool {
 		}
 	}
 }
+
+// Value takes any one value, as it stands: for a member or an element its
+// reader does not want.
+func (s *Scanner) Value() bool {
+	switch s.Peek() {
+	case '"':
+		_, _, ok := s.String()
+		return ok
+	case '{':
+		return s.Members(func([]byte, bool) bool { return true }, s.Value)
+	case '[':
+		return s.Elements(s.Value)
+	case 't':
+		return s.Literal("true")
+	case 'f':
+		return s.Literal("false")
+	case 'n':
+		return s.Literal("null")
+	}
+	_, _, ok := s.Number()
+	return ok
+}

@@ -58,3 +58,18 @@ func TestScalars(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValue: Value takes exactly the texts encoding/json finds valid.
+func FuzzValue(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,-2.5e3,{"b":null}],"c":"d\u00e9\n","e":true,"f":false}`, `[]`, `{}`, `"x"`, `0`,
+		`{"a":}`, `[1,]`, `{"a" 1}`, `01`, `"\x"`, `[` + "\"\xff\"" + `]`, ` [ 1 , 2 ] `} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s := Scanner{B: []byte(in)}
+		got := s.Value() && s.End()
+		if want := json.Valid([]byte(in)); got != want {
+			t.Fatalf("Value(%q) = %v, json.Valid %v", in, got, want)
+		}
+	})
+}

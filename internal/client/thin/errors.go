@@ -73,7 +73,7 @@ func errorMembers(raw []byte) (msg, code, requestID string, ok bool) {
 		case 'n':
 			return s.Literal("null") // leaves a string as it was, as encoding/json does
 		}
-		return dst == nil && skipValue(&s)
+		return dst == nil && s.Value()
 	})
 	return msg, code, requestID, ok && s.End()
 }
@@ -114,25 +114,4 @@ func statusText(code int) string {
 		return "Gateway Timeout"
 	}
 	return ""
-}
-
-// skipValue takes any one JSON value.
-func skipValue(s *jsonscan.Scanner) bool {
-	switch s.Peek() {
-	case '"':
-		_, _, ok := s.String()
-		return ok
-	case '{':
-		return s.Members(func([]byte, bool) bool { return true }, func() bool { return skipValue(s) })
-	case '[':
-		return s.Elements(func() bool { return skipValue(s) })
-	case 't':
-		return s.Literal("true")
-	case 'f':
-		return s.Literal("false")
-	case 'n':
-		return s.Literal("null")
-	}
-	_, _, ok := s.Number()
-	return ok
 }

@@ -178,7 +178,7 @@ func readAnswer(body []byte) (out string, warnings []string, ok bool) {
 				return ok
 			})
 		}
-		return skip(&s)
+		return s.Value()
 	})
 	return out, warnings, ok && hasOut && s.End()
 }
@@ -190,22 +190,4 @@ func str(s *jsonscan.Scanner) (string, bool) {
 		return "", false
 	}
 	return jsonscan.Unquote(raw)
-}
-
-// skip takes the value of a member readAnswer does not read: rcqd's answer
-// holds strings, numbers, booleans and null besides.
-func skip(s *jsonscan.Scanner) bool {
-	switch s.Peek() {
-	case '"':
-		_, ok := str(s)
-		return ok
-	case 'n':
-		return s.Literal("null")
-	case 't':
-		return s.Literal("true")
-	case 'f':
-		return s.Literal("false")
-	}
-	_, _, ok := s.Number()
-	return ok
 }
