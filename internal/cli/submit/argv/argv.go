@@ -19,13 +19,22 @@ type Option struct {
 	Bool        bool
 	Env         []string // input variables, highest precedence first
 	Directive   bool     // may appear in #RCQ and #SBATCH lines
-	Usage       string   // a `WORD` in back quotes is the value's placeholder
+	Usage       string   // a `WORD` in back quotes is the value's placeholder; "" with a Note (see Help)
 	Optional    bool     // the value may be left out (--exclusive): it is then OptionalSet
 	Note        string   // a Slurm option rcq ignores: why, for its warning
 	// Slurm: one of sbatch's options without an rcq-submit twin, accepted on
 	// the command line (hidden from rcq-submit's help; sbatch shows them)
 	// and in #SBATCH lines, never in #RCQ lines.
 	Slurm bool
+}
+
+// Help is the option's line in --help: its Usage, or for an option rcq
+// ignores, why.
+func (o *Option) Help() string {
+	if o.Note != "" {
+		return "ignored with a warning: " + o.Note
+	}
+	return o.Usage
 }
 
 // OptionalSet is the value of an option with an optional value given
@@ -36,8 +45,9 @@ const OptionalSet = "(set)"
 // slice is shared: callers must not change it.
 func All() []Option { return options }
 
-// options is All. rcq's own options come first.
-var options = append([]Option{
+// options is All: rcq's own options first, then Slurm's. It is one
+// literal, laid out by the linker: nothing to build when a command starts.
+var options = []Option{
 	{Long: "job-name", Short: "J", Env: []string{"RCQ_JOB_NAME", "SBATCH_JOB_NAME"}, Directive: true,
 		Usage: "`NAME` of the job (default: the script's file name, \"wrap\" or \"stdin\")"},
 	{Long: "cpus-per-task", Short: "c", Env: []string{"RCQ_CPUS_PER_TASK", "SBATCH_CPUS_PER_TASK"}, Directive: true,
@@ -82,74 +92,54 @@ var options = append([]Option{
 		Usage: "run `COMMAND` in an sh script instead of a script file"},
 	{Long: "json", Bool: true,
 		Usage: "print the answer as JSON"},
-}, slurmOptions()...)
-
-// slurmOptions are sbatch's options that have no rcq-submit twin. Each
-// either has an honest meaning on rcq's one-node jobs (--ntasks x
-// --cpus-per-task cores, --nodes 1, --partition rcq, the caller's own group
-// as --account) or is ignored with one warning naming it: none changes what
-// runs without saying so.
-func slurmOptions() []Option {
-	slurm := []Option{
-		{Long: "account", Short: "A", Env: []string{"SBATCH_ACCOUNT"}, Directive: true,
-			Usage: "`NAME` of your group (Slurm's account); any other is refused"},
-		{Long: "partition", Short: "p", Env: []string{"SBATCH_PARTITION"}, Directive: true,
-			Usage: "`NAME` of the partition: rcq, the only one; any other is refused"},
-		{Long: "clusters", Short: "M", Env: []string{"SBATCH_CLUSTERS"}, Directive: true,
-			Usage: "`NAME` of the cluster: rcq (or all); any other is refused"},
-		{Long: "nodes", Short: "N", Directive: true,
-			Usage: "`N` nodes: 1 (or a range from 1); more are refused, an rcq job runs on one node"},
-		{Long: "ntasks", Short: "n", Directive: true,
-			Usage: "`N` tasks: the job gets N x --cpus-per-task cores (srun inside the job starts the tasks)"},
-		{Long: "ntasks-per-node", Directive: true,
-			Usage: "`N` tasks on the one node: as --ntasks"},
-		{Long: "gpus-per-node", Directive: true,
-			Usage: "`N` GPUs on the one node (or TYPE:N): as --gpus"},
-		{Long: "quiet", Short: "Q", Bool: true, Directive: true, Usage: "accepted: rcq prints no progress messages"},
-		{Long: "verbose", Short: "v", Bool: true, Directive: true, Usage: "accepted; no effect"},
-		// A comment is metadata only, which tools (Snakemake) put on every job:
-		// no warning, since some read sbatch's stderr and stdout as one.
-		{Long: "comment", Directive: true, Usage: "`TEXT` accepted and not kept (metadata only: nothing changes in what runs)"},
-		// Ignored with a warning: they would not change what runs, or rcq
-		// cannot honour them.
-		ignored("qos", "q", "rcq has no QOS (normal is accepted)"),
-		ignored("constraint", "C", "rcq has no node features"),
-		ignoredOptional("exclusive", "the job gets the cores it asks for, not the whole node"),
-		ignored("signal", "", "rcq sends no signal before the time limit"),
-		ignored("open-mode", "", "rcq writes the output files as it always does"),
-		ignored("wckey", "", "rcq has no workload keys"),
-		ignored("mail-type", "", "rcq sends no mail (NONE is accepted)"),
-		ignored("mail-user", "", "rcq sends no mail"),
-		ignored("reservation", "", "rcq has no reservations"),
-		ignored("licenses", "L", "rcq has no licenses"),
-		ignoredOptional("nice", "use --priority"),
-		ignored("begin", "b", "the job may start at once"),
-		ignored("tmp", "", "rcq does not reserve disk space"),
-		ignored("exclude", "x", "rcq picks the worker"),
-		ignored("nodelist", "w", "rcq picks the worker"),
-		ignored("threads-per-core", "", "rcq gives cores"),
-		ignored("hint", "", "rcq gives cores"),
-		ignored("distribution", "m", "rcq runs every task on one node"),
-		ignored("mincpus", "", "use --cpus-per-task"),
-		ignored("profile", "", "rcq records CPU time and peak memory of every job"),
-		ignored("acctg-freq", "", "rcq records CPU time and peak memory of every job"),
-		ignoredOptional("get-user-env", "--export decides the job's environment"),
-	}
-	for i := range slurm {
-		slurm[i].Slurm = true
-	}
-	return slurm
-}
-
-func ignored(long, short, note string) Option {
-	return Option{Long: long, Short: short, Directive: true, Note: note, Usage: "ignored with a warning: " + note}
-}
-
-// ignoredOptional is ignored for an option whose value may be left out.
-func ignoredOptional(long, note string) Option {
-	o := ignored(long, "", note)
-	o.Optional = true
-	return o
+	// sbatch's options that have no rcq-submit twin. Each either has an
+	// honest meaning on rcq's one-node jobs (--ntasks x --cpus-per-task
+	// cores, --nodes 1, --partition rcq, the caller's own group as
+	// --account) or is ignored with one warning naming it (Note): none
+	// changes what runs without saying so.
+	{Long: "account", Short: "A", Slurm: true, Env: []string{"SBATCH_ACCOUNT"}, Directive: true,
+		Usage: "`NAME` of your group (Slurm's account); any other is refused"},
+	{Long: "partition", Short: "p", Slurm: true, Env: []string{"SBATCH_PARTITION"}, Directive: true,
+		Usage: "`NAME` of the partition: rcq, the only one; any other is refused"},
+	{Long: "clusters", Short: "M", Slurm: true, Env: []string{"SBATCH_CLUSTERS"}, Directive: true,
+		Usage: "`NAME` of the cluster: rcq (or all); any other is refused"},
+	{Long: "nodes", Short: "N", Slurm: true, Directive: true,
+		Usage: "`N` nodes: 1 (or a range from 1); more are refused, an rcq job runs on one node"},
+	{Long: "ntasks", Short: "n", Slurm: true, Directive: true,
+		Usage: "`N` tasks: the job gets N x --cpus-per-task cores (srun inside the job starts the tasks)"},
+	{Long: "ntasks-per-node", Slurm: true, Directive: true,
+		Usage: "`N` tasks on the one node: as --ntasks"},
+	{Long: "gpus-per-node", Slurm: true, Directive: true,
+		Usage: "`N` GPUs on the one node (or TYPE:N): as --gpus"},
+	{Long: "quiet", Short: "Q", Slurm: true, Bool: true, Directive: true, Usage: "accepted: rcq prints no progress messages"},
+	{Long: "verbose", Short: "v", Slurm: true, Bool: true, Directive: true, Usage: "accepted; no effect"},
+	// A comment is metadata only, which tools (Snakemake) put on every job:
+	// no warning, since some read sbatch's stderr and stdout as one.
+	{Long: "comment", Slurm: true, Directive: true, Usage: "`TEXT` accepted and not kept (metadata only: nothing changes in what runs)"},
+	// Ignored with a warning: they would not change what runs, or rcq
+	// cannot honour them.
+	{Long: "qos", Short: "q", Directive: true, Slurm: true, Note: "rcq has no QOS (normal is accepted)"},
+	{Long: "constraint", Short: "C", Directive: true, Slurm: true, Note: "rcq has no node features"},
+	{Long: "exclusive", Directive: true, Optional: true, Slurm: true, Note: "the job gets the cores it asks for, not the whole node"},
+	{Long: "signal", Directive: true, Slurm: true, Note: "rcq sends no signal before the time limit"},
+	{Long: "open-mode", Directive: true, Slurm: true, Note: "rcq writes the output files as it always does"},
+	{Long: "wckey", Directive: true, Slurm: true, Note: "rcq has no workload keys"},
+	{Long: "mail-type", Directive: true, Slurm: true, Note: "rcq sends no mail (NONE is accepted)"},
+	{Long: "mail-user", Directive: true, Slurm: true, Note: "rcq sends no mail"},
+	{Long: "reservation", Directive: true, Slurm: true, Note: "rcq has no reservations"},
+	{Long: "licenses", Short: "L", Directive: true, Slurm: true, Note: "rcq has no licenses"},
+	{Long: "nice", Directive: true, Optional: true, Slurm: true, Note: "use --priority"},
+	{Long: "begin", Short: "b", Directive: true, Slurm: true, Note: "the job may start at once"},
+	{Long: "tmp", Directive: true, Slurm: true, Note: "rcq does not reserve disk space"},
+	{Long: "exclude", Short: "x", Directive: true, Slurm: true, Note: "rcq picks the worker"},
+	{Long: "nodelist", Short: "w", Directive: true, Slurm: true, Note: "rcq picks the worker"},
+	{Long: "threads-per-core", Directive: true, Slurm: true, Note: "rcq gives cores"},
+	{Long: "hint", Directive: true, Slurm: true, Note: "rcq gives cores"},
+	{Long: "distribution", Short: "m", Directive: true, Slurm: true, Note: "rcq runs every task on one node"},
+	{Long: "mincpus", Directive: true, Slurm: true, Note: "use --cpus-per-task"},
+	{Long: "profile", Directive: true, Slurm: true, Note: "rcq records CPU time and peak memory of every job"},
+	{Long: "acctg-freq", Directive: true, Slurm: true, Note: "rcq records CPU time and peak memory of every job"},
+	{Long: "get-user-env", Directive: true, Optional: true, Slurm: true, Note: "--export decides the job's environment"},
 }
 
 // Long is the option named --name, or nil.

@@ -27,8 +27,8 @@ func TestLookups(t *testing.T) {
 		if got := Short(o.Short); o.Short != "" && (got == nil || got.Long != o.Long) {
 			t.Errorf("Short(%q) = %+v, want --%s", o.Short, got, o.Long)
 		}
-		if o.Slurm && o.Note == "" && strings.HasPrefix(o.Usage, "ignored") {
-			t.Errorf("--%s is ignored without a note", o.Long)
+		if (o.Usage == "") == (o.Note == "") || o.Note != "" && !o.Slurm {
+			t.Errorf("--%s: want a Usage, or a Note of why one of Slurm's options is ignored: %+v", o.Long, o)
 		}
 	}
 	if Long("nope") != nil || Short("?") != nil {

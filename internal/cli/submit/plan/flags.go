@@ -20,7 +20,7 @@ type Flag struct {
 func Flags() []Flag {
 	out := make([]Flag, len(argv.All()))
 	for i, o := range argv.All() {
-		out[i] = Flag{Long: o.Long, Short: o.Short, Usage: o.Usage, Bool: o.Bool, Hidden: o.Slurm}
+		out[i] = Flag{Long: o.Long, Short: o.Short, Usage: o.Help(), Bool: o.Bool, Hidden: o.Slurm}
 		if o.Optional {
 			out[i].NoOptValue = argv.OptionalSet
 		}
