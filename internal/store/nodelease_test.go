@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -260,4 +261,40 @@ func TestClaimJobRaceTwoHolders(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d jobs claimed while the lease flipped", claimed, n)
+}
+
+// A holder paused inside a fenced transaction (SIGSTOP, a frozen machine)
+// holds the lease row's lock. Its session ends once the lease has run out,
+// so another rcqd takes over then, not after the pool's 60 s idle limit;
+// and the paused transaction can commit nothing.
+func TestPausedFenceLetsTheLeaseGoWhenItRunsOut(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	const lease = "paused-fence"
+	if ok, err := f.st.AcquireLease(ctx, lease, "a", time.Second); err != nil || !ok {
+		t.Fatalf("a takes the lease: %v %v", ok, err)
+	}
+	tx, err := f.st.FencedTx(ctx, lease, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	took := time.Now()
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	// b tries as the elector does, again and again: each try waits on the
+	// lock while a's transaction holds it.
+	for {
+		ok, err := f.st.AcquireLease(actx, lease, "b", time.Minute)
+		if err != nil {
+			t.Fatalf("b could not take the lease %v after a paused: %v", time.Since(took).Round(time.Millisecond), err)
+		}
+		if ok {
+			break
+		}
+	}
+	t.Logf("b took the lease %v after a paused", time.Since(took).Round(time.Millisecond))
+	if err := tx.Commit(ctx); err == nil {
+		t.Error("a's fenced transaction committed after b took the lease")
+	}
 }

@@ -372,9 +372,20 @@ var ErrLeaseLost = &rcq.Error{Kind: rcq.KindConflict, Code: "lease_lost", Msg: "
 
 // checkLease fences a transaction: it locks the lease row and fails unless
 // holder still holds it unexpired, so a paused former holder writes nothing.
+//
+// The lock keeps anyone from taking the lease while the transaction runs,
+// so a holder paused inside one (SIGSTOP, a frozen machine) would keep
+// every other rcqd from taking over until PostgreSQL ended its session for
+// idling (the pool's limit, 60 s). The transaction may idle only as long as
+// the lease has left (at least a second): then its session ends, the lock
+// goes with it, and another rcqd takes over as soon as the lease has run out.
 func checkLease(ctx context.Context, tx pgx.Tx, name, holder string) error {
 	var ok bool
-	err := tx.QueryRow(ctx, `SELECT holder = $2 AND expires_at > now() FROM leases WHERE name = $1 FOR UPDATE`, name, holder).Scan(&ok)
+	err := tx.QueryRow(ctx, `
+		SELECT holder = $2 AND expires_at > now(),
+			set_config('idle_in_transaction_session_timeout',
+				greatest(1000, ceil(extract(epoch FROM expires_at - now()) * 1000))::bigint::text, true) IS NOT NULL
+		FROM leases WHERE name = $1 FOR UPDATE`, name, holder).Scan(&ok, new(bool))
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && !ok {
 		return ErrLeaseLost
 	}
