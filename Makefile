@@ -50,6 +50,8 @@ test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_F
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/client
 	$(GO) test -run '^$$' -fuzz '^FuzzIndentJSON$$' -fuzztime 10s ./internal/cli
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCredentials$$' -fuzztime 10s ./internal/client/thin
+	$(GO) test -run '^$$' -fuzz '^FuzzReadError$$' -fuzztime 10s ./internal/client/thin
+	$(GO) test -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 10s ./internal/jsonscan
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime 10s ./internal/cli/show/jobtext
 	$(GO) test -run '^$$' -fuzz '^FuzzFastJSON$$' -fuzztime 10s ./internal/cli/show
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckDuplicateKeys$$' -fuzztime 10s ./internal/api
