@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,4 +53,70 @@ func requeueRuns(ctx context.Context, tx pgx.Tx, ids []int64, details []string, 
 	var n int64
 	err := tx.QueryRow(ctx, requeueSQL, ids, details, rcq.ReasonRequeued, string(hold), states).Scan(&n)
 	return n, err
+}
+
+// RequeueJob puts a job of owner (0: any owner, for admins) that ran back
+// in the queue by hand (rcq-control requeue, scontrol requeue): a running
+// job, or one that ended after it started (rcq.Job.CheckRequeue). It
+// becomes pending as requeueSQL says, with reason Requeued, the reason
+// detail given (who requeued it) and hold (HoldNone, or a hold for
+// requeuehold), and counts against the pending caps as a submit of one job
+// does (too_many_pending_jobs, and nothing changes). A running job's run is
+// charged up to now and its node's executor is woken to stop it (the store
+// no longer gives it the job, so it kills the run); an ended run keeps the
+// usage row it got when it ended. An admin's requeue of another user's job
+// writes the audit row job.requeue. It returns the job's state before.
+//
+// Errors: NotFound for a missing job and another owner's alike; the
+// Conflicts of CheckRequeue; the pending caps' RateLimited.
+func (s *Store) RequeueJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, detail string) (rcq.JobState, error) {
+	var prev rcq.JobState
+	var jobOwner rcq.UserID
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		j := rcq.Job{ID: id}
+		var node *string
+		err := tx.QueryRow(ctx, `
+			SELECT j.user_id, j.status, j.started_at, j.completed_at, j.requeue, j.restarts, w.node
+			FROM jobs j LEFT JOIN workers w ON w.id = j.worker_id
+			WHERE j.id = $1 AND ($2 = 0 OR j.user_id = $2) FOR UPDATE OF j`, id, owner).
+			Scan(&j.UserID, &j.State, &j.StartedAt, &j.CompletedAt, &j.Requeue, &j.Restarts, &node)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return rcq.Errorf(rcq.KindNotFound, "not_found", "job %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := j.CheckRequeue(); err != nil {
+			return err
+		}
+		prev, jobOwner = j.State, j.UserID
+		n, err := requeueRuns(ctx, tx, []int64{int64(id)}, []string{detail}, hold, rcq.RequeueStates())
+		if err != nil {
+			return err
+		}
+		if n != 1 { // cannot happen under the row lock; never report a change not made
+			return fmt.Errorf("job %d (%s) was not requeued", id, j.State)
+		}
+		if err := auditJob(ctx, tx, jobOwner, rcq.AuditEntry{Action: "job.requeue", TargetID: jobIDText(id),
+			Before: jsonOf(map[string]any{"state": prev, "restarts": j.Restarts}),
+			After:  jsonOf(map[string]any{"state": rcq.JobPending, "restarts": j.Restarts + 1, "hold": hold})}); err != nil {
+			return err
+		}
+		// The scheduler plans it (and the capacity a running job held).
+		if err := notify(ctx, tx, rcq.Event{Kind: rcq.EventJobSubmitted, JobID: id}); err != nil {
+			return err
+		}
+		if j.CompletedAt == nil && node != nil {
+			// Its processes may still run: that node's executor stops them.
+			if err := notify(ctx, tx, rcq.Event{Kind: rcq.EventJobCancelled, JobID: id, Node: *node}); err != nil {
+				return err
+			}
+		}
+		return s.reserve(ctx, tx, map[rcq.UserID]int64{jobOwner: 1}) // last: see reserve
+	})
+	if err != nil {
+		return "", wrap(fmt.Sprintf("requeue job %d", id), err)
+	}
+	s.pending.stored(map[rcq.UserID]int64{jobOwner: 1})
+	return prev, nil
 }
