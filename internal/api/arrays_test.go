@@ -69,6 +69,7 @@ func TestArrayRefRoutesOthers404(t *testing.T) {
 			{method: "PATCH", path: "/api/jobs/" + id, body: map[string]any{"priority": 1}},
 			{method: "POST", path: "/api/jobs/" + id + "/hold"},
 			{method: "POST", path: "/api/jobs/" + id + "/release"},
+			{method: "POST", path: "/api/jobs/" + id + "/requeue"},
 			{method: "POST", path: "/api/jobs/" + id + "/signal", body: map[string]any{"signal": "USR1"}},
 			{method: "GET", path: "/api/jobs/" + id + "/output"},
 		} {

@@ -159,6 +159,7 @@ func TestAuditOtherUsersJobs(t *testing.T) {
 	if n := decodeTo[apitype.CancelResponse](t, r).Count; n != 3 {
 		t.Fatalf("bulk cancel cancelled %d, want 3", n)
 	}
+	want(t, e.post(path+"/requeue", e.adminT, nil), 200, "")
 
 	got := e.audit("target=job:" + fmt.Sprint(a1))
 	var actions []string
@@ -168,16 +169,19 @@ func TestAuditOtherUsersJobs(t *testing.T) {
 			t.Errorf("row %+v: want the admin as actor and alice as owner", ev)
 		}
 	}
-	if w := "job.cancel job.signal job.update job.release job.hold"; strings.Join(actions, " ") != w {
+	if w := "job.requeue job.cancel job.signal job.update job.release job.hold"; strings.Join(actions, " ") != w {
 		t.Fatalf("rows for job %d: %v, want %s", a1, actions, w)
 	}
-	if c := got[0]; field(t, c.Before, "state") != "running" || field(t, c.After, "state") != "cancelled" {
+	if rq := got[0]; field(t, rq.Before, "state") != "cancelled" || field(t, rq.After, "state") != "pending" || field(t, rq.After, "restarts") != 1.0 {
+		t.Errorf("job.requeue before %s after %s", rq.Before, rq.After)
+	}
+	if c := got[1]; field(t, c.Before, "state") != "running" || field(t, c.After, "state") != "cancelled" {
 		t.Errorf("job.cancel before %s after %s", c.Before, c.After)
 	}
-	if u := got[2]; field(t, u.After, "name") != "renamed" {
+	if u := got[3]; field(t, u.After, "name") != "renamed" {
 		t.Errorf("job.update after %s", u.After)
 	}
-	if s := got[1]; !strings.HasPrefix(s.Detail, "USR1") {
+	if s := got[2]; !strings.HasPrefix(s.Detail, "USR1") {
 		t.Errorf("job.signal detail %q, want the signal", s.Detail)
 	}
 	for _, id := range []int64{own, adm} {
@@ -194,8 +198,8 @@ func TestAuditOtherUsersJobs(t *testing.T) {
 		fmt.Sprint(field(t, bulk[0].Before, "filter")) != "map[states:[pending]]" {
 		t.Errorf("bulk row before %s after %s: want bob's 2 jobs and the filter", bulk[0].Before, bulk[0].After)
 	}
-	if jobs := e.audit("action=job."); len(jobs) != 6 {
-		t.Errorf("action=job. selects %d rows, want 6", len(jobs))
+	if jobs := e.audit("action=job."); len(jobs) != 7 {
+		t.Errorf("action=job. selects %d rows, want 7", len(jobs))
 	}
 }
 

@@ -3,13 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/rcq"
@@ -201,25 +200,6 @@ func (s *Server) testOnly(w http.ResponseWriter, r *http.Request, j *rcq.Job) er
 	return nil
 }
 
-func jobID(r *http.Request) (rcq.JobID, error) {
-	s := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, rcq.Invalid("id", "%q is not a job id (a positive whole number)", s)
-	}
-	return rcq.JobID(id), nil
-}
-
-// callerJob is the job the path names, if the caller may see it: another
-// user's job is NotFound, exactly like a missing one.
-func (s *Server) callerJob(r *http.Request) (*rcq.Job, error) {
-	id, err := jobID(r)
-	if err != nil {
-		return nil, err
-	}
-	return s.Store.JobByID(r.Context(), id, owner(r))
-}
-
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	var j *rcq.Job
 	err := s.rechecked(r, func(r *http.Request) (err error) {
@@ -237,7 +217,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		if plan, err := s.Planner.Plan(r.Context()); err == nil {
 			for _, p := range plan.Jobs {
 				if p.JobID == j.ID {
-					addPlan(&out, &p)
+					addPlan(&out, &p, j.Reason == rcq.ReasonRequeued)
 					break
 				}
 			}
@@ -249,11 +229,23 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func addPlan(out *apitype.Job, p *rcq.PlannedJob) {
+// addPlan shows a pending job as the plan sees it: its computed priority,
+// rank, expected start and current reason. A job requeued and not started
+// since keeps its stored detail (who requeued it, or the failure that did)
+// after the plan's, so the reason it is pending again stays in view.
+func addPlan(out *apitype.Job, p *rcq.PlannedJob, requeued bool) {
 	pf := p.Priority
 	out.Computed, out.Rank, out.ExpectedStart = &pf, p.Rank, p.ExpectedStart
 	if p.Reason != "" {
-		out.Reason, out.ReasonDetail = p.Reason, p.Detail
+		detail := p.Detail
+		if requeued && out.ReasonDetail != "" {
+			if detail == "" {
+				detail = out.ReasonDetail
+			} else {
+				detail += " (" + out.ReasonDetail + ")"
+			}
+		}
+		out.Reason, out.ReasonDetail = p.Reason, detail
 	}
 }
 
@@ -455,14 +447,19 @@ func (s *Server) releaseJob(w http.ResponseWriter, r *http.Request) error {
 	return s.setHold(w, r, false)
 }
 
+// holdBy is the hold u places: an admin's binds users (JobHeldAdmin).
+func holdBy(u *rcq.User) rcq.Hold {
+	if u.IsAdmin {
+		return rcq.HoldAdmin
+	}
+	return rcq.HoldUser
+}
+
 func (s *Server) setHold(w http.ResponseWriter, r *http.Request, hold bool) error {
 	u := caller(r)
 	h, msg := rcq.HoldNone, "Job released"
 	if hold {
-		h, msg = rcq.HoldUser, "Job held"
-		if u.IsAdmin {
-			h = rcq.HoldAdmin
-		}
+		h, msg = holdBy(u), "Job held"
 	}
 	ctx := r.Context()
 	ref, n, err := s.eachRow(ctx, r, true, func(id rcq.JobID) error {
@@ -578,18 +575,54 @@ func (s *Server) updateJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// requeueJob would put a finished job back in the queue under its id
-// (scontrol requeue). rcq does not do that yet: a finished job's record,
-// output files and usage stay as they ended. The route answers for the
-// caller's own jobs only, and says what to do instead.
+// requeueJob puts jobs that ran back in the queue under their ids
+// (scontrol requeue; with ?hold=true, requeuehold: held as the caller's
+// hold would hold them). A ref to several rows (an array, elements)
+// requeues each that ran; those that cannot be (pending, never started) are
+// skipped, as eachRow skips Conflicts. A running job is stopped on its node
+// and charged up to now. Each requeue counts against the pending caps as a
+// submit does; a cap reached part way stops there, and the refusal says how
+// many were requeued before it.
 func (s *Server) requeueJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.callerJob(r)
+	held, err := boolParam(r, "hold")
 	if err != nil {
 		return err
 	}
-	if !j.State.Terminal() {
-		return rcq.Errorf(rcq.KindConflict, "job_not_finished", "job %d is %s: only a finished job can be requeued", j.ID, j.State)
+	u := caller(r)
+	h := rcq.HoldNone
+	if held {
+		h = holdBy(u)
 	}
-	return rcq.Errorf(rcq.KindUnprocessable, "requeue_unsupported",
-		"job %d: requeue is not supported yet; submit the script again with rcq-submit", j.ID)
+	ctx := r.Context()
+	done := 0
+	ref, n, err := s.eachRow(ctx, r, false, func(id rcq.JobID) error {
+		_, err := s.Store.RequeueJob(ctx, id, owner(r), h, rcq.RequeuedBy(u.Email))
+		if err == nil {
+			done++
+		}
+		return err
+	})
+	if done > 0 {
+		s.Wake()
+	}
+	if errors.Is(err, rcq.ErrNotFound) && ref.Tasks != nil {
+		// Elements never started have no row of their own: the array's
+		// row stands for them. They exist, and have no run to requeue.
+		if j, e := s.Store.JobByID(ctx, ref.JobID, owner(r)); e == nil && j.Array != nil && j.Array.TaskID == nil &&
+			len(j.Array.Pending.Intersect(ref.Tasks)) > 0 {
+			if why := j.CheckRequeue(); why != nil {
+				return why
+			}
+		}
+	}
+	if err != nil {
+		var re *rcq.Error
+		if done > 0 && errors.As(err, &re) && re.Kind != rcq.KindInternal {
+			return &rcq.Error{Kind: re.Kind, Code: re.Code, Err: err,
+				Msg: fmt.Sprintf("job %s: %d of its jobs were requeued, then: %s", ref, done, re.Msg)}
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobAction(ref, n, "Job requeued", rcq.JobPending))
+	return nil
 }

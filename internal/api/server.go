@@ -59,6 +59,8 @@ type Store interface {
 	// CancelMatching cancels every pending and running job f selects, in one transaction.
 	CancelMatching(ctx context.Context, f rcq.CancelFilter) (rcq.CancelResult, error)
 	SetHold(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, admin bool) error
+	// RequeueJob puts a job of owner (0: any) that ran back in the queue (scontrol requeue).
+	RequeueJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, hold rcq.Hold, detail string) (rcq.JobState, error)
 	UpdatePendingJob(ctx context.Context, id rcq.JobID, owner rcq.UserID, u rcq.JobUpdate, check func(*rcq.Job) error) (*rcq.Job, error)
 	JobStates(ctx context.Context, ids []rcq.JobID) (map[rcq.JobID]rcq.JobState, error)
 	// SignalJob records a signal for a running job of owner (0: any) for its node's executor.

@@ -114,24 +114,3 @@ func TestGetJobDependencyStates(t *testing.T) {
 		t.Errorf("dependencies shown as %v", got)
 	}
 }
-
-// Requeue is refused for now, with what to do instead; another user's job is
-// 404; an unfinished job is 409.
-func TestRequeueJob(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, nil)
-	id := e.submit(e.aliceT, nil)
-	path := fmt.Sprintf("/api/jobs/%d/requeue", id)
-	want(t, e.post(path, e.aliceT, nil), http.StatusConflict, "job_not_finished")
-	e.start(id)
-	e.finish(id, rcq.JobFailed, 1)
-	r := e.post(path, e.aliceT, nil)
-	want(t, r, http.StatusUnprocessableEntity, "requeue_unsupported")
-	if !strings.Contains(r.errBody(t).Error, "rcq-submit") {
-		t.Errorf("refusal %q does not say what to do", r.errBody(t).Error)
-	}
-	want(t, e.post(path, e.bobT, nil), http.StatusNotFound, "not_found")
-	if s := e.job(id); s.State != rcq.JobFailed {
-		t.Errorf("job state %s after refused requeues", s.State)
-	}
-}

@@ -90,7 +90,12 @@ func (f *fakeAPI) handler() http.Handler {
 		writeJSON(w, 200, apitype.Job{ID: 6, Name: *f.lastUpdate.Name})
 	})
 	mux.HandleFunc("POST /api/jobs/{id}/requeue", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 422, apitype.ErrorBody{Error: "job 6: requeue is not supported yet", Code: "requeue_unsupported"})
+		f.lastQuery = r.URL.RawQuery
+		if r.PathValue("id") == "6" {
+			writeJSON(w, 409, apitype.ErrorBody{Error: "job 6 is pending: it is in the queue already, so there is no run to requeue", Code: "job_pending"})
+			return
+		}
+		writeJSON(w, 200, apitype.JobAction{Message: "Job requeued", JobID: 7, Status: "pending"})
 	})
 	mux.HandleFunc("GET /api/jobs/{id}/output", func(w http.ResponseWriter, r *http.Request) {
 		f.lastQuery = r.URL.RawQuery
@@ -423,8 +428,8 @@ func TestCredentialsPath(t *testing.T) {
 }
 
 // UpdateJob sends only the fields given (a nil slice of dependencies is
-// absent, an empty one is "remove them") and rebuilds refusals; Requeue's
-// refusal keeps its code.
+// absent, an empty one is "remove them") and rebuilds refusals; RequeueRef
+// asks for a hold only when told, and its refusal keeps its code.
 func TestUpdateJobAndRequeue(t *testing.T) {
 	t.Parallel()
 	f, server := newTCP(t)
@@ -448,8 +453,12 @@ func TestUpdateJobAndRequeue(t *testing.T) {
 	if f.lastUpdate.Dependencies != nil {
 		t.Errorf("dependencies sent although not given: %v", *f.lastUpdate.Dependencies)
 	}
-	_, err = c.Requeue(ctx, 6)
-	if !errors.Is(err, rcq.ErrUnprocessable) || rcq.CodeOf(err) != "requeue_unsupported" {
-		t.Errorf("requeue: %v", err)
+	_, err = c.RequeueRef(ctx, "6", false)
+	if !errors.Is(err, rcq.ErrConflict) || rcq.CodeOf(err) != "job_pending" || f.lastQuery != "" {
+		t.Errorf("requeue: %v (query %q)", err, f.lastQuery)
+	}
+	a, err := c.RequeueRef(ctx, "7", true)
+	if err != nil || a.JobID != 7 || a.Status != "pending" || f.lastQuery != "hold=true" {
+		t.Errorf("requeue --hold: %+v %v (query %q)", a, err, f.lastQuery)
 	}
 }

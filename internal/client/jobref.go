@@ -25,13 +25,13 @@ func (c *Client) JobRef(ctx context.Context, ref string) (*apitype.Job, error) {
 	return &out, nil
 }
 
-func (c *Client) refAction(ctx context.Context, method, verb, ref string) (*apitype.JobAction, error) {
+func (c *Client) refAction(ctx context.Context, method, verb, ref string, q url.Values) (*apitype.JobAction, error) {
 	path := refPath(ref)
 	if verb != "cancel" {
 		path += "/" + verb
 	}
 	var out apitype.JobAction
-	if err := c.do(ctx, request{method: method, path: path, out: &out}); err != nil {
+	if err := c.do(ctx, request{method: method, path: withQuery(path, q), out: &out}); err != nil {
 		return nil, fmt.Errorf("%s job %s: %w", verb, ref, err)
 	}
 	return &out, nil
@@ -39,17 +39,29 @@ func (c *Client) refAction(ctx context.Context, method, verb, ref string) (*apit
 
 // CancelRef cancels the jobs a ref names (DELETE /api/jobs/{ref}).
 func (c *Client) CancelRef(ctx context.Context, ref string) (*apitype.JobAction, error) {
-	return c.refAction(ctx, http.MethodDelete, "cancel", ref)
+	return c.refAction(ctx, http.MethodDelete, "cancel", ref, nil)
 }
 
 // HoldRef holds the pending jobs a ref names (POST /api/jobs/{ref}/hold).
 func (c *Client) HoldRef(ctx context.Context, ref string) (*apitype.JobAction, error) {
-	return c.refAction(ctx, http.MethodPost, "hold", ref)
+	return c.refAction(ctx, http.MethodPost, "hold", ref, nil)
 }
 
 // ReleaseRef releases the held jobs a ref names (POST /api/jobs/{ref}/release).
 func (c *Client) ReleaseRef(ctx context.Context, ref string) (*apitype.JobAction, error) {
-	return c.refAction(ctx, http.MethodPost, "release", ref)
+	return c.refAction(ctx, http.MethodPost, "release", ref, nil)
+}
+
+// RequeueRef puts the jobs a ref names that ran back in the queue under
+// their ids (POST /api/jobs/{ref}/requeue, scontrol requeue); with hold,
+// held (?hold=true, scontrol requeuehold). A pending job is a Conflict with
+// code "job_pending".
+func (c *Client) RequeueRef(ctx context.Context, ref string, hold bool) (*apitype.JobAction, error) {
+	var q url.Values
+	if hold {
+		q = url.Values{"hold": {"true"}}
+	}
+	return c.refAction(ctx, http.MethodPost, "requeue", ref, q)
 }
 
 // ArrayJobs lists every row of array id, the elements started or split off

@@ -49,6 +49,7 @@ func TestJobRefRoutes(t *testing.T) {
 		func() error { _, err := c.ReleaseRef(ctx, "123_4"); return err },
 		func() error { _, err := c.SignalRef(ctx, "123_[2,4]", "USR1"); return err },
 		func() error { _, err := c.UpdateJobRef(ctx, "123_5", apitype.JobUpdate{}); return err },
+		func() error { _, err := c.RequeueRef(ctx, "123_[1-2]", true); return err },
 	} {
 		if err := call(); err != nil {
 			t.Fatal(err)
@@ -68,6 +69,7 @@ func TestJobRefRoutes(t *testing.T) {
 		"POST /api/jobs/123_4/release /api/jobs/123_4/release ",
 		"POST /api/jobs/123_%5B2%2C4%5D/signal /api/jobs/123_[2,4]/signal ",
 		"PATCH /api/jobs/123_5 /api/jobs/123_5 ",
+		"POST /api/jobs/123_%5B1-2%5D/requeue /api/jobs/123_[1-2]/requeue hold=true",
 		"GET /api/jobs/9_1 /api/jobs/9_1 ",
 		"GET /api/jobs /api/jobs ids=123&limit=1000&order=oldest&status=all",
 	}

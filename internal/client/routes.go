@@ -266,13 +266,6 @@ func (c *Client) UpdateJob(ctx context.Context, id int64, u apitype.JobUpdate) (
 	return &out, nil
 }
 
-// Requeue asks for a finished job to be queued again
-// (POST /api/jobs/{id}/requeue); rcqd refuses it for now with code
-// "requeue_unsupported".
-func (c *Client) Requeue(ctx context.Context, id int64) (*apitype.JobAction, error) {
-	return c.action(ctx, http.MethodPost, "requeue", id, nil)
-}
-
 // Signal sends a signal to a running job without cancelling it
 // (POST /api/jobs/{id}/signal).
 func (c *Client) Signal(ctx context.Context, id int64, signal string) (*apitype.JobAction, error) {

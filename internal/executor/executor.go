@@ -107,9 +107,18 @@ type Executor struct {
 
 	mu       sync.Mutex
 	jobs     map[rcq.JobID]*tracked
-	done     map[rcq.JobID]time.Time // finished in the store by us, at
+	done     map[rcq.JobID]endedRun // runs whose end we recorded in the store
 	stopping bool
 	wg       sync.WaitGroup
+}
+
+// endedRun is a run of a job whose end this executor recorded, and when: a
+// list of the node's jobs read before that commit may still show the run,
+// which must not be taken again; a later run of the job (it was requeued
+// since) must be.
+type endedRun struct {
+	run int
+	at  time.Time
 }
 
 // tracked is a job this executor supervises.
@@ -180,7 +189,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Executor, error) {
 		sigWake:     make(chan struct{}, 1),
 		launch:      make(chan struct{}, cfg.MaxLaunches),
 		jobs:        make(map[rcq.JobID]*tracked),
-		done:        make(map[rcq.JobID]time.Time),
+		done:        make(map[rcq.JobID]endedRun),
 	}
 	if cfg.RunDir != "" {
 		e.jobsDir = cfg.RunDir
@@ -329,8 +338,11 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 	for i := range jobs {
 		j := jobs[i]
 		listed[j.ID] = true
-		if _, ok := e.done[j.ID]; ok {
-			continue
+		if d, ok := e.done[j.ID]; ok {
+			if d.run == j.Restarts {
+				continue
+			}
+			delete(e.done, j.ID) // requeued since, and started again: a new run
 		}
 		tr := e.jobs[j.ID]
 		if tr != nil && tr.job.Restarts != j.Restarts {
@@ -359,8 +371,8 @@ func (e *Executor) runOnce(ctx context.Context) passResult {
 			r.Killed++
 		}
 	}
-	for id, at := range e.done {
-		if !listed[id] && at.Before(began) {
+	for id, d := range e.done {
+		if !listed[id] && d.at.Before(began) {
 			delete(e.done, id) // the store no longer lists it: no stale list can revive it
 		}
 	}
@@ -857,6 +869,9 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 		if err := os.RemoveAll(tr.dir); err != nil {
 			e.log.Warn("remove job directory", "job_id", id, "err", err)
 		}
+		// A pass that listed the job's current run here while this one
+		// was still tracked left it: take it now, not at the next tick.
+		e.Notify()
 		return
 	}
 	e.mu.Lock()
@@ -869,7 +884,7 @@ func (e *Executor) report(ctx context.Context, tr *tracked, o rcq.Outcome) {
 		return
 	}
 	delete(e.jobs, id)
-	e.done[id] = time.Now()
+	e.done[id] = endedRun{run: tr.job.Restarts, at: time.Now()}
 	e.mu.Unlock()
 	if e.cfg.OnEnded != nil {
 		e.cfg.OnEnded(id)

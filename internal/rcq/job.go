@@ -45,7 +45,8 @@ const (
 	ReasonOutputNotRegularFile     = "OutputNotRegularFile"
 	ReasonNodeFail                 = "NodeFail" // its node's rcqd stopped renewing its lease (node.dead_after)
 	// ReasonRequeued: a pending job that ran and was put back in the queue
-	// (its node failed, or it never reported started); the detail says why.
+	// (its node failed, it never reported started, or its owner or an
+	// admin requeued it); the detail says why.
 	ReasonRequeued = "Requeued"
 )
 

@@ -26,13 +26,20 @@ var JobStates = []JobState{JobPending, JobRunning, JobCompleted, JobFailed, JobC
 // (running) or is cancelled (by its owner, an admin, or the scheduler when
 // a dependency can never be met); a running job ends in any end state. A
 // pending job never fails: only a job that was started has processes to
-// fail. A terminal state goes nowhere. A running job goes back to pending
-// only when it is requeued: its node was lost (node_fail) or it never
-// reported started (LaunchFailed), and it asked for a requeue (or is an
-// array element), once; it keeps its id and priority.
+// fail. A job goes back to pending only when it is requeued, keeping its id,
+// priority and submit time: a running job whose node was lost (node_fail)
+// or that never reported started (LaunchFailed), when it asked for a
+// requeue (or is an array element), once; or a running or finished job
+// that ran, requeued by its owner or an admin (rcq-control requeue, see
+// Job.CheckRequeue). An end state goes nowhere else.
 var transitions = map[JobState][]JobState{
-	JobPending: {JobRunning, JobCancelled},
-	JobRunning: {JobCompleted, JobFailed, JobCancelled, JobTimeout, JobNodeFail, JobPending},
+	JobPending:   {JobRunning, JobCancelled},
+	JobRunning:   {JobCompleted, JobFailed, JobCancelled, JobTimeout, JobNodeFail, JobPending},
+	JobCompleted: {JobPending},
+	JobFailed:    {JobPending},
+	JobCancelled: {JobPending},
+	JobTimeout:   {JobPending},
+	JobNodeFail:  {JobPending},
 }
 
 // CanBecome reports whether a job in state s may move to next.

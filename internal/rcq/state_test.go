@@ -15,9 +15,11 @@ func TestJobStateMachine(t *testing.T) {
 		{P, R, true}, {P, CA, true},
 		{P, F, false}, {P, CD, false}, {P, TO, false}, {P, P, false},
 		{R, CD, true}, {R, F, true}, {R, CA, true}, {R, TO, true}, {R, NF, true},
-		{R, P, true}, // requeued after node_fail or a lost launch
+		{R, P, true}, // requeued after node_fail or a lost launch, or by hand
 		{R, R, false}, {P, NF, false},
-		{CD, R, false}, {F, P, false}, {CA, R, false}, {CA, CD, false}, {TO, F, false}, {NF, P, false}, {NF, R, false},
+		// An end state goes back to pending when requeued by hand, nowhere else.
+		{CD, P, true}, {F, P, true}, {CA, P, true}, {TO, P, true}, {NF, P, true},
+		{CD, R, false}, {CA, R, false}, {CA, CD, false}, {TO, F, false}, {NF, R, false}, {CD, CD, false},
 		{"bogus", R, false}, {P, "bogus", false},
 	}
 	for _, c := range cases {
@@ -31,7 +33,7 @@ func TestJobStateMachine(t *testing.T) {
 			t.Errorf("%s.Terminal() = %v", s, s.Terminal())
 		}
 		for _, to := range JobStates {
-			if terminal && s.CanBecome(to) {
+			if terminal && to != P && s.CanBecome(to) {
 				t.Errorf("terminal %s can become %s", s, to)
 			}
 		}

@@ -72,9 +72,10 @@ FOR UPDATE OF j`
 //     with --requeue, or an array element submitted without --no-requeue
 //     when p.RequeueArrays) and has not been requeued before: same id,
 //     priority and submit time, restarts + 1, requeued_at now, its start,
-//     worker, GPUs and launch claim cleared. Clearing the claim and counting
-//     the restart fence the old run: FinishJob refuses an end report of it
-//     (ErrStaleRun), so a node that was only paused cannot write over it.
+//     worker, GPUs and launch claim cleared (requeueSQL, which RequeueJob
+//     shares). Clearing the claim and counting the restart fence the old
+//     run: FinishJob refuses an end report of it (ErrStaleRun), so a node
+//     that was only paused cannot write over it.
 //
 // Ended jobs get their run's usage row, like FinishJob, and so does the run
 // of a requeued job that was launched (a requeued run is charged, as Slurm
@@ -156,20 +157,7 @@ func (s *Store) EndLostJobs(ctx context.Context, lease, holder string, p rcq.Los
 		if len(requeueIDs) > 0 {
 			// The run that was launched is charged up to now, as an ended
 			// one is (a run never launched used nothing).
-			if _, err := tx.Exec(ctx, `
-				WITH requeued AS (
-					UPDATE jobs j SET status = 'pending', reason = $3, reason_detail = t.detail,
-						started_at = NULL, worker_id = NULL, launched_by = NULL, gpu_indices = '{}',
-						exit_code = NULL, signal = '', cpu_seconds = 0, peak_memory_kb = 0,
-						restarts = j.restarts + 1, requeued_at = now()
-					FROM unnest($1::bigint[], $2::text[]) AS t(id, detail), jobs old
-					WHERE j.id = t.id AND old.id = j.id AND j.status = 'running'
-					RETURNING j.id, j.group_id, j.user_id, j.cpu_cores, j.gpu_count, old.restarts AS run,
-						old.launched_by IS NOT NULL AS launched,
-						greatest(extract(epoch FROM now() - old.started_at)::float8, 0) / 3600 AS hours)
-				INSERT INTO usage_logs (group_id, user_id, job_id, run, cpu_hours, gpu_hours)
-				SELECT group_id, user_id, id, run, cpu_cores * hours, gpu_count * hours FROM requeued WHERE launched
-				ON CONFLICT (job_id, run) DO NOTHING`, requeueIDs, requeueDetails, rcq.ReasonRequeued); err != nil {
+			if _, err := requeueRuns(ctx, tx, requeueIDs, requeueDetails, rcq.HoldNone, []rcq.JobState{rcq.JobRunning}); err != nil {
 				return err
 			}
 		}

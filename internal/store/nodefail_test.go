@@ -323,6 +323,34 @@ func TestFinishJobFencedByRun(t *testing.T) {
 	}
 }
 
+// A signal asked of a run that the sweep requeues before the run's node
+// sent it is dropped with the run: the next run never gets it.
+func TestEndLostJobsDropsUnsentSignals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	id := f.submitRequeue(t, ptr(true))
+	f.start(t, id)
+	if err := f.st.ClaimJob(ctx, id, "node1", nodeHolder); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SignalJob(ctx, id, 0, "USR1"); err != nil {
+		t.Fatal(err)
+	}
+	if sigs, err := f.st.PendingSignals(ctx, "node1", nodeHolder); err != nil || len(sigs) != 1 {
+		t.Fatalf("signals before the sweep: %+v %v, want the USR1", sigs, err)
+	}
+	f.killNode(t, "node1", 2*time.Minute)
+	if got := f.sweep(t, policy); !got[id].Requeued {
+		t.Fatalf("sweep: %+v, want job %d requeued", got, id)
+	}
+	f.reviveNode(t, "node1", nodeHolder)
+	f.start(t, id)
+	if sigs, err := f.st.PendingSignals(ctx, "node1", nodeHolder); err != nil || len(sigs) != 0 {
+		t.Fatalf("signals for run 1: %+v %v, want none (the USR1 was run 0's)", sigs, err)
+	}
+}
+
 // Nothing is placed on a worker whose node has no live lease: the snapshot
 // shows it offline, HasRoom finds no room, StartJobs refuses the start.
 func TestPlacementNeedsLiveNodeLease(t *testing.T) {

@@ -30,8 +30,9 @@ import (
 //     by what those processes store in that second.
 //   - The total cap is checked the same way against a count of every pending
 //     job, at most once per countEvery per process when near it.
-//   - Jobs put back to pending (a requeue) are not refused: the caps bound
-//     what a submit may add.
+//   - Jobs the lost-job sweep puts back to pending are not refused: the
+//     caps bound what users may add. A requeue by hand (RequeueJob) is
+//     checked as a submit of one job of the job's owner is.
 //
 // An earlier design kept a counter row per account, written by every
 // submit: it serialized an account's submits on the row's commit (and its

@@ -16,7 +16,8 @@ import (
 // four ends of FinishJob, cancel of a pending and of a running job, the bulk
 // cancel, the scheduler's DependencyNeverSatisfied cancel, an array
 // element's split and start, a finish reported after a cancel, the lost-job
-// sweep's node_fail and requeue); then every
+// sweep's node_fail and requeue, a requeue by hand of a running job and of
+// each end state); then every
 // recorded move must be one CanBecome allows, and every move it allows must
 // have been made, so the table in internal/rcq and the WHERE clauses here
 // cannot drift apart unnoticed.
@@ -81,6 +82,20 @@ func TestTransitionsMatchCanBecome(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Requeues by hand: a running job, and a job in each end state.
+	requeue := func(id rcq.JobID) {
+		t.Helper()
+		if _, err := f.st.RequeueJob(ctx, id, 0, rcq.HoldNone, "requeued by test"); err != nil {
+			t.Fatalf("requeue job %d: %v", id, err)
+		}
+	}
+	requeue(running())
+	for _, st := range []rcq.JobState{rcq.JobCompleted, rcq.JobFailed, rcq.JobTimeout, rcq.JobCancelled} {
+		id := running()
+		finish(id, st)
+		requeue(id)
+	}
+
 	// The lost-job sweep: a dead node's job ends node_fail, a requeueable
 	// one goes back to pending.
 	lost, requeued := running(), running()
@@ -89,6 +104,7 @@ func TestTransitionsMatchCanBecome(t *testing.T) {
 	if got := f.sweep(t, policy); got[lost].State != rcq.JobNodeFail || !got[requeued].Requeued {
 		t.Fatalf("sweep: %+v", got)
 	}
+	requeue(lost) // node_fail -> pending
 
 	rows, err := f.db.Query(ctx, `SELECT DISTINCT old, new FROM status_moves`)
 	if err != nil {
@@ -122,7 +138,8 @@ func TestTransitionsMatchCanBecome(t *testing.T) {
 			}
 		}
 	}
-	if len(allowed) != 8 || !slices.Contains(allowed, "pending -> running") || !slices.Contains(allowed, "running -> node_fail") {
+	if len(allowed) != 13 || !slices.Contains(allowed, "pending -> running") || !slices.Contains(allowed, "running -> node_fail") ||
+		!slices.Contains(allowed, "node_fail -> pending") {
 		t.Errorf("CanBecome allows %q", allowed)
 	}
 }

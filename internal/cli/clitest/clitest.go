@@ -510,8 +510,9 @@ func (a *API) handler() http.Handler {
 		a.Signals = append(a.Signals, fmt.Sprintf("%d:%s", j.ID, req.Signal))
 		writeJSON(w, 200, apitype.JobAction{Message: "Signal sent", JobID: j.ID, Status: j.Status})
 	}))
-	// Hold, release, update and requeue follow rcqd's rules: pending jobs
-	// only, an admin's hold binds users, updates checked by rcq.JobUpdate.
+	// Hold, release and update follow rcqd's rules: pending jobs only, an
+	// admin's hold binds users, updates checked by rcq.JobUpdate; requeue
+	// (below) by rcq.Job.CheckRequeue.
 	pending := func(w http.ResponseWriter, r *http.Request, u *User) *apitype.Job {
 		j := find(w, r, u)
 		if j != nil && j.Status != "pending" {
@@ -576,13 +577,24 @@ func (a *API) handler() http.Handler {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		j := find(w, r, u)
-		switch {
-		case j == nil:
-		case !rcq.JobState(j.Status).Terminal():
-			writeErr(w, 409, "job_not_finished", "job %d is %s: only a finished job can be requeued", j.ID, j.Status)
-		default:
-			writeErr(w, 422, "requeue_unsupported", "job %d: requeue is not supported yet; submit the script again with rcq-submit", j.ID)
+		if j == nil {
+			return
 		}
+		cur := rcq.Job{ID: rcq.JobID(j.ID), State: rcq.JobState(j.Status), StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Requeue: j.Requeue}
+		if err := cur.CheckRequeue(); err != nil {
+			writeErr(w, 409, rcq.CodeOf(err), "%s", rcq.MessageOf(err))
+			return
+		}
+		now := Now
+		j.Status, j.Reason, j.ReasonDetail, j.Restarts, j.RequeuedAt = "pending", rcq.ReasonRequeued, rcq.RequeuedBy(u.Email), j.Restarts+1, &now
+		j.StartedAt, j.CompletedAt, j.ExitCode, j.Signal, j.Worker = nil, nil, nil, "", ""
+		if r.URL.Query().Get("hold") == "true" {
+			j.Hold = "user"
+			if u.Admin {
+				j.Hold = "admin"
+			}
+		}
+		writeJSON(w, 200, apitype.JobAction{Message: "Job requeued", JobID: j.ID, Status: j.Status})
 	}))
 	handle("GET /api/queue", auth(func(w http.ResponseWriter, r *http.Request, u *User) {
 		a.record(r)

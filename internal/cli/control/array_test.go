@@ -10,12 +10,15 @@ import (
 	"github.com/rcq-project/rcq/internal/cli/clitest"
 )
 
-// hold, release and update take array elements (123_4) and arrays by id.
+// hold, release, update and requeue take array elements (123_4) and
+// arrays by id.
 func TestArrayElements(t *testing.T) {
 	api := clitest.NewAPI(t)
-	arr, one := int64(1), 1
+	arr, one, two := int64(1), 1, 2
 	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "pending", ArrayJobID: &arr, ArrayTasks: "3-9"})
 	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "pending", ArrayJobID: &arr, ArrayTaskID: &one})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "sweep", Status: "completed", ArrayJobID: &arr, ArrayTaskID: &two,
+		StartedAt: &clitest.Now, CompletedAt: &clitest.Now})
 	e := clitest.NewEnv(t, "rcq-control", api.URL)
 	e.Login(t, api, "ann@lab")
 	if code := e.Run(NewRootCmd(e.F), "hold", "1_1"); code != 0 {
@@ -34,15 +37,19 @@ func TestArrayElements(t *testing.T) {
 	if code := e.Run(NewRootCmd(e.F), "hold", "1_9"); code != 1 || e.Stderr.String() != "rcq-control: job 1_9 not found\n" {
 		t.Errorf("missing element: exit %d: %q", code, e.Stderr)
 	}
-	if code := e.Run(NewRootCmd(e.F), "requeue", "1_1"); code != cli.ExitUsage {
-		t.Errorf("requeue an element: exit %d", code)
+	e.Stderr.Reset()
+	if code := e.Run(NewRootCmd(e.F), "requeue", "1_1"); code != cli.ExitFailure ||
+		e.Stderr.String() != "rcq-control: job 1_1 is pending: it is in the queue already, so there is no run to requeue\n" {
+		t.Errorf("requeue a pending element: exit %d: %q", code, e.Stderr)
+	}
+	if code := e.Run(NewRootCmd(e.F), "requeue", "1_2"); code != 0 || api.Job(3).Status != "pending" || api.Job(3).Restarts != 1 {
+		t.Errorf("requeue element 1_2: exit %d, job %+v: %s", code, api.Job(3), e.Stderr)
 	}
 	var got *Options
 	run := NewCmd(e.F, func(o *Options) error { got = o; return nil })
 	if code := e.Run(run, "update", "JobId=4,1_[2-3]", "Dependency=afterok:1_2"); code != 0 {
 		t.Fatalf("exit %d: %s", code, e.Stderr)
 	}
-	two := 2
 	if len(got.Refs) != 2 || got.Refs[1].String() != "1_[2-3]" || !reflect.DeepEqual(got.JobIDs, []int64{4}) ||
 		!reflect.DeepEqual(*got.Update.Dependencies, []apitype.Dependency{{Type: "afterok", JobID: 1, ArrayTaskID: &two}}) {
 		t.Errorf("options %+v", got)

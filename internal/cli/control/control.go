@@ -23,6 +23,7 @@ type Options struct {
 	F *cli.Factory
 
 	Action string // hold, release, requeue or update
+	Hold   bool   // requeue --hold: put the jobs back held (scontrol requeuehold)
 	JobIDs []int64
 	// Refs are the jobs in the order named, array elements (123_4,
 	// 123_[1-3]) too; JobIDs are those that are plain ids. Nil: JobIDs.
@@ -39,8 +40,12 @@ elements (123_[1-3,7]).
   show [job] JOB... show jobs in full, as rcq-show does
   hold JOB...       hold pending jobs back (they do not start until released)
   release JOB...    release held jobs
-  requeue JOB...    put finished jobs back in the queue (not supported yet:
-                    rcqd refuses it; submit the script again)
+  requeue [--hold] JOB...
+                    put jobs that ran back in the queue under their ids:
+                    a running job is stopped, an ended one (completed,
+                    failed, cancelled, timeout, node_fail) queued again;
+                    it runs again when the scheduler starts it. --hold:
+                    put it back held (scontrol requeuehold)
   update JOB[,JOB...] KEY=VALUE...
                     change pending jobs: TimeLimit= (Slurm's time forms),
                     Priority= (1-10), JobName= (or Name=), Dependency=
@@ -50,8 +55,10 @@ elements (123_[1-3,7]).
 You may change your own pending jobs: rename them, change their
 dependencies, lower their time limit and their priority. Raising a time
 limit or a priority, and changing other users' jobs, is for admins. A hold
-by an admin can only be released by an admin. Another user's job is
-reported like a missing one: "job N not found".
+by an admin can only be released by an admin. You may requeue your own
+jobs that ran (not a pending job, nor one submitted with --no-requeue);
+admins anyone's. Another user's job is reported like a missing one:
+"job N not found".
 
 Like scontrol, rcq-control prints nothing when every job was changed. It
 prints one line per job that was not and exits with 1.
@@ -61,6 +68,8 @@ prints one line per job that was not and exits with 1.
 const example = `  rcq-control hold 42 43
   rcq-control release 123_[4-7]
   rcq-control release 42
+  rcq-control requeue 42 123_4
+  rcq-control requeue --hold 42
   rcq-control update 42 TimeLimit=30:00 JobName=short
   rcq-control update JobId=42 Priority=1 Dependency=afterok:40
   rcq-control update 42 Dependency=`
@@ -83,9 +92,10 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 	for _, action := range []struct{ name, short string }{
 		{"hold", "Hold pending jobs back"},
 		{"release", "Release held jobs"},
-		{"requeue", "Put finished jobs back in the queue (refused for now)"},
+		{"requeue", "Put jobs that ran back in the queue (running ones are stopped)"},
 	} {
-		cmd.AddCommand(&cobra.Command{
+		var hold bool
+		sub := &cobra.Command{
 			Use:               action.name + " ID...",
 			Short:             action.short,
 			Args:              cli.ArgsUsage(cobra.MinimumNArgs(1)),
@@ -98,17 +108,31 @@ func NewCmd(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 				if len(refs) == 0 {
 					return cli.Usagef("no job given: name job ids, e.g. rcq-control %s 42", action.name)
 				}
-				ids, elements := cli.SplitRefs(refs)
-				if action.name == "requeue" && len(elements) > 0 {
-					return cli.Usagef("requeue %s: array elements cannot be requeued: submit the script again", elements[0])
-				}
-				opts := &Options{F: f, Action: action.name, JobIDs: ids, Refs: refs}
+				ids, _ := cli.SplitRefs(refs)
+				opts := &Options{F: f, Action: action.name, Hold: hold, JobIDs: ids, Refs: refs}
 				if runF != nil {
 					return runF(opts)
 				}
 				return controlRun(c.Context(), opts)
 			},
-		})
+		}
+		if action.name == "requeue" {
+			sub.Long = `Put jobs that ran back in the queue under their ids, like scontrol
+requeue: same id, priority and submit time, Restarts one more, reason
+Requeued. A running job is stopped on its node (SIGKILL to its processes)
+and its run charged to fair share up to now; an ended job (completed,
+failed, cancelled, timeout, node_fail) stays charged for its run, whose exit
+code and times give way to the next run's. The job runs again when the
+scheduler starts it, its output files written afresh. An array's id
+requeues every element that ran; 123_4 one element.
+
+A pending job has nothing to requeue, nor has a job cancelled before it
+started; a job submitted with --no-requeue is never requeued. A requeued
+job counts against the pending-job limits like a submit.`
+			sub.Example = "  rcq-control requeue 42\n  rcq-control requeue 123_4 123_[6-7]\n  rcq-control requeue --hold 42"
+			sub.Flags().BoolVar(&hold, "hold", false, "put the jobs back held, as rcq-control hold would (scontrol requeuehold)")
+		}
+		cmd.AddCommand(sub)
 	}
 	// scontrol show job ID: rcq-show's command, under rcq-control.
 	sc := show.NewCmd(f, nil)
@@ -252,7 +276,7 @@ func controlRun(ctx context.Context, opts *Options) error {
 		case "release":
 			_, err = s.ReleaseRef(ctx, id)
 		case "requeue":
-			_, err = s.Requeue(ctx, int64(ref.JobID))
+			_, err = s.RequeueRef(ctx, id, opts.Hold)
 		case "update":
 			_, err = s.UpdateJobRef(ctx, id, opts.Update)
 		default:

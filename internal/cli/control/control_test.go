@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rcq-project/rcq/internal/apitype"
 	"github.com/rcq-project/rcq/internal/cli"
@@ -14,9 +15,11 @@ import (
 // and bob's pending 4.
 func setup(t *testing.T, as string) (*clitest.API, *clitest.Env) {
 	api := clitest.NewAPI(t)
+	started := clitest.Now.Add(-time.Hour)
 	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "a", Status: "pending", Hold: "user", EstimatedHours: 2, Priority: 5})
-	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "b", Status: "running", EstimatedHours: 1, Priority: 1})
-	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "c", Status: "failed", EstimatedHours: 1, Priority: 1})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "b", Status: "running", EstimatedHours: 1, Priority: 1, StartedAt: &started})
+	api.AddJob(apitype.Job{UserID: 1, User: "ann@lab", Name: "c", Status: "failed", EstimatedHours: 1, Priority: 1,
+		StartedAt: &started, CompletedAt: &clitest.Now})
 	api.AddJob(apitype.Job{UserID: 2, User: "bob@lab", Name: "d", Status: "pending", Hold: "user", EstimatedHours: 1, Priority: 1})
 	e := clitest.NewEnv(t, "rcq-control", api.URL)
 	e.Login(t, api, as)
@@ -146,10 +149,35 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
-func TestRequeueIsRefused(t *testing.T) {
-	_, e := setup(t, "ann@lab")
-	code := e.Run(NewRootCmd(e.F), "requeue", "3")
-	if code != cli.ExitFailure || e.Stderr.String() != "rcq-control: job 3: requeue is not supported yet; submit the script again with rcq-submit\n" {
-		t.Errorf("exit %d, stderr %q", code, e.Stderr)
+// requeue puts ann's failed and running jobs back in the queue (exit 0,
+// nothing printed); a pending job is refused with rcqd's reason and bob's
+// job is not found (exit 1); --hold puts a job back held.
+func TestRequeue(t *testing.T) {
+	api, e := setup(t, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "requeue", "3", "2"); code != 0 || e.Stderr.Len() != 0 || e.Stdout.Len() != 0 {
+		t.Fatalf("requeue 3 2: exit %d, stdout %q, stderr %q", code, e.Stdout, e.Stderr)
+	}
+	for _, id := range []int64{2, 3} {
+		if j := api.Job(id); j.Status != "pending" || j.Restarts != 1 || j.Reason != "Requeued" || j.ReasonDetail != "requeued by ann@lab" || j.Hold != "" {
+			t.Errorf("job %d after requeue: %+v", id, j)
+		}
+	}
+	_, e = setup(t, "ann@lab")
+	code := e.Run(NewRootCmd(e.F), "requeue", "1", "4", "3")
+	want := "rcq-control: job 1 is pending: it is in the queue already, so there is no run to requeue\nrcq-control: job 4 not found\n"
+	if code != cli.ExitFailure || e.Stderr.String() != want {
+		t.Errorf("requeue 1 4 3: exit %d, stderr %q, want %q", code, e.Stderr, want)
+	}
+	api, e = setup(t, "ann@lab")
+	if code := e.Run(NewRootCmd(e.F), "requeue", "--hold", "3"); code != 0 || api.Job(3).Hold != "user" || api.Job(3).Status != "pending" {
+		t.Errorf("requeue --hold 3: exit %d, job %+v: %s", code, api.Job(3), e.Stderr)
+	}
+	var got *Options
+	if code := e.Run(NewCmd(e.F, func(o *Options) error { got = o; return nil }), "requeue", "--hold", "7", "8_2"); code != 0 ||
+		got.Action != "requeue" || !got.Hold || len(got.Refs) != 2 || got.Refs[1].String() != "8_2" {
+		t.Errorf("requeue --hold 7 8_2: exit %d, options %+v", code, got)
+	}
+	if code := e.Run(NewCmd(e.F, func(o *Options) error { got = o; return nil }), "hold", "--hold", "7"); code != cli.ExitUsage {
+		t.Errorf("hold --hold: exit %d, want a usage error (--hold is requeue's)", code)
 	}
 }

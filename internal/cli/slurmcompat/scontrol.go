@@ -32,8 +32,8 @@ func newScontrol(f *cli.Factory) *cobra.Command {
 		Long: `scontrol under rcq: "show job [ID[,ID...]]" (show jobid too; every job of
 yours running, pending or ended in the last 5 minutes when no id is given),
 "show config", "show partition", "show node", "hold", "release",
-"update JobId=ID KEY=VALUE..." and "requeue" (rcq-control), "version",
-"ping". -o/--oneliner prints each record on one line; -d and -a are
+"update JobId=ID KEY=VALUE...", "requeue" and "requeuehold" (rcq-control),
+"version", "ping". -o/--oneliner prints each record on one line; -d and -a are
 accepted.
 
 ` + cli.ExitStatusHelp,
@@ -45,7 +45,7 @@ accepted.
 				return nil
 			}
 			if len(args) == 0 {
-				return slurmError("error: no command: use show job|config|partition|node, hold, release, update, requeue, version or ping")
+				return slurmError("error: no command: use show job|config|partition|node, hold, release, update, requeue, requeuehold, version or ping")
 			}
 			ctx := cmd.Context()
 			switch verb := strings.ToLower(args[0]); verb {
@@ -59,6 +59,8 @@ accepted.
 					args[0] = "hold"
 				}
 				return runRCQ(ctx, f, control.NewRootCmd(f), append([]string{strings.ToLower(args[0])}, args[1:]...))
+			case "requeuehold":
+				return runRCQ(ctx, f, control.NewRootCmd(f), append([]string{"requeue", "--hold"}, args[1:]...))
 			case "version", "--version":
 				fmt.Fprintln(f.IO.Out, version())
 				return nil

@@ -81,7 +81,7 @@ var options = []Option{
 	{Long: "requeue", Bool: true, Env: []string{"RCQ_REQUEUE", "SBATCH_REQUEUE"}, Directive: true,
 		Usage: "put the job back in the queue, once, keeping its id and priority, if its node fails or it is never launched (default: only array elements are)"},
 	{Long: "no-requeue", Bool: true, Env: []string{"RCQ_NO_REQUEUE", "SBATCH_NO_REQUEUE"}, Directive: true,
-		Usage: "never put the job back in the queue: if its node fails it ends NODE_FAIL (array elements included)"},
+		Usage: "never put the job back in the queue: if its node fails it ends NODE_FAIL (array elements included); rcq-control requeue refuses it"},
 	{Long: "parsable", Bool: true, Directive: true,
 		Usage: "print only the job id"},
 	{Long: "wait", Short: "W", Bool: true, Env: []string{"RCQ_WAIT", "SBATCH_WAIT"}, Directive: true,
