@@ -48,17 +48,24 @@ func newPGNode(t *testing.T, ctx context.Context, node string, cores int) *pgNod
 	return p
 }
 
+// submit stores a pending job of one core and 1 GB that runs script.
+func (p *pgNode) submit(t *testing.T, ctx context.Context, script string) rcq.JobID {
+	t.Helper()
+	id, _, err := p.st.CreateJob(ctx, &rcq.Job{UserID: p.user, GroupID: 1, Script: script, WorkingDir: p.dir,
+		Env: []string{"PATH=/usr/bin:/bin"}, Resources: rcq.Resources{CPUCores: 1, MemoryGB: 1}, EstimatedHours: 1, Priority: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // start submits one job per script and starts them all on the node's worker.
 func (p *pgNode) start(t *testing.T, ctx context.Context, scripts ...string) []rcq.JobID {
 	t.Helper()
 	var ids []rcq.JobID
 	var starts []rcq.Start
 	for _, s := range scripts {
-		id, _, err := p.st.CreateJob(ctx, &rcq.Job{UserID: p.user, GroupID: 1, Script: s, WorkingDir: p.dir,
-			Env: []string{"PATH=/usr/bin:/bin"}, Resources: rcq.Resources{CPUCores: 1, MemoryGB: 1}, EstimatedHours: 1, Priority: 1}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := p.submit(t, ctx, s)
 		ids = append(ids, id)
 		starts = append(starts, rcq.Start{JobID: id, WorkerID: p.worker})
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rcq-project/rcq/internal/dbtest"
 	"github.com/rcq-project/rcq/internal/rcq"
 	"github.com/rcq-project/rcq/internal/store"
 )
@@ -25,39 +24,12 @@ func TestRequeueWithPostgres(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, dbtest.URL(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnsureDefaultGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const node = "node-rq"
-	worker, err := st.RegisterWorker(ctx, rcq.Worker{Name: "w-rq", Node: node, Capacity: rcq.Resources{CPUCores: 8, MemoryGB: 16}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := st.CreateUser(ctx, rcq.User{Email: "ada@example.org", GroupID: 1, UnixUser: testUser()}, "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := openDir(t)
-	submit := func(script string) rcq.JobID {
-		t.Helper()
-		id, _, err := st.CreateJob(ctx, &rcq.Job{UserID: user, GroupID: 1, Name: "rq", Script: script, WorkingDir: dir,
-			Env: []string{"PATH=/usr/bin:/bin"}, Resources: rcq.Resources{CPUCores: 1, MemoryGB: 1}, EstimatedHours: 1, Priority: 1}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
+	p := newPGNode(t, ctx, node, 8)
+	st, worker, dir := p.st, p.worker, p.dir
 	// long's first run waits; its second ends at once.
-	long := submit("#!/bin/sh\necho $$ >> long.pids\n[ $(grep -c . long.pids) -ge 2 ] || exec sleep 600\n")
-	short := submit("#!/bin/sh\necho run >> short.runs\n")
-	if got, err := st.AcquireLease(ctx, "scheduler", "test", time.Hour); err != nil || !got {
-		t.Fatalf("lease: %v %v", got, err)
-	}
+	long := p.submit(t, ctx, "#!/bin/sh\necho $$ >> long.pids\n[ $(grep -c . long.pids) -ge 2 ] || exec sleep 600\n")
+	short := p.submit(t, ctx, "#!/bin/sh\necho run >> short.runs\n")
 	state := t.TempDir()
 	holder := node + ":" + state
 	if got, err := st.AcquireLease(ctx, store.NodeLease(node), holder, time.Hour); err != nil || !got {
