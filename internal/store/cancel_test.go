@@ -58,16 +58,7 @@ func TestCancelMatching(t *testing.T) {
 
 	// By id: the running job is cancelled and keeps its resources (and its
 	// node's executor is woken); the others are refused with their reason.
-	lctx, stop := context.WithCancel(ctx)
-	events := make(chan rcq.Event, 16)
-	ready := make(chan struct{}, 1)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = f.st.Listen(lctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} })
-	}()
-	defer func() { stop(); <-stopped }()
-	<-ready
+	events := f.listen(t, ctx)
 	got, err = f.st.CancelMatching(ctx, rcq.CancelFilter{UserID: f.alice, IDs: []rcq.JobID{run, done, bob, a1, 999999, run}})
 	if err != nil {
 		t.Fatal(err)

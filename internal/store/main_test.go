@@ -166,3 +166,20 @@ func isLeaseLost(err error) bool { return errors.Is(err, store.ErrLeaseLost) }
 func res(cpu, mem, gpu int) rcq.Resources {
 	return rcq.Resources{CPUCores: cpu, MemoryGB: mem, GPUs: gpu}
 }
+
+// listen hears the store's events (Store.Listen) from the moment it
+// returns until the test ends.
+func (f *fixture) listen(t *testing.T, ctx context.Context) <-chan rcq.Event {
+	t.Helper()
+	lctx, stop := context.WithCancel(ctx)
+	events := make(chan rcq.Event, 16)
+	ready := make(chan struct{}, 1)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = f.st.Listen(lctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} })
+	}()
+	t.Cleanup(func() { stop(); <-stopped })
+	<-ready
+	return events
+}

@@ -126,16 +126,7 @@ func TestRequeueJobRunning(t *testing.T) {
 	}
 	before := f.job(t, id)
 
-	lctx, stop := context.WithCancel(ctx)
-	events := make(chan rcq.Event, 16)
-	ready := make(chan struct{}, 1)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = f.st.Listen(lctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} })
-	}()
-	defer func() { stop(); <-stopped }()
-	<-ready
+	events := f.listen(t, ctx)
 
 	prev, err := f.st.RequeueJob(ctx, id, 0, rcq.HoldNone, "requeued by admin@localhost")
 	if err != nil || prev != rcq.JobRunning {

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -30,16 +29,7 @@ func TestSignalJobRecordedUntilDelivered(t *testing.T) {
 	}
 
 	// The announcement reaches the job's node.
-	lctx, cancel := context.WithCancel(ctx)
-	events := make(chan rcq.Event, 16)
-	ready := make(chan struct{}, 1)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = f.st.Listen(lctx, func(ev rcq.Event) { events <- ev }, func() { ready <- struct{}{} })
-	}()
-	defer func() { cancel(); <-stopped }()
-	<-ready
+	events := f.listen(t, ctx)
 	if err := f.st.SignalJob(ctx, id, f.alice, "USR1"); err != nil {
 		t.Fatal(err)
 	}
