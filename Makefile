@@ -39,25 +39,29 @@ test: ensure-postgres ## go vet, then every test with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: test-faults
+# Fuzzing is bounded by a number of inputs, about 10-20 s of each target
+# here, not by a duration: Go 1.26's fuzzing coordinator can report a bare
+# "context deadline exceeded" as a failure when a duration runs out on a
+# busy machine (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 test-faults: ensure-postgres ## the long fault loops (internal/faults with RCQ_FAULTS=1) and bounded fuzzing (also run by CI)
 	RCQ_FAULTS=1 $(GO) test -race -count=1 -timeout 20m -run '^TestFault' ./internal/faults
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectives$$' -fuzztime 20s ./internal/cli/submit/plan
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 10s ./internal/cli/submit/plan
-	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 10s ./internal/cli/submit/plan
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 20s ./internal/api
-	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 10s ./internal/executor
-	$(GO) test -run '^$$' -fuzz '^FuzzParseArraySpec$$' -fuzztime 10s ./internal/rcq
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/client
-	$(GO) test -run '^$$' -fuzz '^FuzzIndentJSON$$' -fuzztime 10s ./internal/cli
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCredentials$$' -fuzztime 10s ./internal/client/thin
-	$(GO) test -run '^$$' -fuzz '^FuzzReadError$$' -fuzztime 10s ./internal/client/thin
-	$(GO) test -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 10s ./internal/jsonscan
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime 10s ./internal/cli/show/jobtext
-	$(GO) test -run '^$$' -fuzz '^FuzzFastJSON$$' -fuzztime 10s ./internal/cli/show
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckDuplicateKeys$$' -fuzztime 10s ./internal/api
-	$(GO) test -run '^$$' -fuzz '^FuzzScalars$$' -fuzztime 10s ./internal/jsonscan
-	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime 20s ./internal/cli/submit
-	$(GO) test -run '^$$' -fuzz '^FuzzFastArgs$$' -fuzztime 10s ./internal/cli/show
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectives$$' -fuzztime 700000x ./internal/cli/submit/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTime$$' -fuzztime 300000x ./internal/cli/submit/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMem$$' -fuzztime 300000x ./internal/cli/submit/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSubmit$$' -fuzztime 60000x ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzExpandPattern$$' -fuzztime 100000x ./internal/executor
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArraySpec$$' -fuzztime 300000x ./internal/rcq
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 60000x ./internal/client
+	$(GO) test -run '^$$' -fuzz '^FuzzIndentJSON$$' -fuzztime 100000x ./internal/cli
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCredentials$$' -fuzztime 100000x ./internal/client/thin
+	$(GO) test -run '^$$' -fuzz '^FuzzReadError$$' -fuzztime 25000x ./internal/client/thin
+	$(GO) test -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 400000x ./internal/jsonscan
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime 400000x ./internal/cli/show/jobtext
+	$(GO) test -run '^$$' -fuzz '^FuzzFastJSON$$' -fuzztime 40000x ./internal/cli/show
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckDuplicateKeys$$' -fuzztime 10000x ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzScalars$$' -fuzztime 500000x ./internal/jsonscan
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime 60000x ./internal/cli/submit
+	$(GO) test -run '^$$' -fuzz '^FuzzFastArgs$$' -fuzztime 100000x ./internal/cli/show
 
 .PHONY: test-compat
 test-compat: ensure-postgres ## real workflow tools (Debian's Snakemake and Toil) run workflows on a throwaway rcqd through the Slurm names
