@@ -215,19 +215,14 @@ func pathOnly(p string) string {
 	return path
 }
 
-// decodeError rebuilds an *rcq.Error from an error response.
+// decodeError rebuilds an *rcq.Error from an error response and its body
+// (the first 64 KiB): the Kind from the status, the code and message from
+// rcqd's JSON (thin.ReadError), or the status's text when the body is not
+// rcqd's.
 func decodeError(resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return ErrorFromBody(resp.StatusCode, raw)
-}
-
-// ErrorFromBody rebuilds an *rcq.Error from an error response's status and
-// body (its first 64 KiB): the Kind from the status, the code and message
-// from rcqd's JSON (thin.ReadError), or the status's text when the body is
-// not rcqd's.
-func ErrorFromBody(status int, raw []byte) error {
-	kind := apitype.KindForStatus(status)
-	e := thin.ReadError(status, raw)
+	kind := apitype.KindForStatus(resp.StatusCode)
+	e := thin.ReadError(resp.StatusCode, raw)
 	code := e.Code
 	if code == "" {
 		code = kind.String()

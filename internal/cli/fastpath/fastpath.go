@@ -25,9 +25,13 @@ import (
 	"github.com/rcq-project/rcq/internal/client/thin"
 )
 
-// failure is exitcode.Failure: this package links neither exitcode nor fmt,
-// which rcq-submit's start-up path must not (TestFailureIsExitcodes).
-const failure = 1
+// The exit codes the start-up paths end with themselves, as package
+// exitcode has them: this package links neither exitcode nor fmt, which
+// rcq-submit's start-up path must not (TestExitCodesAreExitcodes).
+const (
+	ExitFailure     = 1 // exitcode.Failure
+	ExitUnreachable = 3 // exitcode.Unreachable: rcqd could not be reached
+)
 
 // Target is where to send the request and with which token.
 type Target struct {
@@ -93,12 +97,12 @@ func Fallback(name string) int {
 	}
 	if rcqPath == "" {
 		os.Stderr.WriteString(name + ": the rcq program is needed for this (it is installed with " + name + "): not found next to " + name + " nor on PATH\n")
-		return failure
+		return ExitFailure
 	}
 	argv := append([]string{name}, os.Args[1:]...)
 	err := syscall.Exec(rcqPath, argv, os.Environ())
 	os.Stderr.WriteString(name + ": run " + rcqPath + ": " + err.Error() + "\n")
-	return failure
+	return ExitFailure
 }
 
 // onPath is the first executable file named name in $PATH's absolute

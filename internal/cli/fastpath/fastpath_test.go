@@ -1,11 +1,13 @@
 package fastpath
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rcq-project/rcq/internal/cli/exitcode"
+	"github.com/rcq-project/rcq/internal/client/thin"
 )
 
 // TestOnPath finds what exec.LookPath finds: the first executable regular
@@ -40,8 +42,13 @@ func TestOnPath(t *testing.T) {
 	}
 }
 
-func TestFailureIsExitcodes(t *testing.T) {
-	if failure != exitcode.Failure {
-		t.Errorf("failure = %d, exitcode.Failure = %d", failure, exitcode.Failure)
+// The start-up paths end with the codes exitcode.Of gives the same errors
+// in the full commands.
+func TestExitCodesAreExitcodes(t *testing.T) {
+	if code, _ := exitcode.Of(t.Context(), &thin.ConnError{Sent: true, Err: errors.New("reset")}); code != ExitUnreachable {
+		t.Errorf("a connection lost after the request: exitcode.Of says %d, fastpath %d", code, ExitUnreachable)
+	}
+	if code, _ := exitcode.Of(t.Context(), errors.New("submit: internal error")); code != ExitFailure {
+		t.Errorf("any other failure: exitcode.Of says %d, fastpath %d", code, ExitFailure)
 	}
 }

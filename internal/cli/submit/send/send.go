@@ -8,7 +8,7 @@
 // strings, time) and rcq's leaf packages: not fmt, encoding/json, reflect
 // or the domain packages, whose package initialisation cost every submit
 // half a millisecond before main ran (docs/performance.md, "Ninth
-// session"; TestStartupPathIsLean holds it so).
+// session"; TestSubmitStartupIsLean in internal/cli holds it so).
 //
 // Anything it does not send as it stands is left to the full command
 // (fastpath.Fallback), which reads the command line in this process and
@@ -29,13 +29,6 @@ import (
 	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/jsonappend"
 	"github.com/rcq-project/rcq/internal/jsonscan"
-)
-
-// Exit codes, as package exitcode has them (this package does not link it:
-// TestExitCodesAreExitcodes).
-const (
-	failure     = 1
-	unreachable = 3
 )
 
 // clientOptions are what the command itself does after (or instead of) the
@@ -86,21 +79,21 @@ func Command(name string, args []string) (code int, handled bool) {
 	case fallback:
 		return 0, false
 	case err != nil:
-		return fail(name, err.Error(), unreachable), true
+		return fail(name, err.Error(), fastpath.ExitUnreachable), true
 	case resp.Status >= 400 && resp.Status < 500:
 		return 0, false
 	case resp.Status < 200 || resp.Status > 299:
-		return fail(name, "submit: "+thin.ReadError(resp.Status, resp.Body).Msg, failure), true
+		return fail(name, "submit: "+thin.ReadError(resp.Status, resp.Body).Msg, fastpath.ExitFailure), true
 	}
 	out, warnings, ok := readAnswer(resp.Body)
 	if !ok {
-		return fail(name, "submit: POST /api/jobs/command: unreadable answer from rcqd", failure), true
+		return fail(name, "submit: POST /api/jobs/command: unreadable answer from rcqd", fastpath.ExitFailure), true
 	}
 	for _, w := range warnings {
 		os.Stderr.WriteString(name + ": warning: " + w + "\n")
 	}
 	if _, err := os.Stdout.WriteString(out); err != nil {
-		return fail(name, err.Error(), failure), true
+		return fail(name, err.Error(), fastpath.ExitFailure), true
 	}
 	return 0, true
 }

@@ -3,25 +3,11 @@ package send
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"slices"
 	"testing"
 
-	"github.com/rcq-project/rcq/internal/cli/exitcode"
-	"github.com/rcq-project/rcq/internal/client/thin"
 	"github.com/rcq-project/rcq/internal/rcq"
 )
-
-// The exit codes send ends with are the ones exitcode.Of gives the same
-// errors in the full commands.
-func TestExitCodesAreExitcodes(t *testing.T) {
-	if code, _ := exitcode.Of(t.Context(), &thin.ConnError{Sent: true, Err: errors.New("reset")}); code != unreachable {
-		t.Errorf("a connection lost after the request: exitcode.Of says %d, send %d", code, unreachable)
-	}
-	if code, _ := exitcode.Of(t.Context(), &rcq.Error{Kind: rcq.KindInternal, Msg: "x"}); code != failure {
-		t.Errorf("a 5xx answer: exitcode.Of says %d, send %d", code, failure)
-	}
-}
 
 func TestOctalIsUmaskString(t *testing.T) {
 	for m := 0; m <= 0o777; m++ {
